@@ -29,7 +29,8 @@ typedef enum {
 
 typedef struct {
     int64_t ts_ns;          /* capture timestamp, ns since epoch (pcapng if_tsresol / if_tsoffset applied) */
-    uint64_t frame_no;      /* 1-based, counts every packet record of this stream (same numbering as tshark) */
+    uint64_t frame_no;      /* 1-based, counts every packet record of this stream (same numbering as tshark:
+                               pcapng custom / systemd-journal / sysdig blocks take a number, are not delivered) */
     uint32_t linktype;      /* LINKTYPE_* of the record's interface */
     uint32_t interface_id;  /* pcapng interface id (0 for pcap) */
     uint32_t caplen;        /* bytes present in data */
@@ -51,14 +52,20 @@ void sc_capture_free(sc_capture *c);
 int sc_capture_feed(sc_capture *c, const uint8_t *buf, size_t len);
 /* Take the next record out of the buffered bytes. Non-packet blocks are consumed silently. */
 sc_cap_status sc_capture_next(sc_capture *c, sc_record *out);
-/* Signal end of stream. Returns the number of unconsumed bytes (>0 means the file was truncated). */
+/* Signal end of stream. Returns the number of unconsumed bytes (>0 means the file was truncated).
+ * Format, counters and link types stay readable; the next sc_capture_feed() or sc_capture_next() starts a new
+ * stream (all reset, frame numbers from 1 again). */
 size_t sc_capture_finish(sc_capture *c);
+/* Frames so far in this stream, numbered like tshark (= frame_no of the last record, plus any trailing
+ * pcapng custom / journal / sysdig blocks, which take a frame number but are not delivered). */
+uint64_t sc_capture_packets(const sc_capture *c);
 sc_format sc_capture_format(const sc_capture *c);
 const char *sc_capture_error(const sc_capture *c);
 /* Records whose header claimed more bytes than the remaining file (truncated tail), and records whose
  * caplen > origlen (invalid but readable: counted, then analysed with caplen). */
 uint64_t sc_capture_caplen_gt_origlen(const sc_capture *c);
-/* Link types seen (distinct, in order of first appearance), for the report. */
+/* Link types seen (distinct, in order of first appearance: pcap header / pcapng IDBs), for the report.
+ * Copies at most max and returns the number copied. */
 size_t sc_capture_linktypes(const sc_capture *c, uint32_t *out, size_t max);
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -89,7 +96,8 @@ typedef enum {
 #define SC_PKT_CSUM_BAD        0x0001u /* CRC32c verified and wrong (offload is common: analyse anyway) */
 #define SC_PKT_CSUM_UNCHECKED  0x0002u /* not verifiable: packet truncated by snaplen */
 #define SC_PKT_TRUNCATED       0x0004u /* captured bytes < IP-declared length */
-#define SC_PKT_CHUNK_MALFORMED 0x0008u /* a chunk length < 4 or running past the IP-declared end: walk stopped */
+#define SC_PKT_CHUNK_MALFORMED 0x0008u /* a chunk length < 4 or running past the IP-declared end: walk stopped
+                                          (like tshark, a length of 1..3 is listed and the walk steps 4 bytes) */
 #define SC_PKT_REASSEMBLED     0x0010u /* built from IP fragments */
 #define SC_PKT_IPV6            0x0020u
 #define SC_PKT_CSUM_ADLER      0x0040u /* checksum matched Adler-32 (RFC 2960 era) instead of CRC32c */
