@@ -1,0 +1,2210 @@
+/*
+ * analyze.c: SCTP packets -> associations, per-direction and per-path metrics, RTT, events.
+ *
+ * Theory of operation
+ * -------------------
+ * Association identity. RFC 9260 §8.5: every packet carries the verification tag its *receiver* chose, so a
+ * packet src->dst with tag v says "the endpoint (dst port, ...) expects v". A table of half keys
+ * (sport, dport, receiver's vtag) -> (association, sending endpoint) resolves both directions of an
+ * association to the same record, independently of addresses (multihoming changes addresses, not tags).
+ * Exceptions, all from RFC 9260:
+ *   - INIT has tag 0 (§8.5.1 A): it is keyed by its Initiate Tag, which the peer's packets will carry;
+ *   - ABORT and SHUTDOWN-COMPLETE with the T bit carry the *sender's* own tag (§8.5.1 B/C): the key is reversed;
+ *   - INIT-ACK announces the responder's tag; a stateless responder answers each INIT retransmission with a new
+ *     tag, so up to SC_MAX_EXTRA_TAGS of them are registered and the COOKIE-ECHO says which one was used.
+ * When the half key is unknown, a second table indexed by the path (ports + address pair, either direction)
+ * gives the newest association that used it. It decides between:
+ *   - pairing: a mid-capture association seen in one direction only, whose missing tag this packet reveals
+ *     (reversed ports, same address pair: "first come first paired");
+ *   - INIT collision (§5.2.1): the peer of an association in COOKIE-WAIT sends its own INIT;
+ *   - restart (§5.2.2): an INIT with new tags on the path of an ESTABLISHED (or shutting down) association:
+ *     a new association, counted in its handshake.restarts;
+ *   - otherwise a new association. Endpoint A is the INIT sender when the handshake shows it, otherwise the
+ *     endpoint with the lower (port, tag it receives) pair as known when the association is first seen (an
+ *     unknown tag compares higher), so the orientation never changes after the first packet.
+ *
+ * Observer state machine: SC_FSM below, a table state x chunk class -> state applied to each chunk in order.
+ * Every cell is defined, so an unexpected chunk leaves the state alone; nothing else changes `state`.
+ *
+ * Duplicate frames (tcpdump -i any): a 64-bit hash of (addresses, IP id, SCTP length, the first 192 and the
+ * last 16 SCTP bytes) is kept in a small set-associative cache with its timestamp; a repeat within
+ * dup_window_ns is counted and excluded from every association metric.
+ *
+ * TSN tracking, per direction: a ring of the TSNs from the oldest not cumulatively acked ("base") to the
+ * highest sent, indexed by TSN (serial-number arithmetic, RFC 1982), at most max_outstanding long.
+ * DATA: a new TSN is appended (flight grows); a TSN already in the ring is a retransmission, classified
+ * `fast` when the peer's SACKs reported it missing >= 3 times (RFC 9260 §7.2.4, HTNA rule), else `timeout`;
+ * `unknown` when its first transmission is not in the ring any more. SACK/NR-SACK from the peer: the cum ack
+ * releases entries, gap blocks mark them; a TSN acked before its retransmission (or later reported as a
+ * duplicate TSN) makes that retransmission spurious.
+ *
+ * RTT (RFC 9260 §6.3.1). DATA: at most one TSN timed per path (C4), chosen among new TSNs appended at the
+ * head; its timing is cancelled when it or any lower TSN is retransmitted (C5: "RTT measurements SHOULD only
+ * be made using a DATA chunk with TSN r if no DATA chunk with TSN less than or equal to r was retransmitted
+ * since the DATA chunk with TSN r was sent first"); the sample is taken when a SACK first covers it (cum ack
+ * or gap block) and attributed to the path the DATA used. HEARTBEAT: the HEARTBEAT-ACK echoes the heartbeat
+ * information bytes (§8.3), matched by hash against the few HEARTBEATs pending on the path. Handshake:
+ * INIT->INIT-ACK, INIT-ACK->COOKIE-ECHO, COOKIE-ECHO->COOKIE-ACK when the first chunk was sent once (Karn).
+ * Every sample updates SRTT/RTTVAR (C2/C3, alpha 1/8, beta 1/4) of the path and of the direction.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze.h"
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Names and tables                                                                                  */
+/* ------------------------------------------------------------------------------------------------ */
+
+const uint8_t sc_slot_type[SC_NSLOTS - 1] = {
+    SC_DATA, SC_INIT, SC_INIT_ACK, SC_SACK, SC_HEARTBEAT, SC_HEARTBEAT_ACK, SC_ABORT, SC_SHUTDOWN,
+    SC_SHUTDOWN_ACK, SC_ERROR, SC_COOKIE_ECHO, SC_COOKIE_ACK, SC_ECNE, SC_CWR, SC_SHUTDOWN_COMPLETE, SC_AUTH,
+    SC_NR_SACK, SC_I_DATA, SC_ASCONF_ACK, SC_RE_CONFIG, SC_PAD, SC_FORWARD_TSN, SC_ASCONF, SC_I_FORWARD_TSN,
+};
+
+unsigned sc_slot_of(unsigned type)
+{
+    if (type <= SC_NR_SACK)
+        return type; /* types 0..16 are slots 0..16 */
+    switch (type) {
+    case SC_I_DATA: return 17;
+    case SC_ASCONF_ACK: return 18;
+    case SC_RE_CONFIG: return 19;
+    case SC_PAD: return 20;
+    case SC_FORWARD_TSN: return 21;
+    case SC_ASCONF: return 22;
+    case SC_I_FORWARD_TSN: return 23;
+    default: return SC_SLOT_UNKNOWN;
+    }
+}
+
+static const char *const SLOT_NAMES[SC_NSLOTS - 1] = {
+    "DATA", "INIT", "INIT-ACK", "SACK", "HEARTBEAT", "HEARTBEAT-ACK", "ABORT", "SHUTDOWN", "SHUTDOWN-ACK",
+    "ERROR", "COOKIE-ECHO", "COOKIE-ACK", "ECNE", "CWR", "SHUTDOWN-COMPLETE", "AUTH", "NR-SACK", "I-DATA",
+    "ASCONF-ACK", "RE-CONFIG", "PAD", "FORWARD-TSN", "ASCONF", "I-FORWARD-TSN",
+};
+
+const char *sc_chunk_name(unsigned type)
+{
+    unsigned s = sc_slot_of(type & 0xff);
+    return s == SC_SLOT_UNKNOWN || type > 255 ? NULL : SLOT_NAMES[s];
+}
+
+const char *sc_cause_name(unsigned code)
+{
+    switch (code) {
+    case 1: return "Invalid Stream Identifier";
+    case 2: return "Missing Mandatory Parameter";
+    case 3: return "Stale Cookie Error";
+    case 4: return "Out of Resource";
+    case 5: return "Unresolvable Address";
+    case 6: return "Unrecognized Chunk Type";
+    case 7: return "Invalid Mandatory Parameter";
+    case 8: return "Unrecognized Parameters";
+    case 9: return "No User Data";
+    case 10: return "Cookie Received While Shutting Down";
+    case 11: return "Restart of an Association with New Addresses";
+    case 12: return "User-Initiated Abort";
+    case 13: return "Protocol Violation";
+    case 160: return "Request to Delete Last Remaining IP Address";
+    case 161: return "Operation Refused Due to Resource Shortage";
+    case 162: return "Request to Delete Source IP Address";
+    case 163: return "Association Aborted Due to Illegal ASCONF-ACK";
+    case 164: return "Request Refused - No Authorization";
+    case 261: return "Unsupported HMAC Identifier";
+    default: return NULL;
+    }
+}
+
+static const char *const STATE_NAMES[SC_ST_COUNT] = {
+    NULL, "COOKIE-WAIT", "COOKIE-ECHOED", "ESTABLISHED", "SHUTDOWN-PENDING", "SHUTDOWN-SENT",
+    "SHUTDOWN-ACK-SENT", "CLOSED", "ABORTED",
+};
+
+const char *sc_state_name(unsigned st) { return st < SC_ST_COUNT ? STATE_NAMES[st] : NULL; }
+
+/* Chunk classes for the state machine. */
+enum { K_INIT, K_INIT_ACK, K_CECHO, K_CACK, K_DATA, K_SACK, K_HB, K_SD, K_SDA, K_SDC, K_ABORT, K_OTHER, K_COUNT };
+
+static unsigned chunk_class(unsigned type)
+{
+    switch (type) {
+    case SC_INIT: return K_INIT;
+    case SC_INIT_ACK: return K_INIT_ACK;
+    case SC_COOKIE_ECHO: return K_CECHO;
+    case SC_COOKIE_ACK: return K_CACK;
+    case SC_DATA: case SC_I_DATA: return K_DATA;
+    case SC_SACK: case SC_NR_SACK: return K_SACK;
+    case SC_HEARTBEAT: case SC_HEARTBEAT_ACK: return K_HB;
+    case SC_SHUTDOWN: return K_SD;
+    case SC_SHUTDOWN_ACK: return K_SDA;
+    case SC_SHUTDOWN_COMPLETE: return K_SDC;
+    case SC_ABORT: return K_ABORT;
+    default: return K_OTHER;
+    }
+}
+
+/*
+ * The observer state machine, in one place: SC_FSM[state][chunk class] -> next state.
+ * It tracks what the wire shows, not either endpoint's internal state: "SHUTDOWN-SENT" means a SHUTDOWN was
+ * seen, "SHUTDOWN-ACK-SENT" a SHUTDOWN-ACK. A new association starts in NONE and its first chunk places it
+ * (a capture that starts mid-association lands in ESTABLISHED or wherever the first chunk says).
+ * DATA stays in COOKIE-ECHOED because RFC 9260 §5.1 lets DATA be bundled after the COOKIE-ECHO.
+ */
+#define NO SC_ST_NONE
+#define CW SC_ST_COOKIE_WAIT
+#define CE SC_ST_COOKIE_ECHOED
+#define ES SC_ST_ESTABLISHED
+#define SP SC_ST_SHUTDOWN_PENDING
+#define SS SC_ST_SHUTDOWN_SENT
+#define SA SC_ST_SHUTDOWN_ACK_SENT
+#define CL SC_ST_CLOSED
+#define AB SC_ST_ABORTED
+static const uint8_t SC_FSM[SC_ST_COUNT][K_COUNT] = {
+    /*          INIT INIT-ACK CECHO CACK DATA SACK HB  SD  SDA SDC ABORT OTHER */
+    [NO] = {    CW,  CW,      CE,   ES,  ES,  ES,  ES, SS, SA, CL, AB,   ES },
+    [CW] = {    CW,  CW,      CE,   ES,  ES,  ES,  ES, SS, SA, CL, AB,   CW },
+    [CE] = {    CE,  CE,      CE,   ES,  CE,  ES,  ES, SS, SA, CL, AB,   CE },
+    [ES] = {    ES,  ES,      ES,   ES,  ES,  ES,  ES, SS, SA, CL, AB,   ES },
+    [SP] = {    SP,  SP,      SP,   SP,  SP,  SP,  SP, SS, SA, CL, AB,   SP },
+    [SS] = {    SS,  SS,      SS,   SS,  SS,  SS,  SS, SS, SA, CL, AB,   SS },
+    [SA] = {    SA,  SA,      SA,   SA,  SA,  SA,  SA, SA, SA, CL, AB,   SA },
+    [CL] = {    CL,  CL,      CL,   CL,  CL,  CL,  CL, CL, CL, CL, CL,   CL },
+    [AB] = {    AB,  AB,      AB,   AB,  AB,  AB,  AB, AB, AB, AB, AB,   AB },
+};
+#undef NO
+#undef CW
+#undef CE
+#undef ES
+#undef SP
+#undef SS
+#undef SA
+#undef CL
+#undef AB
+
+static int state_live(unsigned st) { return st != SC_ST_CLOSED && st != SC_ST_ABORTED; }
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Small helpers                                                                                     */
+/* ------------------------------------------------------------------------------------------------ */
+
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
+static inline uint32_t be32(const uint8_t *p)
+{
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+static inline uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* RFC 1982 serial-number comparison for 32-bit TSNs and 16-bit SSNs. */
+static inline int ser_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline int ser_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
+
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    return x;
+}
+
+static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+static inline uint64_t ld64(const uint8_t *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    return w;
+}
+
+/* A fast non-cryptographic hash: four independent multiply-rotate lanes over 32-byte blocks. */
+static uint64_t hash_bytes(const uint8_t *p, size_t n, uint64_t seed)
+{
+    const uint64_t K1 = 0x9E3779B97F4A7C15ULL, K2 = 0xC2B2AE3D27D4EB4FULL;
+    uint64_t a = seed ^ K1, b = seed ^ K2, c = ~seed, d = seed + (uint64_t)n;
+    size_t len = n;
+    while (n >= 32) {
+        a = rotl64(a ^ (ld64(p) * K2), 31) * K1;
+        b = rotl64(b ^ (ld64(p + 8) * K2), 31) * K1;
+        c = rotl64(c ^ (ld64(p + 16) * K2), 31) * K1;
+        d = rotl64(d ^ (ld64(p + 24) * K2), 31) * K1;
+        p += 32;
+        n -= 32;
+    }
+    while (n >= 8) {
+        a = rotl64(a ^ (ld64(p) * K2), 31) * K1;
+        p += 8;
+        n -= 8;
+    }
+    if (n) {
+        uint64_t w = 0;
+        memcpy(&w, p, n);
+        b = rotl64(b ^ (w * K2), 31) * K1;
+    }
+    return mix64(a ^ rotl64(b, 17) ^ rotl64(c, 31) ^ rotl64(d, 47) ^ (uint64_t)len);
+}
+
+static inline int addr_eq(const sc_addr *x, const sc_addr *y)
+{
+    return x->family == y->family && memcmp(x->a, y->a, x->family == 4 ? 4 : 16) == 0;
+}
+
+static void addr_from_pkt(sc_addr *out, uint8_t family, const uint8_t *a)
+{
+    memset(out, 0, sizeof *out);
+    out->family = family == 6 ? 6 : 4;
+    memcpy(out->a, a, out->family == 4 ? 4 : 16);
+}
+
+static int addr_zero(const sc_addr *x)
+{
+    for (int i = 0; i < (x->family == 4 ? 4 : 16); i++)
+        if (x->a[i])
+            return 0;
+    return 1;
+}
+
+/* An IPv4 (type 5) or IPv6 (type 6) address parameter at p with `room` readable bytes -> out; 1 if valid. */
+static int addr_param(const uint8_t *p, uint32_t room, sc_addr *out)
+{
+    if (room < 8)
+        return 0;
+    uint16_t t = be16(p), l = be16(p + 2);
+    memset(out, 0, sizeof *out);
+    if (t == 5 && l == 8) {
+        out->family = 4;
+        memcpy(out->a, p + 4, 4);
+        return 1;
+    }
+    if (t == 6 && l == 20 && room >= 20) {
+        out->family = 6;
+        memcpy(out->a, p + 4, 16);
+        return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* RTT accumulator and jitter                                                                        */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Bin b >= 1 holds [R^(b-1), R^b) ns, R = 1.0195. Bounds are computed once by repeated multiplication
+ * (no libm) and stored rounded up, so that for an integer v, v >= g_bin_lo[b] exactly when v >= R^(b-1)
+ * (below ~50 ns several bins share a bound and only the last of them is used). A bin's reported value is its
+ * geometric centre R^(b-1/2), within 0.98 % of any value in it (1 % with the rounding to whole ns for values
+ * >= 1 us). */
+static int64_t g_bin_lo[SC_RTT_NBINS + 1];
+static long double g_bin_centre[SC_RTT_NBINS + 1];
+static int g_bins_ready;
+
+static void bins_init(void)
+{
+    if (g_bins_ready)
+        return;
+    long double v = 1.0L;
+    g_bin_lo[0] = 0;
+    g_bin_centre[0] = 0.0L;
+    for (int b = 1; b <= SC_RTT_NBINS; b++) {
+        int64_t lo = v >= 9.2e18L ? INT64_MAX : (int64_t)v;
+        if ((long double)lo < v && lo < INT64_MAX)
+            lo++; /* ceil */
+        g_bin_lo[b] = lo;
+        g_bin_centre[b] = v * 1.00970292660762360L; /* R^(b-1) * sqrt(R) */
+        v *= 1.0195L;
+    }
+    g_bins_ready = 1;
+}
+
+static uint32_t bin_of(int64_t v)
+{
+    if (v <= 0)
+        return 0;
+    /* estimate b = 1 + floor(log_R v) from log2 v = e + log2(m), m in [1, 2) (4th-order fit, error < 1e-3,
+     * i.e. at most one bin off), then settle it exactly against the integer bounds */
+    int e = 63 - __builtin_clzll((uint64_t)v);
+    double m = (double)v / (double)(1ULL << e);
+    double l2 = e - 1.7417939 + (2.8212026 + (-1.4699568 + (0.44717955 - 0.056570851 * m) * m) * m) * m;
+    double est = 1.0 + l2 * 35.89146733; /* 1 / log2(R) */
+    uint32_t b = est < 1.0 ? 1 : est > SC_RTT_NBINS ? SC_RTT_NBINS : (uint32_t)est;
+    while (b < SC_RTT_NBINS && g_bin_lo[b + 1] <= v)
+        b++;
+    while (b > 1 && g_bin_lo[b] > v)
+        b--;
+    return b;
+}
+
+static int64_t bin_centre(uint32_t b)
+{
+    if (b == 0)
+        return 0;
+    long double c = g_bin_centre[b];
+    return c >= 9.2e18L ? INT64_MAX : (int64_t)(c + 0.5L);
+}
+
+static void rtt_add(sc_rtt *r, int64_t v, int method, int delayed)
+{
+    if (v < 0)
+        v = 0;
+    r->samples++;
+    if (method == 0)
+        r->data_samples++;
+    else if (method == 1)
+        r->heartbeat_samples++;
+    else
+        r->handshake_samples++;
+    if (delayed)
+        r->delayed_sack_samples++;
+    if (r->samples == 1 || v < r->min_ns)
+        r->min_ns = v;
+    if (r->samples == 1 || v > r->max_ns)
+        r->max_ns = v;
+    r->sum_ns += (long double)v;
+    /* RFC 9260 §6.3.1 C2 (first measurement) and C3 (subsequent ones); RTTVAR uses the old SRTT. */
+    if (r->samples == 1) {
+        r->srtt_ns = v;
+        r->rttvar_ns = v / 2;
+    } else {
+        int64_t diff = r->srtt_ns > v ? r->srtt_ns - v : v - r->srtt_ns;
+        r->rttvar_ns = r->rttvar_ns - r->rttvar_ns / 4 + diff / 4;
+        r->srtt_ns = r->srtt_ns - r->srtt_ns / 8 + v / 8;
+    }
+    /* sparse histogram: insert or bump the bin */
+    uint32_t b = bin_of(v), lo = 0, hi = r->nbins;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (r->bins[mid].bin < b)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < r->nbins && r->bins[lo].bin == b) {
+        r->bins[lo].count++;
+        return;
+    }
+    if (r->nbins == r->cap) {
+        uint32_t ncap = r->cap ? r->cap * 2 : 4;
+        sc_hbin *nb = realloc(r->bins, ncap * sizeof *nb);
+        if (!nb) /* out of memory: the sample still counts, the percentiles lose it */
+            return;
+        r->bins = nb;
+        r->cap = ncap;
+    }
+    memmove(&r->bins[lo + 1], &r->bins[lo], (r->nbins - lo) * sizeof *r->bins);
+    r->bins[lo].bin = b;
+    r->bins[lo].count = 1;
+    r->nbins++;
+}
+
+int64_t sc_rtt_percentile(const sc_rtt *r, double pct)
+{
+    if (!r->samples || !r->nbins)
+        return SC_NOTS;
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < r->nbins; i++)
+        total += r->bins[i].count;
+    double x = pct / 100.0 * (double)total; /* nearest rank: ceil(p * n), at least 1 */
+    uint64_t rank = (uint64_t)x;
+    if ((double)rank < x)
+        rank++;
+    if (rank < 1)
+        rank = 1;
+    uint64_t cum = 0;
+    int64_t v = r->max_ns;
+    for (uint32_t i = 0; i < r->nbins; i++) {
+        cum += r->bins[i].count;
+        if (cum >= rank) {
+            v = bin_centre(r->bins[i].bin);
+            break;
+        }
+    }
+    if (v < r->min_ns)
+        v = r->min_ns;
+    if (v > r->max_ns)
+        v = r->max_ns;
+    return v;
+}
+
+int64_t sc_rtt_mean(const sc_rtt *r)
+{
+    if (!r->samples)
+        return SC_NOTS;
+    return (int64_t)(r->sum_ns / (long double)r->samples + 0.5L);
+}
+
+int64_t sc_rtt_rto(const sc_rtt *r)
+{
+    if (!r->samples)
+        return SC_NOTS;
+    int64_t rto = r->srtt_ns + 4 * r->rttvar_ns; /* C2/C3; C6 RTO.Min, C7 RTO.Max */
+    if (rto < SC_RTO_MIN_NS)
+        rto = SC_RTO_MIN_NS;
+    if (rto > SC_RTO_MAX_NS)
+        rto = SC_RTO_MAX_NS;
+    return rto;
+}
+
+static void rtt_free(sc_rtt *r)
+{
+    free(r->bins);
+    r->bins = NULL;
+    r->nbins = r->cap = 0;
+}
+
+/* RFC 3550 §6.4.1 J += (|D| - J)/16 in A.8's fixed point (J x 16), with D the change of inter-arrival spacing
+ * between consecutive new DATA chunks. */
+static void jit_add(sc_jitter *j, int64_t ts)
+{
+    if (j->n == 0) {
+        j->last_ts = ts;
+        j->n = 1;
+        return;
+    }
+    int64_t sp = ts - j->last_ts;
+    j->last_ts = ts;
+    if (j->n == 1) {
+        j->last_spacing = sp;
+        j->n = 2;
+        return;
+    }
+    int64_t dd = sp - j->last_spacing;
+    j->last_spacing = sp;
+    if (dd < 0)
+        dd = -dd;
+    if (dd > 1000000000000000LL) /* keep absurd timestamps from overflowing the accumulator */
+        dd = 1000000000000000LL;
+    j->j16 += dd - ((j->j16 + 8) >> 4);
+    j->n = 3;
+}
+
+int64_t sc_jitter_value(const sc_jitter *j) { return j->n >= 3 ? j->j16 >> 4 : SC_NOTS; }
+
+uint64_t sc_path_hb_unanswered(const sc_path *p)
+{
+    uint64_t n = p->hb_unanswered;
+    for (unsigned i = 0; i < p->hb_n; i++)
+        n += !p->hb[i].settled;
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Events                                                                                            */
+/* ------------------------------------------------------------------------------------------------ */
+
+static sc_event *ev_push(sc_analyzer *an, unsigned kind, int64_t ts, uint64_t frame, uint32_t assoc_id)
+{
+    if (!an->events)
+        return NULL;
+    if (an->ev_n == an->ev_cap) {
+        if (an->ev_cap >= SC_EVENTS_MAX) {
+            an->cap.events_dropped++;
+            return NULL;
+        }
+        uint32_t ncap = an->ev_cap ? an->ev_cap * 2 : 256;
+        sc_event *ne = malloc((size_t)ncap * sizeof *ne);
+        if (!ne) {
+            an->cap.events_dropped++;
+            return NULL;
+        }
+        for (uint32_t i = 0; i < an->ev_n; i++)
+            ne[i] = an->ev[(an->ev_head + i) & (an->ev_cap - 1)];
+        free(an->ev);
+        an->ev = ne;
+        an->ev_cap = ncap;
+        an->ev_head = 0;
+    }
+    sc_event *e = &an->ev[(an->ev_head + an->ev_n) & (an->ev_cap - 1)];
+    an->ev_n++;
+    memset(e, 0, sizeof *e);
+    e->kind = (uint8_t)kind;
+    e->ts_ns = ts;
+    e->frame_no = frame;
+    e->assoc_id = assoc_id;
+    return e;
+}
+
+void sc_an_events_clear(sc_analyzer *an)
+{
+    an->ev_head = 0;
+    an->ev_n = 0;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Hash tables                                                                                       */
+/* ------------------------------------------------------------------------------------------------ */
+
+static inline uint64_t half_key(uint16_t sport, uint16_t dport, uint32_t vtag)
+{
+    return ((uint64_t)sport << 48) | ((uint64_t)dport << 32) | vtag;
+}
+
+static uint32_t keys_get(const sc_analyzer *an, uint64_t key)
+{
+    uint64_t mask = an->keys_cap - 1;
+    for (uint64_t i = mix64(key) & mask;; i = (i + 1) & mask) {
+        const sc_hent *e = &an->keys[i];
+        if (!e->val)
+            return 0;
+        if (e->key == key)
+            return e->val;
+    }
+}
+
+static int keys_grow(sc_analyzer *an)
+{
+    uint64_t ncap = an->keys_cap * 2, mask = ncap - 1;
+    sc_hent *nk = calloc(ncap, sizeof *nk);
+    if (!nk)
+        return -1;
+    for (uint64_t j = 0; j < an->keys_cap; j++) {
+        const sc_hent *e = &an->keys[j];
+        if (!e->val)
+            continue;
+        uint64_t i = mix64(e->key) & mask;
+        while (nk[i].val)
+            i = (i + 1) & mask;
+        nk[i] = *e;
+    }
+    free(an->keys);
+    an->keys = nk;
+    an->keys_cap = ncap;
+    return 0;
+}
+
+/* Insert or overwrite (the newest association wins a key). */
+static void keys_put(sc_analyzer *an, uint64_t key, uint32_t val)
+{
+    if ((an->keys_used + 1) * 2 > an->keys_cap && keys_grow(an) < 0 && an->keys_used + 1 >= an->keys_cap)
+        return;
+    uint64_t mask = an->keys_cap - 1;
+    for (uint64_t i = mix64(key) & mask;; i = (i + 1) & mask) {
+        sc_hent *e = &an->keys[i];
+        if (!e->val) {
+            e->key = key;
+            e->val = val;
+            an->keys_used++;
+            return;
+        }
+        if (e->key == key) {
+            e->val = val;
+            return;
+        }
+    }
+}
+
+/* Direction-agnostic hash of a path (ports + address pair). */
+static uint64_t path_hash(const sc_addr *a1, uint16_t p1, const sc_addr *a2, uint16_t p2)
+{
+    int c = memcmp(a1->a, a2->a, 16);
+    if (c > 0 || (c == 0 && p1 > p2)) {
+        const sc_addr *ta = a1;
+        a1 = a2;
+        a2 = ta;
+        uint16_t tp = p1;
+        p1 = p2;
+        p2 = tp;
+    }
+    uint8_t buf[40];
+    memcpy(buf, a1->a, 16);
+    memcpy(buf + 16, a2->a, 16);
+    buf[32] = (uint8_t)(p1 >> 8);
+    buf[33] = (uint8_t)p1;
+    buf[34] = (uint8_t)(p2 >> 8);
+    buf[35] = (uint8_t)p2;
+    buf[36] = a1->family;
+    buf[37] = buf[38] = buf[39] = 0;
+    return hash_bytes(buf, sizeof buf, 0x5041544849445831ULL);
+}
+
+static uint32_t pathidx_get(const sc_analyzer *an, uint64_t h)
+{
+    uint64_t mask = an->pathidx_cap - 1;
+    for (uint64_t i = mix64(h) & mask;; i = (i + 1) & mask) {
+        const sc_pent *e = &an->pathidx[i];
+        if (!e->val)
+            return 0;
+        if (e->hash == h)
+            return e->val;
+    }
+}
+
+static void pathidx_put(sc_analyzer *an, uint64_t h, uint32_t val)
+{
+    if ((an->pathidx_used + 1) * 2 > an->pathidx_cap) {
+        uint64_t ncap = an->pathidx_cap * 2, mask = ncap - 1;
+        sc_pent *np = calloc(ncap, sizeof *np);
+        if (np) {
+            for (uint64_t j = 0; j < an->pathidx_cap; j++) {
+                const sc_pent *e = &an->pathidx[j];
+                if (!e->val)
+                    continue;
+                uint64_t i = mix64(e->hash) & mask;
+                while (np[i].val)
+                    i = (i + 1) & mask;
+                np[i] = *e;
+            }
+            free(an->pathidx);
+            an->pathidx = np;
+            an->pathidx_cap = ncap;
+        } else if (an->pathidx_used + 1 >= an->pathidx_cap) {
+            return;
+        }
+    }
+    uint64_t mask = an->pathidx_cap - 1;
+    for (uint64_t i = mix64(h) & mask;; i = (i + 1) & mask) {
+        sc_pent *e = &an->pathidx[i];
+        if (!e->val) {
+            e->hash = h;
+            e->val = val;
+            an->pathidx_used++;
+            return;
+        }
+        if (e->hash == h) {
+            e->val = val;
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Associations, paths, addresses, streams                                                           */
+/* ------------------------------------------------------------------------------------------------ */
+
+static inline uint32_t assoc_val(const sc_assoc *A, unsigned dir) { return (A->id << 1) | (dir & 1); }
+static inline sc_assoc *val_assoc(const sc_analyzer *an, uint32_t val) { return an->assocs[(val >> 1) - 1]; }
+
+static int addrset_has(const sc_addrset *s, const sc_addr *a)
+{
+    for (uint16_t i = 0; i < s->n; i++)
+        if (addr_eq(&s->v[i], a))
+            return 1;
+    return 0;
+}
+
+static void addrset_add(sc_analyzer *an, sc_addrset *s, const sc_addr *a)
+{
+    if (addr_zero(a) || addrset_has(s, a))
+        return;
+    if (s->n >= SC_MAX_ADDRS) {
+        an->cap.addresses_dropped++;
+        return;
+    }
+    if (s->n == s->cap) {
+        uint16_t ncap = s->cap ? (uint16_t)(s->cap * 2) : 2;
+        sc_addr *nv = realloc(s->v, ncap * sizeof *nv);
+        if (!nv)
+            return;
+        s->v = nv;
+        s->cap = ncap;
+    }
+    s->v[s->n++] = *a;
+}
+
+static void init_rtt(sc_rtt *r) { memset(r, 0, sizeof *r); }
+
+static sc_assoc *assoc_new(sc_analyzer *an, const sc_packet *pkt, uint16_t portA, uint16_t portB, int mid)
+{
+    if (an->nassocs >= an->max_assocs || an->nassocs >= 0x7ffffffeULL) {
+        an->cap.assocs_dropped++;
+        return NULL;
+    }
+    if (an->nassocs == an->assocs_cap) {
+        uint64_t ncap = an->assocs_cap ? an->assocs_cap * 2 : 64;
+        sc_assoc **na = realloc(an->assocs, ncap * sizeof *na);
+        if (!na) {
+            an->cap.assocs_dropped++;
+            return NULL;
+        }
+        an->assocs = na;
+        an->assocs_cap = ncap;
+    }
+    sc_assoc *A = calloc(1, sizeof *A);
+    if (!A) {
+        an->cap.assocs_dropped++;
+        return NULL;
+    }
+    an->assocs[an->nassocs++] = A;
+    A->id = (uint32_t)an->nassocs;
+    A->port[0] = portA;
+    A->port[1] = portB;
+    A->state = SC_ST_NONE;
+    A->mid_association = (uint8_t)mid;
+    A->first_ts_ns = A->last_ts_ns = pkt->ts_ns;
+    A->init_ns = A->init_ack_ns = A->cookie_echo_ns = A->cookie_ack_ns = SC_NOTS;
+    A->last_init_ns = A->last_init_ack_ns = A->last_cookie_echo_ns = SC_NOTS;
+    A->shutdown_ns = A->shutdown_ack_ns = A->shutdown_complete_ns = SC_NOTS;
+    A->init_path = A->init_ack_path = A->cookie_echo_path = 0xffff;
+    for (int d = 0; d < 2; d++)
+        A->dir[d].last_path = 0xffff;
+    sc_event *e = ev_push(an, SC_EV_ASSOC_NEW, pkt->ts_ns, pkt->frame_no, A->id);
+    if (e) {
+        e->v[0] = portA;
+        e->v[1] = portB;
+        e->b1 = (uint8_t)mid;
+    }
+    return A;
+}
+
+/* Endpoint e's tag becomes known: packets from the other endpoint to e will carry it. */
+static void assoc_set_tag(sc_analyzer *an, sc_assoc *A, unsigned e, uint32_t tag)
+{
+    A->vtag[e] = tag;
+    A->vtag_known[e] = 1;
+    keys_put(an, half_key(A->port[1 - e], A->port[e], tag), assoc_val(A, 1 - e));
+}
+
+static void tsnq_release_all(sc_assoc *A, sc_dir *D);
+
+static void assoc_set_state(sc_analyzer *an, sc_assoc *A, unsigned ns, unsigned chunk_type, const sc_packet *pkt)
+{
+    unsigned old = A->state;
+    if (ns == old)
+        return;
+    A->state = (uint8_t)ns;
+    sc_event *e = ev_push(an, SC_EV_STATE, pkt->ts_ns, pkt->frame_no, A->id);
+    if (e) {
+        e->v[0] = old;
+        e->v[1] = ns;
+        e->v[2] = chunk_type;
+    }
+    if (!state_live(ns)) { /* the association is over: give its TSN rings back */
+        tsnq_release_all(A, &A->dir[0]);
+        tsnq_release_all(A, &A->dir[1]);
+    }
+}
+
+/* The path (src -> dst) of a packet sent by endpoint `dir`; created on first use. -1 when the per-association
+ * path limit is reached. */
+static int path_get(sc_analyzer *an, sc_assoc *A, unsigned dir, const sc_addr *src, const sc_addr *dst)
+{
+    sc_dir *D = &A->dir[dir];
+    if (D->last_path < A->npaths) {
+        const sc_path *p = &A->paths[D->last_path];
+        if (p->dir == dir && addr_eq(&p->src, src) && addr_eq(&p->dst, dst))
+            return D->last_path;
+    }
+    for (uint16_t i = 0; i < A->npaths; i++) {
+        const sc_path *p = &A->paths[i];
+        if (p->dir == dir && addr_eq(&p->src, src) && addr_eq(&p->dst, dst)) {
+            D->last_path = i;
+            return i;
+        }
+    }
+    if (A->npaths >= SC_MAX_PATHS) {
+        an->cap.paths_dropped++;
+        return -1;
+    }
+    if (A->npaths == A->paths_cap) {
+        uint16_t ncap = A->paths_cap ? (uint16_t)(A->paths_cap * 2) : 2;
+        sc_path *np = realloc(A->paths, ncap * sizeof *np);
+        if (!np)
+            return -1;
+        A->paths = np;
+        A->paths_cap = ncap;
+    }
+    /* the reverse path of an existing one has the same (direction-agnostic) key: registered already */
+    int registered = 0;
+    for (uint16_t i = 0; i < A->npaths; i++)
+        if (addr_eq(&A->paths[i].src, dst) && addr_eq(&A->paths[i].dst, src))
+            registered = 1;
+    sc_path *p = &A->paths[A->npaths];
+    memset(p, 0, sizeof *p);
+    p->src = *src;
+    p->dst = *dst;
+    p->dir = (uint8_t)dir;
+    init_rtt(&p->rtt);
+    addrset_add(an, &A->addrs[dir], src);
+    addrset_add(an, &A->addrs[1 - dir], dst);
+    if (!registered) { /* newest association on this key; remember the one it hides */
+        uint64_t h = path_hash(src, A->port[dir], dst, A->port[1 - dir]);
+        uint32_t prev = pathidx_get(an, h);
+        p->prev_on_path = prev != A->id && prev <= an->nassocs ? prev : 0;
+        p->path_key_owner = 1;
+        pathidx_put(an, h, A->id);
+    }
+    D->last_path = A->npaths;
+    return A->npaths++;
+}
+
+/* The associations that used this packet's address pair and ports (either direction), newest first, at most
+ * max of them (a bounded walk of the chain the path index heads). */
+#define SC_MAX_CANDIDATES 16
+static int path_candidates(const sc_analyzer *an, const sc_addr *src, uint16_t sport, const sc_addr *dst,
+                           uint16_t dport, sc_assoc **out)
+{
+    uint32_t id = pathidx_get(an, path_hash(src, sport, dst, dport));
+    int n = 0;
+    while (id && id <= an->nassocs && n < SC_MAX_CANDIDATES) {
+        sc_assoc *A = an->assocs[id - 1];
+        if (!((A->port[0] == sport && A->port[1] == dport) || (A->port[0] == dport && A->port[1] == sport)))
+            break;
+        const sc_path *owner = NULL;
+        for (uint16_t i = 0; i < A->npaths && !owner; i++) {
+            const sc_path *p = &A->paths[i];
+            if (p->path_key_owner && ((addr_eq(&p->src, src) && addr_eq(&p->dst, dst)) ||
+                                      (addr_eq(&p->src, dst) && addr_eq(&p->dst, src))))
+                owner = p;
+        }
+        if (!owner)
+            break; /* a hash collision with another path */
+        out[n++] = A;
+        id = owner->prev_on_path;
+    }
+    return n;
+}
+
+/* Equal ports and no handshake: A is the endpoint that receives the lower tag (engine.md "Directions"). Until
+ * both tags are known A is the endpoint whose tag is; when the second one arrives the endpoints may have to
+ * swap. Everything indexed by endpoint or direction is swapped, including the keys, the duplicate cache and
+ * the events not drained yet. Returns 1 if it swapped. */
+static int maybe_reorient(sc_analyzer *an, sc_assoc *A)
+{
+    if (!A->orient_by_tags || !A->vtag_known[0] || !A->vtag_known[1])
+        return 0;
+    A->orient_by_tags = 0; /* decided for good */
+    if (A->vtag[0] <= A->vtag[1])
+        return 0;
+#define SWAP(T, x, y) do { T tmp_ = (x); (x) = (y); (y) = tmp_; } while (0)
+    SWAP(uint16_t, A->port[0], A->port[1]);
+    SWAP(uint32_t, A->vtag[0], A->vtag[1]);
+    SWAP(sc_addrset, A->addrs[0], A->addrs[1]);
+    SWAP(sc_initinfo *, A->init[0], A->init[1]);
+    SWAP(uint32_t, A->n_init[0], A->n_init[1]);
+    SWAP(sc_dir, A->dir[0], A->dir[1]);
+#undef SWAP
+    for (uint16_t i = 0; i < A->npaths; i++)
+        A->paths[i].dir ^= 1;
+    if (A->abort)
+        A->abort->by ^= 1;
+    for (unsigned e = 0; e < 2; e++)
+        keys_put(an, half_key(A->port[1 - e], A->port[e], A->vtag[e]), assoc_val(A, 1 - e));
+    for (size_t i = 0; i < (size_t)SC_DUP_SETS * SC_DUP_WAYS; i++)
+        if (an->dup[i].assoc_val >> 1 == A->id)
+            an->dup[i].assoc_val ^= 1;
+    for (uint32_t i = 0; i < an->ev_n; i++) {
+        sc_event *e = &an->ev[(an->ev_head + i) & (an->ev_cap - 1)];
+        if (e->assoc_id == A->id)
+            e->dir ^= 1;
+    }
+    return 1;
+}
+
+static sc_stream *stream_get(sc_analyzer *an, sc_dir *D, uint16_t sid)
+{
+    uint32_t lo = 0, hi = D->nstreams;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (D->streams[mid].sid < sid)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < D->nstreams && D->streams[lo].sid == sid)
+        return &D->streams[lo];
+    if (D->nstreams >= SC_MAX_STREAMS) {
+        an->cap.streams_dropped++;
+        return NULL;
+    }
+    if (D->nstreams == D->streams_cap) {
+        uint32_t ncap = D->streams_cap ? D->streams_cap * 2 : 4;
+        sc_stream *ns = realloc(D->streams, ncap * sizeof *ns);
+        if (!ns)
+            return NULL;
+        D->streams = ns;
+        D->streams_cap = ncap;
+    }
+    memmove(&D->streams[lo + 1], &D->streams[lo], (D->nstreams - lo) * sizeof *D->streams);
+    D->nstreams++;
+    sc_stream *s = &D->streams[lo];
+    memset(s, 0, sizeof *s);
+    s->sid = sid;
+    return s;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* RTT samples                                                                                       */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* One Karn-valid sample measured by endpoint `dir` on path pidx (-1: direction only). */
+static void rtt_sample(sc_analyzer *an, sc_assoc *A, unsigned dir, int pidx, int64_t rtt, int method, int has_tsn,
+                       uint32_t tsn, int delayed, const sc_packet *pkt)
+{
+    rtt_add(&A->dir[dir].rtt, rtt, method, delayed);
+    const sc_rtt *est = &A->dir[dir].rtt;
+    sc_path *p = NULL;
+    if (pidx >= 0 && pidx < A->npaths) {
+        p = &A->paths[pidx];
+        rtt_add(&p->rtt, rtt, method, delayed);
+        est = &p->rtt;
+    }
+    sc_event *e = ev_push(an, SC_EV_RTT, pkt->ts_ns, pkt->frame_no, A->id);
+    if (e) {
+        e->dir = (uint8_t)dir;
+        if (p) {
+            e->src = p->src;
+            e->dst = p->dst;
+        }
+        e->b1 = (uint8_t)method;
+        e->b2 = (uint8_t)has_tsn;
+        e->b3 = (uint8_t)delayed;
+        e->v[0] = rtt;
+        e->v[1] = tsn;
+        e->v[2] = est->srtt_ns;
+        e->v[3] = est->rttvar_ns;
+        e->v[4] = sc_rtt_rto(est);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Outstanding TSNs                                                                                  */
+/* ------------------------------------------------------------------------------------------------ */
+
+static inline sc_tsn_ent *q_slot(const sc_tsnq *q, uint32_t tsn) { return &q->e[tsn & (q->cap - 1)]; }
+
+static void untime(sc_assoc *A, const sc_tsn_ent *ent, uint32_t tsn)
+{
+    if (ent->path < A->npaths) {
+        sc_path *p = &A->paths[ent->path];
+        if (p->timed && p->timed_tsn == tsn)
+            p->timed = 0;
+    }
+}
+
+/* Drop the k oldest ring entries without acknowledging them (eviction, FORWARD-TSN). */
+static void q_drop_front(sc_analyzer *an, sc_assoc *A, sc_dir *D, uint32_t k, int evicted)
+{
+    sc_tsnq *q = &D->q;
+    if (k > q->n)
+        k = q->n;
+    for (uint32_t i = 0; i < k; i++) {
+        uint32_t t = q->base + i;
+        sc_tsn_ent *ent = q_slot(q, t);
+        if ((ent->flags & (SC_TSN_SEEN | SC_TSN_ACKED)) == SC_TSN_SEEN) {
+            D->flight_bytes -= ent->bytes;
+            D->flight_chunks--;
+            if (evicted)
+                an->cap.tsns_evicted++;
+        }
+        untime(A, ent, t);
+    }
+    q->base += k;
+    q->n -= k;
+}
+
+static void tsnq_release_all(sc_assoc *A, sc_dir *D)
+{
+    sc_tsnq *q = &D->q;
+    for (uint32_t i = 0; i < q->n; i++)
+        untime(A, q_slot(q, q->base + i), q->base + i);
+    q->base += q->n;
+    q->n = 0;
+    free(q->e);
+    q->e = NULL;
+    q->cap = 0;
+    D->flight_bytes = 0;
+    D->flight_chunks = 0;
+}
+
+static int q_reserve(sc_tsnq *q, uint32_t need, uint32_t maxcap)
+{
+    if (need <= q->cap)
+        return 0;
+    uint32_t ncap = q->cap ? q->cap : 64;
+    while (ncap < need && ncap < maxcap)
+        ncap <<= 1;
+    if (ncap < need)
+        return -1;
+    sc_tsn_ent *ne = calloc(ncap, sizeof *ne);
+    if (!ne)
+        return -1;
+    for (uint32_t i = 0; i < q->cap; i++) { /* released entries still readable (below base, within one ring) */
+        const sc_tsn_ent *o = &q->e[i];
+        if ((o->flags & SC_TSN_SEEN) && (uint32_t)(q->base - o->tsn) - 1u < q->cap)
+            ne[o->tsn & (ncap - 1)] = *o;
+    }
+    for (uint32_t i = 0; i < q->n; i++) {
+        uint32_t t = q->base + i;
+        ne[t & (ncap - 1)] = q->e[t & (q->cap - 1)];
+    }
+    free(q->e);
+    q->e = ne;
+    q->cap = ncap;
+    return 0;
+}
+
+/* Make room for TSN t at or beyond the head (t - base >= n); returns its (cleared) entry or NULL. */
+static sc_tsn_ent *q_append(sc_analyzer *an, sc_assoc *A, sc_dir *D, uint32_t t)
+{
+    sc_tsnq *q = &D->q;
+    uint64_t need = (uint64_t)(uint32_t)(t - q->base) + 1;
+    if (need > an->max_outstanding) {
+        uint64_t drop = need - an->max_outstanding;
+        if (drop >= q->n) {
+            q_drop_front(an, A, D, q->n, 1);
+            q->base = t;
+            need = 1;
+        } else {
+            q_drop_front(an, A, D, (uint32_t)drop, 1);
+            need -= drop;
+        }
+    }
+    if (q_reserve(q, (uint32_t)need, an->tsn_ring_max) < 0)
+        return NULL;
+    for (uint32_t i = q->n; i < need; i++) {
+        sc_tsn_ent *ent = q_slot(q, q->base + i);
+        memset(ent, 0, sizeof *ent);
+        ent->tsn = q->base + i;
+        ent->path = 0xffff;
+    }
+    q->n = (uint32_t)need;
+    return q_slot(q, t);
+}
+
+/* The entry of TSN t: in the live window, or released but not overwritten yet; NULL if neither. */
+static sc_tsn_ent *q_find(const sc_tsnq *q, uint32_t t)
+{
+    if (!q->cap)
+        return NULL;
+    sc_tsn_ent *ent = q_slot(q, t);
+    return ent->tsn == t && (ent->flags & SC_TSN_SEEN) ? ent : NULL;
+}
+
+/* RFC 9260 §6.3.1 C5: a retransmission of TSN t spoils the timing of every TSN r >= t of that direction. */
+static void karn_invalidate(sc_assoc *A, unsigned dir, uint32_t t)
+{
+    for (uint16_t i = 0; i < A->npaths; i++) {
+        sc_path *p = &A->paths[i];
+        if (p->dir == dir && p->timed && ser_le(t, p->timed_tsn))
+            p->timed = 0;
+    }
+}
+
+static void flight_sample(sc_dir *D)
+{
+    D->flight_sum += (long double)D->flight_bytes;
+    D->flight_samples++;
+}
+
+typedef struct {
+    int npending;
+    struct {
+        int path;
+        int64_t rtt;
+        uint32_t tsn;
+    } s[SC_MAX_PATHS];
+    uint64_t first_frame;
+    uint32_t newly;
+    uint8_t multi, ibit;
+} ack_ctx;
+
+/* Entry t becomes acknowledged (cum ack or gap block) for the first time. */
+static void ack_entry(sc_assoc *A, sc_dir *D, sc_tsn_ent *ent, uint32_t t, int64_t now, ack_ctx *cx)
+{
+    if ((ent->flags & (SC_TSN_SEEN | SC_TSN_ACKED)) != SC_TSN_SEEN)
+        return;
+    ent->flags |= SC_TSN_ACKED;
+    D->flight_bytes -= ent->bytes;
+    D->flight_chunks--;
+    if (!cx)
+        return;
+    if (cx->newly == 0)
+        cx->first_frame = ent->first_frame;
+    else if (ent->first_frame != cx->first_frame)
+        cx->multi = 1;
+    if (ent->flags & SC_TSN_IBIT)
+        cx->ibit = 1;
+    cx->newly++;
+    if (ent->path < A->npaths) {
+        sc_path *p = &A->paths[ent->path];
+        if (p->timed && p->timed_tsn == t) {
+            p->timed = 0;
+            if (!(ent->flags & (SC_TSN_RTX | SC_TSN_KARN)) && cx->npending < SC_MAX_PATHS) {
+                cx->s[cx->npending].path = ent->path;
+                cx->s[cx->npending].rtt = now - p->timed_sent_ns;
+                cx->s[cx->npending].tsn = t;
+                cx->npending++;
+            }
+        }
+    }
+}
+
+/* Apply an acknowledgement from the peer to direction `dd`'s outstanding TSNs: cumulative TSN ack `cum`,
+ * gap blocks (pairs of 16-bit offsets from cum, big-endian, at blk[4*i]), NR gap blocks likewise, and dup TSNs.
+ * sample: take RTT samples (SACK/NR-SACK; not SHUTDOWN's cum ack). */
+static void apply_ack(sc_analyzer *an, sc_assoc *A, unsigned dd, uint32_t cum, const uint8_t *blk, uint32_t nblk,
+                      const uint8_t *nrblk, uint32_t nnr, const uint8_t *dups, uint32_t ndup, int sample,
+                      const sc_packet *pkt)
+{
+    sc_dir *D = &A->dir[dd];
+    sc_tsnq *q = &D->q;
+    if (q->cum_known && ser_lt(cum, q->peer_cum))
+        return; /* an older SACK overtaken on the wire: nothing new (RFC 9260 §6.2.1 D) */
+    ack_ctx cxs;
+    ack_ctx *cx = sample ? &cxs : NULL;
+    memset(&cxs, 0, sizeof cxs);
+    int64_t now = pkt->ts_ns;
+
+    /* Duplicate TSNs: a retransmitted TSN that the peer got twice was retransmitted spuriously. */
+    for (uint32_t i = 0; i < ndup; i++) {
+        sc_tsn_ent *ent = q_find(q, be32(dups + 4 * i));
+        if (ent && (ent->flags & (SC_TSN_RTX | SC_TSN_SPUR)) == SC_TSN_RTX) {
+            ent->flags |= SC_TSN_SPUR;
+            D->rtx_spurious++;
+        }
+    }
+
+    /* Cumulative ack: release base .. cum. */
+    if (q->n && ser_le(q->base, cum)) {
+        uint64_t k = (uint64_t)(uint32_t)(cum - q->base) + 1;
+        if (k > q->n)
+            k = q->n;
+        for (uint32_t i = 0; i < k; i++) {
+            uint32_t t = q->base + i;
+            sc_tsn_ent *ent = q_slot(q, t);
+            ack_entry(A, D, ent, t, now, cx);
+            untime(A, ent, t);
+        }
+        q->base += (uint32_t)k;
+        q->n -= (uint32_t)k;
+    }
+    if (q->n == 0 && q->started && ser_lt(q->base, cum + 1))
+        q->base = cum + 1;
+
+    /* Gap blocks (then NR gap blocks): mark, remembering the highest TSN newly acked (HTNA). */
+    int have_htna = 0;
+    uint32_t htna = 0;
+    for (int list = 0; list < 2; list++) {
+        const uint8_t *b = list ? nrblk : blk;
+        uint32_t nb = list ? nnr : nblk;
+        uint32_t cursor = cum + 1;
+        for (uint32_t i = 0; i < nb && q->n; i++) {
+            uint16_t s = be16(b + 4 * i), e = be16(b + 4 * i + 2);
+            if (s == 0 || e < s)
+                continue; /* malformed block */
+            uint32_t lo = cum + s, hi = cum + e;
+            if (ser_lt(lo, cursor))
+                lo = cursor;
+            if (ser_lt(lo, q->base))
+                lo = q->base;
+            uint32_t last = q->base + q->n - 1;
+            if (ser_lt(last, hi))
+                hi = last;
+            for (uint32_t t = lo; ser_le(t, hi); t++) {
+                sc_tsn_ent *ent = q_slot(q, t);
+                if ((ent->flags & (SC_TSN_SEEN | SC_TSN_ACKED)) == SC_TSN_SEEN) {
+                    ack_entry(A, D, ent, t, now, cx);
+                    if (!have_htna || ser_lt(htna, t)) {
+                        htna = t;
+                        have_htna = 1;
+                    }
+                }
+                if (t == hi)
+                    break;
+            }
+            if (ser_lt(cursor, hi + 1))
+                cursor = hi + 1;
+        }
+    }
+
+    /* RFC 9260 §7.2.4: miss indications for the TSNs still missing below the highest TSN newly acked. */
+    if (have_htna) {
+        for (uint32_t t = q->base; ser_lt(t, htna); t++) {
+            sc_tsn_ent *ent = q_slot(q, t);
+            if (!(ent->flags & SC_TSN_ACKED) && ent->miss < 255)
+                ent->miss++;
+        }
+    }
+    q->peer_cum = cum;
+    q->cum_known = 1;
+
+    if (cx) {
+        /* A SACK that acknowledges exactly one packet, >= 150 ms after it was sent, was probably held by the
+         * peer's delayed-ack timer (RFC 9260 §6.2: within 200 ms); unless that DATA asked for an immediate SACK. */
+        int one_packet = cx->newly > 0 && !cx->multi && !cx->ibit;
+        for (int i = 0; i < cx->npending; i++) {
+            int delayed = one_packet && cx->s[i].rtt >= SC_DELAYED_SACK_NS;
+            rtt_sample(an, A, dd, cx->s[i].path, cx->s[i].rtt, 0, 1, cx->s[i].tsn, delayed, pkt);
+        }
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Chunk handlers. c = chunk start, len = declared length (>= 4, within the packet), avail = captured bytes.  */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    sc_analyzer *an;
+    sc_assoc *A;
+    const sc_packet *pkt;
+    unsigned d;              /* sending endpoint: 0 = A, 1 = B */
+    int pidx;                /* path index or -1 */
+    int bad;                 /* a chunk too short for its type */
+    int had_data, had_sack;
+    int had_abort;           /* one "abort" event per packet, however many ABORT chunks it bundles */
+} pctx;
+
+static void on_data(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, uint8_t flags, int idata)
+{
+    uint32_t hdr = idata ? 20 : 16;
+    if (len < hdr) {
+        x->bad = 1;
+        return;
+    }
+    if (avail < hdr)
+        return; /* header cut by snaplen */
+    sc_analyzer *an = x->an;
+    sc_assoc *A = x->A;
+    const sc_packet *pkt = x->pkt;
+    sc_dir *D = &A->dir[x->d];
+    sc_tsnq *q = &D->q;
+    uint32_t tsn = be32(c + 4);
+    uint16_t sid = be16(c + 8);
+    uint32_t ssn, ppid;
+    int ppid_ok = 1;
+    if (idata) { /* RFC 8260 §2.1: TSN, SID, reserved, MID, PPID (B bit set) or FSN */
+        ssn = be32(c + 12);
+        ppid = be32(c + 16);
+        ppid_ok = (flags & 0x02) != 0;
+    } else {
+        ssn = be16(c + 10);
+        ppid = be32(c + 12);
+    }
+    int ubit = (flags & 0x04) != 0, bbit = (flags & 0x02) != 0, ibit = (flags & 0x08) != 0;
+    uint32_t bytes = len - hdr;
+    sc_path *p = x->pidx >= 0 ? &A->paths[x->pidx] : NULL;
+
+    D->data_chunks++;
+    D->data_bytes += bytes;
+    if (p) {
+        p->data_chunks++;
+        p->data_bytes += bytes;
+    }
+    x->had_data = 1;
+
+    /* Classify: new TSN, or retransmission (with or without its first transmission in the ring). */
+    sc_tsn_ent *ent = NULL;
+    int is_new = 0, appended = 0, karn = 0, rtx_known = 0, spurious = 0;
+    if (!q->started) {
+        q->started = 1;
+        q->base = tsn;
+        q->n = 0;
+        q->low = tsn;
+    }
+    uint32_t off = tsn - q->base;
+    if ((int32_t)off >= 0 && off < q->n) {
+        ent = q_slot(q, tsn);
+        if (ent->flags & SC_TSN_SEEN) {
+            rtx_known = 1;
+        } else { /* a hole in the sequence: first time seen here; if the peer reported it missing it is in fact
+                    a retransmission whose original the capture did not see: never time across it (C5) */
+            is_new = 1;
+            karn = ent->miss > 0;
+        }
+    } else if ((int32_t)off >= 0) {
+        ent = q_append(an, A, D, tsn);
+        is_new = appended = 1;
+    } else if ((ent = q_find(q, tsn)) != NULL) {
+        rtx_known = 1; /* released (cum-acked, abandoned or evicted) but its entry is still readable */
+        if (q->cum_known && ser_le(tsn, q->peer_cum))
+            spurious = 1;
+    } else if (q->cum_known && ser_le(tsn, q->peer_cum)) {
+        spurious = 1; /* already cumulatively acked, entry gone: retransmission of unknown kind */
+    } else if (ser_le(q->low, tsn)) {
+        /* released earlier (FORWARD-TSN, eviction), entry gone: retransmission of unknown kind */
+    } else {
+        is_new = 1; /* below everything seen and not acked: first sent before the capture started */
+        q->low = tsn;
+    }
+    if (ser_lt(tsn, q->low))
+        q->low = tsn;
+
+    if (is_new) {
+        D->unique_tsns++;
+        if (ent) {
+            uint8_t miss = ent->miss;
+            memset(ent, 0, sizeof *ent);
+            ent->tsn = tsn;
+            ent->flags = (uint8_t)(SC_TSN_SEEN | (ibit ? SC_TSN_IBIT : 0) | (karn ? SC_TSN_KARN : 0));
+            ent->miss = karn ? 0 : miss;
+            ent->sent_ns = pkt->ts_ns;
+            ent->first_frame = pkt->frame_no;
+            ent->bytes = bytes;
+            ent->path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
+            D->flight_bytes += bytes;
+            D->flight_chunks++;
+            if (D->flight_bytes > D->flight_max_bytes)
+                D->flight_max_bytes = D->flight_bytes;
+            if (D->flight_chunks > D->flight_max_chunks)
+                D->flight_max_chunks = D->flight_chunks;
+            if (karn)
+                karn_invalidate(A, x->d, tsn);
+            else if (appended && p && !p->timed) { /* C4: one timed TSN per path */
+                p->timed = 1;
+                p->timed_tsn = tsn;
+                p->timed_sent_ns = pkt->ts_ns;
+            }
+        }
+        /* per stream (each TSN once) and jitter */
+        sc_stream *st = stream_get(an, D, sid);
+        if (st) {
+            st->chunks++;
+            st->bytes += bytes;
+            if (ubit)
+                st->unordered++;
+            else
+                st->ordered++;
+            if (ppid_ok) {
+                int k;
+                for (k = 0; k < st->nppid && st->ppid[k] != ppid; k++)
+                    ;
+                if (k < st->nppid)
+                    st->ppid_n[k]++;
+                else if (st->nppid < SC_MAX_PPIDS) {
+                    st->ppid[st->nppid] = ppid;
+                    st->ppid_n[st->nppid++] = 1;
+                } else
+                    st->ppid_other++;
+            }
+            /* SSN (MID for I-DATA) continuity over ordered message starts (B bit): middle/last fragments
+             * repeat their message's SSN. A forward jump is one gap; an older SSN (reordering) is ignored. */
+            if (!ubit && bbit) {
+                if (!st->have_ssn) {
+                    st->first_ssn = st->last_ssn = ssn;
+                    st->have_ssn = 1;
+                } else {
+                    int fwd = idata ? (int32_t)(ssn - st->last_ssn) > 0 : (int16_t)(uint16_t)(ssn - st->last_ssn) > 0;
+                    uint32_t next = idata ? st->last_ssn + 1 : (uint16_t)(st->last_ssn + 1);
+                    if (fwd) {
+                        if (ssn != next)
+                            st->ssn_gaps++;
+                        st->last_ssn = ssn;
+                    }
+                }
+            }
+            jit_add(&st->jit, pkt->ts_ns);
+        }
+        jit_add(&D->jit, pkt->ts_ns);
+        return;
+    }
+
+    /* Retransmission. */
+    unsigned kind = 2; /* unknown */
+    int64_t since = SC_NOTS;
+    int64_t first_frame = SC_NOTS;
+    if (rtx_known) {
+        kind = ent->miss >= 3 ? 0 : 1; /* fast (RFC 9260 §7.2.4: three miss indications) or timeout */
+        if (ent->flags & SC_TSN_ACKED)
+            spurious = 1;
+        if (spurious)
+            ent->flags |= SC_TSN_SPUR;
+        ent->flags |= SC_TSN_RTX;
+        ent->miss = 0;
+        ent->path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
+        since = pkt->ts_ns - ent->sent_ns;
+        first_frame = (int64_t)ent->first_frame;
+    }
+    D->rtx_total++;
+    if (kind == 0)
+        D->rtx_fast++;
+    else if (kind == 1)
+        D->rtx_timeout++;
+    else
+        D->rtx_unknown++;
+    if (spurious)
+        D->rtx_spurious++;
+    if (p)
+        p->retransmissions++;
+    karn_invalidate(A, x->d, tsn);
+    sc_event *e = ev_push(an, SC_EV_RETRANSMISSION, pkt->ts_ns, pkt->frame_no, A->id);
+    if (e) {
+        e->dir = (uint8_t)x->d;
+        addr_from_pkt(&e->src, pkt->family, pkt->src);
+        addr_from_pkt(&e->dst, pkt->family, pkt->dst);
+        e->v[0] = tsn;
+        e->b1 = (uint8_t)kind;
+        e->b2 = (uint8_t)spurious;
+        e->v[1] = since;
+        e->v[2] = first_frame;
+    }
+}
+
+static void rwnd_update(pctx *x, sc_dir *S, uint32_t arwnd)
+{
+    if (!S->have_rwnd) {
+        S->rwnd_min = S->rwnd_max = arwnd;
+        S->have_rwnd = 1;
+    }
+    if (arwnd < S->rwnd_min)
+        S->rwnd_min = arwnd;
+    if (arwnd > S->rwnd_max)
+        S->rwnd_max = arwnd;
+    S->rwnd_last = arwnd;
+    int zero = arwnd == 0;
+    if (zero != S->in_zero_window) {
+        if (zero)
+            S->zero_window_episodes++;
+        S->in_zero_window = (uint8_t)zero;
+        sc_event *e = ev_push(x->an, SC_EV_WINDOW, x->pkt->ts_ns, x->pkt->frame_no, x->A->id);
+        if (e) {
+            e->dir = (uint8_t)x->d;
+            e->v[0] = arwnd;
+            e->b1 = (uint8_t)zero;
+        }
+    }
+}
+
+static void on_sack(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, int nr)
+{
+    /* RFC 9260 §3.3.4 SACK: cum TSN ack, a_rwnd, #gap blocks, #dup TSNs, blocks, dups.
+     * NR-SACK (draft-tuexen-tsvwg-sctp-multipath): ... #gap, #nr-gap, #dup, reserved, gaps, nr-gaps, dups. */
+    uint32_t fixed = nr ? 20 : 16;
+    if (len < fixed) {
+        x->bad = 1;
+        return;
+    }
+    if (avail < fixed)
+        return;
+    sc_assoc *A = x->A;
+    sc_dir *S = &A->dir[x->d];
+    uint32_t cum = be32(c + 4), arwnd = be32(c + 8);
+    uint32_t ngap = be16(c + 12), nnr = nr ? be16(c + 14) : 0, ndup = nr ? be16(c + 16) : be16(c + 14);
+    if (nr)
+        S->nr_sacks++;
+    else
+        S->sacks++;
+    S->gap_blocks += ngap + nnr;
+    S->dup_tsns_reported += ndup;
+    rwnd_update(x, S, arwnd);
+    x->had_sack = 1;
+
+    /* the lists as far as declared and captured */
+    uint64_t want = (uint64_t)fixed + 4ull * (ngap + nnr) + 4ull * ndup;
+    if (want > len)
+        x->bad = 1;
+    uint32_t room = (avail < len ? avail : len) - fixed;
+    uint32_t g = ngap, r = nnr, u = ndup;
+    if (4ull * g > room)
+        g = room / 4;
+    room -= 4 * g;
+    if (4ull * r > room)
+        r = room / 4;
+    room -= 4 * r;
+    if (4ull * u > room)
+        u = room / 4;
+    const uint8_t *blk = c + fixed;
+    apply_ack(x->an, A, 1 - x->d, cum, blk, g, blk + 4 * g, r, blk + 4 * (g + r), u, 1, x->pkt);
+
+    sc_event *e = ev_push(x->an, SC_EV_SACK, x->pkt->ts_ns, x->pkt->frame_no, A->id);
+    if (e) {
+        e->dir = (uint8_t)x->d;
+        e->v[0] = cum;
+        e->v[1] = arwnd;
+        e->v[2] = ngap + nnr;
+        e->v[3] = ndup;
+        e->v[4] = (int64_t)A->dir[1 - x->d].flight_bytes;
+    }
+}
+
+/* Parameters of an INIT or INIT-ACK sent by endpoint e (RFC 9260 §3.3.2/3.3.3, 3758, 5061, 4895). */
+static void parse_init(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    sc_assoc *A = x->A;
+    unsigned e = x->d;
+    sc_initinfo *ii = A->init[e];
+    if (!ii && !(ii = A->init[e] = malloc(sizeof *ii)))
+        return;
+    memset(ii, 0, sizeof *ii);
+    ii->initiate_tag = be32(c + 4);
+    ii->a_rwnd = be32(c + 8);
+    ii->outbound_streams = be16(c + 12);
+    ii->inbound_streams = be16(c + 14);
+    ii->initial_tsn = be32(c + 16);
+    uint32_t end = avail < len ? avail : len;
+    uint32_t off = 20;
+    int guard = 0;
+    while (off + 4 <= end && guard++ < 4096) {
+        const uint8_t *p = c + off;
+        uint16_t t = be16(p), l = be16(p + 2);
+        if (l < 4)
+            break;
+        uint32_t room = end - off;
+        uint32_t vl = (l < room ? l : room) - 4; /* value bytes captured */
+        sc_addr a;
+        switch (t) {
+        case 5: case 6:
+            if (addr_param(p, room, &a) && !addr_zero(&a)) {
+                if (ii->naddrs < SC_MAX_ADDRS)
+                    ii->addrs[ii->naddrs++] = a;
+                addrset_add(x->an, &A->addrs[e], &a);
+            }
+            break;
+        case 9: /* Cookie Preservative: suggested cookie life-span increment, ms */
+            if (vl >= 4) {
+                ii->have_cookie_preservative = 1;
+                ii->cookie_preservative_ns = (int64_t)be32(p + 4) * 1000000LL;
+            }
+            break;
+        case 11: { /* Host Name Address (deprecated by RFC 9260, still seen) */
+            uint32_t n = vl < SC_MAX_HOSTNAME - 1 ? vl : SC_MAX_HOSTNAME - 1;
+            memcpy(ii->hostname, p + 4, n);
+            ii->hostname[n] = 0;
+            ii->hostname_len = (uint8_t)strlen(ii->hostname);
+            ii->have_hostname = 1;
+            break;
+        }
+        case 0x8000: ii->ecn = 1; break;          /* ECN Capable (RFC 9260 appendix A) */
+        case 0xC000: ii->forward_tsn = 1; break;  /* Forward-TSN-Supported (RFC 3758) */
+        case 0x8008:                              /* Supported Extensions (RFC 5061 §4.2.7) */
+            for (uint32_t i = 0; i < vl && ii->nexts < SC_MAX_EXTS; i++)
+                ii->exts[ii->nexts++] = p[4 + i];
+            break;
+        default: break;
+        }
+        off += ((uint32_t)l + 3u) & ~3u;
+    }
+    A->dir[e].rwnd_initial = ii->a_rwnd;
+    A->dir[e].have_rwnd_initial = 1;
+}
+
+static void on_init(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    if (len < 20) {
+        x->bad = 1;
+        return;
+    }
+    sc_assoc *A = x->A;
+    int64_t ts = x->pkt->ts_ns;
+    A->n_init[x->d]++;
+    if (A->init_ns == SC_NOTS)
+        A->init_ns = ts;
+    A->last_init_ns = ts;
+    A->init_path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
+    if (avail >= 20)
+        parse_init(x, c, len, avail);
+}
+
+static void on_init_ack(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    if (len < 20) {
+        x->bad = 1;
+        return;
+    }
+    sc_assoc *A = x->A;
+    unsigned d = x->d;
+    int64_t ts = x->pkt->ts_ns;
+    A->n_init_ack++;
+    if (A->init_ack_ns == SC_NOTS)
+        A->init_ack_ns = ts;
+    A->last_init_ack_ns = ts;
+    A->init_ack_path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
+    if (avail < 20)
+        return;
+    uint32_t itag = be32(c + 4);
+    if (!A->vtag_known[d]) {
+        assoc_set_tag(x->an, A, d, itag);
+    } else if (A->vtag[d] != itag && A->extra_tags < SC_MAX_EXTRA_TAGS) {
+        A->extra_tags++;
+        assoc_set_tag(x->an, A, d, itag);
+    }
+    parse_init(x, c, len, avail);
+    /* handshake RTT measured by the INIT sender: INIT -> first INIT-ACK, INIT sent once */
+    if (A->n_init_ack == 1 && A->n_init[1 - d] == 1 && A->last_init_ns != SC_NOTS)
+        rtt_sample(x->an, A, 1 - d, A->init_path, ts - A->last_init_ns, 2, 0, 0, 0, x->pkt);
+}
+
+static void on_cookie_echo(pctx *x)
+{
+    sc_assoc *A = x->A;
+    int64_t ts = x->pkt->ts_ns;
+    A->n_cookie_echo++;
+    if (A->cookie_echo_ns == SC_NOTS)
+        A->cookie_echo_ns = ts;
+    A->last_cookie_echo_ns = ts;
+    A->cookie_echo_path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
+    /* the tag the COOKIE-ECHO carries is the responder's tag actually in use */
+    A->vtag[1 - x->d] = x->pkt->vtag;
+    A->vtag_known[1 - x->d] = 1;
+    /* handshake RTT measured by the INIT-ACK sender: INIT-ACK -> first COOKIE-ECHO, INIT-ACK sent once */
+    if (A->n_cookie_echo == 1 && A->n_init_ack == 1 && A->last_init_ack_ns != SC_NOTS)
+        rtt_sample(x->an, A, 1 - x->d, A->init_ack_path, ts - A->last_init_ack_ns, 2, 0, 0, 0, x->pkt);
+}
+
+static void on_cookie_ack(pctx *x)
+{
+    sc_assoc *A = x->A;
+    int64_t ts = x->pkt->ts_ns;
+    A->n_cookie_ack++;
+    if (A->cookie_ack_ns == SC_NOTS)
+        A->cookie_ack_ns = ts;
+    /* handshake RTT measured by the COOKIE-ECHO sender, COOKIE-ECHO sent once */
+    if (A->n_cookie_ack == 1 && A->n_cookie_echo == 1 && A->last_cookie_echo_ns != SC_NOTS)
+        rtt_sample(x->an, A, 1 - x->d, A->cookie_echo_path, ts - A->last_cookie_echo_ns, 2, 0, 0, 0, x->pkt);
+}
+
+/* Count HEARTBEAT i of path p as unanswered (once), with its event. */
+static void hb_settle(pctx *x, sc_path *p, unsigned i)
+{
+    if (p->hb[i].settled)
+        return;
+    p->hb[i].settled = 1;
+    p->hb_unanswered++;
+    sc_event *e = ev_push(x->an, SC_EV_HB_UNANSWERED, x->pkt->ts_ns, x->pkt->frame_no, x->A->id);
+    if (e) {
+        e->dir = p->dir;
+        e->src = p->src;
+        e->dst = p->dst;
+        e->v[0] = p->hb[i].sent_ns;
+    }
+}
+
+static void hb_remove(sc_path *p, unsigned i)
+{
+    memmove(&p->hb[i], &p->hb[i + 1], (p->hb_n - i - 1) * sizeof p->hb[0]);
+    p->hb_n--;
+}
+
+static void on_heartbeat(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    if (x->pidx < 0)
+        return;
+    sc_path *p = &x->A->paths[x->pidx];
+    p->hb_sent++;
+    uint32_t n = (avail < len ? avail : len) - 4;
+    const uint8_t *info = c + 4;
+    uint64_t h = hash_bytes(info, n, 0x4842);
+    /* Linux's sctp_sender_hb_info (56 bytes): param header, union sctp_addr (family host-endian), sent_at
+     * jiffies at byte 32, hb_nonce at 40, probe_size at 48. */
+    if (n >= 56 && be16(info) == 1 && be16(info + 2) == 56) {
+        uint16_t fam = le16(info + 4);
+        if (fam == 2 || fam == 10) {
+            p->have_linux_hb = 1;
+            p->linux_hb_sent_at = le64(info + 32);
+            p->linux_hb_nonce = le64(info + 40);
+        }
+    }
+    for (unsigned i = 0; i < p->hb_n; i++)
+        if (p->hb[i].hash == h) { /* the same HEARTBEAT again: ambiguous, no RTT sample from it */
+            p->hb[i].sends++;
+            return;
+        }
+    if (p->hb_n == SC_HB_PENDING) { /* the oldest leaves the table: unanswered unless already counted */
+        hb_settle(x, p, 0);
+        hb_remove(p, 0);
+    }
+    sc_hb_pending *hp = &p->hb[p->hb_n++];
+    hp->sent_ns = x->pkt->ts_ns;
+    hp->hash = h;
+    hp->frame = x->pkt->frame_no;
+    hp->sends = 1;
+    hp->settled = 0;
+}
+
+static void on_heartbeat_ack(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    sc_assoc *A = x->A;
+    unsigned hd = 1 - x->d; /* the HEARTBEAT sender */
+    uint32_t n = (avail < len ? avail : len) - 4;
+    uint64_t h = hash_bytes(c + 4, n, 0x4842);
+    sc_addr src, dst;
+    addr_from_pkt(&src, x->pkt->family, x->pkt->src);
+    addr_from_pkt(&dst, x->pkt->family, x->pkt->dst);
+    /* RFC 9260 §8.3: the ACK goes back to the HEARTBEAT's source: try the reverse path first */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint16_t i = 0; i < A->npaths; i++) {
+            sc_path *p = &A->paths[i];
+            if (p->dir != hd || !p->hb_n)
+                continue;
+            int reverse = addr_eq(&p->src, &dst) && addr_eq(&p->dst, &src);
+            if (pass == 0 ? !reverse : reverse)
+                continue;
+            for (unsigned k = 0; k < p->hb_n; k++) {
+                if (p->hb[k].hash != h)
+                    continue;
+                /* Older HEARTBEATs of this path still pending were not answered (counted now, RFC 9260 §8.3
+                 * path verification works the same way); they stay matchable should their ACK come late. */
+                for (unsigned j = 0; j < k; j++)
+                    hb_settle(x, p, j);
+                int64_t sent = p->hb[k].sent_ns;
+                uint32_t sends = p->hb[k].sends;
+                if (p->hb[k].settled) /* a late ACK after all */
+                    p->hb_unanswered--;
+                hb_remove(p, k);
+                p->hb_acked++;
+                if (sends == 1) {
+                    p->hb_rtt_samples++;
+                    rtt_sample(x->an, A, hd, i, x->pkt->ts_ns - sent, 1, 0, 0, 0, x->pkt);
+                }
+                return;
+            }
+        }
+    }
+}
+
+static void on_abort(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, uint8_t flags)
+{
+    sc_assoc *A = x->A;
+    sc_abortinfo tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.ts_ns = x->pkt->ts_ns;
+    tmp.by = (uint8_t)x->d;
+    tmp.t_bit = flags & 1;
+    uint32_t end = avail < len ? avail : len, off = 4;
+    while (off + 4 <= end && tmp.ncauses < SC_MAX_CAUSES) { /* RFC 9260 §3.3.10 error causes */
+        uint16_t code = be16(c + off), l = be16(c + off + 2);
+        if (l < 4)
+            break;
+        tmp.causes[tmp.ncauses++] = code;
+        off += ((uint32_t)l + 3u) & ~3u;
+    }
+    if (!A->abort && (A->abort = malloc(sizeof *A->abort)))
+        *A->abort = tmp;
+    if (x->had_abort++)
+        return;
+    sc_event *e = ev_push(x->an, SC_EV_ABORT, x->pkt->ts_ns, x->pkt->frame_no, A->id);
+    if (e) {
+        e->dir = (uint8_t)x->d;
+        e->b1 = tmp.t_bit;
+        e->ncauses = tmp.ncauses;
+        memcpy(e->causes, tmp.causes, sizeof e->causes);
+    }
+}
+
+static void on_asconf(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    /* RFC 5061 §4.1.1: serial, Address Parameter (the sender's), then Add IP (0xC001), Delete IP (0xC002),
+     * Set Primary (0xC004) parameters: correlation ID + address parameter. Every address announced joins the
+     * sender's set (a deleted address stays listed: the set is every address the endpoint used or announced). */
+    uint32_t end = avail < len ? avail : len, off = 8;
+    sc_addrset *set = &x->A->addrs[x->d];
+    sc_addr a;
+    int guard = 0;
+    while (off + 4 <= end && guard++ < 4096) {
+        const uint8_t *p = c + off;
+        uint16_t t = be16(p), l = be16(p + 2);
+        if (l < 4)
+            break;
+        if ((t == 5 || t == 6) && addr_param(p, end - off, &a))
+            addrset_add(x->an, set, &a);
+        else if ((t == 0xC001 || t == 0xC002 || t == 0xC004) && l >= 16 && end - off >= 16 &&
+                 addr_param(p + 8, end - off - 8, &a))
+            addrset_add(x->an, set, &a);
+        off += ((uint32_t)l + 3u) & ~3u;
+    }
+}
+
+static void on_forward_tsn(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    /* RFC 3758 §3.2 / RFC 8260 §2.3: the sender abandons every TSN <= New Cumulative TSN */
+    if (len < 8) {
+        x->bad = 1;
+        return;
+    }
+    sc_dir *D = &x->A->dir[x->d];
+    D->forward_tsns++;
+    if (avail < 8)
+        return;
+    uint32_t fwd = be32(c + 4);
+    sc_tsnq *q = &D->q;
+    if (q->n && ser_le(q->base, fwd)) {
+        uint64_t k = (uint64_t)(uint32_t)(fwd - q->base) + 1;
+        q_drop_front(x->an, x->A, D, k > q->n ? q->n : (uint32_t)k, 0);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Per packet                                                                                        */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Bytes of chunk i that may be read: its captured bytes, never past the SCTP bytes present. */
+static inline uint32_t chunk_avail(const sc_packet *pkt, const sc_chunk *ch)
+{
+    if (ch->offset >= pkt->sctp_len)
+        return 0;
+    uint32_t room = pkt->sctp_len - ch->offset;
+    return ch->avail < room ? ch->avail : room;
+}
+
+/* Find (or create) the association of a packet; sets *dir to the sending endpoint. */
+static sc_assoc *resolve(sc_analyzer *an, const sc_packet *pkt, const sc_addr *src, const sc_addr *dst,
+                         unsigned *dir)
+{
+    const sc_chunk *ch0 = &pkt->chunks[0];
+    const uint8_t *c0 = pkt->sctp + ch0->offset;
+    uint32_t av0 = chunk_avail(pkt, ch0);
+    uint8_t t0 = ch0->type;
+    uint16_t sp = pkt->sport, dp = pkt->dport;
+    uint32_t val;
+    sc_assoc *A, *C, *cands[SC_MAX_CANDIDATES];
+
+    if (t0 == SC_INIT && ch0->length >= 20 && av0 >= 20) {
+        uint32_t itag = be32(c0 + 4);
+        /* the peer's packets will carry itag: a known key means an INIT retransmission */
+        val = keys_get(an, half_key(dp, sp, itag));
+        if (val) {
+            A = val_assoc(an, val);
+            if (state_live(A->state)) {
+                *dir = 1 - (val & 1);
+                return A;
+            }
+        }
+        int nc = path_candidates(an, src, sp, dst, dp, cands), restart = 0;
+        for (int i = 0; i < nc; i++) {
+            C = cands[i];
+            if (C->state == SC_ST_COOKIE_WAIT && !C->vtag_known[1] && C->port[0] == dp && C->port[1] == sp &&
+                addrset_has(&C->addrs[0], dst)) {
+                /* RFC 9260 §5.2.1: both ends sent an INIT: one association, the second INIT gives B's tag */
+                C->collision = 1;
+                assoc_set_tag(an, C, 1, itag);
+                *dir = 1;
+                return C;
+            }
+            if (C->state == SC_ST_ESTABLISHED || C->state == SC_ST_SHUTDOWN_PENDING ||
+                C->state == SC_ST_SHUTDOWN_SENT || C->state == SC_ST_SHUTDOWN_ACK_SENT)
+                restart = 1; /* RFC 9260 §5.2.2: new tags on the path of a live association */
+        }
+        A = assoc_new(an, pkt, sp, dp, 0);
+        if (!A)
+            return NULL;
+        A->restarts = (uint32_t)restart;
+        assoc_set_tag(an, A, 0, itag);
+        *dir = 0;
+        return A;
+    }
+
+    /* RFC 9260 §8.5.1 B/C: ABORT / SHUTDOWN-COMPLETE with the T bit carry the sender's own tag */
+    int tbit = (t0 == SC_ABORT || t0 == SC_SHUTDOWN_COMPLETE) && (ch0->flags & 1);
+    if (tbit) {
+        val = keys_get(an, half_key(dp, sp, pkt->vtag));
+        if (val) {
+            *dir = 1 - (val & 1);
+            return val_assoc(an, val);
+        }
+    } else {
+        val = keys_get(an, half_key(sp, dp, pkt->vtag));
+        if (val) {
+            *dir = val & 1;
+            return val_assoc(an, val);
+        }
+    }
+
+    if (t0 == SC_INIT_ACK && ch0->length >= 20 && av0 >= 20) {
+        /* INIT not captured: the receiver of the INIT-ACK is A */
+        A = assoc_new(an, pkt, dp, sp, 0);
+        if (!A)
+            return NULL;
+        assoc_set_tag(an, A, 0, pkt->vtag);
+        assoc_set_tag(an, A, 1, be32(c0 + 4));
+        *dir = 1;
+        return A;
+    }
+
+    /* The packet reveals one tag: the receiver's, or with the T bit the sender's. Pair it with the half-known
+     * association on the same path whose other endpoint's tag is known. */
+    uint16_t rport = tbit ? sp : dp, oport = tbit ? dp : sp;
+    const sc_addr *raddr = tbit ? src : dst, *oaddr = tbit ? dst : src;
+    int nc = path_candidates(an, src, sp, dst, dp, cands);
+    for (int i = nc - 1; i >= 0; i--) { /* oldest first: "first come first paired" */
+        C = cands[i];
+        if (!state_live(C->state))
+            continue;
+        for (unsigned er = 0; er < 2; er++) {
+            if (C->port[er] == rport && !C->vtag_known[er] && C->port[1 - er] == oport && C->vtag_known[1 - er] &&
+                (addrset_has(&C->addrs[er], raddr) || addrset_has(&C->addrs[1 - er], oaddr))) {
+                assoc_set_tag(an, C, er, pkt->vtag);
+                unsigned sender = tbit ? er : 1 - er;
+                if (maybe_reorient(an, C))
+                    sender ^= 1;
+                *dir = sender;
+                return C;
+            }
+        }
+    }
+
+    /* A new association seen from the middle (or from its COOKIE-ECHO / COOKIE-ACK). */
+    unsigned sender_is_a;
+    int mid = 1;
+    if (t0 == SC_COOKIE_ECHO) {
+        sender_is_a = 1;
+        mid = 0;
+    } else if (t0 == SC_COOKIE_ACK) {
+        sender_is_a = 0;
+        mid = 0;
+    } else {
+        /* lower (port, tag it receives) is A; the unknown tag compares higher */
+        uint64_t ks = ((uint64_t)sp << 33) | (tbit ? pkt->vtag : 0x100000000ULL);
+        uint64_t kr = ((uint64_t)dp << 33) | (tbit ? 0x100000000ULL : pkt->vtag);
+        sender_is_a = ks < kr;
+    }
+    A = sender_is_a ? assoc_new(an, pkt, sp, dp, mid) : assoc_new(an, pkt, dp, sp, mid);
+    if (!A)
+        return NULL;
+    unsigned sender = sender_is_a ? 0 : 1;
+    A->orient_by_tags = (uint8_t)(mid && sp == dp);
+    assoc_set_tag(an, A, tbit ? sender : 1 - sender, pkt->vtag);
+    *dir = sender;
+    return A;
+}
+
+/* Duplicate-frame cache: returns the entry of an earlier copy within the window, or NULL after inserting
+ * this packet (then *slot is its entry, to be completed with the association). */
+static sc_dupent *dup_check(sc_analyzer *an, const sc_packet *pkt, sc_dupent **slot)
+{
+    *slot = NULL;
+    if (an->dup_window_ns <= 0)
+        return NULL;
+    uint8_t seed[40];
+    memset(seed, 0, sizeof seed);
+    memcpy(seed, pkt->src, 16);
+    memcpy(seed + 16, pkt->dst, 16);
+    seed[32] = pkt->family;
+    seed[33] = (uint8_t)(pkt->ip_id >> 8);
+    seed[34] = (uint8_t)pkt->ip_id;
+    uint64_t h = hash_bytes(seed, sizeof seed, pkt->sctp_wire_len);
+    uint32_t n = pkt->sctp_len;
+    h = hash_bytes(pkt->sctp, n < 192 ? n : 192, h);
+    if (n > 208)
+        h = hash_bytes(pkt->sctp + n - 16, 16, h);
+    sc_dupent *set = &an->dup[(h & (SC_DUP_SETS - 1)) * SC_DUP_WAYS];
+    sc_dupent *victim = &set[0];
+    for (int w = 0; w < SC_DUP_WAYS; w++) {
+        sc_dupent *e = &set[w];
+        if (e->ts_ns != SC_NOTS && e->hash == h) {
+            int64_t dt = pkt->ts_ns - e->ts_ns;
+            if (dt < 0)
+                dt = -dt;
+            if (dt <= an->dup_window_ns)
+                return e;
+        }
+        if (e->ts_ns == SC_NOTS || (victim->ts_ns != SC_NOTS && e->ts_ns < victim->ts_ns))
+            victim = e;
+    }
+    victim->hash = h;
+    victim->ts_ns = pkt->ts_ns;
+    victim->frame_no = pkt->frame_no;
+    victim->assoc_val = 0;
+    *slot = victim;
+    return NULL;
+}
+
+static void on_sctp(sc_analyzer *an, const sc_packet *pkt)
+{
+    sc_capstats *cs = &an->cap;
+    cs->sctp_packets++;
+    if (pkt->flags & SC_PKT_CSUM_BAD)
+        cs->bad_checksum++;
+    if (pkt->flags & SC_PKT_CSUM_UNCHECKED)
+        cs->unchecked_checksum++;
+    if (pkt->flags & SC_PKT_TRUNCATED)
+        cs->truncated_packets++;
+    for (uint32_t i = 0; i < pkt->nchunks; i++)
+        cs->chunks[pkt->chunks[i].type]++;
+    int malformed = (pkt->flags & SC_PKT_CHUNK_MALFORMED) != 0;
+    /* No chunk, or a first chunk whose length is impossible: junk, counted but never an association. */
+    if (pkt->nchunks == 0 || pkt->chunks[0].length < 4 ||
+        (uint64_t)pkt->chunks[0].offset + pkt->chunks[0].length > pkt->sctp_wire_len) {
+        cs->malformed += (uint64_t)(malformed || pkt->nchunks);
+        return;
+    }
+
+    sc_dupent *slot;
+    sc_dupent *orig = dup_check(an, pkt, &slot);
+    if (orig) {
+        cs->duplicates++;
+        cs->malformed += (uint64_t)malformed;
+        uint32_t id = 0;
+        if (orig->assoc_val) {
+            sc_assoc *A = val_assoc(an, orig->assoc_val);
+            unsigned d = orig->assoc_val & 1;
+            id = A->id;
+            A->duplicate_packets++;
+            for (uint32_t i = 0; i < pkt->nchunks; i++)
+                A->dir[d].dup_chunks[sc_slot_of(pkt->chunks[i].type)]++;
+        }
+        sc_event *e = ev_push(an, SC_EV_DUPLICATE, pkt->ts_ns, pkt->frame_no, id);
+        if (e)
+            e->v[0] = (int64_t)orig->frame_no;
+        return;
+    }
+
+    sc_addr src, dst;
+    addr_from_pkt(&src, pkt->family, pkt->src);
+    addr_from_pkt(&dst, pkt->family, pkt->dst);
+    unsigned d = 0;
+    sc_assoc *A = resolve(an, pkt, &src, &dst, &d);
+    if (!A) {
+        cs->malformed += (uint64_t)malformed;
+        return;
+    }
+    if (slot)
+        slot->assoc_val = assoc_val(A, d);
+
+    pctx x = {an, A, pkt, d, -1, 0, 0, 0, 0};
+    x.pidx = path_get(an, A, d, &src, &dst);
+    A->packets++;
+    if (pkt->ts_ns < A->first_ts_ns)
+        A->first_ts_ns = pkt->ts_ns;
+    if (pkt->ts_ns > A->last_ts_ns)
+        A->last_ts_ns = pkt->ts_ns;
+    A->dir[d].packets++;
+    if (x.pidx >= 0)
+        A->paths[x.pidx].packets++;
+
+    for (uint32_t i = 0; i < pkt->nchunks; i++) {
+        const sc_chunk *ch = &pkt->chunks[i];
+        A->chunks[sc_slot_of(ch->type)]++;
+        uint32_t len = ch->length;
+        if (len < 4 || (uint64_t)ch->offset + len > pkt->sctp_wire_len)
+            continue; /* listed by the decoder but structurally broken: counted only (flagged malformed) */
+        const uint8_t *c = pkt->sctp + ch->offset;
+        uint32_t av = chunk_avail(pkt, ch);
+        if (av < 4)
+            continue;
+        switch (ch->type) {
+        case SC_DATA: on_data(&x, c, len, av, ch->flags, 0); break;
+        case SC_I_DATA: on_data(&x, c, len, av, ch->flags, 1); break;
+        case SC_SACK: on_sack(&x, c, len, av, 0); break;
+        case SC_NR_SACK: on_sack(&x, c, len, av, 1); break;
+        case SC_INIT: on_init(&x, c, len, av); break;
+        case SC_INIT_ACK: on_init_ack(&x, c, len, av); break;
+        case SC_COOKIE_ECHO: on_cookie_echo(&x); break;
+        case SC_COOKIE_ACK: on_cookie_ack(&x); break;
+        case SC_HEARTBEAT: on_heartbeat(&x, c, len, av); break;
+        case SC_HEARTBEAT_ACK: on_heartbeat_ack(&x, c, len, av); break;
+        case SC_ABORT: on_abort(&x, c, len, av, ch->flags); break;
+        case SC_SHUTDOWN:
+            if (A->shutdown_ns == SC_NOTS)
+                A->shutdown_ns = pkt->ts_ns;
+            if (len < 8)
+                x.bad = 1;
+            else if (av >= 8) /* RFC 9260 §3.3.8: Cumulative TSN Ack */
+                apply_ack(an, A, 1 - d, be32(c + 4), NULL, 0, NULL, 0, NULL, 0, 0, pkt);
+            break;
+        case SC_SHUTDOWN_ACK:
+            if (A->shutdown_ack_ns == SC_NOTS)
+                A->shutdown_ack_ns = pkt->ts_ns;
+            break;
+        case SC_SHUTDOWN_COMPLETE:
+            if (A->shutdown_complete_ns == SC_NOTS)
+                A->shutdown_complete_ns = pkt->ts_ns;
+            break;
+        case SC_ASCONF: on_asconf(&x, c, len, av); break;
+        case SC_FORWARD_TSN: case SC_I_FORWARD_TSN: on_forward_tsn(&x, c, len, av); break;
+        default: break;
+        }
+        unsigned ns = SC_FSM[A->state][chunk_class(ch->type)];
+        if (ns != A->state)
+            assoc_set_state(an, A, ns, ch->type, pkt);
+    }
+    if (x.had_data)
+        flight_sample(&A->dir[d]);
+    if (x.had_sack)
+        flight_sample(&A->dir[1 - d]);
+    if (malformed || x.bad)
+        cs->malformed++;
+}
+
+int sc_an_record(sc_analyzer *an, const sc_record *rec)
+{
+    sc_capstats *cs = &an->cap;
+    cs->packets++;
+    if (!cs->have_ts || rec->ts_ns < cs->first_ts_ns)
+        cs->first_ts_ns = rec->ts_ns;
+    if (!cs->have_ts || rec->ts_ns > cs->last_ts_ns)
+        cs->last_ts_ns = rec->ts_ns;
+    cs->have_ts = 1;
+    sc_packet pkt;
+    memset(&pkt, 0, sizeof pkt);
+    switch (sc_decode(an->dec, rec, &pkt)) {
+    case SC_DEC_SCTP:
+        on_sctp(an, &pkt);
+        break;
+    case SC_DEC_ICMP_QUOTED:
+        cs->icmp_quoted_sctp++;
+        break;
+    case SC_DEC_MALFORMED:
+        cs->malformed++;
+        if (pkt.flags & SC_PKT_TRUNCATED)
+            cs->truncated_packets++;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Life cycle                                                                                        */
+/* ------------------------------------------------------------------------------------------------ */
+
+sc_analyzer *sc_an_new(int events, int64_t dup_window_ns, uint64_t max_assocs, uint32_t max_outstanding)
+{
+    bins_init();
+    sc_analyzer *an = calloc(1, sizeof *an);
+    if (!an)
+        return NULL;
+    an->events = events;
+    an->dup_window_ns = dup_window_ns;
+    an->max_assocs = max_assocs;
+    an->max_outstanding = max_outstanding < 16 ? 16 : max_outstanding;
+    if (an->max_outstanding > (1u << 30))
+        an->max_outstanding = 1u << 30;
+    an->tsn_ring_max = 64;
+    while (an->tsn_ring_max < an->max_outstanding)
+        an->tsn_ring_max <<= 1;
+    an->dec = sc_decoder_new();
+    an->keys_cap = 1024;
+    an->keys = calloc(an->keys_cap, sizeof *an->keys);
+    an->pathidx_cap = 1024;
+    an->pathidx = calloc(an->pathidx_cap, sizeof *an->pathidx);
+    an->dup = malloc((size_t)SC_DUP_SETS * SC_DUP_WAYS * sizeof *an->dup);
+    if (!an->dec || !an->keys || !an->pathidx || !an->dup) {
+        sc_an_free(an);
+        return NULL;
+    }
+    for (size_t i = 0; i < (size_t)SC_DUP_SETS * SC_DUP_WAYS; i++) {
+        an->dup[i].ts_ns = SC_NOTS;
+        an->dup[i].hash = 0;
+        an->dup[i].assoc_val = 0;
+        an->dup[i].frame_no = 0;
+    }
+    return an;
+}
+
+static void assoc_free(sc_assoc *A)
+{
+    for (int e = 0; e < 2; e++) {
+        free(A->addrs[e].v);
+        free(A->init[e]);
+        sc_dir *D = &A->dir[e];
+        rtt_free(&D->rtt);
+        free(D->streams);
+        free(D->q.e);
+    }
+    for (uint16_t i = 0; i < A->npaths; i++)
+        rtt_free(&A->paths[i].rtt);
+    free(A->paths);
+    free(A->abort);
+    free(A);
+}
+
+void sc_an_free(sc_analyzer *an)
+{
+    if (!an)
+        return;
+    for (uint64_t i = 0; i < an->nassocs; i++)
+        assoc_free(an->assocs[i]);
+    free(an->assocs);
+    free(an->keys);
+    free(an->pathidx);
+    free(an->dup);
+    free(an->ev);
+    if (an->dec)
+        sc_decoder_free(an->dec);
+    free(an);
+}

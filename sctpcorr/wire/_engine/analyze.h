@@ -1,0 +1,353 @@
+/*
+ * analyze.h: the analysis layer's data model, shared by analyze.c (which owns and updates it) and module.c
+ * (which only reads it to build report() dicts and drain_events() tuples). Nothing here knows about Python.
+ *
+ * Memory is bounded by configuration, never by the number of packets:
+ *   - associations: at most max_assocs (then counted in limits.assocs_dropped);
+ *   - per association: at most SC_MAX_PATHS paths, SC_MAX_STREAMS streams per direction, SC_MAX_ADDRS addresses
+ *     per endpoint, SC_MAX_PPIDS PPIDs per stream (overflow counted in limits.*_dropped / "other");
+ *   - per direction: an outstanding-TSN ring of at most max_outstanding entries (limits.tsns_evicted), freed
+ *     when the association closes;
+ *   - RTT histograms: sparse, at most SC_RTT_NBINS bins each (a bin is allocated on its first sample);
+ *   - duplicate-frame cache and event queue: fixed size.
+ */
+#ifndef SCTPCORR_ANALYZE_H
+#define SCTPCORR_ANALYZE_H
+
+#include <stdint.h>
+
+#include "engine.h"
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Limits and constants                                                                              */
+/* ------------------------------------------------------------------------------------------------ */
+
+#define SC_MAX_PATHS 32         /* (src addr -> dst addr) paths per association */
+#define SC_MAX_ADDRS 16         /* addresses per endpoint */
+#define SC_MAX_STREAMS 1024     /* streams per direction */
+#define SC_MAX_PPIDS 8          /* distinct PPIDs per stream; more are counted as "other" */
+#define SC_MAX_CAUSES 8         /* ABORT error causes kept */
+#define SC_MAX_EXTS 16          /* supported-extension chunk types kept per INIT */
+#define SC_MAX_HOSTNAME 64      /* host-name parameter bytes kept */
+#define SC_MAX_EXTRA_TAGS 4     /* INIT-ACK tags registered per association (stateless servers answer each
+                                   INIT retransmission with a new tag) */
+#define SC_HB_PENDING 4         /* outstanding HEARTBEATs remembered per path */
+#define SC_EVENTS_MAX 65536     /* events held between drains (more are counted in limits.events_dropped) */
+#define SC_DUP_SETS 256         /* duplicate-frame cache: 256 sets x 4 ways of recent packet hashes (32 KiB,
+                                   cache-resident; -i any copies arrive microseconds apart) */
+#define SC_DUP_WAYS 4
+
+#define SC_NOTS INT64_MIN       /* "no timestamp / unknown" for int64 fields reported as null */
+#define SC_DELAYED_SACK_NS 150000000LL /* a SACK for one packet this late is flagged delayed (200 ms timer) */
+#define SC_RTO_MIN_NS 1000000000LL     /* RFC 9260 §16 RTO.Min */
+#define SC_RTO_MAX_NS 60000000000LL    /* RFC 9260 §16 RTO.Max */
+
+/* Chunk "slots": the 24 named chunk types, then one slot for every other type. */
+#define SC_NSLOTS 25
+#define SC_SLOT_UNKNOWN 24
+unsigned sc_slot_of(unsigned type);         /* chunk type -> slot */
+extern const uint8_t sc_slot_type[SC_NSLOTS - 1]; /* slot -> chunk type */
+const char *sc_chunk_name(unsigned type);  /* "DATA", "INIT-ACK", ...; NULL for unnamed types */
+const char *sc_cause_name(unsigned code);  /* ABORT/ERROR cause name (RFC 9260 §3.3.10, 5061, 4895, 6525) */
+
+/* Observer states (RFC 9260 §4 names, as seen from the wire). */
+typedef enum {
+    SC_ST_NONE = 0,          /* internal: created, no chunk applied yet (never reported) */
+    SC_ST_COOKIE_WAIT,
+    SC_ST_COOKIE_ECHOED,
+    SC_ST_ESTABLISHED,
+    SC_ST_SHUTDOWN_PENDING,  /* not observable on the wire; kept for the documented vocabulary */
+    SC_ST_SHUTDOWN_SENT,
+    SC_ST_SHUTDOWN_ACK_SENT,
+    SC_ST_CLOSED,
+    SC_ST_ABORTED,
+    SC_ST_COUNT
+} sc_state;
+const char *sc_state_name(unsigned st);
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Building blocks                                                                                   */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    uint8_t family;          /* 4 or 6 */
+    uint8_t a[16];           /* IPv4 in the first 4 bytes */
+} sc_addr;
+
+/* RTT accumulator: counts, min/max/mean, a sparse log-scale histogram (bin width 1.95 %, so a bin's geometric
+ * centre is within 1 % of every value >= 1 us in it) and the RFC 9260 §6.3.1 SRTT/RTTVAR estimator. */
+typedef struct {
+    uint32_t bin;            /* 0: value 0; b >= 1: [R^(b-1), R^b) ns with R = 1.0195 */
+    uint32_t count;
+} sc_hbin;
+#define SC_RTT_NBINS 2300
+
+typedef struct {
+    uint64_t samples;        /* all methods */
+    uint64_t data_samples, heartbeat_samples, handshake_samples, delayed_sack_samples;
+    int64_t min_ns, max_ns;
+    long double sum_ns;      /* for the mean */
+    int64_t srtt_ns, rttvar_ns; /* valid when samples > 0 */
+    sc_hbin *bins;           /* sorted by bin, nbins used of cap */
+    uint32_t nbins, cap;
+} sc_rtt;
+
+/* RFC 3550 §6.4.1 style jitter over inter-arrival spacing (see engine.md "Jitter"). */
+typedef struct {
+    int64_t last_ts;         /* arrival of the previous new DATA chunk */
+    int64_t last_spacing;
+    int64_t j16;             /* jitter x 16 (RFC 3550 A.8 fixed point) */
+    uint32_t n;              /* chunks seen (capped at 3) */
+} sc_jitter;
+
+typedef struct {
+    uint16_t sid;
+    uint8_t have_ssn;
+    uint8_t nppid;
+    uint32_t first_ssn, last_ssn;  /* SSN (DATA) or MID (I-DATA) of ordered message starts */
+    uint64_t chunks, bytes, ordered, unordered, ssn_gaps;
+    uint64_t ppid_other;           /* chunks whose PPID did not fit in ppid[] */
+    uint32_t ppid[SC_MAX_PPIDS];
+    uint64_t ppid_n[SC_MAX_PPIDS];
+    sc_jitter jit;
+} sc_stream;
+
+/* One outstanding TSN (DATA sent by this direction, not yet acknowledged on the wire). An entry released by a
+ * cumulative ack (or FORWARD-TSN, eviction) stays readable in its slot until TSN + cap reuses it, so a later
+ * retransmission of it can still be classified: `tsn` says whose entry a slot holds. */
+#define SC_TSN_SEEN   0x01   /* a DATA chunk with this TSN was seen (else a hole in the sequence) */
+#define SC_TSN_ACKED  0x02   /* covered by a gap block (cum-acked entries leave the ring) */
+#define SC_TSN_RTX    0x04   /* sent more than once */
+#define SC_TSN_SPUR   0x08   /* counted as a spurious retransmission */
+#define SC_TSN_IBIT   0x10   /* sent with the I (SACK-IMMEDIATELY) bit */
+#define SC_TSN_KARN   0x20   /* a retransmission was inferred (hole reported missing): never time it */
+typedef struct {
+    int64_t sent_ns;         /* first transmission */
+    uint64_t first_frame;    /* frame of the first transmission */
+    uint32_t tsn;
+    uint32_t bytes;          /* user-data bytes */
+    uint16_t path;           /* path index of the last transmission (0xffff: none) */
+    uint8_t flags;           /* SC_TSN_* */
+    uint8_t miss;            /* missing reports (RFC 9260 §7.2.4, HTNA) since the last transmission */
+} sc_tsn_ent;
+
+typedef struct {
+    sc_tsn_ent *e;           /* ring, cap entries (power of two); slot of TSN t is t & (cap - 1) */
+    uint32_t cap;
+    uint32_t base;           /* oldest TSN in the ring */
+    uint32_t n;              /* TSNs base .. base + n - 1 are in the ring */
+    uint32_t low;            /* lowest TSN ever seen in this direction */
+    uint32_t peer_cum;       /* highest cumulative TSN ack the peer sent (valid if cum_known) */
+    uint8_t started, cum_known;
+} sc_tsnq;
+
+/* Per direction ("A>B" = what A sent). Fields used by every DATA/SACK come first (fewer cache lines). */
+typedef struct {
+    uint64_t packets;
+    uint64_t data_chunks, data_bytes, unique_tsns;
+    /* flight: this direction's DATA not yet acked on the wire */
+    uint64_t flight_bytes, flight_chunks, flight_max_bytes, flight_max_chunks;
+    sc_tsnq q;
+    sc_stream *streams;      /* sorted by sid */
+    uint32_t nstreams, streams_cap;
+    uint16_t last_path;      /* cache for path lookup */
+    uint8_t have_rwnd_initial, have_rwnd, in_zero_window;
+    /* a_rwnd advertised by this direction's sender */
+    uint32_t rwnd_initial, rwnd_min, rwnd_max, rwnd_last;
+    uint64_t flight_samples;
+    long double flight_sum;
+    sc_jitter jit;
+    uint64_t sacks, nr_sacks, gap_blocks, dup_tsns_reported, forward_tsns, zero_window_episodes;
+    uint64_t rtx_total, rtx_fast, rtx_timeout, rtx_unknown, rtx_spurious;
+    sc_rtt rtt;              /* measured by this direction's sender */
+    uint32_t dup_chunks[SC_NSLOTS];
+} sc_dir;
+
+typedef struct {
+    int64_t sent_ns;
+    uint64_t hash;
+    uint64_t frame;
+    uint32_t sends;          /* identical HEARTBEATs sent (>1: ambiguous, no RTT sample) */
+    uint8_t settled;         /* already counted unanswered (a later one was acked); a late ACK still matches */
+} sc_hb_pending;
+
+typedef struct {
+    sc_addr src, dst;
+    uint8_t dir;             /* 0: A>B, 1: B>A */
+    uint8_t timed;           /* a TSN is being timed on this path (RFC 9260 §6.3.1 C4) */
+    uint8_t hb_n;            /* pending HEARTBEATs */
+    uint8_t have_linux_hb;
+    uint8_t path_key_owner;  /* this path registered the association in the path index (see prev_on_path) */
+    uint32_t prev_on_path;   /* id of the association that used the same ports + addresses before (0: none) */
+    uint32_t timed_tsn;
+    int64_t timed_sent_ns;
+    uint64_t packets, data_chunks, data_bytes, retransmissions;
+    uint64_t hb_sent, hb_acked, hb_unanswered, hb_rtt_samples;
+    uint64_t linux_hb_nonce, linux_hb_sent_at; /* last Linux-layout HB info seen (sent_at in jiffies) */
+    sc_hb_pending hb[SC_HB_PENDING];
+    sc_rtt rtt;
+} sc_path;
+
+typedef struct {
+    uint32_t initiate_tag, a_rwnd, initial_tsn;
+    uint16_t outbound_streams, inbound_streams;
+    uint8_t forward_tsn, ecn, naddrs, nexts;
+    uint8_t have_cookie_preservative, hostname_len, have_hostname;
+    int64_t cookie_preservative_ns;
+    sc_addr addrs[SC_MAX_ADDRS];
+    uint8_t exts[SC_MAX_EXTS];
+    char hostname[SC_MAX_HOSTNAME];
+} sc_initinfo;
+
+typedef struct {
+    int64_t ts_ns;
+    uint8_t by;              /* 0: A, 1: B */
+    uint8_t t_bit;
+    uint8_t ncauses;
+    uint16_t causes[SC_MAX_CAUSES];
+} sc_abortinfo;
+
+typedef struct {
+    sc_addr *v;
+    uint16_t n, cap;
+} sc_addrset;
+
+typedef struct sc_assoc {
+    /* hot: touched by every packet */
+    uint32_t id;             /* 1-based */
+    uint16_t port[2];        /* [A, B] */
+    uint32_t vtag[2];        /* tag each endpoint expects to receive */
+    uint8_t vtag_known[2];
+    uint8_t state;           /* sc_state */
+    uint8_t mid_association;
+    uint8_t collision;
+    uint8_t extra_tags;      /* INIT-ACK tags registered */
+    uint8_t orient_by_tags;  /* equal ports, no handshake seen: A is the endpoint receiving the lower tag */
+    uint16_t npaths, paths_cap;
+    sc_path *paths;
+    int64_t first_ts_ns, last_ts_ns;
+    uint64_t packets, duplicate_packets;
+    uint32_t chunks[SC_NSLOTS];
+    sc_dir dir[2];
+    /* cold */
+    sc_addrset addrs[2];
+    sc_initinfo *init[2];    /* parameters of the INIT / INIT-ACK each endpoint sent (NULL: not seen) */
+    /* handshake */
+    int64_t init_ns, init_ack_ns, cookie_echo_ns, cookie_ack_ns;
+    int64_t last_init_ns, last_init_ack_ns, last_cookie_echo_ns;
+    uint32_t n_init[2], n_init_ack, n_cookie_echo, n_cookie_ack, restarts;
+    uint16_t init_path, init_ack_path, cookie_echo_path;
+    /* shutdown */
+    int64_t shutdown_ns, shutdown_ack_ns, shutdown_complete_ns;
+    sc_abortinfo *abort;
+} sc_assoc;
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Events                                                                                            */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef enum {
+    SC_EV_ASSOC_NEW = 0,     /* v0 port A, v1 port B, b1 mid_association */
+    SC_EV_STATE,             /* v0 old, v1 new, v2 chunk type */
+    SC_EV_RTT,               /* dir, src, dst, b1 method (0 data, 1 heartbeat, 2 handshake), v0 rtt, v1 tsn
+                                (b2: has tsn), b3 delayed_sack, v2 srtt, v3 rttvar, v4 rto (path estimator) */
+    SC_EV_RETRANSMISSION,    /* dir, src, dst, v0 tsn, b1 kind (0 fast, 1 timeout, 2 unknown), b2 spurious,
+                                v1 since_first_ns, v2 first_frame (SC_NOTS: unknown) */
+    SC_EV_SACK,              /* dir (SACK sender), v0 cum_tsn_ack, v1 a_rwnd, v2 gap blocks, v3 dup tsns,
+                                v4 peer flight bytes */
+    SC_EV_WINDOW,            /* dir, v0 a_rwnd, b1 zero */
+    SC_EV_HB_UNANSWERED,     /* dir, src, dst, v0 sent_ns */
+    SC_EV_DUPLICATE,         /* v0 first_frame; assoc_id 0 when no association is known */
+    SC_EV_ABORT,             /* dir, b1 t_bit, ncauses/causes */
+    SC_EV_KINDS
+} sc_event_kind;
+
+typedef struct {
+    uint8_t kind, dir, b1, b2, b3, ncauses;
+    uint16_t causes[SC_MAX_CAUSES];
+    uint32_t assoc_id;
+    int64_t ts_ns;
+    uint64_t frame_no;
+    int64_t v[5];
+    sc_addr src, dst;
+} sc_event;
+
+/* ------------------------------------------------------------------------------------------------ */
+/* The analyzer                                                                                      */
+/* ------------------------------------------------------------------------------------------------ */
+
+typedef struct {
+    uint64_t packets, sctp_packets, malformed, bad_checksum, unchecked_checksum, duplicates;
+    uint64_t icmp_quoted_sctp, truncated_packets;
+    int64_t first_ts_ns, last_ts_ns;
+    uint8_t have_ts;
+    uint64_t chunks[256];    /* every chunk of every SCTP frame (duplicates included), by type */
+    uint64_t assocs_dropped, tsns_evicted, events_dropped;
+    uint64_t paths_dropped, streams_dropped, addresses_dropped;
+} sc_capstats;
+
+typedef struct {
+    uint64_t key;            /* sport << 48 | dport << 32 | vtag of the receiver */
+    uint32_t val;            /* (assoc index + 1) << 1 | direction of packets with this key; 0 = empty */
+} sc_hent;
+
+typedef struct {
+    uint64_t hash;           /* direction-agnostic hash of (ports, addresses) */
+    uint32_t val;            /* assoc index + 1 (newest association that used the path); 0 = empty */
+} sc_pent;
+
+typedef struct {
+    uint64_t hash;
+    int64_t ts_ns;
+    uint64_t frame_no;
+    uint32_t assoc_val;      /* sc_hent.val of the first copy (0: none) */
+} sc_dupent;
+
+typedef struct sc_analyzer {
+    /* configuration */
+    int events;
+    int64_t dup_window_ns;
+    uint64_t max_assocs;
+    uint32_t max_outstanding;
+    uint32_t tsn_ring_max;   /* power of two >= max_outstanding */
+
+    sc_decoder *dec;
+    sc_capstats cap;
+
+    sc_assoc **assocs;       /* index = id - 1 */
+    uint64_t nassocs, assocs_cap;
+
+    sc_hent *keys;           /* open addressing, linear probing */
+    uint64_t keys_cap, keys_used;
+    sc_pent *pathidx;
+    uint64_t pathidx_cap, pathidx_used;
+
+    sc_dupent *dup;          /* SC_DUP_SETS * SC_DUP_WAYS */
+
+    sc_event *ev;            /* ring */
+    uint32_t ev_cap, ev_head, ev_n;
+
+    uint64_t auto_frame;     /* frame numbers for feed_packet(frame_no=0) */
+} sc_analyzer;
+
+sc_analyzer *sc_an_new(int events, int64_t dup_window_ns, uint64_t max_assocs, uint32_t max_outstanding);
+void sc_an_free(sc_analyzer *an);
+/* Decode and analyse one record. Returns 0, or -1 on allocation failure (state stays consistent). */
+int sc_an_record(sc_analyzer *an, const sc_record *rec);
+
+/* Events: n pending, the i-th oldest, and drop them all. */
+static inline uint32_t sc_an_events_pending(const sc_analyzer *an) { return an->ev_n; }
+static inline const sc_event *sc_an_event(const sc_analyzer *an, uint32_t i)
+{
+    return &an->ev[(an->ev_head + i) & (an->ev_cap - 1)];
+}
+void sc_an_events_clear(sc_analyzer *an);
+
+/* Report helpers. */
+int64_t sc_rtt_percentile(const sc_rtt *r, double pct);   /* SC_NOTS when no sample */
+int64_t sc_rtt_mean(const sc_rtt *r);
+int64_t sc_rtt_rto(const sc_rtt *r);                      /* clamped to [RTO.Min, RTO.Max] */
+int64_t sc_jitter_value(const sc_jitter *j);              /* SC_NOTS until two spacings were seen */
+uint64_t sc_path_hb_unanswered(const sc_path *p);          /* settled + still pending */
+
+#endif

@@ -1,0 +1,936 @@
+/*
+ * module.c: the CPython binding, sctpcorr.wire._engine.Analyzer (contract: docs/design/engine.md).
+ *
+ * The object owns one sc_capture (the pcap/pcapng stream parser, reset by each finish_capture()) and one
+ * sc_analyzer (decoder + analysis state, which carries on across files). feed_capture() runs the whole
+ * capture -> decode -> analyse loop in C with the GIL released; a `busy` flag refuses re-entry from another
+ * thread meanwhile. Python objects are only built by report() and drain_events().
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "analyze.h"
+
+typedef struct {
+    PyObject_HEAD
+    sc_analyzer *an;
+    sc_capture *cap;
+    int busy;
+} AnalyzerObject;
+
+/* Blocks at least this large are analysed with the GIL released. */
+#define NOGIL_MIN_BYTES 65536
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Small builders                                                                                    */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Set d[k] = v, stealing v; -1 if v is NULL or the insertion failed. */
+static int put(PyObject *d, const char *k, PyObject *v)
+{
+    if (!v)
+        return -1;
+    int r = PyDict_SetItemString(d, k, v);
+    Py_DECREF(v);
+    return r;
+}
+#define PUT(d, k, v)                                                                                         \
+    do {                                                                                                     \
+        if (put((d), (k), (v)) < 0)                                                                          \
+            goto fail;                                                                                       \
+    } while (0)
+
+static PyObject *u64(uint64_t v) { return PyLong_FromUnsignedLongLong(v); }
+static PyObject *i64(int64_t v) { return PyLong_FromLongLong(v); }
+static PyObject *i64_or_none(int64_t v)
+{
+    if (v == SC_NOTS)
+        Py_RETURN_NONE;
+    return PyLong_FromLongLong(v);
+}
+static PyObject *boolean(int v) { return PyBool_FromLong(v); }
+
+/* Appends v to list l, stealing v. */
+static int append(PyObject *l, PyObject *v)
+{
+    if (!v)
+        return -1;
+    int r = PyList_Append(l, v);
+    Py_DECREF(v);
+    return r;
+}
+
+static PyObject *addr_str(const sc_addr *a)
+{
+    char buf[INET6_ADDRSTRLEN];
+    if (a->family != 4 && a->family != 6)
+        Py_RETURN_NONE;
+    if (!inet_ntop(a->family == 4 ? AF_INET : AF_INET6, a->a, buf, sizeof buf))
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(buf);
+}
+
+static PyObject *chunk_name_obj(unsigned type)
+{
+    const char *n = sc_chunk_name(type);
+    if (n)
+        return PyUnicode_FromString(n);
+    return PyUnicode_FromFormat("%u", type);
+}
+
+static PyObject *cause_name_obj(unsigned code)
+{
+    const char *n = sc_cause_name(code);
+    if (n)
+        return PyUnicode_FromString(n);
+    return PyUnicode_FromFormat("%u", code);
+}
+
+static const char *const DIR_NAMES[2] = {"A>B", "B>A"};
+
+/* {name: count} over chunk slots, non-zero only ("UNKNOWN" for every unnamed type). */
+static PyObject *slot_counts(const uint32_t *counts)
+{
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    for (unsigned s = 0; s < SC_NSLOTS; s++) {
+        if (!counts[s])
+            continue;
+        const char *name = s == SC_SLOT_UNKNOWN ? "UNKNOWN" : sc_chunk_name(sc_slot_type[s]);
+        PUT(d, name, u64(counts[s]));
+    }
+    return d;
+fail:
+    Py_DECREF(d);
+    return NULL;
+}
+
+static PyObject *addr_list(const sc_addr *v, unsigned n)
+{
+    PyObject *l = PyList_New(0);
+    if (!l)
+        return NULL;
+    for (unsigned i = 0; i < n; i++)
+        if (append(l, addr_str(&v[i])) < 0) {
+            Py_DECREF(l);
+            return NULL;
+        }
+    return l;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* report()                                                                                          */
+/* ------------------------------------------------------------------------------------------------ */
+
+static PyObject *build_rtt(const sc_rtt *r)
+{
+    PyObject *d = PyDict_New();
+    if (!d)
+        return NULL;
+    int have = r->samples > 0;
+    PUT(d, "samples", u64(r->samples));
+    PUT(d, "data_samples", u64(r->data_samples));
+    PUT(d, "heartbeat_samples", u64(r->heartbeat_samples));
+    PUT(d, "handshake_samples", u64(r->handshake_samples));
+    PUT(d, "delayed_sack_samples", u64(r->delayed_sack_samples));
+    PUT(d, "min_ns", i64_or_none(have ? r->min_ns : SC_NOTS));
+    PUT(d, "max_ns", i64_or_none(have ? r->max_ns : SC_NOTS));
+    PUT(d, "mean_ns", i64_or_none(sc_rtt_mean(r)));
+    PUT(d, "p50_ns", i64_or_none(sc_rtt_percentile(r, 50.0)));
+    PUT(d, "p90_ns", i64_or_none(sc_rtt_percentile(r, 90.0)));
+    PUT(d, "p99_ns", i64_or_none(sc_rtt_percentile(r, 99.0)));
+    PUT(d, "srtt_ns", i64_or_none(have ? r->srtt_ns : SC_NOTS));
+    PUT(d, "rttvar_ns", i64_or_none(have ? r->rttvar_ns : SC_NOTS));
+    PUT(d, "rto_ns", i64_or_none(sc_rtt_rto(r)));
+    return d;
+fail:
+    Py_DECREF(d);
+    return NULL;
+}
+
+static PyObject *build_stream(const sc_stream *s)
+{
+    PyObject *d = PyDict_New(), *pp = NULL;
+    if (!d)
+        return NULL;
+    PUT(d, "sid", u64(s->sid));
+    PUT(d, "chunks", u64(s->chunks));
+    PUT(d, "bytes", u64(s->bytes));
+    PUT(d, "ordered", u64(s->ordered));
+    PUT(d, "unordered", u64(s->unordered));
+    if (!(pp = PyDict_New()))
+        goto fail;
+    for (unsigned i = 0; i < s->nppid; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "%u", (unsigned)s->ppid[i]);
+        if (put(pp, k, u64(s->ppid_n[i])) < 0)
+            goto fail;
+    }
+    if (s->ppid_other && put(pp, "other", u64(s->ppid_other)) < 0)
+        goto fail;
+    PUT(d, "ppids", pp);
+    pp = NULL;
+    PUT(d, "ssn_gaps", u64(s->ssn_gaps));
+    PUT(d, "first_ssn", s->have_ssn ? u64(s->first_ssn) : (Py_INCREF(Py_None), Py_None));
+    PUT(d, "last_ssn", s->have_ssn ? u64(s->last_ssn) : (Py_INCREF(Py_None), Py_None));
+    PUT(d, "jitter_ns", i64_or_none(sc_jitter_value(&s->jit)));
+    return d;
+fail:
+    Py_XDECREF(pp);
+    Py_DECREF(d);
+    return NULL;
+}
+
+static PyObject *build_dir(const sc_assoc *A, unsigned e)
+{
+    const sc_dir *D = &A->dir[e];
+    PyObject *d = PyDict_New(), *sub = NULL;
+    if (!d)
+        return NULL;
+    PUT(d, "src_port", u64(A->port[e]));
+    PUT(d, "dst_port", u64(A->port[1 - e]));
+    PUT(d, "packets", u64(D->packets));
+    PUT(d, "data_chunks", u64(D->data_chunks));
+    PUT(d, "data_bytes", u64(D->data_bytes));
+    PUT(d, "unique_tsns", u64(D->unique_tsns));
+    if (!(sub = PyDict_New()))
+        goto fail;
+    if (put(sub, "total", u64(D->rtx_total)) < 0 || put(sub, "fast", u64(D->rtx_fast)) < 0 ||
+        put(sub, "timeout", u64(D->rtx_timeout)) < 0 || put(sub, "unknown", u64(D->rtx_unknown)) < 0 ||
+        put(sub, "spurious", u64(D->rtx_spurious)) < 0)
+        goto fail;
+    PUT(d, "retransmissions", sub);
+    sub = NULL;
+    PUT(d, "sacks", u64(D->sacks));
+    PUT(d, "nr_sacks", u64(D->nr_sacks));
+    PUT(d, "gap_blocks", u64(D->gap_blocks));
+    PUT(d, "duplicate_tsns_reported", u64(D->dup_tsns_reported));
+    PUT(d, "forward_tsns", u64(D->forward_tsns));
+    if (!(sub = PyDict_New()))
+        goto fail;
+    if (put(sub, "initial", D->have_rwnd_initial ? u64(D->rwnd_initial) : (Py_INCREF(Py_None), Py_None)) < 0 ||
+        put(sub, "min", D->have_rwnd ? u64(D->rwnd_min) : (Py_INCREF(Py_None), Py_None)) < 0 ||
+        put(sub, "max", D->have_rwnd ? u64(D->rwnd_max) : (Py_INCREF(Py_None), Py_None)) < 0 ||
+        put(sub, "last", D->have_rwnd ? u64(D->rwnd_last) : (Py_INCREF(Py_None), Py_None)) < 0 ||
+        put(sub, "zero_window_episodes", u64(D->zero_window_episodes)) < 0)
+        goto fail;
+    PUT(d, "a_rwnd", sub);
+    sub = NULL;
+    if (!(sub = PyDict_New()))
+        goto fail;
+    int64_t mean = D->flight_samples ? (int64_t)(D->flight_sum / (long double)D->flight_samples + 0.5L) : SC_NOTS;
+    if (put(sub, "max_bytes", u64(D->flight_max_bytes)) < 0 || put(sub, "max_chunks", u64(D->flight_max_chunks)) < 0 ||
+        put(sub, "mean_bytes", i64_or_none(mean)) < 0)
+        goto fail;
+    PUT(d, "flight", sub);
+    sub = NULL;
+    PUT(d, "rtt", build_rtt(&D->rtt));
+    PUT(d, "jitter_ns", i64_or_none(sc_jitter_value(&D->jit)));
+    if (!(sub = PyList_New(0)))
+        goto fail;
+    for (uint32_t i = 0; i < D->nstreams; i++)
+        if (append(sub, build_stream(&D->streams[i])) < 0)
+            goto fail;
+    PUT(d, "streams", sub);
+    sub = NULL;
+    PUT(d, "duplicate_chunks", slot_counts(D->dup_chunks));
+    return d;
+fail:
+    Py_XDECREF(sub);
+    Py_DECREF(d);
+    return NULL;
+}
+
+static PyObject *build_path(const sc_path *p)
+{
+    PyObject *d = PyDict_New(), *hb = NULL;
+    if (!d)
+        return NULL;
+    PUT(d, "src", addr_str(&p->src));
+    PUT(d, "dst", addr_str(&p->dst));
+    PUT(d, "direction", PyUnicode_FromString(DIR_NAMES[p->dir & 1]));
+    PUT(d, "packets", u64(p->packets));
+    PUT(d, "data_chunks", u64(p->data_chunks));
+    PUT(d, "data_bytes", u64(p->data_bytes));
+    PUT(d, "retransmissions", u64(p->retransmissions));
+    if (!(hb = PyDict_New()))
+        goto fail;
+    if (put(hb, "sent", u64(p->hb_sent)) < 0 || put(hb, "acked", u64(p->hb_acked)) < 0 ||
+        put(hb, "unanswered", u64(sc_path_hb_unanswered(p))) < 0 || put(hb, "rtt_samples", u64(p->hb_rtt_samples)) < 0 ||
+        put(hb, "linux_nonce", p->have_linux_hb ? u64(p->linux_hb_nonce) : (Py_INCREF(Py_None), Py_None)) < 0 ||
+        put(hb, "linux_sent_at_jiffies", p->have_linux_hb ? u64(p->linux_hb_sent_at) : (Py_INCREF(Py_None), Py_None)) < 0)
+        goto fail;
+    PUT(d, "heartbeats", hb);
+    hb = NULL;
+    PUT(d, "rtt", build_rtt(&p->rtt));
+    return d;
+fail:
+    Py_XDECREF(hb);
+    Py_DECREF(d);
+    return NULL;
+}
+
+static PyObject *build_initinfo(const sc_initinfo *ii)
+{
+    if (!ii)
+        Py_RETURN_NONE;
+    PyObject *d = PyDict_New(), *l = NULL;
+    if (!d)
+        return NULL;
+    PUT(d, "initiate_tag", u64(ii->initiate_tag));
+    PUT(d, "a_rwnd", u64(ii->a_rwnd));
+    PUT(d, "outbound_streams", u64(ii->outbound_streams));
+    PUT(d, "inbound_streams", u64(ii->inbound_streams));
+    PUT(d, "initial_tsn", u64(ii->initial_tsn));
+    PUT(d, "addresses", addr_list(ii->addrs, ii->naddrs));
+    if (!(l = PyList_New(0)))
+        goto fail;
+    for (unsigned i = 0; i < ii->nexts; i++)
+        if (append(l, chunk_name_obj(ii->exts[i])) < 0)
+            goto fail;
+    PUT(d, "supported_extensions", l);
+    l = NULL;
+    PUT(d, "forward_tsn", boolean(ii->forward_tsn));
+    PUT(d, "ecn", boolean(ii->ecn));
+    if (ii->have_hostname)
+        PUT(d, "host_name", PyUnicode_DecodeLatin1(ii->hostname, ii->hostname_len, NULL));
+    else
+        PUT(d, "host_name", (Py_INCREF(Py_None), Py_None));
+    PUT(d, "cookie_preservative_ns", i64_or_none(ii->have_cookie_preservative ? ii->cookie_preservative_ns : SC_NOTS));
+    return d;
+fail:
+    Py_XDECREF(l);
+    Py_DECREF(d);
+    return NULL;
+}
+
+static int64_t diff_or_nots(int64_t a, int64_t b) { return a == SC_NOTS || b == SC_NOTS ? SC_NOTS : a - b; }
+
+static PyObject *build_assoc(const sc_assoc *A)
+{
+    PyObject *d = PyDict_New(), *t = NULL, *sub = NULL;
+    if (!d)
+        return NULL;
+    PUT(d, "id", u64(A->id));
+    PUT(d, "ports", Py_BuildValue("[II]", (unsigned)A->port[0], (unsigned)A->port[1]));
+    if (!(t = PyList_New(2)))
+        goto fail;
+    for (int e = 0; e < 2; e++) {
+        PyObject *v = A->vtag_known[e] ? u64(A->vtag[e]) : (Py_INCREF(Py_None), Py_None);
+        if (!v)
+            goto fail;
+        PyList_SET_ITEM(t, e, v);
+    }
+    PUT(d, "vtags", t);
+    t = NULL;
+    if (!(t = PyList_New(2)))
+        goto fail;
+    for (int e = 0; e < 2; e++) {
+        PyObject *v = addr_list(A->addrs[e].v, A->addrs[e].n);
+        if (!v)
+            goto fail;
+        PyList_SET_ITEM(t, e, v);
+    }
+    PUT(d, "addresses", t);
+    t = NULL;
+    const char *st = sc_state_name(A->state); /* never NONE: the first chunk of a new association is well-formed */
+    PUT(d, "state", st ? PyUnicode_FromString(st) : (Py_INCREF(Py_None), Py_None));
+    PUT(d, "mid_association", boolean(A->mid_association));
+    PUT(d, "first_ts_ns", i64(A->first_ts_ns));
+    PUT(d, "last_ts_ns", i64(A->last_ts_ns));
+    PUT(d, "packets", u64(A->packets));
+    PUT(d, "duplicate_packets", u64(A->duplicate_packets));
+    PUT(d, "chunks", slot_counts(A->chunks));
+    if (!(t = PyList_New(2)))
+        goto fail;
+    for (int e = 0; e < 2; e++) {
+        PyObject *v = build_initinfo(A->init[e]);
+        if (!v)
+            goto fail;
+        PyList_SET_ITEM(t, e, v);
+    }
+    PUT(d, "init", t);
+    t = NULL;
+
+    if (!(sub = PyDict_New()))
+        goto fail;
+    uint32_t init_retries = (A->n_init[0] > 1 ? A->n_init[0] - 1 : 0) + (A->n_init[1] > 1 ? A->n_init[1] - 1 : 0);
+    if (put(sub, "init_ns", i64_or_none(A->init_ns)) < 0 || put(sub, "init_ack_ns", i64_or_none(A->init_ack_ns)) < 0 ||
+        put(sub, "cookie_echo_ns", i64_or_none(A->cookie_echo_ns)) < 0 ||
+        put(sub, "cookie_ack_ns", i64_or_none(A->cookie_ack_ns)) < 0 ||
+        put(sub, "init_to_init_ack_ns", i64_or_none(diff_or_nots(A->init_ack_ns, A->init_ns))) < 0 ||
+        put(sub, "cookie_echo_to_cookie_ack_ns", i64_or_none(diff_or_nots(A->cookie_ack_ns, A->cookie_echo_ns))) < 0 ||
+        put(sub, "setup_ns", i64_or_none(diff_or_nots(A->cookie_ack_ns, A->init_ns))) < 0 ||
+        put(sub, "init_retries", u64(init_retries)) < 0 ||
+        put(sub, "cookie_echo_retries", u64(A->n_cookie_echo > 1 ? A->n_cookie_echo - 1 : 0)) < 0 ||
+        put(sub, "collision", boolean(A->collision)) < 0 || put(sub, "restarts", u64(A->restarts)) < 0)
+        goto fail;
+    PUT(d, "handshake", sub);
+    sub = NULL;
+
+    if (!(sub = PyDict_New()))
+        goto fail;
+    if (put(sub, "shutdown_ns", i64_or_none(A->shutdown_ns)) < 0 ||
+        put(sub, "shutdown_ack_ns", i64_or_none(A->shutdown_ack_ns)) < 0 ||
+        put(sub, "shutdown_complete_ns", i64_or_none(A->shutdown_complete_ns)) < 0 ||
+        put(sub, "duration_ns", i64_or_none(diff_or_nots(A->shutdown_complete_ns, A->shutdown_ns))) < 0)
+        goto fail;
+    if (A->abort) {
+        const sc_abortinfo *ab = A->abort;
+        PyObject *ad = PyDict_New(), *cl = NULL;
+        if (!ad)
+            goto fail;
+        if (put(ad, "ts_ns", i64(ab->ts_ns)) < 0 || put(ad, "by", PyUnicode_FromString(ab->by ? "B" : "A")) < 0 ||
+            put(ad, "t_bit", boolean(ab->t_bit)) < 0 || !(cl = PyList_New(0))) {
+            Py_DECREF(ad);
+            goto fail;
+        }
+        for (unsigned i = 0; i < ab->ncauses; i++) {
+            const char *cn = sc_cause_name(ab->causes[i]);
+            PyObject *cd = Py_BuildValue("{s:I,s:s}", "code", (unsigned)ab->causes[i], "name", cn);
+            if (append(cl, cd) < 0) {
+                Py_DECREF(cl);
+                Py_DECREF(ad);
+                goto fail;
+            }
+        }
+        if (put(ad, "causes", cl) < 0 || put(sub, "abort", ad) < 0)
+            goto fail;
+    } else if (put(sub, "abort", (Py_INCREF(Py_None), Py_None)) < 0) {
+        goto fail;
+    }
+    PUT(d, "shutdown", sub);
+    sub = NULL;
+
+    if (!(t = PyList_New(0)))
+        goto fail;
+    for (uint16_t i = 0; i < A->npaths; i++)
+        if (append(t, build_path(&A->paths[i])) < 0)
+            goto fail;
+    PUT(d, "paths", t);
+    t = NULL;
+    if (!(sub = PyDict_New()))
+        goto fail;
+    for (unsigned e = 0; e < 2; e++)
+        if (put(sub, DIR_NAMES[e], build_dir(A, e)) < 0)
+            goto fail;
+    PUT(d, "directions", sub);
+    return d;
+fail:
+    Py_XDECREF(t);
+    Py_XDECREF(sub);
+    Py_DECREF(d);
+    return NULL;
+}
+
+static PyObject *build_capture(const sc_analyzer *an)
+{
+    const sc_capstats *cs = &an->cap;
+    sc_decoder_stats ds;
+    sc_decoder_get_stats(an->dec, &ds);
+    PyObject *d = PyDict_New(), *sub = NULL;
+    if (!d)
+        return NULL;
+    PUT(d, "packets", u64(cs->packets));
+    PUT(d, "sctp_packets", u64(cs->sctp_packets));
+    PUT(d, "malformed", u64(cs->malformed));
+    PUT(d, "bad_checksum", u64(cs->bad_checksum));
+    PUT(d, "unchecked_checksum", u64(cs->unchecked_checksum));
+    PUT(d, "duplicates", u64(cs->duplicates));
+    PUT(d, "icmp_quoted_sctp", u64(cs->icmp_quoted_sctp));
+    PUT(d, "ip_fragments", u64(ds.ip_fragments));
+    PUT(d, "reassembled", u64(ds.reassembled));
+    PUT(d, "reassembly_dropped", u64(ds.reassembly_dropped));
+    PUT(d, "truncated_packets", u64(cs->truncated_packets));
+    PUT(d, "first_ts_ns", cs->have_ts ? i64(cs->first_ts_ns) : (Py_INCREF(Py_None), Py_None));
+    PUT(d, "last_ts_ns", cs->have_ts ? i64(cs->last_ts_ns) : (Py_INCREF(Py_None), Py_None));
+    if (!(sub = PyDict_New()))
+        goto fail;
+    PyObject *unk = PyDict_New();
+    if (!unk)
+        goto fail;
+    for (unsigned t = 0; t < 256; t++) {
+        if (!cs->chunks[t])
+            continue;
+        const char *n = sc_chunk_name(t);
+        char k[8];
+        if (!n)
+            snprintf(k, sizeof k, "%u", t);
+        if (put(n ? sub : unk, n ? n : k, u64(cs->chunks[t])) < 0) {
+            Py_DECREF(unk);
+            goto fail;
+        }
+    }
+    if (put(d, "chunks", sub) < 0) {
+        sub = NULL;
+        Py_DECREF(unk);
+        goto fail;
+    }
+    sub = NULL;
+    PUT(d, "unknown_chunk_types", unk);
+    if (!(sub = PyDict_New()))
+        goto fail;
+    if (put(sub, "assocs_dropped", u64(cs->assocs_dropped)) < 0 || put(sub, "tsns_evicted", u64(cs->tsns_evicted)) < 0 ||
+        put(sub, "events_dropped", u64(cs->events_dropped)) < 0 || put(sub, "paths_dropped", u64(cs->paths_dropped)) < 0 ||
+        put(sub, "streams_dropped", u64(cs->streams_dropped)) < 0 ||
+        put(sub, "addresses_dropped", u64(cs->addresses_dropped)) < 0)
+        goto fail;
+    PUT(d, "limits", sub);
+    return d;
+fail:
+    Py_XDECREF(sub);
+    Py_DECREF(d);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* drain_events()                                                                                    */
+/* ------------------------------------------------------------------------------------------------ */
+
+static const char *const EV_NAMES[SC_EV_KINDS] = {
+    "assoc_new", "state", "rtt", "retransmission", "sack", "window", "heartbeat_unanswered", "duplicate_frame",
+    "abort",
+};
+static const char *const RTT_METHODS[3] = {"data", "heartbeat", "handshake"};
+static const char *const RTX_KINDS[3] = {"fast", "timeout", "unknown"};
+
+static PyObject *state_obj(int64_t st)
+{
+    const char *n = st >= 0 && st < SC_ST_COUNT ? sc_state_name((unsigned)st) : NULL;
+    if (!n)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(n);
+}
+
+static PyObject *build_event(const sc_event *e)
+{
+    const char *kind = EV_NAMES[e->kind];
+    const char *dir = DIR_NAMES[e->dir & 1];
+    long long ts = e->ts_ns;
+    unsigned long long fr = e->frame_no;
+    unsigned id = e->assoc_id;
+    PyObject *a = NULL, *b = NULL, *c = NULL, *r = NULL;
+    switch (e->kind) {
+    case SC_EV_ASSOC_NEW:
+        return Py_BuildValue("(sLKI(LL)N)", kind, ts, fr, id, (long long)e->v[0], (long long)e->v[1],
+                             PyBool_FromLong(e->b1));
+    case SC_EV_STATE:
+        if (!(a = state_obj(e->v[0])) || !(b = state_obj(e->v[1])) || !(c = chunk_name_obj((unsigned)e->v[2])))
+            break;
+        r = Py_BuildValue("(sLKIOOO)", kind, ts, fr, id, a, b, c);
+        break;
+    case SC_EV_RTT:
+        if (!(a = addr_str(&e->src)) || !(b = addr_str(&e->dst)))
+            break;
+        r = Py_BuildValue("(sLKIsOOsLNNLLL)", kind, ts, fr, id, dir, a, b, RTT_METHODS[e->b1 % 3], (long long)e->v[0],
+                          e->b2 ? PyLong_FromLongLong(e->v[1]) : (Py_INCREF(Py_None), Py_None),
+                          PyBool_FromLong(e->b3), (long long)e->v[2], (long long)e->v[3], (long long)e->v[4]);
+        break;
+    case SC_EV_RETRANSMISSION:
+        if (!(a = addr_str(&e->src)) || !(b = addr_str(&e->dst)))
+            break;
+        r = Py_BuildValue("(sLKIsOOLsNNN)", kind, ts, fr, id, dir, a, b, (long long)e->v[0], RTX_KINDS[e->b1 % 3],
+                          PyBool_FromLong(e->b2), i64_or_none(e->v[1]), i64_or_none(e->v[2]));
+        break;
+    case SC_EV_SACK:
+        return Py_BuildValue("(sLKIsLLLLL)", kind, ts, fr, id, dir, (long long)e->v[0], (long long)e->v[1],
+                             (long long)e->v[2], (long long)e->v[3], (long long)e->v[4]);
+    case SC_EV_WINDOW:
+        return Py_BuildValue("(sLKIsLN)", kind, ts, fr, id, dir, (long long)e->v[0], PyBool_FromLong(e->b1));
+    case SC_EV_HB_UNANSWERED:
+        if (!(a = addr_str(&e->src)) || !(b = addr_str(&e->dst)))
+            break;
+        r = Py_BuildValue("(sLKIsOOL)", kind, ts, fr, id, dir, a, b, (long long)e->v[0]);
+        break;
+    case SC_EV_DUPLICATE:
+        return Py_BuildValue("(sLKNL)", kind, ts, fr, id ? PyLong_FromUnsignedLong(id) : (Py_INCREF(Py_None), Py_None),
+                             (long long)e->v[0]);
+    case SC_EV_ABORT:
+        if (!(a = PyList_New(0)))
+            break;
+        for (unsigned i = 0; i < e->ncauses; i++)
+            if (append(a, cause_name_obj(e->causes[i])) < 0)
+                goto out;
+        r = Py_BuildValue("(sLKIsNO)", kind, ts, fr, id, dir, PyBool_FromLong(e->b1), a);
+        break;
+    default:
+        PyErr_SetString(PyExc_RuntimeError, "unknown event kind");
+        return NULL;
+    }
+out:
+    Py_XDECREF(a);
+    Py_XDECREF(b);
+    Py_XDECREF(c);
+    return r;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* The Analyzer type                                                                                 */
+/* ------------------------------------------------------------------------------------------------ */
+
+static int check_ready(AnalyzerObject *self)
+{
+    if (!self->an || !self->cap) {
+        PyErr_SetString(PyExc_RuntimeError, "Analyzer is not initialised");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Analyzer is in use by another thread");
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *Analyzer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
+{
+    AnalyzerObject *self = (AnalyzerObject *)type->tp_alloc(type, 0);
+    return (PyObject *)self;
+}
+
+static int Analyzer_init(AnalyzerObject *self, PyObject *args, PyObject *kw)
+{
+    static char *kwlist[] = {"events", "dup_window_ns", "max_assocs", "max_outstanding", NULL};
+    int events = 0;
+    long long dup_window_ns = 5000000;
+    long long max_assocs = 1000000, max_outstanding = 65536;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pLLL:Analyzer", kwlist, &events, &dup_window_ns, &max_assocs,
+                                     &max_outstanding))
+        return -1;
+    if (dup_window_ns < 0) {
+        PyErr_SetString(PyExc_ValueError, "dup_window_ns must be >= 0 (0 disables duplicate detection)");
+        return -1;
+    }
+    if (max_assocs < 1) {
+        PyErr_SetString(PyExc_ValueError, "max_assocs must be >= 1");
+        return -1;
+    }
+    if (max_outstanding < 16 || max_outstanding > (1LL << 30)) {
+        PyErr_SetString(PyExc_ValueError, "max_outstanding must be between 16 and 2**30");
+        return -1;
+    }
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Analyzer is in use by another thread");
+        return -1;
+    }
+    sc_analyzer *an = sc_an_new(events, dup_window_ns, (uint64_t)max_assocs, (uint32_t)max_outstanding);
+    sc_capture *cap = sc_capture_new();
+    if (!an || !cap) {
+        sc_an_free(an);
+        sc_capture_free(cap);
+        PyErr_NoMemory();
+        return -1;
+    }
+    sc_an_free(self->an);
+    sc_capture_free(self->cap);
+    self->an = an;
+    self->cap = cap;
+    return 0;
+}
+
+static void Analyzer_dealloc(AnalyzerObject *self)
+{
+    sc_an_free(self->an);
+    sc_capture_free(self->cap);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* Pull every available record through decode + analysis. Returns records processed, or -1 on a format error
+ * (no Python call: may run without the GIL). */
+static long long drain_capture(AnalyzerObject *self, int *err)
+{
+    long long n = 0;
+    sc_record rec;
+    for (;;) {
+        sc_cap_status st = sc_capture_next(self->cap, &rec);
+        if (st == SC_CAP_OK) {
+            sc_an_record(self->an, &rec);
+            n++;
+        } else {
+            *err = st == SC_CAP_ERROR;
+            return n;
+        }
+    }
+}
+
+static PyObject *Analyzer_feed_capture(AnalyzerObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError, "feed_capture() takes exactly one argument (%zd given)", nargs);
+        return NULL;
+    }
+    if (check_ready(self) < 0)
+        return NULL;
+    Py_buffer view;
+    if (PyObject_GetBuffer(args[0], &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    int err = 0, oom = 0;
+    long long n;
+    self->busy = 1;
+    if (view.len >= NOGIL_MIN_BYTES) {
+        Py_BEGIN_ALLOW_THREADS
+        oom = sc_capture_feed(self->cap, view.buf, (size_t)view.len) < 0;
+        n = oom ? 0 : drain_capture(self, &err);
+        Py_END_ALLOW_THREADS
+    } else {
+        oom = sc_capture_feed(self->cap, view.buf, (size_t)view.len) < 0;
+        n = oom ? 0 : drain_capture(self, &err);
+    }
+    self->busy = 0;
+    PyBuffer_Release(&view);
+    if (oom)
+        return PyErr_NoMemory();
+    if (err) {
+        const char *msg = sc_capture_error(self->cap);
+        PyErr_SetString(PyExc_ValueError, msg && *msg ? msg : "capture format error");
+        return NULL;
+    }
+    return PyLong_FromLongLong(n);
+}
+
+static PyObject *Analyzer_finish_capture(AnalyzerObject *self, PyObject *unused)
+{
+    if (check_ready(self) < 0)
+        return NULL;
+    size_t left = sc_capture_finish(self->cap);
+    sc_format fmt = sc_capture_format(self->cap);
+    uint32_t lt[64];
+    size_t nlt = sc_capture_linktypes(self->cap, lt, 64);
+    PyObject *d = PyDict_New(), *l = NULL;
+    if (!d)
+        return NULL;
+    PUT(d, "format", fmt == SC_FMT_PCAP     ? PyUnicode_FromString("pcap")
+                     : fmt == SC_FMT_PCAPNG ? PyUnicode_FromString("pcapng")
+                                            : (Py_INCREF(Py_None), Py_None));
+    PUT(d, "packets", u64(sc_capture_packets(self->cap)));
+    PUT(d, "truncated_bytes", u64(left));
+    PUT(d, "caplen_gt_origlen", u64(sc_capture_caplen_gt_origlen(self->cap)));
+    if (!(l = PyList_New(0)))
+        goto fail;
+    for (size_t i = 0; i < nlt; i++)
+        if (append(l, u64(lt[i])) < 0)
+            goto fail;
+    PUT(d, "link_types", l);
+    return d;
+fail:
+    Py_XDECREF(l);
+    Py_DECREF(d);
+    return NULL;
+}
+
+static PyObject *Analyzer_feed_packet(AnalyzerObject *self, PyObject *const *args, Py_ssize_t nargs,
+                                      PyObject *kwnames)
+{
+    PyObject *a_ts = NULL, *a_lt = NULL, *a_frame = NULL, *a_no = NULL;
+    static const char *const names[4] = {"ts_ns", "linktype", "frame", "frame_no"};
+    PyObject **slots[4] = {&a_ts, &a_lt, &a_frame, &a_no};
+    if (nargs > 4) {
+        PyErr_Format(PyExc_TypeError, "feed_packet() takes at most 4 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        *slots[i] = args[i];
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t i = 0; i < nkw; i++) {
+        PyObject *k = PyTuple_GET_ITEM(kwnames, i);
+        int j;
+        for (j = 0; j < 4; j++)
+            if (PyUnicode_CompareWithASCIIString(k, names[j]) == 0)
+                break;
+        if (j == 4) {
+            PyErr_Format(PyExc_TypeError, "feed_packet() got an unexpected keyword argument '%U'", k);
+            return NULL;
+        }
+        if (*slots[j]) {
+            PyErr_Format(PyExc_TypeError, "feed_packet() got multiple values for argument '%s'", names[j]);
+            return NULL;
+        }
+        *slots[j] = args[nargs + i];
+    }
+    for (int j = 0; j < 3; j++)
+        if (!*slots[j]) {
+            PyErr_Format(PyExc_TypeError, "feed_packet() missing required argument '%s'", names[j]);
+            return NULL;
+        }
+    if (check_ready(self) < 0)
+        return NULL;
+    long long ts = PyLong_AsLongLong(a_ts);
+    if (ts == -1 && PyErr_Occurred())
+        return NULL;
+    unsigned long lt = PyLong_AsUnsignedLong(a_lt);
+    if (lt == (unsigned long)-1 && PyErr_Occurred())
+        return NULL;
+    unsigned long long fno = 0;
+    if (a_no && a_no != Py_None) {
+        fno = PyLong_AsUnsignedLongLong(a_no);
+        if (fno == (unsigned long long)-1 && PyErr_Occurred())
+            return NULL;
+    }
+    Py_buffer view;
+    if (PyObject_GetBuffer(a_frame, &view, PyBUF_SIMPLE) < 0)
+        return NULL;
+    if ((unsigned long long)view.len > 0xffffffffULL) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "frame larger than 4 GiB");
+        return NULL;
+    }
+    sc_analyzer *an = self->an;
+    if (fno == 0)
+        fno = ++an->auto_frame;
+    else
+        an->auto_frame = fno;
+    sc_record rec;
+    memset(&rec, 0, sizeof rec);
+    rec.ts_ns = ts;
+    rec.frame_no = fno;
+    rec.linktype = (uint32_t)lt;
+    rec.caplen = rec.origlen = (uint32_t)view.len;
+    rec.data = view.buf;
+    sc_an_record(an, &rec);
+    PyBuffer_Release(&view);
+    Py_RETURN_NONE;
+}
+
+static PyObject *Analyzer_drain_events(AnalyzerObject *self, PyObject *unused)
+{
+    if (check_ready(self) < 0)
+        return NULL;
+    sc_analyzer *an = self->an;
+    uint32_t n = sc_an_events_pending(an);
+    PyObject *l = PyList_New(n);
+    if (!l)
+        return NULL;
+    for (uint32_t i = 0; i < n; i++) {
+        PyObject *t = build_event(sc_an_event(an, i));
+        if (!t) {
+            Py_DECREF(l);
+            return NULL; /* events stay queued */
+        }
+        PyList_SET_ITEM(l, i, t);
+    }
+    sc_an_events_clear(an);
+    return l;
+}
+
+static PyObject *Analyzer_report(AnalyzerObject *self, PyObject *unused)
+{
+    if (check_ready(self) < 0)
+        return NULL;
+    sc_analyzer *an = self->an;
+    PyObject *d = PyDict_New(), *l = NULL;
+    if (!d)
+        return NULL;
+    PUT(d, "capture", build_capture(an));
+    if (!(l = PyList_New((Py_ssize_t)an->nassocs)))
+        goto fail;
+    for (uint64_t i = 0; i < an->nassocs; i++) {
+        PyObject *a = build_assoc(an->assocs[i]);
+        if (!a)
+            goto fail;
+        PyList_SET_ITEM(l, (Py_ssize_t)i, a);
+    }
+    PUT(d, "associations", l);
+    return d;
+fail:
+    Py_XDECREF(l);
+    Py_DECREF(d);
+    return NULL;
+}
+
+static PyMethodDef Analyzer_methods[] = {
+    {"feed_capture", (PyCFunction)(void (*)(void))Analyzer_feed_capture, METH_FASTCALL,
+     "feed_capture(block: bytes) -> int\n--\n\nAnalyse the next bytes of a pcap/pcapng stream (any block size); "
+     "returns the packet records processed. Raises ValueError on a non-capture or a format error."},
+    {"finish_capture", (PyCFunction)Analyzer_finish_capture, METH_NOARGS,
+     "finish_capture() -> dict\n--\n\nEnd of the current file: {format, packets, truncated_bytes, "
+     "caplen_gt_origlen, link_types}. The next feed_capture() starts a new file; analysis state carries on."},
+    {"feed_packet", (PyCFunction)(void (*)(void))Analyzer_feed_packet, METH_FASTCALL | METH_KEYWORDS,
+     "feed_packet(ts_ns, linktype, frame, frame_no=0) -> None\n--\n\nAnalyse one frame (frame_no 0: numbered "
+     "automatically)."},
+    {"drain_events", (PyCFunction)Analyzer_drain_events, METH_NOARGS,
+     "drain_events() -> list[tuple]\n--\n\nEvents since the last drain (only with events=True)."},
+    {"report", (PyCFunction)Analyzer_report, METH_NOARGS,
+     "report() -> dict\n--\n\nA snapshot of everything analysed so far (see docs/design/engine.md)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject AnalyzerType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "sctpcorr.wire._engine.Analyzer",
+    .tp_basicsize = sizeof(AnalyzerObject),
+    .tp_dealloc = (destructor)Analyzer_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Analyzer(events=False, dup_window_ns=5_000_000, max_assocs=1_000_000, max_outstanding=65536)\n\n"
+              "The SCTP wire analyser: feed pcap/pcapng bytes or single frames, read report() and "
+              "drain_events().",
+    .tp_methods = Analyzer_methods,
+    .tp_init = (initproc)Analyzer_init,
+    .tp_new = Analyzer_new,
+};
+
+static struct PyModuleDef engine_module = {
+    PyModuleDef_HEAD_INIT, "sctpcorr.wire._engine", "The C wire engine of sctpcorr (see docs/design/engine.md).",
+    -1, NULL, NULL, NULL, NULL, NULL,
+};
+
+PyMODINIT_FUNC PyInit__engine(void)
+{
+    PyObject *m = PyModule_Create(&engine_module), *names = NULL, *causes = NULL;
+    if (!m)
+        return NULL;
+    if (PyType_Ready(&AnalyzerType) < 0)
+        goto fail;
+    Py_INCREF(&AnalyzerType);
+    if (PyModule_AddObject(m, "Analyzer", (PyObject *)&AnalyzerType) < 0) {
+        Py_DECREF(&AnalyzerType);
+        goto fail;
+    }
+    if (!(names = PyDict_New()))
+        goto fail;
+    for (unsigned t = 0; t < 256; t++) {
+        const char *n = sc_chunk_name(t);
+        if (!n)
+            continue;
+        PyObject *k = PyLong_FromUnsignedLong(t), *v = PyUnicode_FromString(n);
+        int r = k && v ? PyDict_SetItem(names, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (r < 0)
+            goto fail;
+    }
+    if (PyModule_AddObject(m, "CHUNK_NAMES", names) < 0)
+        goto fail;
+    names = NULL;
+    if (!(causes = PyDict_New()))
+        goto fail;
+    for (unsigned c = 0; c < 1024; c++) {
+        const char *n = sc_cause_name(c);
+        if (!n)
+            continue;
+        PyObject *k = PyLong_FromUnsignedLong(c), *v = PyUnicode_FromString(n);
+        int r = k && v ? PyDict_SetItem(causes, k, v) : -1;
+        Py_XDECREF(k);
+        Py_XDECREF(v);
+        if (r < 0)
+            goto fail;
+    }
+    if (PyModule_AddObject(m, "CAUSE_NAMES", causes) < 0)
+        goto fail;
+    causes = NULL;
+    if (PyModule_AddIntConstant(m, "MAX_PATHS", SC_MAX_PATHS) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_STREAMS", SC_MAX_STREAMS) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_ADDRESSES", SC_MAX_ADDRS) < 0 ||
+        PyModule_AddIntConstant(m, "MAX_PPIDS", SC_MAX_PPIDS) < 0 ||
+        PyModule_AddIntConstant(m, "EVENTS_MAX", SC_EVENTS_MAX) < 0)
+        goto fail;
+    return m;
+fail:
+    Py_XDECREF(names);
+    Py_XDECREF(causes);
+    Py_DECREF(m);
+    return NULL;
+}

@@ -1,0 +1,128 @@
+"""The wire engine's Python face: ``Analyzer`` and the tables that name what it reports.
+
+The analysis itself is C (``sctpcorr.wire._engine``, built from ``sctpcorr/wire/_engine/*.c``); the contract
+(constructor options, ``report()`` keys, event tuples) is docs/design/engine.md. This module re-exports the
+class and adds the vocabulary a consumer needs to interpret its output without hard-coding strings:
+
+>>> a = Analyzer(events=True)                      # doctest: +SKIP
+>>> a.feed_capture(open("x.pcap", "rb").read())    # doctest: +SKIP
+>>> a.finish_capture()["format"]                   # doctest: +SKIP
+'pcap'
+>>> a.report()["associations"][0]["state"]         # doctest: +SKIP
+'ESTABLISHED'
+>>> [event_fields(e) for e in a.drain_events()][0]  # doctest: +SKIP
+{'kind': 'assoc_new', 'ts_ns': ..., 'frame_no': 1, 'assoc_id': 1, 'ports': (36412, 36412), ...}
+
+Like the rest of ``sctpcorr.wire`` this module does no I/O: callers read files and hand bytes in.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Final, Mapping, Sequence
+
+from sctpcorr.errors import EngineUnavailable
+
+try:
+    from sctpcorr.wire import _engine
+except ImportError as exc:  # not built, or built for another interpreter
+    raise EngineUnavailable(
+        f"the C wire engine sctpcorr.wire._engine does not load ({exc}); build it with "
+        "`python setup.py build_ext --inplace` or reinstall sctpcorr"
+    ) from exc
+
+__all__ = [
+    "Analyzer",
+    "CHUNK_NAMES",
+    "CHUNK_TYPES",
+    "CAUSE_NAMES",
+    "STATES",
+    "DIRECTIONS",
+    "EVENT_FIELDS",
+    "LIMITS",
+    "chunk_name",
+    "cause_name",
+    "event_fields",
+]
+
+#: The analyser (C type). ``Analyzer(events=False, dup_window_ns=5_000_000, max_assocs=1_000_000,
+#: max_outstanding=65536)``; methods ``feed_capture``, ``finish_capture``, ``feed_packet``, ``drain_events``,
+#: ``report``. See docs/design/engine.md.
+Analyzer = _engine.Analyzer
+
+#: Chunk type -> RFC name as used in every ``chunks`` dict of the report ("DATA", "INIT-ACK", "I-FORWARD-TSN"...).
+#: Types missing here are reported under ``capture.unknown_chunk_types`` by decimal type (and as "UNKNOWN" in an
+#: association's ``chunks``).
+CHUNK_NAMES: Final[Mapping[int, str]] = MappingProxyType(dict(_engine.CHUNK_NAMES))
+
+#: RFC name -> chunk type (the reverse of CHUNK_NAMES).
+CHUNK_TYPES: Final[Mapping[str, int]] = MappingProxyType({name: t for t, name in CHUNK_NAMES.items()})
+
+#: Error cause code -> name (RFC 9260 §3.3.10, RFC 5061, RFC 4895), as used for ABORT causes.
+CAUSE_NAMES: Final[Mapping[int, str]] = MappingProxyType(dict(_engine.CAUSE_NAMES))
+
+#: Association states an association's ``state`` can take (the wire observer's view, RFC 9260 §4 names).
+STATES: Final = (
+    "COOKIE-WAIT",
+    "COOKIE-ECHOED",
+    "ESTABLISHED",
+    "SHUTDOWN-PENDING",
+    "SHUTDOWN-SENT",
+    "SHUTDOWN-ACK-SENT",
+    "CLOSED",
+    "ABORTED",
+)
+
+#: Direction keys: "A>B" is what endpoint A sent (A = the INIT sender when the capture shows it).
+DIRECTIONS: Final = ("A>B", "B>A")
+
+#: Names of each event tuple's items after ``(kind, ts_ns, frame_no, assoc_id)`` (docs/design/engine.md, Events).
+EVENT_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
+    {
+        "assoc_new": ("ports", "mid_association"),
+        "state": ("old", "new", "chunk"),
+        "rtt": ("direction", "src", "dst", "method", "rtt_ns", "tsn", "delayed_sack", "srtt_ns", "rttvar_ns",
+                "rto_ns"),
+        "retransmission": ("direction", "src", "dst", "tsn", "kind", "spurious", "since_first_ns", "first_frame"),
+        "sack": ("direction", "cum_tsn_ack", "a_rwnd", "gap_blocks", "dup_tsns", "flight_bytes"),
+        "window": ("direction", "a_rwnd", "zero"),
+        "heartbeat_unanswered": ("direction", "src", "dst", "sent_ns"),
+        "duplicate_frame": ("first_frame",),
+        "abort": ("direction", "t_bit", "causes"),
+    }
+)
+
+#: Fixed per-association table sizes of the engine (overflow is counted in ``capture.limits``).
+LIMITS: Final[Mapping[str, int]] = MappingProxyType(
+    {
+        "max_paths": _engine.MAX_PATHS,          # (src, dst) paths per association -> limits.paths_dropped
+        "max_streams": _engine.MAX_STREAMS,      # streams per direction -> limits.streams_dropped
+        "max_addresses": _engine.MAX_ADDRESSES,  # addresses per endpoint -> limits.addresses_dropped
+        "max_ppids": _engine.MAX_PPIDS,          # distinct PPIDs per stream, more go to ppids["other"]
+        "events_max": _engine.EVENTS_MAX,        # events held between drains -> limits.events_dropped
+    }
+)
+
+
+def chunk_name(chunk_type: int) -> str:
+    """RFC name of a chunk type, or its decimal string when the type has no name ("DATA", "I-DATA", "77")."""
+    return CHUNK_NAMES.get(chunk_type, str(chunk_type))
+
+
+def cause_name(code: int) -> str | None:
+    """Name of an error cause code, or None when unassigned."""
+    return CAUSE_NAMES.get(code)
+
+
+def event_fields(event: Sequence[Any]) -> dict[str, Any]:
+    """One event tuple as a dict: ``kind``, ``ts_ns``, ``frame_no``, ``assoc_id`` and the names of EVENT_FIELDS.
+
+    Items beyond the documented ones (a newer engine) are kept under ``"extra"``.
+    """
+    kind, ts_ns, frame_no, assoc_id, *rest = event
+    out: dict[str, Any] = {"kind": kind, "ts_ns": ts_ns, "frame_no": frame_no, "assoc_id": assoc_id}
+    names = EVENT_FIELDS.get(kind, ())
+    out.update(zip(names, rest))
+    if len(rest) > len(names):
+        out["extra"] = list(rest[len(names):])
+    return out
