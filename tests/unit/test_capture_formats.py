@@ -259,6 +259,20 @@ def test_checksums(Analyzer):
     assert (cap["bad_checksum"], cap["sctp_packets"], cap["chunks"]["DATA"]) == (1, 3, 3)
 
 
+@pytest.mark.parametrize("payload", [0, 1, 3, 61, 1024, 5551, 5553, 12000])
+def test_adler32_checksums_of_every_length_are_recognised(Analyzer, payload):
+    # RFC 2960 Appendix B Adler-32 (field zeroed), against zlib's, across the NMAX (5552) block boundary
+    good = dgram(chunks=[data(1000, payload=payload)]) if payload else dgram(chunks=[sack(1)])
+    z = good[:8] + bytes(4) + good[12:]
+    adler = z[:8] + struct.pack(">I", zlib.adler32(z)) + z[12:]
+    wrong = z[:8] + struct.pack(">I", zlib.adler32(z) ^ 1) + z[12:]
+    an = Analyzer()
+    an.feed_packet(T0, RAW, ip6(A6, B6, adler))
+    an.feed_packet(T0 + MS, RAW, ip6(A6, B6, wrong))
+    cap = an.report()["capture"]
+    assert (cap["sctp_packets"], cap["bad_checksum"]) == (2, 1)
+
+
 def test_snaplen_truncated_packet(Analyzer):
     frame = ip_frame(A, B, dgram(chunks=[sack(1), data(1000, payload=400)]), ETHERNET)
     blob = bytearray(pcap_bytes([Frame(T0, ETHERNET, frame[:120])], snaplen=120))
