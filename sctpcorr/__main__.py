@@ -1,0 +1,4 @@
+"""`python -m sctpcorr` runs the command line."""
+from sctpcorr.cli import main
+
+main()

@@ -1,0 +1,241 @@
+"""The ``sctpcorr`` command line: a click group and its subcommands. Parsing and output plumbing only.
+
+Extending: write a ``@click.command`` (here or in its own module) and register it with ``main.add_command(cmd)``
+at the bottom of this file. Every command's help ends with an "Examples" epilog (bcc style).
+
+Exit codes: 0 ok; 2 bad input (missing/unreadable/damaged capture; the readable part is still reported) and
+usage errors; 130 interrupted by Ctrl-C (the report of what was read is still written); 1 any other error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import IO, Any
+
+import click
+
+from sctpcorr import __version__
+from sctpcorr.errors import EXIT_INTERRUPTED, EXIT_OK, OutputUnwritable, SctpcorrError
+from sctpcorr.sources.pcapfile import STDIN
+
+__all__ = ["main", "pcap"]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 99}
+
+
+def _say_error(msg: str) -> None:
+    click.echo(f"sctpcorr: error: {msg}", err=True)
+
+
+class _Abandon(Exception):
+    """Raised inside ``_output`` to drop the output file (nothing readable to report)."""
+
+
+@contextlib.contextmanager
+def _output(path: str | None) -> Iterator[IO[str]]:
+    """stdout, or ``path`` written atomically: a temporary file in the same directory, renamed when the block
+    ends (also after an input error or Ctrl-C: the report of the readable part is complete), removed on a crash
+    or on ``_Abandon`` (then an older file at ``path`` stays as it was)."""
+    if path is None or path == "-":
+        with contextlib.suppress(_Abandon):
+            yield sys.stdout
+        sys.stdout.flush()
+        return
+    if os.path.isdir(path):
+        raise OutputUnwritable(f"{path}: is a directory (-o needs a file name)")
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise OutputUnwritable(f"{path}: cannot write here: {exc.strerror or exc}") from None
+    ok = False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            yield f
+        try:
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise OutputUnwritable(f"{path}: {exc.strerror or exc}") from None
+        ok = True
+    except _Abandon:
+        pass
+    finally:
+        if not ok:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _quiet_broken_pipe() -> None:
+    """``sctpcorr pcap x | head``: stop quietly; point stdout at /dev/null so the interpreter's final flush is
+    silent too."""
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
+class _Group(click.Group):
+    """Turns the deliberate errors of every subcommand into one line on stderr and the exit code they carry;
+    BrokenPipe into a quiet exit; a second Ctrl-C into exit 130. Anything else is a bug: traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except SctpcorrError as exc:
+            _say_error(str(exc))
+            ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+            ctx.exit(EXIT_OK)
+        except KeyboardInterrupt:
+            click.echo("sctpcorr: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+@click.group(cls=_Group, context_settings=CONTEXT, epilog="""\b
+Examples:
+  sctpcorr pcap capture.pcapng             # per-association report of a capture
+  sctpcorr pcap --json -o report.json a.pcap b.pcap.gz
+  sctpcorr pcap -h                         # help of one command
+""")
+@click.version_option(__version__, "-V", "--version", prog_name="sctpcorr",
+                      message="%(prog)s %(version)s")
+def main() -> None:
+    """What SCTP is really doing on the wire: associations, retransmissions, RTT per path, windows, streams.
+
+    Analyses NGAP/S1AP/Diameter/SIGTRAN (any SCTP) captures: pcap, pcapng, gzip-compressed or not.
+    """
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sctpcorr pcap
+# ---------------------------------------------------------------------------------------------------------------
+PCAP_EXAMPLES = """\b
+Examples:
+  sctpcorr pcap n2.pcapng                   # readable report on the terminal
+  sctpcorr pcap rot0.pcap rot1.pcap rot2.pcap.gz   # rotated files = one capture, in this order
+  sctpcorr pcap --port 38412 n2.pcapng      # only associations with an endpoint on port 38412 (NGAP)
+  sctpcorr pcap --addr 10.0.0.0/24 --assoc 3 n2.pcapng   # kinds AND-ed, repeated options OR-ed
+  sctpcorr pcap --json -o n2.json n2.pcapng # one JSON document (docs/output.md)
+  sctpcorr pcap --jsonl n2.pcapng | jq -c 'select(.type=="retransmission")'
+  sctpcorr pcap --csv n2.pcapng > n2.csv    # one row per association direction
+  tcpdump -i eth0 -w - sctp | sctpcorr pcap -   # read a capture from standard input
+"""
+
+
+def _check_addr(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
+    from sctpcorr.pipeline import Filters
+
+    try:
+        Filters.build(addrs=values)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return values
+
+
+@click.command("pcap", context_settings=CONTEXT, epilog=PCAP_EXAMPLES,
+               short_help="Analyse SCTP in pcap/pcapng capture files.")
+@click.argument("files", nargs=-1, required=True, metavar="CAPTURE...")
+@click.option("--json", "as_json", is_flag=True, help="One JSON document instead of the text report.")
+@click.option("--jsonl", "as_jsonl", is_flag=True,
+              help="JSON lines: a startup record, one record per event (RTT sample, retransmission, SACK, "
+                   "window, state change...), one per association, then a summary record.")
+@click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per association direction.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the report to FILE (atomically: a temporary file renamed when done).")
+@click.option("--assoc", "assoc_ids", type=click.IntRange(min=1), multiple=True, metavar="ID",
+              help="Only association ID (as numbered in the report). Repeatable.")
+@click.option("--port", "ports", type=click.IntRange(0, 65535), multiple=True, metavar="PORT",
+              help="Only associations with an endpoint on PORT. Repeatable.")
+@click.option("--addr", "addrs", multiple=True, metavar="ADDR[/LEN]", callback=_check_addr,
+              help="Only associations with an endpoint address ADDR (or in prefix ADDR/LEN). Repeatable.")
+@click.option("--streams", "max_streams", type=click.IntRange(min=0), default=10, show_default=True,
+              metavar="N", help="Text report: show the N busiest streams per direction (0 = all).")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress bar on stderr. Default: on a terminal, for inputs over 20 MB or runs over 2 s.")
+@click.option("--dup-window-ms", type=click.FloatRange(min=0), default=5.0, show_default=True, metavar="MS",
+              help="A frame repeating an SCTP datagram seen at most MS earlier is a duplicate capture "
+                   "(tcpdump -i any), not a retransmission.")
+@click.option("--max-assocs", type=click.IntRange(min=1), default=1_000_000, show_default=True, metavar="N",
+              help="Association table size; beyond it new associations are counted as dropped.")
+@click.option("--max-outstanding", type=click.IntRange(min=1), default=65536, show_default=True, metavar="N",
+              help="Unacknowledged TSNs tracked per direction; beyond it the oldest are evicted (counted).")
+def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, output: str | None,
+         assoc_ids: tuple[int, ...], ports: tuple[int, ...], addrs: tuple[str, ...], max_streams: int,
+         progress: bool | None, dup_window_ms: float, max_assocs: int, max_outstanding: int) -> None:
+    """Analyse SCTP in one or more capture files (pcap/pcapng, gzip or not; '-' = stdin).
+
+    Several files are analysed as one capture, in the order given (rotated tcpdump files). Filters select
+    associations and their events; the capture totals always cover all traffic. Output fields: docs/output.md.
+
+    Exit status: 0 ok; 2 a file is missing, is not a capture, or is damaged (what was readable is still
+    reported); 130 interrupted by Ctrl-C (the report of what was read is still written).
+    """
+    from sctpcorr.pipeline import Filters, PcapOptions, run_pcap
+    from sctpcorr.report import csv as csv_report
+    from sctpcorr.report import json as json_report
+    from sctpcorr.report import text as text_report
+    from sctpcorr.report.jsonl import JsonlWriter
+    from sctpcorr.report.progress import ProgressBar
+
+    if sum((as_json, as_jsonl, as_csv)) > 1:
+        raise click.UsageError("choose one of --json, --jsonl, --csv")
+    if files.count(STDIN) > 1:
+        raise click.UsageError("standard input ('-') can be read only once")
+    opts = PcapOptions(
+        files=files,
+        filters=Filters.build(assoc_ids, ports, addrs),
+        events=as_jsonl,
+        dup_window_ns=int(dup_window_ms * 1_000_000),
+        max_assocs=max_assocs,
+        max_outstanding=max_outstanding,
+    )
+    sizes: list[int | None] = []
+    for f in files:
+        try:
+            sizes.append(None if f == STDIN else os.stat(f).st_size)
+        except OSError:
+            sizes.append(None)  # run_pcap reports it
+    to_terminal = output in (None, "-") and sys.stdout.isatty()
+    bar = ProgressBar(sizes, force=False if (as_jsonl and to_terminal) else progress)
+
+    with _output(output) as out:
+        writer = JsonlWriter(out, opts) if as_jsonl else None
+        run = run_pcap(opts, on_events=writer.events if writer else None, progress=bar)
+        doc = run.document
+        if not run.readable and not run.interrupted:
+            for err in run.errors:
+                _say_error(str(err))
+            raise _Abandon  # no capture at all: the errors say everything, no empty report
+        if writer is not None:
+            writer.finish(run)
+        elif as_json:
+            json_report.write(doc, out)
+        elif as_csv:
+            csv_report.write(doc, out)
+        else:
+            out.write(text_report.render(doc, max_streams=max_streams))
+    if run.readable or run.interrupted:
+        for err in run.errors:
+            _say_error(str(err))
+    if run.interrupted:
+        click.echo(f"sctpcorr: interrupted: the report covers the first {doc['capture'].get('packets', 0)} "
+                   "packets", err=True)
+    if run.exit_code:
+        sys.exit(run.exit_code)
+
+
+main.add_command(pcap)
+
+if __name__ == "__main__":  # python -m sctpcorr.cli
+    main()

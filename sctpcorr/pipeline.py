@@ -1,0 +1,468 @@
+"""The I/O integration layer of ``sctpcorr pcap``: files -> C engine -> one report document (+ an event stream).
+
+Theory of operation
+-------------------
+The protocol work happens in the sans-IO C engine (``sctpcorr.wire._engine.Analyzer``, see
+docs/design/engine.md). This module only moves bytes and dicts around it:
+
+1. Every path is checked for readability first, so a mistyped third file fails at once, not after analysing the
+   first two.
+2. Each file is read in blocks (:mod:`sctpcorr.sources.pcapfile`, which also gunzips) and each block is fed to
+   ``Analyzer.feed_capture``. ``finish_capture`` ends each file; the analysis state carries on, so several files
+   are one capture (rotated ``tcpdump -C/-W`` files, given in order).
+3. With ``events=True`` the engine's event queue is drained after every block, turned into dicts with the field
+   names of engine.md (plus ``"type"``), filtered, and handed to ``on_events``: memory stays bounded however
+   long the capture is.
+4. A damaged file (not a capture, corrupt gzip, format error, truncated tail) is recorded as an
+   :class:`~sctpcorr.errors.InputError` and the run goes on with the next file; the caller reports what was
+   readable and exits 2. Ctrl-C stops reading and the run returns what was analysed so far, marked interrupted.
+5. ``report()`` is called once at the end; :func:`build_document` wraps it into the ``--json`` document that the
+   text, JSON and CSV writers all render.
+
+Filters (``--assoc``, ``--port``, ``--addr``) select associations: the same kind is OR-ed, different kinds are
+AND-ed (``--port 38412 --addr 10.0.0.0/24``: on port 38412 *and* with an address in 10.0.0.0/24). Capture totals
+are never filtered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sctpcorr import __version__
+from sctpcorr.errors import (
+    CorruptCapture,
+    InputError,
+    NotACapture,
+    TruncatedCapture,
+)
+from sctpcorr.sources.pcapfile import BLOCK_SIZE, STDIN, CaptureReader, check_readable
+from sctpcorr.wire.engine import EVENT_FIELDS  # names of each event tuple's items (docs/design/engine.md)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "EVENT_FIELDS",
+    "LINKTYPE_NAMES",
+    "Filters",
+    "PcapOptions",
+    "FileResult",
+    "PcapRun",
+    "Progress",
+    "event_to_dict",
+    "run_pcap",
+    "build_document",
+]
+
+SCHEMA_VERSION = 1
+
+# LINKTYPE_* values the engine decodes (https://www.tcpdump.org/linktypes.html), for display.
+LINKTYPE_NAMES: dict[int, str] = {
+    0: "NULL", 1: "ETHERNET", 101: "RAW", 108: "LOOP", 113: "LINUX_SLL", 228: "IPV4", 229: "IPV6",
+    276: "LINUX_SLL2",
+}
+
+
+_EVENT_KEYS: dict[str, tuple[str, ...]] = {
+    kind: ("type", "ts_ns", "file", "frame_no", "assoc_id", *names) for kind, names in EVENT_FIELDS.items()
+}
+
+
+def event_to_dict(ev: Sequence[Any], file_index: int = 0) -> dict[str, Any]:
+    """``("rtt", ts, frame, assoc, "A>B", ...)`` -> ``{"type": "rtt", "ts_ns": ts, "file": 0, "frame_no": frame,
+    "assoc_id": assoc, "direction": "A>B", ...}``.
+
+    ``file`` is the index of the input file the frame came from (frame numbers restart at 1 in each file, like
+    tshark's). Tuples stay tuples (JSON writes them as arrays). An unknown kind, or more items than documented,
+    keeps the surplus under ``"extra"`` rather than losing it.
+    """
+    kind = ev[0]
+    keys = _EVENT_KEYS.get(kind)
+    if keys is not None and len(ev) == len(keys) - 1:  # the common case, kept fast (one dict per event)
+        return dict(zip(keys, (kind, ev[1], file_index, *ev[2:])))
+    kind, ts_ns, frame_no, assoc_id, *rest = ev
+    out: dict[str, Any] = {"type": kind, "ts_ns": ts_ns, "file": file_index, "frame_no": frame_no,
+                           "assoc_id": assoc_id}
+    names = EVENT_FIELDS.get(kind, ())
+    out.update(zip(names, rest))
+    if len(rest) > len(names):
+        out["extra"] = list(rest[len(names):])
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Filters
+# ---------------------------------------------------------------------------------------------------------------
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse_net(text: str) -> IPNetwork:
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an IP address or prefix (e.g. 10.0.0.1, 2001:db8::/32)") from None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which associations to show. Empty = all. Same kind OR-ed, different kinds AND-ed."""
+
+    assoc_ids: frozenset[int] = frozenset()
+    ports: frozenset[int] = frozenset()
+    addrs: tuple[IPNetwork, ...] = ()
+    _memo: dict[str, bool] = field(default_factory=dict, compare=False, repr=False)  # address -> in addrs?
+
+    @classmethod
+    def build(cls, assoc_ids: Iterable[int] = (), ports: Iterable[int] = (), addrs: Iterable[str] = ()) -> Filters:
+        """Raises ValueError for an address that does not parse."""
+        return cls(frozenset(assoc_ids), frozenset(ports), tuple(_parse_net(a) for a in addrs))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.assoc_ids or self.ports or self.addrs)
+
+    def to_json(self) -> dict[str, list[Any]]:
+        return {
+            "assoc": sorted(self.assoc_ids),
+            "port": sorted(self.ports),
+            "addr": [str(n) if n.prefixlen != n.max_prefixlen else str(n.network_address) for n in self.addrs],
+        }
+
+    def describe(self) -> str:
+        """``--assoc 1 --port 38412`` (for the text report)."""
+        j = self.to_json()
+        return " ".join(f"--{k} {v}" for k in ("assoc", "port", "addr") for v in j[k])
+
+    def addr_matches(self, addr: str | None) -> bool:
+        if not addr:
+            return False
+        hit = self._memo.get(addr)
+        if hit is None:
+            try:
+                ip = ipaddress.ip_address(addr)
+                hit = any(ip.version == n.version and ip in n for n in self.addrs)
+            except ValueError:
+                hit = False
+            if len(self._memo) < 100_000:
+                self._memo[addr] = hit
+        return hit
+
+    def addrs_match(self, assoc: dict[str, Any]) -> bool:
+        """Has this association an address (either endpoint, or a path end) in the ``--addr`` networks?"""
+        addrs = [a for side in assoc.get("addresses") or () for a in side or ()]
+        addrs += [p.get(k) for p in assoc.get("paths") or () for k in ("src", "dst")]
+        return any(self.addr_matches(a) for a in addrs)
+
+    def matches(self, assoc: dict[str, Any]) -> bool:
+        """Does this association (a ``report()["associations"]`` entry) pass?"""
+        if self.assoc_ids and assoc.get("id") not in self.assoc_ids:
+            return False
+        if self.ports and not self.ports.intersection(p for p in assoc.get("ports") or () if p is not None):
+            return False
+        return not self.addrs or self.addrs_match(assoc)
+
+
+class _EventFilter:
+    """Decides, per association id, whether its events pass the filters, with bounded work and memory.
+
+    ``--assoc`` decides from the id at once, ``--port`` from the association's ``assoc_new`` event. ``--addr``
+    decides at once for an association whose event carries a matching ``src``/``dst``; otherwise from its
+    address sets, read with ``report()``. That call is costly with many associations, so events waiting for it
+    are held (in order) and one lookup decides them all when 8 batches, 50,000 events or 1 s have accumulated,
+    and at the end. An association that did not match starts matching when a later event carries a matching
+    address (added by ASCONF, or learnt later).
+    """
+
+    MAX_BATCHES = 8
+    MAX_EVENTS = 50_000
+    MAX_WAIT_S = 1.0
+
+    def __init__(self, filters: Filters, report: Callable[[], dict[str, Any]]) -> None:
+        self.f = filters
+        self._report = report
+        self._static: dict[Any, bool] = {}  # --assoc and --port criteria: final once known
+        self._addr: dict[Any, bool] = {}  # --addr criterion: False may still turn True
+        self._pending: list[dict[str, Any]] = []
+        self._waiting: set[Any] = set()  # ids in _pending that need a report() lookup
+        self._batches = 0
+        self._since = 0.0
+
+    def _undecided(self, aid: Any) -> bool:
+        return aid not in self._static or (bool(self.f.addrs) and aid not in self._addr)
+
+    def _learn(self, events: list[dict[str, Any]]) -> None:
+        f = self.f
+        for e in events:
+            aid = e["assoc_id"]
+            if aid not in self._static:
+                if f.assoc_ids and aid not in f.assoc_ids:
+                    self._static[aid] = False
+                elif not f.ports:
+                    self._static[aid] = True
+                elif e["type"] == "assoc_new":
+                    self._static[aid] = bool(f.ports.intersection(e["ports"]))
+            if f.addrs and not self._addr.get(aid) and (f.addr_matches(e.get("src"))
+                                                        or f.addr_matches(e.get("dst"))):
+                self._addr[aid] = True
+            if self._undecided(aid):
+                self._waiting.add(aid)
+
+    def apply(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The events that can be written now (possibly held ones of earlier batches first, in order)."""
+        if not self.f.active:
+            return events
+        if not self._pending:
+            self._since = time.monotonic()
+        self._learn(events)
+        self._pending.extend(events)
+        self._batches += 1
+        self._waiting = {aid for aid in self._waiting if self._undecided(aid)}
+        if self._waiting and self._batches < self.MAX_BATCHES and len(self._pending) < self.MAX_EVENTS \
+                and time.monotonic() - self._since < self.MAX_WAIT_S:
+            return []
+        return self._emit()
+
+    def flush(self) -> list[dict[str, Any]]:
+        """Everything still held (end of the run)."""
+        return self._emit() if self.f.active and self._pending else []
+
+    def _emit(self) -> list[dict[str, Any]]:
+        f = self.f
+        if self._waiting:
+            by_id = {a["id"]: a for a in self._report().get("associations", ())}
+            for aid in self._waiting:
+                assoc = by_id.get(aid)
+                if aid not in self._static:
+                    self._static[aid] = assoc is not None and bool(f.ports.intersection(assoc.get("ports") or ()))
+                if f.addrs and aid not in self._addr:
+                    self._addr[aid] = assoc is not None and f.addrs_match(assoc)
+            self._waiting = set()
+        out = [e for e in self._pending
+               if self._static.get(e["assoc_id"]) and (not f.addrs or self._addr.get(e["assoc_id"]))]
+        self._pending = []
+        self._batches = 0
+        return out
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Running
+# ---------------------------------------------------------------------------------------------------------------
+class Progress(Protocol):
+    """What run_pcap tells a progress display (report/progress.py)."""
+
+    def update(self, file_index: int, path: str, position: int, size: int | None, packets: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PcapOptions:
+    files: tuple[str, ...]
+    filters: Filters = Filters()
+    events: bool = False
+    dup_window_ns: int = 5_000_000
+    max_assocs: int = 1_000_000
+    max_outstanding: int = 65536
+    block_size: int = BLOCK_SIZE
+
+
+@dataclass
+class FileResult:
+    """One input file as read (the ``files`` entries of the JSON document)."""
+
+    path: str
+    size_bytes: int | None = None
+    compressed: bool = False
+    format: str | None = None
+    packets: int = 0
+    truncated_bytes: int = 0
+    caplen_gt_origlen: int = 0
+    link_types: list[int] = field(default_factory=list)
+    complete: bool = False
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "size_bytes": self.size_bytes,
+            "compressed": self.compressed,
+            "format": self.format,
+            "packets": self.packets,
+            "truncated_bytes": self.truncated_bytes,
+            "caplen_gt_origlen": self.caplen_gt_origlen,
+            "link_types": [{"linktype": lt, "name": LINKTYPE_NAMES.get(lt, f"LINKTYPE_{lt}")}
+                           for lt in self.link_types],
+            "complete": self.complete,
+            "error": self.error,
+        }
+
+
+@dataclass
+class PcapRun:
+    """Everything one ``sctpcorr pcap`` run produced."""
+
+    options: PcapOptions
+    files: list[FileResult]
+    report: dict[str, Any]
+    errors: list[InputError]
+    interrupted: bool
+    elapsed_ns: int
+    events_seen: Counter[str] = field(default_factory=Counter)  # drained from the engine, by type
+    events_written: int = 0  # handed to on_events after filtering
+
+    @property
+    def exit_code(self) -> int:
+        from sctpcorr.errors import EXIT_INPUT, EXIT_INTERRUPTED, EXIT_OK
+
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        return EXIT_INPUT if self.errors else EXIT_OK
+
+    @property
+    def readable(self) -> bool:
+        """Was any input a capture at all? If not, there is no report worth printing, only the errors."""
+        return any(f.format in ("pcap", "pcapng") for f in self.files)
+
+    @property
+    def document(self) -> dict[str, Any]:
+        return build_document(self)
+
+
+def run_pcap(
+    opts: PcapOptions,
+    *,
+    on_events: Callable[[list[dict[str, Any]]], None] | None = None,
+    progress: Progress | None = None,
+) -> PcapRun:
+    """Analyse ``opts.files`` as one capture. Raises FileUnreadable (before analysing anything) if a path cannot
+    be opened; every later input problem is returned in ``PcapRun.errors``."""
+    for path in opts.files:
+        check_readable(path)
+    if opts.files.count(STDIN) > 1:
+        raise ValueError("standard input ('-') can be given only once")
+    from sctpcorr.wire.engine import Analyzer
+
+    a = Analyzer(events=opts.events, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
+                 max_outstanding=opts.max_outstanding)
+    started = time.monotonic_ns()
+    run = PcapRun(options=opts, files=[], report={}, errors=[], interrupted=False, elapsed_ns=0)
+    evfilter = _EventFilter(opts.filters, a.report)
+    total_packets = 0
+
+    def drain(file_index: int, final: bool = False) -> None:
+        if not opts.events:
+            return
+        raw = a.drain_events()
+        events = [event_to_dict(e, file_index) for e in raw]
+        run.events_seen.update(e["type"] for e in events)
+        ready = evfilter.apply(events) if events else []
+        if final:
+            ready += evfilter.flush()
+        if ready and on_events is not None:
+            on_events(ready)
+            run.events_written += len(ready)
+
+    current: tuple[FileResult, CaptureReader] | None = None
+
+    def finish_file(fr: FileResult, reader: CaptureReader, *, interrupted: bool = False) -> None:
+        """End the file in the engine and record what it says; add a TruncatedCapture / NotACapture if due."""
+        try:
+            info = a.finish_capture()
+        except ValueError as exc:  # the engine refusing to close a broken stream: keep its word for it
+            info = {}
+            if fr.error is None:
+                fr.error = str(exc)
+                run.errors.append(CorruptCapture(fr.path, str(exc)))
+        reader.close()
+        fr.format = info.get("format") or fr.format
+        fr.packets = int(info.get("packets", 0) or 0)
+        fr.truncated_bytes = int(info.get("truncated_bytes", 0) or 0)
+        fr.caplen_gt_origlen = int(info.get("caplen_gt_origlen", 0) or 0)
+        fr.link_types = list(info.get("link_types", ()) or ())
+        if fr.error is not None or interrupted:
+            return
+        if reader.bytes_out == 0:
+            err: InputError = NotACapture(fr.path, "empty file: not a pcap or pcapng capture"
+                                          + (" (after gunzip)" if reader.compressed else ""))
+        elif fr.format not in ("pcap", "pcapng"):
+            err = NotACapture(fr.path, f"not a pcap or pcapng capture (only {reader.bytes_out} bytes)")
+        elif fr.truncated_bytes:
+            err = TruncatedCapture(
+                fr.path, f"truncated capture: the last {fr.truncated_bytes} bytes are an incomplete record; "
+                         f"the {fr.packets} complete packets before them were analysed")
+        else:
+            fr.complete = True
+            return
+        fr.error = err.reason
+        run.errors.append(err)
+
+    try:
+        for index, path in enumerate(opts.files):
+            fr = FileResult(path=path)
+            run.files.append(fr)
+            reader = CaptureReader(path, opts.block_size)
+            try:
+                reader.open()
+            except InputError as exc:  # vanished or changed since check_readable()
+                fr.error = exc.reason
+                run.errors.append(exc)
+                continue
+            fr.size_bytes, fr.compressed = reader.size, reader.compressed
+            current = (fr, reader)
+            try:
+                first = True
+                for block in reader.blocks():
+                    try:
+                        total_packets += a.feed_capture(block)
+                    except ValueError as exc:
+                        msg = str(exc)
+                        if first and msg.startswith("not a pcap"):
+                            raise NotACapture(path, msg + (" after gunzip" if reader.compressed else "")) from None
+                        raise CorruptCapture(path, msg) from None
+                    first = False
+                    drain(index)
+                    if progress is not None:
+                        progress.update(index, path, reader.position, reader.size, total_packets)
+            except InputError as exc:
+                fr.error = exc.reason
+                run.errors.append(exc)
+            current = None
+            finish_file(fr, reader)
+            drain(index)
+        drain(max(0, len(opts.files) - 1), final=True)
+    except KeyboardInterrupt:
+        run.interrupted = True
+        if current is not None:
+            finish_file(*current, interrupted=True)
+        drain(max(0, len(run.files) - 1), final=True)
+    finally:
+        if progress is not None:
+            progress.close()
+    run.report = a.report()
+    run.elapsed_ns = time.monotonic_ns() - started
+    return run
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The --json document
+# ---------------------------------------------------------------------------------------------------------------
+def build_document(run: PcapRun) -> dict[str, Any]:
+    """The ``--json`` document (docs/output.md): the engine's report wrapped with files, filters and status."""
+    report = run.report
+    assocs = report.get("associations", [])
+    capture = dict(report.get("capture", {}))
+    capture["associations"] = len(assocs)
+    filters = run.options.filters
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "sctpcorr", "version": __version__, "command": "pcap"},
+        "files": [f.to_json() for f in run.files],
+        "filters": filters.to_json(),
+        "interrupted": run.interrupted,
+        "errors": [str(e) for e in run.errors],
+        "capture": capture,
+        "associations": [x for x in assocs if filters.matches(x)],
+    }

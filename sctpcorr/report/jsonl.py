@@ -1,0 +1,97 @@
+"""``--jsonl``: one JSON object per line, written as the analysis runs.
+
+Record order (docs/output.md): one ``startup`` record, then the engine's events as they are drained (``assoc_new``,
+``state``, ``rtt``, ``retransmission``, ``sack``, ``window``, ``heartbeat_unanswered``, ``duplicate_frame``,
+``abort``), then one ``association`` record per (filtered) association with its final report, then one
+``summary`` record, always last, even after Ctrl-C or a damaged file.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from sctpcorr import __version__
+from sctpcorr.pipeline import SCHEMA_VERSION, PcapOptions, PcapRun
+
+__all__ = ["JsonlWriter"]
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """The C JSON encoder built once (``json.dumps`` builds one per call, which is most of the cost of a small
+    record); falls back to the standard encoder where CPython's ``_json`` accelerator is missing."""
+    std = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    c_make = getattr(json.encoder, "c_make_encoder", None)
+    if c_make is None:  # pragma: no cover - non-CPython
+        return std.encode
+    c_enc = c_make(None, std.default, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    return lambda obj: "".join(c_enc(obj, 0))
+
+
+class JsonlWriter:
+    """Writes the records; the ``startup`` record goes out just before the first other record, so a run that
+    finds no capture at all writes nothing."""
+
+    def __init__(self, out: TextIO, opts: PcapOptions) -> None:
+        self.out = out
+        self.opts = opts
+        self.records = 0
+        self._started = False
+        self._started_at_ns = time.time_ns()
+        self._dumps = _compact_encoder()
+
+    def write(self, record: dict[str, Any]) -> None:
+        if not self._started:
+            self._started = True
+            self._write(self._startup())
+        self._write(record)
+
+    def _write(self, record: dict[str, Any]) -> None:
+        self.out.write(self._dumps(record))
+        self.out.write("\n")
+        self.records += 1
+
+    def _startup(self) -> dict[str, Any]:
+        opts = self.opts
+        return {
+            "type": "startup",
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "sctpcorr", "version": __version__, "command": "pcap"},
+            "started_at_ns": self._started_at_ns,
+            "files": list(opts.files),
+            "filters": opts.filters.to_json(),
+            "options": {"dup_window_ns": opts.dup_window_ns, "max_assocs": opts.max_assocs,
+                        "max_outstanding": opts.max_outstanding},
+        }
+
+    def events(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        if not self._started:
+            self.write(events[0])
+            events = events[1:]
+        dumps = self._dumps
+        self.out.write("".join([dumps(e) + "\n" for e in events]))
+        self.records += len(events)
+
+    def finish(self, run: PcapRun) -> None:
+        doc = run.document
+        for assoc in doc["associations"]:
+            self.write({"type": "association", **assoc})
+        capture = doc["capture"]
+        self.write({
+            "type": "summary",
+            "schema_version": SCHEMA_VERSION,
+            "interrupted": run.interrupted,
+            "errors": doc["errors"],
+            "files": doc["files"],
+            "capture": capture,
+            "associations_total": capture["associations"],
+            "associations_matched": len(doc["associations"]),
+            "events_seen": dict(sorted(run.events_seen.items())),
+            "events_written": run.events_written,
+            "events_dropped": (capture.get("limits") or {}).get("events_dropped", 0),
+            "elapsed_ns": run.elapsed_ns,
+        })

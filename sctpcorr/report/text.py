@@ -1,0 +1,389 @@
+"""The default, human-readable report of ``sctpcorr pcap`` (under 100 columns).
+
+It renders the same document as ``--json`` (never computes protocol facts itself): a capture summary, then per
+association a header, two per-direction tables (traffic; RTT), handshake/shutdown timings, a per-path table, the
+busiest streams, and finally a footer with what was counted but not analysed, limits, filters and errors.
+Times are shown in milliseconds (columns ``*_MS``, 4 significant digits), sizes in bytes; ``-`` means no value
+(no sample).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import textwrap
+from collections.abc import Sequence
+from typing import Any
+
+from sctpcorr.report.progress import human_bytes
+
+__all__ = ["render", "WIDTH", "PPID_NAMES"]
+
+WIDTH = 99  # maximum line length
+
+# IANA SCTP Payload Protocol Identifiers most seen on telecom links (display only; JSON keeps the numbers).
+PPID_NAMES: dict[int, str] = {
+    1: "IUA", 2: "M2UA", 3: "M3UA", 4: "SUA", 5: "M2PA", 7: "H.248", 18: "S1AP", 19: "RUA", 20: "HNBAP",
+    21: "ForCES-HP", 22: "ForCES-MP", 23: "ForCES-LP", 24: "SBc-AP", 25: "NBAP", 27: "X2AP", 29: "LCS-AP",
+    31: "SABP", 43: "M2AP", 44: "M3AP", 46: "Diameter", 47: "Diameter-DTLS", 60: "NGAP", 61: "XnAP",
+    62: "F1AP", 64: "E1AP",
+}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# formatting helpers
+# ---------------------------------------------------------------------------------------------------------------
+def _ms(ns: int | float | None) -> str:
+    """Nanoseconds -> milliseconds with microsecond precision ('-' if unknown)."""
+    return "-" if ns is None else f"{ns / 1e6:.3f}"
+
+
+def _msc(ns: int | float | None) -> str:
+    """Milliseconds for a table cell: 4 significant digits, at most 3 decimals (0.020, 69.64, 203.0, 31130),
+    so a column stays narrow from loopback microseconds to RTO seconds. The JSON keeps every nanosecond."""
+    if ns is None:
+        return "-"
+    ms = ns / 1e6
+    a = abs(ms)
+    decimals = 3 if a < 10 else 2 if a < 100 else 1 if a < 1000 else 0
+    return f"{ms:.{decimals}f}"
+
+
+def _n(v: Any) -> str:
+    return "-" if v is None else str(v)
+
+
+def _duration(ns: int | None) -> str:
+    if ns is None:
+        return "-"
+    s = ns / 1e9
+    if s < 1:
+        return f"{ns / 1e6:.3f} ms"
+    if s < 120:
+        return f"{s:.3f} s"
+    m, sec = divmod(int(s), 60)
+    if m < 120:
+        return f"{m} min {sec:02d} s"
+    h, m = divmod(m, 60)
+    return f"{h} h {m:02d} min"
+
+
+def _when(ns: int | None) -> str:
+    if ns is None:
+        return "-"
+    t = _dt.datetime.fromtimestamp(ns // 1_000_000_000, tz=_dt.timezone.utc)
+    return t.strftime("%Y-%m-%d %H:%M:%S") + f".{ns % 1_000_000_000 // 1000:06d} UTC"
+
+
+def _plural(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (plural or word + 's')}"
+
+
+def _wrap(text: str, indent: str = "", sub: str | None = None) -> list[str]:
+    return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=sub if sub is not None else
+                         indent + "  ", break_on_hyphens=False, break_long_words=False) or [indent.rstrip()]
+
+
+def _wrap_parts(head: str, parts: Sequence[str], indent: str = "  ", sub: int | None = None,
+                sep: str = ", ") -> list[str]:
+    """``indent + head`` then ``parts`` joined by ``sep``, breaking lines only between parts; continuation lines
+    are indented by ``sub`` spaces (default: aligned after ``head``)."""
+    pad = " " * (len(indent) + len(head) if sub is None else sub)
+    lines: list[str] = []
+    cur, fresh = indent + head, True
+    glue, space = sep.rstrip(), sep[len(sep.rstrip()):]
+    for i, part in enumerate(parts):
+        piece = part + (glue if i < len(parts) - 1 else "")
+        if not fresh and len(cur) + len(space) + len(piece) > WIDTH:
+            lines.append(cur)
+            cur = pad + piece
+        else:
+            cur += ("" if fresh else space) + piece
+        fresh = False
+    lines.append(cur)
+    return lines
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "  ",
+           align: str = "l") -> list[str]:
+    """Columns separated by two spaces, aligned by ``align`` ('l' or 'r' per column; the last letter repeats).
+
+    A first-column cell too long to fit within WIDTH (a long IPv6 path) goes on a line of its own above the
+    other cells of its row, so the numbers never wrap.
+    """
+    n = len(headers)
+    al = (align + align[-1] * n)[:n] if len(align) < n else align
+    al = al[:1] + (al[1:] if len(align) > 1 else "r" * (n - 1))
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    rest = sum(widths[1:]) + 2 * (n - 1)
+    budget = WIDTH - len(indent) - rest
+    widths[0] = max([len(headers[0])] + [len(r[0]) for r in rows if len(r[0]) <= budget])
+
+    def fmt(cells: Sequence[str]) -> str:
+        parts = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(cells, widths, al)]
+        return (indent + "  ".join(parts)).rstrip()
+
+    out = [fmt(headers)]
+    for r in rows:
+        if len(r[0]) > widths[0]:
+            out.append(indent + r[0])
+            out.append(fmt([""] + list(r[1:])))
+        else:
+            out.append(fmt(r))
+    return out
+
+
+def _chunk_parts(chunks: dict[str, int] | None) -> list[str]:
+    """['DATA 14', 'SACK 14', ...], most frequent first."""
+    if not chunks:
+        return ["none"]
+    return [f"{k} {v}" for k, v in sorted(chunks.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# sections
+# ---------------------------------------------------------------------------------------------------------------
+def _summary(doc: dict[str, Any]) -> list[str]:
+    cap = doc.get("capture", {})
+    files = doc.get("files", [])
+    total = cap.get("associations", len(doc.get("associations", [])))
+    lines = [
+        f"sctpcorr {doc.get('tool', {}).get('version', '')}: {_plural(len(files), 'file')}, "
+        f"{_plural(cap.get('packets', 0), 'packet')} ({cap.get('sctp_packets', 0)} SCTP), "
+        f"{_plural(total, 'association')}"
+    ]
+    for i, f in enumerate(files, 1):
+        links = ",".join(lt.get("name", "?") for lt in f.get("link_types", [])) or "-"
+        kind = f"{f.get('format') or '?'}{'.gz' if f.get('compressed') else ''}"
+        size = human_bytes(f.get("size_bytes")) if f.get("size_bytes") is not None else "pipe"
+        if f.get("format") is None:
+            parts = [f"{f.get('path')}  (not a capture", size + ")"]
+        else:
+            parts = [f"{f.get('path')}  ({kind}", links, size, _plural(f.get("packets", 0), "packet")]
+            parts[-1] += ", INCOMPLETE)" if f.get("error") else ")"
+        lines += _wrap_parts(f"file {i}  ", parts, sub=10)
+    first, last = cap.get("first_ts_ns"), cap.get("last_ts_ns")
+    if first is not None:
+        span = None if last is None else last - first
+        lines.append(f"  time    {_when(first)}, lasting {_duration(span)}")
+    if cap.get("chunks"):
+        lines += _wrap_parts("chunks  ", _chunk_parts(cap.get("chunks")))
+    return lines
+
+
+def _endpoint(assoc: dict[str, Any], side: int) -> list[str]:
+    """``A  10.0.0.1, 10.0.1.1  port 38412  vtag 0x1a2b3c4d  streams out/in 12/12  a_rwnd 106496``; the last two
+    from A's INIT or B's INIT-ACK when the capture has it."""
+    addrs = (assoc.get("addresses") or [[], []])[side] or []
+    ports = assoc.get("ports") or [None, None]
+    vtags = assoc.get("vtags") or [None, None]
+    vt = "-" if vtags[side] is None else f"0x{vtags[side]:08x}"
+    parts = [", ".join(addrs) or "?", f"port {_n(ports[side])}", f"vtag {vt}"]
+    init = (assoc.get("init") or [None, None])[side]
+    if init:
+        parts += [f"streams out/in {_n(init.get('outbound_streams'))}/{_n(init.get('inbound_streams'))}",
+                  f"a_rwnd {_n(init.get('a_rwnd'))}"]
+    return _wrap_parts(f"{'AB'[side]}  ", parts, sep="  ")
+
+
+def _assoc_header(assoc: dict[str, Any]) -> list[str]:
+    addrs = assoc.get("addresses") or [[], []]
+    ports = assoc.get("ports") or [None, None]
+    a = f"{(addrs[0] or ['?'])[0]}:{_n(ports[0])}"
+    b = f"{(addrs[1] or ['?'])[0]}:{_n(ports[1])}"
+    first, last = assoc.get("first_ts_ns"), assoc.get("last_ts_ns")
+    dur = None if first is None or last is None else last - first
+    head = f"ASSOCIATION {assoc.get('id')}  {a} <-> {b}  {assoc.get('state', '?')}  {_duration(dur)}"
+    if assoc.get("mid_association"):
+        head += "  mid-association"
+    lines = _wrap(head, "", "    ")
+    lines += _endpoint(assoc, 0)
+    lines += _endpoint(assoc, 1)
+    dup = assoc.get("duplicate_packets") or 0
+    pk = f"packets {assoc.get('packets', 0)}" + (f" (+{dup} duplicate frames ignored)" if dup else "")
+    lines += _wrap_parts(f"{pk}  chunks ", _chunk_parts(assoc.get("chunks")), sub=4)
+    return lines
+
+
+def _directions(assoc: dict[str, Any]) -> list[str]:
+    """Three per-direction tables: DATA and retransmissions; SACKs, window and flight; RTT and jitter."""
+    dirs = assoc.get("directions") or {}
+    keys = [k for k in ("A>B", "B>A") if k in dirs]
+    if not keys:
+        return []
+    t1, t2, t3 = [], [], []
+    for k in keys:
+        d = dirs[k]
+        rx = d.get("retransmissions") or {}
+        t1.append([k, _n(d.get("packets")), _n(d.get("data_chunks")), _n(d.get("data_bytes")),
+                   _n(d.get("unique_tsns")), _n(rx.get("total")), _n(rx.get("fast")), _n(rx.get("timeout")),
+                   _n(rx.get("spurious"))])
+        rw = d.get("a_rwnd") or {}
+        fl = d.get("flight") or {}
+        mean = fl.get("mean_bytes")
+        t2.append([k, _n(d.get("sacks")), _n(d.get("gap_blocks")), _n(d.get("duplicate_tsns_reported")),
+                   "-" if rw.get("min") is None else f"{rw.get('min')}..{rw.get('max')}",
+                   _n(rw.get("zero_window_episodes")), _n(fl.get("max_bytes")),
+                   "-" if mean is None else str(round(mean))])
+        rtt = d.get("rtt") or {}
+        t3.append([k, _n(rtt.get("samples")),
+                   f"{_n(rtt.get('data_samples'))}/{_n(rtt.get('heartbeat_samples'))}/"
+                   f"{_n(rtt.get('handshake_samples'))}",
+                   _n(rtt.get("delayed_sack_samples")),
+                   *(_msc(rtt.get(k)) for k in ("srtt_ns", "min_ns", "p50_ns", "p99_ns", "max_ns", "rto_ns")),
+                   _msc(d.get("jitter_ns"))])
+    lines = _table(["DIR", "PACKETS", "DATA", "DATA_BYTES", "UNIQUE_TSNS", "RETX", "FAST", "TIMEOUT", "SPURIOUS"],
+                   t1)
+    lines.append("")
+    lines += _table(["DIR", "SACKS", "GAP_BLOCKS", "DUP_TSNS", "A_RWND_MIN..MAX", "ZERO_WIN", "FLIGHT_MAX_B",
+                     "FLIGHT_MEAN_B"], t2)
+    lines.append("")
+    lines += _table(["DIR", "RTT_N", "DATA/HB/HS", "DLY_SACK", "SRTT_MS", "MIN_MS", "P50_MS", "P99_MS", "MAX_MS",
+                     "RTO_MS", "JITTER_MS"], t3)
+    return lines
+
+
+def _handshake(assoc: dict[str, Any]) -> list[str]:
+    hs = assoc.get("handshake") or {}
+    lines = []
+    if hs.get("init_ns") is None and hs.get("cookie_echo_ns") is None:
+        lines.append("  handshake  not in the capture"
+                     + (" (it starts mid-association)" if assoc.get("mid_association") else ""))
+    else:
+        parts = [f"INIT->INIT-ACK {_ms(hs.get('init_to_init_ack_ns'))} ms",
+                 f"COOKIE-ECHO->COOKIE-ACK {_ms(hs.get('cookie_echo_to_cookie_ack_ns'))} ms",
+                 f"setup {_ms(hs.get('setup_ns'))} ms",
+                 f"INIT retries {_n(hs.get('init_retries'))}",
+                 f"COOKIE-ECHO retries {_n(hs.get('cookie_echo_retries'))}"]
+        if hs.get("collision"):
+            parts.append("INIT collision")
+        if hs.get("restarts"):
+            parts.append(f"restarts {hs.get('restarts')}")
+        lines += _wrap_parts("handshake  ", parts)
+    sd = assoc.get("shutdown") or {}
+    if sd.get("shutdown_ns") is not None:
+        s = f"shutdown   SHUTDOWN->SHUTDOWN-COMPLETE {_ms(sd.get('duration_ns'))} ms"
+        if sd.get("shutdown_complete_ns") is None:
+            s = "shutdown   started, SHUTDOWN-COMPLETE not seen"
+        lines += _wrap(s, "  ", "             ")
+    ab = sd.get("abort")
+    if ab:
+        causes = ", ".join(f"{c.get('name')} ({c.get('code')})" for c in ab.get("causes") or []) or "no cause"
+        lines += _wrap(f"abort      by {ab.get('by')} at {_when(ab.get('ts_ns'))}"
+                       f"{', T bit set' if ab.get('t_bit') else ''}: {causes}", "  ", "             ")
+    return lines
+
+
+def _paths(assoc: dict[str, Any]) -> list[str]:
+    paths = assoc.get("paths") or []
+    if not paths:
+        return []
+    rows = []
+    for p in paths:
+        hb = p.get("heartbeats") or {}
+        rtt = p.get("rtt") or {}
+        rows.append([f"{p.get('src')} -> {p.get('dst')}", _n(p.get("packets")), _n(p.get("data_chunks")),
+                     _n(p.get("retransmissions")), _n(hb.get("sent")), _n(hb.get("acked")),
+                     _n(hb.get("unanswered")), _n(rtt.get("samples")), _msc(rtt.get("srtt_ns"))])
+    return _table(["PATH (SRC -> DST)", "PKTS", "DATA", "RETX", "HB_SENT", "HB_ACK", "HB_LOST", "RTT_N",
+                   "SRTT_MS"], rows)
+
+
+def _ppids(ppids: dict[str, int] | None) -> str:
+    if not ppids:
+        return "-"
+    items = sorted(ppids.items(), key=lambda kv: (-kv[1], kv[0]))
+    top = int(items[0][0]) if str(items[0][0]).isdigit() else items[0][0]
+    name = PPID_NAMES.get(top) if isinstance(top, int) else None
+    s = f"{top} {name}" if name else str(top)
+    return s + (f" +{len(items) - 1}" if len(items) > 1 else "")
+
+
+def _streams(assoc: dict[str, Any], max_streams: int) -> list[str]:
+    lines: list[str] = []
+    for key, d in (assoc.get("directions") or {}).items():
+        streams = d.get("streams") or []
+        if not streams:
+            continue
+        ranked = sorted(streams, key=lambda s: (-(s.get("chunks") or 0), s.get("sid") or 0))
+        shown = ranked if max_streams <= 0 else ranked[:max_streams]
+        rows = [[_n(s.get("sid")), _n(s.get("chunks")), _n(s.get("bytes")), _n(s.get("ordered")),
+                 _n(s.get("unordered")), _ppids(s.get("ppids")), _n(s.get("ssn_gaps")), _msc(s.get("jitter_ns"))]
+                for s in shown]
+        if lines:
+            lines.append("")
+        lines.append(f"  streams {key}: {len(streams)} used" + (", busiest first" if len(streams) > 1 else ""))
+        lines += _table(["SID", "CHUNKS", "BYTES", "ORDERED", "UNORDERED", "PPID", "SSN_GAPS", "JITTER_MS"],
+                        rows, indent="    ", align="rrrrrlrr")
+        rest = ranked[len(shown):]
+        if rest:
+            lines.append(f"    ... {len(rest)} more streams ({sum(s.get('chunks') or 0 for s in rest)} chunks, "
+                         f"{sum(s.get('bytes') or 0 for s in rest)} bytes)")
+    return lines
+
+
+def _footer(doc: dict[str, Any]) -> list[str]:
+    cap = doc.get("capture", {})
+    lim = cap.get("limits") or {}
+    unknown = sum((cap.get("unknown_chunk_types") or {}).values())
+    sctp = cap.get("sctp_packets", 0)
+    bad = cap.get("bad_checksum", 0)
+    offload = "; NIC checksum offload?" if sctp and bad and bad * 2 >= sctp else ""
+    lines = _wrap_parts("Counted, not analysed: ", [
+        f"{cap.get('malformed', 0)} malformed",
+        f"{bad} bad checksum (analysed anyway{offload})",
+        f"{cap.get('unchecked_checksum', 0)} unverifiable checksum",
+        f"{cap.get('duplicates', 0)} duplicate frames",
+        f"{cap.get('icmp_quoted_sctp', 0)} ICMP-quoted SCTP",
+        f"{cap.get('truncated_packets', 0)} truncated",
+        f"{cap.get('ip_fragments', 0)} IP fragments ({cap.get('reassembled', 0)} reassembled, "
+        f"{cap.get('reassembly_dropped', 0)} dropped)",
+        f"{unknown} chunks of unknown type"], indent="", sub=2)
+    hit = {k: v for k, v in lim.items() if v}
+    if hit:
+        lines += _wrap("LIMITS REACHED: " + ", ".join(f"{k} {v}" for k, v in hit.items())
+                       + " (see --max-assocs / --max-outstanding)", "", "  ")
+    else:
+        lines.append("Limits: none reached.")
+    for f in doc.get("files", []):
+        if f.get("caplen_gt_origlen"):
+            lines += _wrap(f"Note: {f.get('path')}: {f['caplen_gt_origlen']} records claim more captured than "
+                           "original bytes (invalid; analysed with the captured bytes).", "", "  ")
+    filt = doc.get("filters") or {}
+    if any(filt.get(k) for k in ("assoc", "port", "addr")):
+        args = " ".join(f"--{k} {v}" for k in ("assoc", "port", "addr") for v in filt.get(k) or [])
+        lines += _wrap(f"Filter {args}: {len(doc.get('associations', []))} of "
+                       f"{cap.get('associations', 0)} associations shown; capture totals are for all traffic.",
+                       "", "  ")
+    if doc.get("interrupted"):
+        lines.append(f"INTERRUPTED (Ctrl-C) after {cap.get('packets', 0)} packets: this report covers only the "
+                     "part read.")
+    for e in doc.get("errors", []):
+        lines += _wrap(f"INCOMPLETE: {e}", "", "  ")
+    return lines
+
+
+def render(doc: dict[str, Any], max_streams: int = 10) -> str:
+    """The whole text report for a ``--json`` document; ``max_streams`` <= 0 shows every stream."""
+    out = _summary(doc)
+    assocs = doc.get("associations", [])
+    if not assocs:
+        out += ["", "No SCTP association" + (" matches the filters." if any(
+            (doc.get("filters") or {}).get(k) for k in ("assoc", "port", "addr")) else " in the capture.")]
+    for assoc in assocs:
+        out.append("")
+        out += _assoc_header(assoc)
+        out.append("")
+        out += _directions(assoc)
+        out.append("")
+        out += _handshake(assoc)
+        p = _paths(assoc)
+        if p:
+            out.append("")
+            out += p
+        s = _streams(assoc, max_streams)
+        if s:
+            out.append("")
+            out += s
+    out.append("")
+    out += _footer(doc)
+    return "\n".join(out) + "\n"
