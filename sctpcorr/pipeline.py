@@ -166,35 +166,31 @@ class Filters:
 
 
 class _EventFilter:
-    """Decides, per association id, whether its events pass the filters, with bounded work and memory.
+    """Decides, per association id, whether its events pass the filters, batch by batch, holding nothing back.
 
     ``--assoc`` decides from the id at once, ``--port`` from the association's ``assoc_new`` event. ``--addr``
     decides at once for an association whose event carries a matching ``src``/``dst``; otherwise from its
-    address sets, read with ``report()``. That call is costly with many associations, so events waiting for it
-    are held (in order) and one lookup decides them all when 8 batches, 50,000 events or 1 s have accumulated,
-    and at the end. An association that did not match starts matching when a later event carries a matching
-    address (added by ASCONF, or learnt later).
+    address sets, read with ``Analyzer.association(id)`` (one association's report entry: its cost does not
+    depend on how many associations there are) once the batch in which the association first appears has been
+    read. Each batch is therefore written as soon as it is drained. An association that did not match starts
+    matching when a later event carries a matching address (added by ASCONF, or learnt later).
     """
 
-    MAX_BATCHES = 8
-    MAX_EVENTS = 50_000
-    MAX_WAIT_S = 1.0
-
-    def __init__(self, filters: Filters, report: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, filters: Filters, association: Callable[[Any], dict[str, Any] | None]) -> None:
         self.f = filters
-        self._report = report
+        self._association = association
         self._static: dict[Any, bool] = {}  # --assoc and --port criteria: final once known
         self._addr: dict[Any, bool] = {}  # --addr criterion: False may still turn True
-        self._pending: list[dict[str, Any]] = []
-        self._waiting: set[Any] = set()  # ids in _pending that need a report() lookup
-        self._batches = 0
-        self._since = 0.0
 
     def _undecided(self, aid: Any) -> bool:
         return aid not in self._static or (bool(self.f.addrs) and aid not in self._addr)
 
-    def _learn(self, events: list[dict[str, Any]]) -> None:
+    def apply(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The events of this batch that pass, in order."""
         f = self.f
+        if not f.active:
+            return events
+        waiting: set[Any] = set()
         for e in events:
             aid = e["assoc_id"]
             if aid not in self._static:
@@ -208,43 +204,15 @@ class _EventFilter:
                                                         or f.addr_matches(e.get("dst"))):
                 self._addr[aid] = True
             if self._undecided(aid):
-                self._waiting.add(aid)
-
-    def apply(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The events that can be written now (possibly held ones of earlier batches first, in order)."""
-        if not self.f.active:
-            return events
-        if not self._pending:
-            self._since = time.monotonic()
-        self._learn(events)
-        self._pending.extend(events)
-        self._batches += 1
-        self._waiting = {aid for aid in self._waiting if self._undecided(aid)}
-        if self._waiting and self._batches < self.MAX_BATCHES and len(self._pending) < self.MAX_EVENTS \
-                and time.monotonic() - self._since < self.MAX_WAIT_S:
-            return []
-        return self._emit()
-
-    def flush(self) -> list[dict[str, Any]]:
-        """Everything still held (end of the run)."""
-        return self._emit() if self.f.active and self._pending else []
-
-    def _emit(self) -> list[dict[str, Any]]:
-        f = self.f
-        if self._waiting:
-            by_id = {a["id"]: a for a in self._report().get("associations", ())}
-            for aid in self._waiting:
-                assoc = by_id.get(aid)
-                if aid not in self._static:
-                    self._static[aid] = assoc is not None and bool(f.ports.intersection(assoc.get("ports") or ()))
-                if f.addrs and aid not in self._addr:
-                    self._addr[aid] = assoc is not None and f.addrs_match(assoc)
-            self._waiting = set()
-        out = [e for e in self._pending
-               if self._static.get(e["assoc_id"]) and (not f.addrs or self._addr.get(e["assoc_id"]))]
-        self._pending = []
-        self._batches = 0
-        return out
+                waiting.add(aid)
+        for aid in waiting:
+            assoc = self._association(aid) if isinstance(aid, int) else None
+            if aid not in self._static:
+                self._static[aid] = assoc is not None and bool(f.ports.intersection(assoc.get("ports") or ()))
+            if f.addrs and aid not in self._addr:
+                self._addr[aid] = assoc is not None and f.addrs_match(assoc)
+        return [e for e in events
+                if self._static.get(e["assoc_id"]) and (not f.addrs or self._addr.get(e["assoc_id"]))]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -349,18 +317,23 @@ def run_pcap(
                  max_outstanding=opts.max_outstanding)
     started = time.monotonic_ns()
     run = PcapRun(options=opts, files=[], report={}, errors=[], interrupted=False, elapsed_ns=0)
-    evfilter = _EventFilter(opts.filters, a.report)
+
+    def association(aid: int) -> dict[str, Any] | None:
+        try:
+            return a.association(aid)
+        except KeyError:
+            return None
+
+    evfilter = _EventFilter(opts.filters, association)
     total_packets = 0
 
-    def drain(file_index: int, final: bool = False) -> None:
+    def drain(file_index: int) -> None:
         if not opts.events:
             return
         raw = a.drain_events()
         events = [event_to_dict(e, file_index) for e in raw]
         run.events_seen.update(e["type"] for e in events)
         ready = evfilter.apply(events) if events else []
-        if final:
-            ready += evfilter.flush()
         if ready and on_events is not None:
             on_events(ready)
             run.events_written += len(ready)
@@ -432,12 +405,12 @@ def run_pcap(
             current = None
             finish_file(fr, reader)
             drain(index)
-        drain(max(0, len(opts.files) - 1), final=True)
+        drain(max(0, len(opts.files) - 1))
     except KeyboardInterrupt:
         run.interrupted = True
         if current is not None:
             finish_file(*current, interrupted=True)
-        drain(max(0, len(run.files) - 1), final=True)
+        drain(max(0, len(run.files) - 1))
     finally:
         if progress is not None:
             progress.close()

@@ -97,6 +97,9 @@ COLUMNS: list[tuple[str, Getter]] = [
     ("rto_ns", _g("rtt", "rto_ns")),
     ("jitter_ns", _g("jitter_ns")),
     ("streams", lambda a, d, s: len(d.get("streams") or ())),
+    ("rtt_scope", _g("rtt_scope")),
+    ("vantage_point", lambda a, d, s: (a.get("vantage") or {}).get("point")),
+    ("vantage_full_rtt_ns", lambda a, d, s: (a.get("vantage") or {}).get("full_rtt_ns")),
 ]
 
 

@@ -225,7 +225,7 @@ def _directions(assoc: dict[str, Any]) -> list[str]:
                    _n(rw.get("zero_window_episodes")), _n(fl.get("max_bytes")),
                    "-" if mean is None else str(round(mean))])
         rtt = d.get("rtt") or {}
-        t3.append([k, _n(rtt.get("samples")),
+        t3.append([k + _SCOPE_MARK.get(d.get("rtt_scope"), ""), _n(rtt.get("samples")),
                    f"{_n(rtt.get('data_samples'))}/{_n(rtt.get('heartbeat_samples'))}/"
                    f"{_n(rtt.get('handshake_samples'))}",
                    _n(rtt.get("delayed_sack_samples")),
@@ -239,6 +239,48 @@ def _directions(assoc: dict[str, Any]) -> list[str]:
     lines.append("")
     lines += _table(["DIR", "RTT_N", "DATA/HB/HS", "DLY_SACK", "SRTT_MS", "MIN_MS", "P50_MS", "P99_MS", "MAX_MS",
                      "RTO_MS", "JITTER_MS"], t3)
+    lines += _vantage(assoc)
+    return lines
+
+
+# RTT marks: the capture point decides what an RTT measured on the wire covers (engine.md "Capture vantage point")
+_SCOPE_MARK = {"turnaround": "*", "partial": "~"}
+_POINT_TEXT = {"A": "capture next to A", "B": "capture next to B", "middle": "capture between A and B"}
+
+
+def _vantage(assoc: dict[str, Any]) -> list[str]:
+    """Where the capture was taken, and what the RTTs above therefore measure (footnotes to the marks)."""
+    v = assoc.get("vantage") or {}
+    a, b, full = v.get("a_side_rtt_ns"), v.get("b_side_rtt_ns"), v.get("full_rtt_ns")
+    point = v.get("point") or "unknown"
+    if a is None and b is None:
+        return []
+    sides = ", ".join(f"capture<->{e} {_ms(x)} ms" for e, x in (("A", a), ("B", b)) if x is not None)
+    if point == "local":
+        head = "A and B both on the capturing host (loopback or shared address): each RTT is the peer's turnaround"
+    elif point in _POINT_TEXT:
+        head = f"{_POINT_TEXT[point]} ({sides}, from {v.get('evidence')} minima)"
+    elif a is None or b is None:
+        head = f"capture point unknown: no RTT sample of {'A' if a is None else 'B'}'s side ({sides})"
+    else:
+        head = f"capture point unknown: too few samples to tell ({sides})"
+    lines = _wrap(f"vantage    {head}", "  ", " " * 13)
+    dirs = assoc.get("directions") or {}
+    for k in ("A>B", "B>A"):
+        d = dirs.get(k) or {}
+        if d.get("rtt_scope") != "turnaround":
+            continue
+        near = k[-1]
+        what = "SACK turnaround" if (d.get("rtt") or {}).get("data_samples") else "turnaround"
+        note = f"* {k} RTT measured at {near}'s side: {near}'s {what}, not the path RTT"
+        if full is not None:
+            note += f" (full RTT about {_ms(full)} ms)"
+        lines += _wrap(note, "  ", "    ")
+    if any((dirs.get(k) or {}).get("rtt_scope") == "partial" for k in ("A>B", "B>A")):
+        note = "~ each direction's RTT covers only its capture->peer->capture half"
+        if full is not None:
+            note += f"; full RTT about {_ms(full)} ms"
+        lines += _wrap(note, "  ", "    ")
     return lines
 
 
@@ -278,14 +320,27 @@ def _paths(assoc: dict[str, Any]) -> list[str]:
     if not paths:
         return []
     rows = []
+    marks: set[str] = set()
     for p in paths:
         hb = p.get("heartbeats") or {}
         rtt = p.get("rtt") or {}
+        srtt = rtt.get("srtt_ns")
+        mark = _SCOPE_MARK.get(p.get("rtt_scope"), "") if srtt is not None else ""
         rows.append([f"{p.get('src')} -> {p.get('dst')}", _n(p.get("packets")), _n(p.get("data_chunks")),
                      _n(p.get("retransmissions")), _n(hb.get("sent")), _n(hb.get("acked")),
-                     _n(hb.get("unanswered")), _n(rtt.get("samples")), _msc(rtt.get("srtt_ns"))])
-    return _table(["PATH (SRC -> DST)", "PKTS", "DATA", "RETX", "HB_SENT", "HB_ACK", "HB_LOST", "RTT_N",
-                   "SRTT_MS"], rows)
+                     _n(hb.get("unanswered")), _n(rtt.get("samples")), _msc(srtt) + mark])
+        if mark:
+            marks.add(mark)
+    if marks:  # keep the digits aligned: unmarked values get a blank where the mark would be
+        for r in rows:
+            r[-1] += "" if r[-1][-1] in "*~" else " "
+    lines = _table(["PATH (SRC -> DST)", "PKTS", "DATA", "RETX", "HB_SENT", "HB_ACK", "HB_LOST", "RTT_N",
+                    "SRTT_MS"], rows)
+    if "*" in marks:
+        lines.append("  * measured next to the receiving endpoint: its turnaround, not the path RTT")
+    if "~" in marks:
+        lines.append("  ~ measured between the endpoints: only the capture->receiver->capture half")
+    return lines
 
 
 def _ppids(ppids: dict[str, int] | None) -> str:

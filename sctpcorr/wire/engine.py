@@ -47,7 +47,7 @@ __all__ = [
 
 #: The analyser (C type). ``Analyzer(events=False, dup_window_ns=5_000_000, max_assocs=1_000_000,
 #: max_outstanding=65536)``; methods ``feed_capture``, ``finish_capture``, ``feed_packet``, ``drain_events``,
-#: ``report``. See docs/design/engine.md.
+#: ``report`` and ``association(id)`` (one association's report entry). See docs/design/engine.md.
 Analyzer = _engine.Analyzer
 
 #: Chunk type -> RFC name as used in every ``chunks`` dict of the report ("DATA", "INIT-ACK", "I-FORWARD-TSN"...).

@@ -93,3 +93,52 @@ def test_csv_filtered(forces3):
     r = run_cli("pcap", "--csv", "--assoc", "3", forces3)
     rows = list(csv.DictReader(io.StringIO(r.stdout)))
     assert [(row["assoc_id"], row["direction"]) for row in rows] == [("3", "A>B"), ("3", "B>A")]
+
+
+def test_addr_filter_holds_no_event_back():
+    """--addr decides an association from Analyzer.association(id) at the end of the block in which it appears:
+    each block's events are handed on before the next block is read (events without src/dst, such as assoc_new
+    and state, need that lookup), and the stream is the unfiltered one restricted to the matching association."""
+    from sctpcorr.pipeline import Filters, PcapOptions, run_pcap
+
+    # redes-terminal-distribuido: 3 short associations 172.17.0.3<->.2, .4<->.3 and .5<->.3 (Docker)
+    cap = str(corpus_file("redes-terminal-distribuido/sctp.pcap"))
+
+    def run(filters):
+        log = []
+
+        class Progress:
+            def update(self, file_index, path, position, size, packets):
+                log.append(("block", position))
+
+            def close(self):
+                pass
+
+        def on_events(events):
+            log.append(("events", [(e["type"], e["assoc_id"], e["frame_no"]) for e in events]))
+
+        result = run_pcap(PcapOptions(files=(cap,), filters=filters, events=True, block_size=512),
+                          on_events=on_events, progress=Progress())
+        return log, result
+
+    everything, _ = run(Filters())
+    log, result = run(Filters.build(addrs=["172.17.0.4"]))
+    assert [a["id"] for a in result.document["associations"]] == [2]
+    written = [e for kind, batch in log if kind == "events" for e in batch]
+    assert written == [e for kind, batch in everything if kind == "events" for e in batch if e[1] == 2]
+    assert {t for t, _, _ in written} >= {"assoc_new", "state", "rtt"}
+    # each event is written after the same number of blocks as without a filter: right after the block that
+    # produced it, before the next one is read
+    def blocks_read_when_written(lg):
+        out, blocks = {}, 0
+        for kind, item in lg:
+            if kind == "block":
+                blocks += 1
+            else:
+                out.update((e, blocks) for e in item)
+        return out
+
+    assert sum(kind == "block" for kind, _ in log) > 10
+    unfiltered_at = blocks_read_when_written(everything)
+    assert blocks_read_when_written(log) == {e: unfiltered_at[e] for e in written}
+    assert len(set(blocks_read_when_written(log).values())) > 1  # written in several batches, as they came

@@ -86,6 +86,9 @@ typedef struct {
     uint64_t samples;        /* all methods */
     uint64_t data_samples, heartbeat_samples, handshake_samples, delayed_sack_samples;
     int64_t min_ns, max_ns;
+    int64_t min_method_ns[3]; /* minimum per method (0 data, 1 heartbeat, 2 handshake); valid when that method
+                                 has a sample; the data minimum skips samples flagged delayed_sack (valid when
+                                 data_samples > delayed_sack_samples) */
     long double sum_ns;      /* for the mean */
     int64_t srtt_ns, rttvar_ns; /* valid when samples > 0 */
     sc_hbin *bins;           /* sorted by bin, nbins used of cap */
@@ -349,5 +352,48 @@ int64_t sc_rtt_mean(const sc_rtt *r);
 int64_t sc_rtt_rto(const sc_rtt *r);                      /* clamped to [RTO.Min, RTO.Max] */
 int64_t sc_jitter_value(const sc_jitter *j);              /* SC_NOTS until two spacings were seen */
 uint64_t sc_path_hb_unanswered(const sc_path *p);          /* settled + still pending */
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Capture vantage point (engine.md "Capture vantage point")                                         */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* An RTT the capture shows is timed between two packets passing the capture point, so A's samples (A's DATA
+ * -> B's SACK, INIT -> INIT-ACK, A's HEARTBEAT -> HEARTBEAT-ACK) cover only capture -> B -> capture (the "B
+ * side") and B's samples the "A side". The side that is close to the capture point is little more than that
+ * endpoint's turnaround time. Each side is estimated by the minimum of its samples (every sample is an upper
+ * bound of the side's wire round trip plus the peer's quickest turnaround). */
+#define SC_VP_RATIO 3            /* a side at most 1/3 of the other puts the capture next to that endpoint */
+#define SC_VP_DATA_TIGHT 8       /* DATA-only minima count as a measurement (not an upper bound) from this many
+                                    non-delayed samples on; HEARTBEAT and handshake minima always do */
+
+typedef enum {
+    SC_VP_UNKNOWN = 0,
+    SC_VP_A,                     /* next to A: B>A RTTs are A's turnaround, A>B RTTs are the full path RTT */
+    SC_VP_B,
+    SC_VP_MIDDLE,                /* between them: each direction sees only its half; full RTT ~ sum of sides */
+    SC_VP_LOCAL,                 /* both endpoints on the capturing host (loopback or one shared address) */
+    SC_VP_COUNT
+} sc_vp_point;
+
+#define SC_VP_EV_DATA      0x01  /* evidence bits: the methods whose minima decided the sides */
+#define SC_VP_EV_HEARTBEAT 0x02
+#define SC_VP_EV_HANDSHAKE 0x04
+#define SC_VP_EV_ADDRESSES 0x08  /* local: the path's addresses */
+
+typedef struct {
+    uint8_t point;               /* sc_vp_point */
+    uint8_t evidence;            /* SC_VP_EV_* */
+    uint8_t tight[2];            /* side [0] A, [1] B: a measurement, not only an upper bound */
+    int64_t side_ns[2];          /* [0] A side (B's samples), [1] B side (A's samples); SC_NOTS: no sample */
+    int64_t method_ns[2][3];     /* per side, minimum per method (0 data, 1 heartbeat, 2 handshake) or SC_NOTS */
+    int64_t full_ns;             /* A side + B side (both known, not local), else SC_NOTS */
+} sc_vantage;
+
+const char *sc_vp_point_name(unsigned point);
+/* The association's vantage point, from its per-direction RTT accumulators (all paths). */
+void sc_vantage_assoc(const sc_assoc *A, sc_vantage *out);
+/* The vantage point of path pidx's address pair: the path and its reverse (same two addresses, other
+ * direction). */
+void sc_vantage_path(const sc_assoc *A, unsigned pidx, sc_vantage *out);
 
 #endif

@@ -44,6 +44,16 @@ static int put(PyObject *d, const char *k, PyObject *v)
             goto fail;                                                                                       \
     } while (0)
 
+/* Like PUT, for a variable the fail: path releases: the reference moves into d (the variable becomes NULL),
+ * so a failed insertion (which already released it) is not released twice. */
+#define MOVE(d, k, var)                                                                                      \
+    do {                                                                                                     \
+        PyObject *moved_ = (var);                                                                            \
+        (var) = NULL;                                                                                        \
+        if (put((d), (k), moved_) < 0)                                                                       \
+            goto fail;                                                                                       \
+    } while (0)
+
 static PyObject *u64(uint64_t v) { return PyLong_FromUnsignedLongLong(v); }
 static PyObject *i64(int64_t v) { return PyLong_FromLongLong(v); }
 static PyObject *i64_or_none(int64_t v)
@@ -173,7 +183,7 @@ static PyObject *build_stream(const sc_stream *s)
     }
     if (s->ppid_other && put(pp, "other", u64(s->ppid_other)) < 0)
         goto fail;
-    PUT(d, "ppids", pp);
+    MOVE(d, "ppids", pp);
     pp = NULL;
     PUT(d, "ssn_gaps", u64(s->ssn_gaps));
     PUT(d, "first_ssn", s->have_ssn ? u64(s->first_ssn) : (Py_INCREF(Py_None), Py_None));
@@ -186,7 +196,82 @@ fail:
     return NULL;
 }
 
-static PyObject *build_dir(const sc_assoc *A, unsigned e)
+/* vantage: {"point", "evidence", "a_side_rtt_ns", "b_side_rtt_ns", "full_rtt_ns",
+ *           "minima": {"a_side": {"data_ns", "heartbeat_ns", "handshake_ns"}, "b_side": {...}}} */
+static PyObject *build_vantage(const sc_vantage *v)
+{
+    static const char *const EV[4] = {"data", "heartbeat", "handshake", "addresses"};
+    static const char *const SIDES[2] = {"a_side", "b_side"};
+    static const char *const METHODS[3] = {"data_ns", "heartbeat_ns", "handshake_ns"};
+    char ev[64] = "";
+    size_t len = 0;
+    static const unsigned ORDER[4] = {3, 2, 1, 0}; /* "handshake+heartbeat": strongest evidence first */
+    for (unsigned k = 0; k < 4; k++) {
+        unsigned i = ORDER[k];
+        if (!(v->evidence & (1u << i)))
+            continue;
+        len += (size_t)snprintf(ev + len, sizeof ev - len, "%s%s", len ? "+" : "", EV[i]);
+    }
+    PyObject *d = PyDict_New(), *mins = NULL, *side = NULL;
+    if (!d)
+        return NULL;
+    PUT(d, "point", PyUnicode_FromString(sc_vp_point_name(v->point)));
+    PUT(d, "evidence", len ? PyUnicode_FromString(ev) : (Py_INCREF(Py_None), Py_None));
+    PUT(d, "a_side_rtt_ns", i64_or_none(v->side_ns[0]));
+    PUT(d, "b_side_rtt_ns", i64_or_none(v->side_ns[1]));
+    PUT(d, "full_rtt_ns", i64_or_none(v->full_ns));
+    if (!(mins = PyDict_New()))
+        goto fail;
+    for (unsigned s = 0; s < 2; s++) {
+        if (!(side = PyDict_New()))
+            goto fail;
+        for (unsigned m = 0; m < 3; m++)
+            if (put(side, METHODS[m], i64_or_none(v->method_ns[s][m])) < 0)
+                goto fail;
+        if (put(mins, SIDES[s], side) < 0) {
+            side = NULL;
+            goto fail;
+        }
+        side = NULL;
+    }
+    MOVE(d, "minima", mins);
+    return d;
+fail:
+    Py_XDECREF(side);
+    Py_XDECREF(mins);
+    Py_DECREF(d);
+    return NULL;
+}
+
+/* What an RTT measured by endpoint `dir` (0: A, 1: B) covers, given the vantage point: "path" (the capture
+ * is next to the measurer, or both ends are local: the RTT the sender itself sees), "turnaround" (the capture
+ * is next to the peer: mostly the peer's SACK/HEARTBEAT-ACK turnaround), "partial" (the capture is in the
+ * middle: the capture -> peer -> capture half), None (unknown). */
+static PyObject *rtt_scope_obj(const sc_vantage *v, unsigned dir)
+{
+    const char *s = NULL;
+    switch (v->point) {
+    case SC_VP_A:
+        s = dir == 0 ? "path" : "turnaround";
+        break;
+    case SC_VP_B:
+        s = dir == 1 ? "path" : "turnaround";
+        break;
+    case SC_VP_MIDDLE:
+        s = "partial";
+        break;
+    case SC_VP_LOCAL:
+        s = "path";
+        break;
+    default:
+        break;
+    }
+    if (!s)
+        Py_RETURN_NONE;
+    return PyUnicode_FromString(s);
+}
+
+static PyObject *build_dir(const sc_assoc *A, unsigned e, const sc_vantage *vp)
 {
     const sc_dir *D = &A->dir[e];
     PyObject *d = PyDict_New(), *sub = NULL;
@@ -204,7 +289,7 @@ static PyObject *build_dir(const sc_assoc *A, unsigned e)
         put(sub, "timeout", u64(D->rtx_timeout)) < 0 || put(sub, "unknown", u64(D->rtx_unknown)) < 0 ||
         put(sub, "spurious", u64(D->rtx_spurious)) < 0)
         goto fail;
-    PUT(d, "retransmissions", sub);
+    MOVE(d, "retransmissions", sub);
     sub = NULL;
     PUT(d, "sacks", u64(D->sacks));
     PUT(d, "nr_sacks", u64(D->nr_sacks));
@@ -219,7 +304,7 @@ static PyObject *build_dir(const sc_assoc *A, unsigned e)
         put(sub, "last", D->have_rwnd ? u64(D->rwnd_last) : (Py_INCREF(Py_None), Py_None)) < 0 ||
         put(sub, "zero_window_episodes", u64(D->zero_window_episodes)) < 0)
         goto fail;
-    PUT(d, "a_rwnd", sub);
+    MOVE(d, "a_rwnd", sub);
     sub = NULL;
     if (!(sub = PyDict_New()))
         goto fail;
@@ -227,16 +312,17 @@ static PyObject *build_dir(const sc_assoc *A, unsigned e)
     if (put(sub, "max_bytes", u64(D->flight_max_bytes)) < 0 || put(sub, "max_chunks", u64(D->flight_max_chunks)) < 0 ||
         put(sub, "mean_bytes", i64_or_none(mean)) < 0)
         goto fail;
-    PUT(d, "flight", sub);
+    MOVE(d, "flight", sub);
     sub = NULL;
     PUT(d, "rtt", build_rtt(&D->rtt));
+    PUT(d, "rtt_scope", rtt_scope_obj(vp, e));
     PUT(d, "jitter_ns", i64_or_none(sc_jitter_value(&D->jit)));
     if (!(sub = PyList_New(0)))
         goto fail;
     for (uint32_t i = 0; i < D->nstreams; i++)
         if (append(sub, build_stream(&D->streams[i])) < 0)
             goto fail;
-    PUT(d, "streams", sub);
+    MOVE(d, "streams", sub);
     sub = NULL;
     PUT(d, "duplicate_chunks", slot_counts(D->dup_chunks));
     return d;
@@ -246,8 +332,12 @@ fail:
     return NULL;
 }
 
-static PyObject *build_path(const sc_path *p)
+static PyObject *build_path(const sc_assoc *A, unsigned pidx)
 {
+    const sc_path *p = &A->paths[pidx];
+    sc_vantage vp;
+    sc_vantage_path(A, pidx, &vp);
+
     PyObject *d = PyDict_New(), *hb = NULL;
     if (!d)
         return NULL;
@@ -265,9 +355,11 @@ static PyObject *build_path(const sc_path *p)
         put(hb, "linux_nonce", p->have_linux_hb ? u64(p->linux_hb_nonce) : (Py_INCREF(Py_None), Py_None)) < 0 ||
         put(hb, "linux_sent_at_jiffies", p->have_linux_hb ? u64(p->linux_hb_sent_at) : (Py_INCREF(Py_None), Py_None)) < 0)
         goto fail;
-    PUT(d, "heartbeats", hb);
+    MOVE(d, "heartbeats", hb);
     hb = NULL;
     PUT(d, "rtt", build_rtt(&p->rtt));
+    PUT(d, "rtt_scope", rtt_scope_obj(&vp, p->dir & 1));
+    PUT(d, "vantage", build_vantage(&vp));
     return d;
 fail:
     Py_XDECREF(hb);
@@ -293,7 +385,7 @@ static PyObject *build_initinfo(const sc_initinfo *ii)
     for (unsigned i = 0; i < ii->nexts; i++)
         if (append(l, chunk_name_obj(ii->exts[i])) < 0)
             goto fail;
-    PUT(d, "supported_extensions", l);
+    MOVE(d, "supported_extensions", l);
     l = NULL;
     PUT(d, "forward_tsn", boolean(ii->forward_tsn));
     PUT(d, "ecn", boolean(ii->ecn));
@@ -326,7 +418,7 @@ static PyObject *build_assoc(const sc_assoc *A)
             goto fail;
         PyList_SET_ITEM(t, e, v);
     }
-    PUT(d, "vtags", t);
+    MOVE(d, "vtags", t);
     t = NULL;
     if (!(t = PyList_New(2)))
         goto fail;
@@ -336,7 +428,7 @@ static PyObject *build_assoc(const sc_assoc *A)
             goto fail;
         PyList_SET_ITEM(t, e, v);
     }
-    PUT(d, "addresses", t);
+    MOVE(d, "addresses", t);
     t = NULL;
     const char *st = sc_state_name(A->state); /* never NONE: the first chunk of a new association is well-formed */
     PUT(d, "state", st ? PyUnicode_FromString(st) : (Py_INCREF(Py_None), Py_None));
@@ -354,7 +446,7 @@ static PyObject *build_assoc(const sc_assoc *A)
             goto fail;
         PyList_SET_ITEM(t, e, v);
     }
-    PUT(d, "init", t);
+    MOVE(d, "init", t);
     t = NULL;
 
     if (!(sub = PyDict_New()))
@@ -370,7 +462,7 @@ static PyObject *build_assoc(const sc_assoc *A)
         put(sub, "cookie_echo_retries", u64(A->n_cookie_echo > 1 ? A->n_cookie_echo - 1 : 0)) < 0 ||
         put(sub, "collision", boolean(A->collision)) < 0 || put(sub, "restarts", u64(A->restarts)) < 0)
         goto fail;
-    PUT(d, "handshake", sub);
+    MOVE(d, "handshake", sub);
     sub = NULL;
 
     if (!(sub = PyDict_New()))
@@ -399,27 +491,35 @@ static PyObject *build_assoc(const sc_assoc *A)
                 goto fail;
             }
         }
-        if (put(ad, "causes", cl) < 0 || put(sub, "abort", ad) < 0)
+        if (put(ad, "causes", cl) < 0) {
+            Py_DECREF(ad);
+            goto fail;
+        }
+        if (put(sub, "abort", ad) < 0)
             goto fail;
     } else if (put(sub, "abort", (Py_INCREF(Py_None), Py_None)) < 0) {
         goto fail;
     }
-    PUT(d, "shutdown", sub);
+    MOVE(d, "shutdown", sub);
     sub = NULL;
 
     if (!(t = PyList_New(0)))
         goto fail;
     for (uint16_t i = 0; i < A->npaths; i++)
-        if (append(t, build_path(&A->paths[i])) < 0)
+        if (append(t, build_path(A, i)) < 0)
             goto fail;
-    PUT(d, "paths", t);
+    MOVE(d, "paths", t);
     t = NULL;
     if (!(sub = PyDict_New()))
         goto fail;
+    sc_vantage vp;
+    sc_vantage_assoc(A, &vp);
     for (unsigned e = 0; e < 2; e++)
-        if (put(sub, DIR_NAMES[e], build_dir(A, e)) < 0)
+        if (put(sub, DIR_NAMES[e], build_dir(A, e, &vp)) < 0)
             goto fail;
-    PUT(d, "directions", sub);
+    MOVE(d, "directions", sub);
+    sub = NULL;
+    PUT(d, "vantage", build_vantage(&vp));
     return d;
 fail:
     Py_XDECREF(t);
@@ -472,7 +572,7 @@ static PyObject *build_capture(const sc_analyzer *an)
         goto fail;
     }
     sub = NULL;
-    PUT(d, "unknown_chunk_types", unk);
+    MOVE(d, "unknown_chunk_types", unk);
     if (!(sub = PyDict_New()))
         goto fail;
     if (put(sub, "assocs_dropped", u64(cs->assocs_dropped)) < 0 || put(sub, "tsns_evicted", u64(cs->tsns_evicted)) < 0 ||
@@ -480,7 +580,7 @@ static PyObject *build_capture(const sc_analyzer *an)
         put(sub, "streams_dropped", u64(cs->streams_dropped)) < 0 ||
         put(sub, "addresses_dropped", u64(cs->addresses_dropped)) < 0)
         goto fail;
-    PUT(d, "limits", sub);
+    MOVE(d, "limits", sub);
     return d;
 fail:
     Py_XDECREF(sub);
@@ -714,7 +814,7 @@ static PyObject *Analyzer_finish_capture(AnalyzerObject *self, PyObject *unused)
     for (size_t i = 0; i < nlt; i++)
         if (append(l, u64(lt[i])) < 0)
             goto fail;
-    PUT(d, "link_types", l);
+    MOVE(d, "link_types", l);
     return d;
 fail:
     Py_XDECREF(l);
@@ -833,12 +933,28 @@ static PyObject *Analyzer_report(AnalyzerObject *self, PyObject *unused)
             goto fail;
         PyList_SET_ITEM(l, (Py_ssize_t)i, a);
     }
-    PUT(d, "associations", l);
+    MOVE(d, "associations", l);
     return d;
 fail:
     Py_XDECREF(l);
     Py_DECREF(d);
     return NULL;
+}
+
+static PyObject *Analyzer_association(AnalyzerObject *self, PyObject *arg)
+{
+    if (check_ready(self) < 0)
+        return NULL;
+    int overflow = 0;
+    long long id = PyLong_AsLongLongAndOverflow(arg, &overflow);
+    if (id == -1 && PyErr_Occurred())
+        return NULL;
+    sc_analyzer *an = self->an;
+    if (overflow || id < 1 || (unsigned long long)id > an->nassocs) {
+        PyErr_SetObject(PyExc_KeyError, arg);
+        return NULL;
+    }
+    return build_assoc(an->assocs[id - 1]);
 }
 
 static PyMethodDef Analyzer_methods[] = {
@@ -853,6 +969,9 @@ static PyMethodDef Analyzer_methods[] = {
      "automatically)."},
     {"drain_events", (PyCFunction)Analyzer_drain_events, METH_NOARGS,
      "drain_events() -> list[tuple]\n--\n\nEvents since the last drain (only with events=True)."},
+    {"association", (PyCFunction)Analyzer_association, METH_O,
+     "association(id: int) -> dict\n--\n\nOne association's report() entry, built alone (cost independent of the "
+     "number of associations). Raises KeyError for an id that is not an association."},
     {"report", (PyCFunction)Analyzer_report, METH_NOARGS,
      "report() -> dict\n--\n\nA snapshot of everything analysed so far (see docs/design/engine.md)."},
     {NULL, NULL, 0, NULL},
