@@ -651,11 +651,11 @@ static inline uint64_t half_key(uint16_t sport, uint16_t dport, uint32_t vtag)
     return ((uint64_t)sport << 48) | ((uint64_t)dport << 32) | vtag;
 }
 
-static uint32_t keys_get(const sc_analyzer *an, uint64_t key)
+static uint32_t u64map_get(const sc_u64map *m, uint64_t key)
 {
-    uint64_t mask = an->keys_cap - 1;
+    uint64_t mask = m->cap - 1;
     for (uint64_t i = mix64(key) & mask;; i = (i + 1) & mask) {
-        const sc_hent *e = &an->keys[i];
+        const sc_u64ent *e = &m->slot[i];
         if (!e->val)
             return 0;
         if (e->key == key)
@@ -663,39 +663,40 @@ static uint32_t keys_get(const sc_analyzer *an, uint64_t key)
     }
 }
 
-static int keys_grow(sc_analyzer *an)
+static int u64map_grow(sc_u64map *m)
 {
-    uint64_t ncap = an->keys_cap * 2, mask = ncap - 1;
-    sc_hent *nk = calloc(ncap, sizeof *nk);
-    if (!nk)
+    uint64_t ncap = m->cap * 2, mask = ncap - 1;
+    sc_u64ent *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
         return -1;
-    for (uint64_t j = 0; j < an->keys_cap; j++) {
-        const sc_hent *e = &an->keys[j];
+    for (uint64_t j = 0; j < m->cap; j++) {
+        const sc_u64ent *e = &m->slot[j];
         if (!e->val)
             continue;
         uint64_t i = mix64(e->key) & mask;
-        while (nk[i].val)
+        while (ns[i].val)
             i = (i + 1) & mask;
-        nk[i] = *e;
+        ns[i] = *e;
     }
-    free(an->keys);
-    an->keys = nk;
-    an->keys_cap = ncap;
+    free(m->slot);
+    m->slot = ns;
+    m->cap = ncap;
     return 0;
 }
 
-/* Insert or overwrite (the newest association wins a key). */
-static void keys_put(sc_analyzer *an, uint64_t key, uint32_t val)
+/* Insert or overwrite (the newest association wins a key). When memory runs out the map fills past half
+ * (slower probing) and, one slot from full, drops the insert. */
+static void u64map_put(sc_u64map *m, uint64_t key, uint32_t val)
 {
-    if ((an->keys_used + 1) * 2 > an->keys_cap && keys_grow(an) < 0 && an->keys_used + 1 >= an->keys_cap)
+    if ((m->used + 1) * 2 > m->cap && u64map_grow(m) < 0 && m->used + 1 >= m->cap)
         return;
-    uint64_t mask = an->keys_cap - 1;
+    uint64_t mask = m->cap - 1;
     for (uint64_t i = mix64(key) & mask;; i = (i + 1) & mask) {
-        sc_hent *e = &an->keys[i];
+        sc_u64ent *e = &m->slot[i];
         if (!e->val) {
             e->key = key;
             e->val = val;
-            an->keys_used++;
+            m->used++;
             return;
         }
         if (e->key == key) {
@@ -703,6 +704,14 @@ static void keys_put(sc_analyzer *an, uint64_t key, uint32_t val)
             return;
         }
     }
+}
+
+static int u64map_init(sc_u64map *m, uint64_t cap)
+{
+    m->slot = calloc(cap, sizeof *m->slot);
+    m->cap = cap;
+    m->used = 0;
+    return m->slot ? 0 : -1;
 }
 
 /* Direction-agnostic hash of a path (ports + address pair). */
@@ -727,56 +736,6 @@ static uint64_t path_hash(const sc_addr *a1, uint16_t p1, const sc_addr *a2, uin
     buf[36] = a1->family;
     buf[37] = buf[38] = buf[39] = 0;
     return hash_bytes(buf, sizeof buf, 0x5041544849445831ULL);
-}
-
-static uint32_t pathidx_get(const sc_analyzer *an, uint64_t h)
-{
-    uint64_t mask = an->pathidx_cap - 1;
-    for (uint64_t i = mix64(h) & mask;; i = (i + 1) & mask) {
-        const sc_pent *e = &an->pathidx[i];
-        if (!e->val)
-            return 0;
-        if (e->hash == h)
-            return e->val;
-    }
-}
-
-static void pathidx_put(sc_analyzer *an, uint64_t h, uint32_t val)
-{
-    if ((an->pathidx_used + 1) * 2 > an->pathidx_cap) {
-        uint64_t ncap = an->pathidx_cap * 2, mask = ncap - 1;
-        sc_pent *np = calloc(ncap, sizeof *np);
-        if (np) {
-            for (uint64_t j = 0; j < an->pathidx_cap; j++) {
-                const sc_pent *e = &an->pathidx[j];
-                if (!e->val)
-                    continue;
-                uint64_t i = mix64(e->hash) & mask;
-                while (np[i].val)
-                    i = (i + 1) & mask;
-                np[i] = *e;
-            }
-            free(an->pathidx);
-            an->pathidx = np;
-            an->pathidx_cap = ncap;
-        } else if (an->pathidx_used + 1 >= an->pathidx_cap) {
-            return;
-        }
-    }
-    uint64_t mask = an->pathidx_cap - 1;
-    for (uint64_t i = mix64(h) & mask;; i = (i + 1) & mask) {
-        sc_pent *e = &an->pathidx[i];
-        if (!e->val) {
-            e->hash = h;
-            e->val = val;
-            an->pathidx_used++;
-            return;
-        }
-        if (e->hash == h) {
-            e->val = val;
-            return;
-        }
-    }
 }
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -863,7 +822,7 @@ static void assoc_set_tag(sc_analyzer *an, sc_assoc *A, unsigned e, uint32_t tag
 {
     A->vtag[e] = tag;
     A->vtag_known[e] = 1;
-    keys_put(an, half_key(A->port[1 - e], A->port[e], tag), assoc_val(A, 1 - e));
+    u64map_put(&an->keys, half_key(A->port[1 - e], A->port[e], tag), assoc_val(A, 1 - e));
 }
 
 static void tsnq_release_all(sc_assoc *A, sc_dir *D);
@@ -930,10 +889,10 @@ static int path_get(sc_analyzer *an, sc_assoc *A, unsigned dir, const sc_addr *s
     addrset_add(an, &A->addrs[1 - dir], dst);
     if (!registered) { /* newest association on this key; remember the one it hides */
         uint64_t h = path_hash(src, A->port[dir], dst, A->port[1 - dir]);
-        uint32_t prev = pathidx_get(an, h);
+        uint32_t prev = u64map_get(&an->pathidx, h);
         p->prev_on_path = prev != A->id && prev <= an->nassocs ? prev : 0;
         p->path_key_owner = 1;
-        pathidx_put(an, h, A->id);
+        u64map_put(&an->pathidx, h, A->id);
     }
     D->last_path = A->npaths;
     return A->npaths++;
@@ -945,7 +904,7 @@ static int path_get(sc_analyzer *an, sc_assoc *A, unsigned dir, const sc_addr *s
 static int path_candidates(const sc_analyzer *an, const sc_addr *src, uint16_t sport, const sc_addr *dst,
                            uint16_t dport, sc_assoc **out)
 {
-    uint32_t id = pathidx_get(an, path_hash(src, sport, dst, dport));
+    uint32_t id = u64map_get(&an->pathidx, path_hash(src, sport, dst, dport));
     int n = 0;
     while (id && id <= an->nassocs && n < SC_MAX_CANDIDATES) {
         sc_assoc *A = an->assocs[id - 1];
@@ -990,7 +949,7 @@ static int maybe_reorient(sc_analyzer *an, sc_assoc *A)
     if (A->abort)
         A->abort->by ^= 1;
     for (unsigned e = 0; e < 2; e++)
-        keys_put(an, half_key(A->port[1 - e], A->port[e], A->vtag[e]), assoc_val(A, 1 - e));
+        u64map_put(&an->keys, half_key(A->port[1 - e], A->port[e], A->vtag[e]), assoc_val(A, 1 - e));
     for (size_t i = 0; i < (size_t)SC_DUP_SETS * SC_DUP_WAYS; i++)
         if (an->dup[i].assoc_val >> 1 == A->id)
             an->dup[i].assoc_val ^= 1;
@@ -1952,7 +1911,7 @@ static sc_assoc *resolve(sc_analyzer *an, const sc_packet *pkt, const sc_addr *s
     if (t0 == SC_INIT && ch0->length >= 20 && av0 >= 20) {
         uint32_t itag = be32(c0 + 4);
         /* the peer's packets will carry itag: a known key means an INIT retransmission */
-        val = keys_get(an, half_key(dp, sp, itag));
+        val = u64map_get(&an->keys, half_key(dp, sp, itag));
         if (val) {
             A = val_assoc(an, val);
             if (state_live(A->state)) {
@@ -1987,13 +1946,13 @@ static sc_assoc *resolve(sc_analyzer *an, const sc_packet *pkt, const sc_addr *s
     /* RFC 9260 §8.5.1 B/C: ABORT / SHUTDOWN-COMPLETE with the T bit carry the sender's own tag */
     int tbit = (t0 == SC_ABORT || t0 == SC_SHUTDOWN_COMPLETE) && (ch0->flags & 1);
     if (tbit) {
-        val = keys_get(an, half_key(dp, sp, pkt->vtag));
+        val = u64map_get(&an->keys, half_key(dp, sp, pkt->vtag));
         if (val) {
             *dir = 1 - (val & 1);
             return val_assoc(an, val);
         }
     } else {
-        val = keys_get(an, half_key(sp, dp, pkt->vtag));
+        val = u64map_get(&an->keys, half_key(sp, dp, pkt->vtag));
         if (val) {
             *dir = val & 1;
             return val_assoc(an, val);
@@ -2265,12 +2224,9 @@ sc_analyzer *sc_an_new(int events, int64_t dup_window_ns, uint64_t max_assocs, u
     while (an->tsn_ring_max < an->max_outstanding)
         an->tsn_ring_max <<= 1;
     an->dec = sc_decoder_new();
-    an->keys_cap = 1024;
-    an->keys = calloc(an->keys_cap, sizeof *an->keys);
-    an->pathidx_cap = 1024;
-    an->pathidx = calloc(an->pathidx_cap, sizeof *an->pathidx);
+    int maps_ok = u64map_init(&an->keys, 1024) == 0 && u64map_init(&an->pathidx, 1024) == 0;
     an->dup = malloc((size_t)SC_DUP_SETS * SC_DUP_WAYS * sizeof *an->dup);
-    if (!an->dec || !an->keys || !an->pathidx || !an->dup) {
+    if (!an->dec || !maps_ok || !an->dup) {
         sc_an_free(an);
         return NULL;
     }
@@ -2307,8 +2263,8 @@ void sc_an_free(sc_analyzer *an)
     for (uint64_t i = 0; i < an->nassocs; i++)
         assoc_free(an->assocs[i]);
     free(an->assocs);
-    free(an->keys);
-    free(an->pathidx);
+    free(an->keys.slot);
+    free(an->pathidx.slot);
     free(an->dup);
     free(an->ev);
     if (an->dec)

@@ -289,21 +289,24 @@ typedef struct {
     uint64_t paths_dropped, streams_dropped, addresses_dropped;
 } sc_capstats;
 
+/* One open-addressing (linear probing) map from a 64-bit key to a non-zero 32-bit value, used twice:
+ * association half keys (sport << 48 | dport << 32 | vtag of the receiver -> (assoc index + 1) << 1 | direction)
+ * and paths (direction-agnostic hash of ports + addresses -> assoc index + 1 of the newest user). */
 typedef struct {
-    uint64_t key;            /* sport << 48 | dport << 32 | vtag of the receiver */
-    uint32_t val;            /* (assoc index + 1) << 1 | direction of packets with this key; 0 = empty */
-} sc_hent;
+    uint64_t key;
+    uint32_t val;            /* 0 = empty slot */
+} sc_u64ent;
 
 typedef struct {
-    uint64_t hash;           /* direction-agnostic hash of (ports, addresses) */
-    uint32_t val;            /* assoc index + 1 (newest association that used the path); 0 = empty */
-} sc_pent;
+    sc_u64ent *slot;
+    uint64_t cap, used;      /* cap is a power of two; kept at most half full */
+} sc_u64map;
 
 typedef struct {
     uint64_t hash;
     int64_t ts_ns;
     uint64_t frame_no;
-    uint32_t assoc_val;      /* sc_hent.val of the first copy (0: none) */
+    uint32_t assoc_val;      /* keys value of the first copy (0: none) */
 } sc_dupent;
 
 typedef struct sc_analyzer {
@@ -320,10 +323,8 @@ typedef struct sc_analyzer {
     sc_assoc **assocs;       /* index = id - 1 */
     uint64_t nassocs, assocs_cap;
 
-    sc_hent *keys;           /* open addressing, linear probing */
-    uint64_t keys_cap, keys_used;
-    sc_pent *pathidx;
-    uint64_t pathidx_cap, pathidx_used;
+    sc_u64map keys;          /* association half keys */
+    sc_u64map pathidx;       /* paths */
 
     sc_dupent *dup;          /* SC_DUP_SETS * SC_DUP_WAYS */
 
