@@ -237,5 +237,15 @@ def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, ou
 
 main.add_command(pcap)
 
+
+def _register_optional() -> None:
+    # lab and probe live in their own packages; they import nothing heavy (no bcc, no qemu) at import time.
+    from sctpcorr.lab.cli import lab
+
+    main.add_command(lab)
+
+
+_register_optional()
+
 if __name__ == "__main__":  # python -m sctpcorr.cli
     main()

@@ -1,0 +1,450 @@
+"""The guest side of `sctpcorr lab run`: runs as root inside the virtme-ng guest, one scenario after another.
+
+Invoked by the host runner as ``python -m sctpcorr.lab.guest GROUP.json``; GROUP.json lists the bundles to make
+(each with its validated scenario) and options.  Standard library only, and only the guest's own root
+filesystem view (the host's, over 9p) plus the bundle directories, which the host shares read-write.
+
+Per scenario: build the namespaces (topology.py), shape the paths with netem, start a capture next to each
+endpoint (capture.py), start the probe recorder hook (root namespace), start periodic snapshots of
+/proc/net/sctp and sock_diag inside each endpoint's namespace, run the workload server then client, apply the
+scenario's timeline (netem changes at given times after the association is up), then stop everything, record
+netem statistics and mark the manifest complete.  Captures, snapshots and the workload are threads of this
+process, each inside its namespace (netns.py): a new process costs seconds in a TCG guest.  The manifest is rewritten at each phase, so whatever stops the guest, the bundle
+says how far it got.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from sctpcorr.lab import bundle as bdl
+from sctpcorr.lab import netns, sockdiag, workload
+from sctpcorr.lab import topology as topo
+from sctpcorr.lab.capture import Capture
+
+MODULES = ["sctp", "sctp_diag", "sch_netem", "veth"]
+
+
+def clock_offsets() -> dict:
+    """CLOCK_REALTIME - CLOCK_MONOTONIC (and BOOTTIME - MONOTONIC), from the narrowest of 5 bracketed reads."""
+    best = None
+    for _ in range(5):
+        m1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        r = time.clock_gettime_ns(time.CLOCK_REALTIME)
+        bt = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
+        m2 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        mid = (m1 + m2) // 2
+        if best is None or m2 - m1 < best["uncertainty_ns"]:
+            best = {"at_mono_ns": mid, "real_minus_mono_ns": r - mid, "boot_minus_mono_ns": bt - mid,
+                    "uncertainty_ns": m2 - m1}
+    assert best is not None
+    return best
+
+
+def kernel_info() -> dict:
+    """Kernel release, HZ and capabilities from /boot/config-<release> (the guest sees the host's /boot)."""
+    rel = os.uname().release
+    info: dict[str, Any] = {"kernel_release": rel, "kernel_version": os.uname().version, "hz": None,
+                            "config": None}
+    cfg = Path(f"/boot/config-{rel}")
+    if cfg.exists():
+        info["config"] = str(cfg)
+        want = {"CONFIG_HZ": "hz", "CONFIG_IP_SCTP": "sctp", "CONFIG_KPROBES": "kprobes",
+                "CONFIG_DEBUG_INFO_BTF": "btf", "CONFIG_BPF_SYSCALL": "bpf"}
+        for line in cfg.read_text().splitlines():
+            k, _, v = line.partition("=")
+            if k in want:
+                info[want[k]] = int(v) if k == "CONFIG_HZ" else v
+    try:
+        info["uptime_at_start_s"] = float(Path("/proc/uptime").read_text().split()[0])
+    except OSError:
+        pass
+    info["cpus"] = os.cpu_count()
+    return info
+
+
+class Lab:
+    """One scenario run inside the guest."""
+
+    def __init__(self, bundle_dir: str, scenario: dict, opts: dict):
+        self.dir = Path(bundle_dir)
+        self.sc = scenario
+        self.opts = opts
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.threads: list[threading.Thread] = []
+        (self.dir / "workload").mkdir(parents=True, exist_ok=True)
+        (self.dir / "snapshots").mkdir(exist_ok=True)
+        self.labf = open(self.dir / "lab.jsonl", "a", buffering=1)
+        self.netem_now = {p: {d: dict(v) for d, v in dirs.items()} for p, dirs in scenario["paths"].items()}
+
+    # -- logging and manifest ---------------------------------------------------------------------------
+    def log(self, rtype: str, **fields: Any) -> None:
+        rec = {"type": rtype, "mono_ns": time.monotonic_ns(), "real_ns": time.time_ns(), **fields}
+        with self.lock:
+            self.labf.write(json.dumps(rec, separators=(",", ":")) + "\n")
+
+    def manifest(self, **changes: Any) -> None:
+        with self.lock:
+            try:
+                m = bdl.read_manifest(self.dir)
+            except FileNotFoundError:
+                m = {"schema": bdl.SCHEMA}
+            m.update(changes)
+            bdl.write_manifest(self.dir, m)
+
+    def phase(self, name: str) -> None:
+        self.log("phase", phase=name)
+        self.manifest(phase=name)
+        print(f"[lab] {self.sc['name']}: {name}", flush=True)
+
+    # -- commands -----------------------------------------------------------------------------------------
+    def sh(self, argv: list[str], check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+        if r.returncode != 0:
+            self.log("command_failed", argv=argv, rc=r.returncode, stderr=r.stderr[-2000:])
+            if check:
+                raise RuntimeError(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()[-500:]}")
+        return r
+
+    def batch(self, argv: list[str], lines: list[str]) -> None:
+        """One ip/tc process for many commands (``-batch -``)."""
+        r = subprocess.run(argv, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=60)
+        if r.returncode != 0:
+            self.log("command_failed", argv=argv, stdin=lines, rc=r.returncode, stderr=r.stderr[-2000:])
+            raise RuntimeError(f"{' '.join(argv)}: exit {r.returncode}: {r.stderr.strip()[-500:]}")
+
+    def spawn(self, name: str, argv: list[str], **kw: Any) -> subprocess.Popen:
+        p = subprocess.Popen(argv, **kw)
+        self.procs[name] = p
+        self.log("spawn", name=name, pid=p.pid, argv=argv)
+        return p
+
+    # -- the run --------------------------------------------------------------------------------------------
+    def run(self) -> bool:
+        t_start = time.monotonic_ns()
+        start_real = time.time_ns()   # read together with t_start: the pair is one instant
+        self.manifest(phase="guest-start", complete=False, guest=kernel_info(),
+                      clock_offsets=[clock_offsets()],
+                      times={"start_real_ns": start_real, "start_mono_ns": t_start})
+        ok = False
+        timing: dict[str, float] = {}
+        try:
+            t = time.monotonic()
+            self.phase("setup")
+            self.setup_network()
+            self.start_captures()
+            self.wait_captures()
+            server = self.start_server()
+            self.start_probe_recorder()
+            self.start_snapshots()
+            self.wait_server(server)
+            timing["setup_s"] = round(time.monotonic() - t, 3)
+            t = time.monotonic()
+            self.phase("workload")
+            rc = self.run_workload(server)
+            timing["workload_s"] = round(time.monotonic() - t, 3)
+            t = time.monotonic()
+            self.phase("stopping")
+            self.finish()
+            timing["stop_s"] = round(time.monotonic() - t, 3)
+            ok = rc == {"client": 0, "server": 0}
+            self.manifest(workload_exit=rc)
+        except Exception as e:  # noqa: BLE001 - recorded in the bundle, the next scenario still runs
+            self.log("error", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
+            print(f"[lab] {self.sc['name']}: FAILED: {e}", file=sys.stderr, flush=True)
+            self.manifest(error=f"{type(e).__name__}: {e}")
+            self.kill_all()
+        finally:
+            self.stop.set()
+            self.teardown()
+        m = bdl.read_manifest(self.dir)
+        t_end = time.monotonic_ns()
+        end_real = time.time_ns()
+        offs = m.get("clock_offsets", []) + [clock_offsets()]
+        times = dict(m.get("times") or {})
+        times.update(end_real_ns=end_real, end_mono_ns=t_end, duration_s=round((t_end - t_start) / 1e9, 3),
+                     **timing)
+        results = self.results()
+        self.manifest(clock_offsets=offs, times=times, results=results, complete=ok,
+                      phase="done" if ok else "failed")
+        print(f"[lab] {self.sc['name']}: {'done' if ok else 'FAILED'} in {times['duration_s']} s "
+              f"(sent {results['client_sent']}, received {results['server_received']})", flush=True)
+        self.labf.close()
+        return ok
+
+    def setup_network(self) -> None:
+        self.teardown_network()
+        # forwarding on in the root namespace first: new namespaces inherit IPv4 conf/all (the router needs it)
+        Path("/proc/sys/net/ipv4/ip_forward").write_text("1\n")
+        batches = topo.setup_batches()
+        self.batch(*batches[0])
+        for argv in topo.offload_commands():
+            if self.sh(argv, check=False).returncode:
+                self.log("warning", warning="could not turn off SCTP checksum offload/GSO: captures may show "
+                         "unchecksummed or oversized packets", argv=argv)
+        for argv, lines in batches[1:]:
+            self.batch(argv, lines)
+        lines = []
+        for p, dirs in self.sc["paths"].items():
+            for d, params in dirs.items():
+                lines.append(topo.netem_line(p, d, params))
+                self.log("netem", path=p, direction=d, params=params, at_s=None)
+        self.batch(["tc", "-n", topo.NS["router"], "-batch", "-"], lines)
+        self.manifest(topology=topo.topology(), netem=self.sc["paths"])
+
+    def teardown_network(self) -> None:
+        subprocess.run(["ip", "-force", "-batch", "-"], input="\n".join(topo.teardown_lines()) + "\n",
+                       capture_output=True, text=True, timeout=60)
+
+    def start_captures(self) -> None:
+        """One capture thread per endpoint namespace, on both of its interfaces."""
+        self.captures: dict[str, tuple[Capture, threading.Thread]] = {}
+        files: dict[str, Any] = {}
+        for role in ("client", "server"):
+            ifs = [topo.PATHS[p][f"{role}_if"] for p in ("p1", "p2")]
+            cap = Capture(str(self.dir / f"{role}.pcapng"), ifs, int(self.sc.get("snaplen") or 0))
+
+            def body(c: Capture = cap) -> dict:
+                c.open()
+                return c.run()
+            th = netns.spawn(f"capture-{role}", topo.NS[role], body)
+            self.captures[role] = (cap, th)
+            files[f"{role}_capture"] = f"{role}.pcapng"
+        files.update(workload={"client": "workload/client.jsonl", "server": "workload/server.jsonl"},
+                     snapshots={"client": "snapshots/client.jsonl", "server": "snapshots/server.jsonl"},
+                     lab_log="lab.jsonl", netem_stats="netem.json", scenario="scenario.json")
+        self.files = files
+
+    def wait_captures(self) -> None:
+        for role, (cap, th) in self.captures.items():
+            if not cap.ready.wait(30):
+                raise RuntimeError(f"{role} capture did not start: {th.error!r}")  # type: ignore[attr-defined]
+        self.manifest(files=self.files)
+
+    def start_probe_recorder(self) -> None:
+        """HOOK for the kernel probe recorder (`sctpcorr probe`, a separate issue).
+
+        It must run from the ROOT network namespace (a BCC process started under `ip netns exec` failed to
+        detach its kprobes at exit), and it sees every namespace's associations from there.  The host passes
+        the command in ``opts["probe_command"]`` (an argv; ``{out}`` is replaced by the bundle's kernel/
+        directory); without one, the manifest says no probe ran and the snapshots are the kernel's view."""
+        argv = self.opts.get("probe_command")
+        if not argv:
+            self.manifest(probe={"status": "not-run", "reason": "no probe recorder configured (sctpcorr probe is "
+                                 "a separate issue); kernel state is in snapshots/"})
+            return
+        kdir = self.dir / "kernel"
+        kdir.mkdir(exist_ok=True)
+        argv = [a.replace("{out}", str(kdir)) for a in argv]
+        self.spawn("probe", argv, stdout=open(kdir / "probe.out", "w"), stderr=subprocess.STDOUT)
+        time.sleep(float(self.opts.get("probe_warmup_s", 2.0)))
+        self.manifest(probe={"status": "started", "argv": argv})
+
+    def start_snapshots(self) -> None:
+        """Per endpoint namespace, a thread that snapshots /proc/net/sctp/{assocs,remaddr,snmp} (its own
+        namespace's view through /proc/thread-self) and a sock_diag dump, every snapshot_interval_s, and once
+        more after the workload ended."""
+        interval = float(self.sc.get("snapshot_interval_s") or 1.0)
+
+        def body(role: str) -> None:
+            with open(self.dir / "snapshots" / f"{role}.jsonl", "a", buffering=1) as f:
+                try:
+                    diag = sockdiag.open_socket()
+                except OSError as e:
+                    diag = None
+                    f.write(json.dumps({"type": "error", "source": "sock_diag", "error": str(e)}) + "\n")
+                while True:
+                    self.snapshot(role, f, diag)
+                    if self.stop.wait(interval):
+                        break
+                self.snapshot(role, f, diag)
+                if diag is not None:
+                    diag.close()
+        for role in ("client", "server"):
+            self.threads.append(netns.spawn(f"snapshots-{role}", topo.NS[role], body, role))
+
+    def snapshot(self, role: str, f: Any, diag: Any) -> None:
+        ns = topo.NS[role]
+        for name in ("assocs", "remaddr", "snmp"):
+            try:
+                text = Path(f"/proc/thread-self/net/sctp/{name}").read_text()
+                f.write(json.dumps({"type": "proc", "source": name, "netns": ns, "mono_ns": time.monotonic_ns(),
+                                    "real_ns": time.time_ns(), "text": text}, separators=(",", ":")) + "\n")
+            except OSError as e:
+                f.write(json.dumps({"type": "error", "source": f"proc:{name}", "error": str(e)}) + "\n")
+        if diag is not None:
+            try:
+                ents = sockdiag.dump(diag)
+                f.write(json.dumps({"type": "sock_diag", "netns": ns, "mono_ns": time.monotonic_ns(),
+                                    "real_ns": time.time_ns(), "sockets": ents}, separators=(",", ":")) + "\n")
+            except OSError as e:
+                f.write(json.dumps({"type": "error", "source": "sock_diag", "error": str(e)}) + "\n")
+
+    def start_server(self) -> threading.Thread:
+        cfg = dict(self.sc)
+        cfg["topology"] = topo.topology()
+        (self.dir / "scenario.json").write_text(json.dumps(cfg, indent=1) + "\n")
+        self.cfg = cfg
+        self.server_ready = threading.Event()
+        self.logs = {r: workload.Log(str(self.dir / "workload" / f"{r}.jsonl")) for r in ("client", "server")}
+        self.log("workload_start", role="server")
+        return netns.spawn("server", topo.NS["server"], workload.run_role, "server", cfg, self.logs["server"],
+                           self.server_ready)
+
+    def wait_server(self, srv: threading.Thread) -> None:
+        if not self.server_ready.wait(60):
+            raise RuntimeError(f"workload server did not start: {srv.error!r}")  # type: ignore[attr-defined]
+
+    def run_workload(self, srv: threading.Thread) -> dict:
+        t0 = time.monotonic()
+        cli = netns.spawn("client", topo.NS["client"], workload.run_role, "client", self.cfg, self.logs["client"])
+        self.log("workload_start", role="client")
+        tl = threading.Thread(target=self.timeline, args=(t0,), name="timeline", daemon=True)
+        tl.start()
+        self.threads.append(tl)
+        crash = self.opts.get("crash_after_s")
+        if crash is not None:
+            threading.Thread(target=self.crash, args=(float(crash),), daemon=True).start()
+        rc: dict[str, Any] = {}
+        for role, th, limit in (("client", cli, self.sc["duration_s"] + 60), ("server", srv, 40)):
+            th.join(limit)
+            if th.is_alive():
+                rc[role] = "timeout"
+            elif th.error is not None:  # type: ignore[attr-defined]
+                rc[role] = f"error: {th.error!r}"  # type: ignore[attr-defined]
+            else:
+                rc[role] = th.result  # type: ignore[attr-defined]
+        self.log("workload_end", rc=rc)
+        return rc
+
+    def timeline(self, spawned: float) -> None:
+        """Apply the scenario's netem changes; ``at_s`` counts from the client's COMM_UP (its association is
+        up), which comes seconds after the client process is spawned in a TCG guest."""
+        if not self.sc["timeline"]:
+            return
+        if not self.logs["client"].comm_up.wait(120) or self.stop.is_set():
+            return
+        t0 = time.monotonic()
+        self.log("timeline_start", after_spawn_s=round(t0 - spawned, 3))
+        for ev in self.sc["timeline"]:
+            if self.stop.wait(max(0.0, t0 + ev["at_s"] - time.monotonic())):
+                return
+            lines, changes = [], []
+            for d in ("c2s", "s2c"):
+                if ev[d]:
+                    self.netem_now[ev["path"]][d].update(ev[d])
+                    params = dict(self.netem_now[ev["path"]][d])
+                    lines.append(topo.netem_line(ev["path"], d, params))
+                    changes.append((d, params))
+            started = time.time_ns()   # tc takes a while in TCG: the change lands between this and the log
+            try:   # both directions in one tc process, so they change together
+                self.batch(["tc", "-n", topo.NS["router"], "-batch", "-"], lines)
+                for d, params in changes:
+                    self.log("netem", path=ev["path"], direction=d, params=params, at_s=ev["at_s"],
+                             rel_s=round(time.monotonic() - t0, 6), started_real_ns=started)
+            except Exception as e:  # noqa: BLE001
+                self.log("error", error=f"timeline: {e}")
+
+    def crash(self, after_s: float) -> None:
+        """Testing aid: panic the guest kernel ``after_s`` after the association is up (an interrupted run)."""
+        if not self.logs["client"].comm_up.wait(120):
+            return
+        time.sleep(after_s)
+        self.log("crash", note="crash_after_s: writing c to /proc/sysrq-trigger")
+        Path("/proc/sys/kernel/sysrq").write_text("1\n")
+        Path("/proc/sysrq-trigger").write_text("c\n")
+
+    def finish(self) -> None:
+        time.sleep(0.5)   # the last SHUTDOWN-COMPLETE and SACKs reach the captures
+        self.stop.set()
+        for th in self.threads:
+            th.join(timeout=20)
+        for role, (cap, th) in self.captures.items():
+            cap.stop.set()
+        counts = {}
+        for role, (cap, th) in self.captures.items():
+            th.join(30)
+            counts[role] = th.result if not th.is_alive() else "still running"  # type: ignore[attr-defined]
+        self.manifest(capture_counts=counts)
+        probe = self.procs.get("probe")
+        if probe and probe.poll() is None:
+            probe.send_signal(signal.SIGINT)
+            try:
+                probe.wait(30)
+            except subprocess.TimeoutExpired:
+                probe.kill()
+        r = self.sh(["ip", "netns", "exec", topo.NS["router"], "tc", "-s", "-j", "qdisc", "show"], check=False)
+        try:
+            stats = json.loads(r.stdout)
+        except ValueError:
+            stats = {"raw": r.stdout}
+        (self.dir / "netem.json").write_text(json.dumps(stats, indent=1) + "\n")
+
+    def kill_all(self) -> None:
+        self.stop.set()
+        for cap, _th in getattr(self, "captures", {}).values():
+            cap.stop.set()
+        for name, p in self.procs.items():
+            if p.poll() is None:
+                p.send_signal(signal.SIGINT if name == "probe" else signal.SIGKILL)
+        for p in self.procs.values():
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    def teardown(self) -> None:
+        self.kill_all()
+        for cap, th in getattr(self, "captures", {}).values():
+            th.join(10)
+        for lg in getattr(self, "logs", {}).values():
+            try:
+                lg.f.flush()
+            except ValueError:
+                pass
+        self.teardown_network()
+
+    def results(self) -> dict:
+        cl, _ = bdl.read_jsonl(self.dir / "workload" / "client.jsonl")
+        sv, _ = bdl.read_jsonl(self.dir / "workload" / "server.jsonl")
+        ends = {r.get("role"): r for r in cl + sv if r.get("type") == "end"}
+        return {
+            "client_sent": sum(1 for r in cl if r.get("type") == "send"),
+            "server_received": sum(1 for r in sv if r.get("type") == "recv"),
+            "client_received": sum(1 for r in cl if r.get("type") == "recv"),
+            "all_acked": (ends.get("client") or {}).get("all_acked"),
+            "paddr_changes": [{k: r.get(k) for k in ("real_ns", "addr", "state")}
+                              for r in cl + sv if r.get("type") == "paddr"],
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m sctpcorr.lab.guest GROUP.json", file=sys.stderr)
+        return 2
+    group = json.loads(Path(args[0]).read_text())
+    print(f"[lab] guest up: kernel {os.uname().release}, uptime "
+          f"{Path('/proc/uptime').read_text().split()[0]} s", flush=True)
+    for mod in MODULES:
+        r = subprocess.run(["modprobe", mod], capture_output=True, text=True)
+        if r.returncode:
+            print(f"[lab] modprobe {mod} failed: {r.stderr.strip()}", file=sys.stderr, flush=True)
+    failures = 0
+    for b in group["bundles"]:
+        failures += not Lab(b["dir"], b["scenario"], group.get("options", {})).run()
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

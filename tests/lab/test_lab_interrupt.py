@@ -1,0 +1,92 @@
+"""Interrupted lab runs (Ctrl-C on the host, a kernel panic in the guest) leave readable bundles that say so.
+
+Each test boots its own guest (about a minute under TCG)."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import labtruth as lt
+from labrun import lab_unavailable, record_timings
+from sctpcorr.lab import bundle
+
+pytestmark = pytest.mark.skipif(not lt.have_tshark(), reason="needs tshark (apt-get install -y tshark)")
+
+
+@pytest.fixture(scope="module")
+def lab_ok():
+    why = lab_unavailable()
+    if why:
+        pytest.skip(why)
+
+
+def _wait_for(pred, timeout: float, what: str) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if pred():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _client_sent(b: Path) -> int:
+    recs, _ = bundle.read_jsonl(b / "workload" / "client.jsonl")
+    return sum(1 for r in recs if r["type"] == "send")
+
+
+def test_ctrl_c_leaves_an_incomplete_readable_bundle(lab_ok, tmp_path):
+    b = tmp_path / "failover"
+    t0 = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "sctpcorr.lab.cli", "run", "failover", "--out", str(b)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        # interrupt in the middle of the traffic: after some messages were logged as sent
+        _wait_for(lambda: (b / "workload" / "client.jsonl").exists() and _client_sent(b) >= 40, 400,
+                  "the workload to send 40 messages")
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    record_timings("ctrl_c_run", tmp_path, [b], round(time.monotonic() - t0, 1))
+    assert proc.returncode == 130, out
+    assert "INCOMPLETE" in out
+    m = bundle.read_manifest(b)
+    assert m["complete"] is False and m["phase"] == "workload"
+    assert m["interrupted"]["reason"].startswith("interrupted: Ctrl-C") and m["interrupted"]["phase"] == "workload"
+    # what was recorded is there and readable: captures (tshark reads them), logs, snapshots
+    sent = _client_sent(b)
+    assert sent >= 40
+    cf = lt.frames(b / "client.pcapng")
+    on_wire = lt.messages_on_wire(cf, "198.18.")
+    assert on_wire >= sent - 5, (on_wire, sent)     # at most the last 100 ms of the log may be missing
+    s = bundle.summary(b)
+    assert s["captures"]["server"]["packets"] > 0 and s["snapshots"]["client"]["records"] > 0
+    show = subprocess.run([sys.executable, "-m", "sctpcorr.lab.cli", "show", str(b)], capture_output=True,
+                          text=True)
+    assert show.returncode == 0 and "complete: NO" in show.stdout and "Ctrl-C" in show.stdout
+    assert time.monotonic() - t0 < 400
+
+
+def test_guest_crash_leaves_an_incomplete_readable_bundle(lab_ok, tmp_path):
+    from sctpcorr.lab import runner, scenario
+    b = tmp_path / "baseline"
+    t0 = time.monotonic()
+    res = runner.run_group([scenario.load("baseline")], b, crash_after_s=1.5)
+    record_timings("crash_run", tmp_path, [b], round(time.monotonic() - t0, 1))
+    assert res.reason.startswith("guest crashed")
+    m = bundle.read_manifest(b)
+    assert m["complete"] is False and m["phase"] == "workload"
+    assert m["interrupted"] == {"reason": res.reason, "phase": "workload"}
+    assert m["host"]["vng_returncode"] not in (0, None)
+    # everything up to the panic is readable; the captures saw the association come up and carry DATA
+    cf = lt.frames(b / "client.pcapng")
+    assert any(1 in f.chunks for f in cf) and lt.data_chunks(cf, "198.18.")
+    lab, bad = bundle.read_jsonl(b / "lab.jsonl")
+    assert any(r["type"] == "crash" for r in lab)
+    assert _client_sent(b) > 0
