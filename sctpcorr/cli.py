@@ -240,9 +240,11 @@ main.add_command(pcap)
 
 def _register_optional() -> None:
     # lab and probe live in their own packages; they import nothing heavy (no bcc, no qemu) at import time.
+    from sctpcorr.kernel.cli import probe
     from sctpcorr.lab.cli import lab
 
     main.add_command(lab)
+    main.add_command(probe)
 
 
 _register_optional()

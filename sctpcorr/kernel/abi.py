@@ -1,0 +1,374 @@
+"""The Python mirror of ``bpf/sctpcorr_abi.h`` and the decoder of recorded event bytes (no BCC, no root).
+
+Every ``ctypes.Structure`` here mirrors one struct of the C header field by field (same names, same order, the
+same explicit padding); ``tests/kernel/test_abi_layout.py`` compiles the header with the host compiler and checks
+``sizeof``/``offsetof`` of every struct and field against these classes.  Change both together and bump
+``ABI_VERSION`` (the C ``SCTPCORR_ABI_VERSION``).
+
+``decode(raw, hz)`` turns the bytes of one ring-buffer record into the flat dict written to the JSONL file
+(field names and units: docs/probe.md, FIELDS).  Every quantity the kernel keeps in jiffies is given twice:
+``<name>_jiffies`` exactly as read, and ``<name>_ns`` converted with the running kernel's HZ (omitted when HZ is
+unknown).  Kernel addresses and the 64-bit heartbeat nonce are hex strings (``"0x..."``) so that JSON readers that
+store numbers as doubles keep them exact; TSNs, vtags and ports are integers.
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ipaddress
+from typing import Any
+
+__all__ = [
+    "ABI_VERSION",
+    "MAX_CHUNKS",
+    "NR_TYPES",
+    "COUNTERS",
+    "EVENT_TYPES",
+    "STRUCTS",
+    "AbiError",
+    "Hdr",
+    "decode",
+    "jiffies_to_ns",
+    "event_type_of",
+]
+
+ABI_VERSION = 1
+MAX_CHUNKS = 16
+NR_TYPES = 16
+
+u8, u16, u32, u64 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64
+
+
+class AbiError(ValueError):
+    """Bytes that are not a complete event of a known type (a truncated or foreign record)."""
+
+
+class _S(ctypes.Structure):
+    """Native byte order and alignment: the same rules the C compiler applies to the header."""
+
+
+class Hdr(_S):
+    _fields_ = [
+        ("type", u32), ("cpu", u32), ("ts_ns", u64), ("jiffies", u64), ("asoc", u64),
+        ("netns", u32), ("tgid", u32), ("my_vtag", u32), ("peer_vtag", u32), ("assoc_id", u32),
+        ("lport", u16), ("pport", u16), ("state", u8), ("_pad0", u8 * 3), ("_pad1", u32),
+    ]
+
+
+class Addr(_S):
+    _fields_ = [("family", u16), ("port", u16), ("_pad", u32), ("addr", u8 * 16)]
+
+
+class Path(_S):
+    _fields_ = [("addr", Addr), ("transport", u64), ("hb_nonce", u64)]
+
+
+class RtoUpdate(_S):
+    _fields_ = [
+        ("hdr", Hdr), ("path", Path), ("rtt_j", u32), ("srtt_before_j", u32), ("rttvar_before_j", u32),
+        ("srtt_j", u32), ("rttvar_j", u32), ("source", u8), ("paired", u8), ("_pad0", u16),
+        ("rto_before_j", u64), ("rto_j", u64), ("rto_min_j", u64), ("rto_max_j", u64),
+    ]
+
+
+class Sack(_S):
+    _fields_ = [
+        ("hdr", Hdr), ("path", Path), ("cum_tsn_ack", u32), ("a_rwnd", u32), ("n_gap_blocks", u16),
+        ("n_dup_tsns", u16), ("unack_data", u16), ("_pad0", u16), ("peer_rwnd", u32), ("pathmtu", u32),
+        ("mark", u32), ("next_tsn", u32), ("ctsn_ack_point", u32), ("outstanding_bytes", u32), ("out_qlen", u32),
+        ("sndbuf_used", u32), ("sk_wmem_queued", u32), ("sk_sndbuf", u32),
+    ]
+
+
+class PathInfo(_S):
+    _fields_ = [
+        ("hdr", Hdr), ("path", Path), ("cwnd", u32), ("ssthresh", u32), ("flight_size", u32),
+        ("partial_bytes_acked", u32), ("pathmtu", u32), ("srtt_j", u32), ("rttvar_j", u32), ("rtt_j", u32),
+        ("rto_j", u64), ("error_count", u16), ("primary", u8), ("active", u8), ("path_state", u8),
+        ("_pad0", u8 * 3),
+    ]
+
+
+class Cwnd(_S):
+    _fields_ = [
+        ("hdr", Hdr), ("path", Path), ("op", u8), ("reason", u8), ("fast_recovery", u8), ("paired", u8),
+        ("cwnd_before", u32), ("cwnd_after", u32), ("ssthresh_before", u32), ("ssthresh_after", u32),
+        ("pba_before", u32), ("pba_after", u32), ("flight_size", u32), ("sack_ctsn", u32), ("bytes_acked", u32),
+    ]
+
+
+class RtxMark(_S):
+    _fields_ = [
+        ("hdr", Hdr), ("path", Path), ("reason", u8), ("_pad0", u8), ("error_count", u16), ("flight_size", u32),
+        ("cwnd", u32), ("outstanding_bytes", u32), ("rto_j", u64),
+    ]
+
+
+class T3(_S):
+    _fields_ = [
+        ("hdr", Hdr), ("path", Path), ("rto_j", u64), ("flight_size", u32), ("cwnd", u32), ("error_count", u16),
+        ("deferred", u8), ("_pad0", u8 * 5),
+    ]
+
+
+class Hb(_S):
+    _fields_ = [
+        ("hdr", Hdr), ("path", Path), ("sent_at_j", u64), ("rtt_j", u32), ("probe_size", u32), ("rto_j", u64),
+        ("hbinterval_j", u32), ("error_count", u16), ("path_state", u8), ("_pad0", u8),
+    ]
+
+
+class PathState(_S):
+    _fields_ = [
+        ("hdr", Hdr), ("path", Path), ("command", u8), ("state_before", u8), ("state_after", u8),
+        ("primary", u8), ("active", u8), ("paired", u8), ("error_count", u16), ("sn_error", u32), ("_pad0", u32),
+    ]
+
+
+class AssocState(_S):
+    _fields_ = [
+        ("hdr", Hdr), ("state_before", u8), ("state_after", u8), ("event_type", u8), ("_pad0", u8),
+        ("subtype", u32),
+    ]
+
+
+class Rwnd(_S):
+    _fields_ = [
+        ("hdr", Hdr), ("op", u8), ("paired", u8), ("_pad0", u16), ("len", u32), ("rwnd_before", u32),
+        ("rwnd_after", u32), ("rwnd_over_before", u32), ("rwnd_over_after", u32), ("rwnd_press_before", u32),
+        ("rwnd_press_after", u32), ("a_rwnd", u32), ("rmem_alloc", u32), ("rcvbuf", u32), ("_pad1", u32),
+    ]
+
+
+class Chunk(_S):
+    _fields_ = [
+        ("value", u32), ("length", u16), ("type", u8), ("flags", u8), ("sent_count", u16), ("fast_rtx", u8),
+        ("rtx_reason", u8), ("sent_at_lo", u32),
+    ]
+
+
+class Egress(_S):
+    _fields_ = [
+        ("hdr", Hdr), ("path", Path), ("vtag", u32), ("sport", u16), ("dport", u16), ("size", u32),
+        ("n_chunks", u16), ("n_recorded", u16), ("cwnd", u32), ("flight_size", u32),
+        ("chunks", Chunk * MAX_CHUNKS),
+    ]
+
+
+# C struct name -> mirror (the ABI test walks this table)
+STRUCTS: dict[str, type[ctypes.Structure]] = {
+    "sctpcorr_hdr": Hdr, "sctpcorr_addr": Addr, "sctpcorr_path": Path, "sctpcorr_rto_update": RtoUpdate,
+    "sctpcorr_sack": Sack, "sctpcorr_pathinfo": PathInfo, "sctpcorr_cwnd": Cwnd, "sctpcorr_rtx_mark": RtxMark,
+    "sctpcorr_t3": T3, "sctpcorr_hb": Hb, "sctpcorr_path_state": PathState,
+    "sctpcorr_assoc_state": AssocState, "sctpcorr_rwnd": Rwnd, "sctpcorr_chunk": Chunk,
+    "sctpcorr_egress": Egress,
+}
+
+# enum sctpcorr_event_type value -> (JSONL type name, struct)
+EVENT_TYPES: dict[int, tuple[str, type[ctypes.Structure]]] = {
+    1: ("rto_update", RtoUpdate),
+    2: ("sack", Sack),
+    3: ("path", PathInfo),
+    4: ("cwnd", Cwnd),
+    5: ("rtx_mark", RtxMark),
+    6: ("t3_expire", T3),
+    7: ("hb_sent", Hb),
+    8: ("hb_ack", Hb),
+    9: ("path_state", PathState),
+    10: ("assoc_state", AssocState),
+    11: ("rwnd", Rwnd),
+    12: ("egress", Egress),
+}
+EVENT_NAMES = {v[0]: k for k, v in EVENT_TYPES.items()}
+
+# enum sctpcorr_counter: index -> name (EMITTED+type and LOST+type are expanded by counter_names())
+_MISC_COUNTERS = [
+    "filtered", "inflight_full", "inflight_stale", "ret_unpaired", "chunks_truncated", "cwnd_unchanged",
+    "rwnd_unchanged", "no_asoc", "hb_sample", "rtx_cause_set",
+]
+NR_COUNTERS = 2 * NR_TYPES + len(_MISC_COUNTERS)
+
+
+def counter_names() -> list[str]:
+    """Name of every slot of the BPF counter array, in index order."""
+    names = []
+    for base in ("emitted", "lost"):
+        for t in range(NR_TYPES):
+            names.append(f"{base}.{EVENT_TYPES[t][0] if t in EVENT_TYPES else t}")
+    return names + _MISC_COUNTERS
+
+
+COUNTERS = counter_names()
+
+ASSOC_STATES = {0: "CLOSED", 1: "COOKIE_WAIT", 2: "COOKIE_ECHOED", 3: "ESTABLISHED", 4: "SHUTDOWN_PENDING",
+                5: "SHUTDOWN_SENT", 6: "SHUTDOWN_RECEIVED", 7: "SHUTDOWN_ACK_SENT"}
+PATH_STATES = {0: "INACTIVE", 1: "PF", 2: "ACTIVE", 3: "UNCONFIRMED", 255: "UNKNOWN", 0xFFFF: "UNKNOWN"}
+CHUNK_TYPES = {0: "DATA", 1: "INIT", 2: "INIT_ACK", 3: "SACK", 4: "HEARTBEAT", 5: "HEARTBEAT_ACK", 6: "ABORT",
+               7: "SHUTDOWN", 8: "SHUTDOWN_ACK", 9: "ERROR", 10: "COOKIE_ECHO", 11: "COOKIE_ACK", 12: "ECNE",
+               13: "CWR", 14: "SHUTDOWN_COMPLETE", 15: "AUTH", 16: "NR_SACK", 64: "I_DATA", 128: "ASCONF_ACK",
+               130: "RE_CONFIG", 132: "PAD", 192: "FORWARD_TSN", 193: "ASCONF", 194: "I_FORWARD_TSN"}
+RTX_REASONS = {0: None, 1: "t3", 2: "fast", 3: "pmtud", 4: "t1", 5: "unknown"}
+RTT_SOURCES = {0: "data", 1: "heartbeat"}
+LOWER_CWND_REASONS = {1: "t3_rtx", 2: "fast_rtx", 3: "ecne", 4: "inactive"}
+RAISE_CWND_REASONS = {0: "slow_start", 1: "congestion_avoidance"}
+TRANSPORT_COMMANDS = {0: "UP", 1: "DOWN", 2: "PF"}
+SN_ERRORS = {0: "FAILED_THRESHOLD", 1: "RECEIVED_SACK", 2: "HEARTBEAT_SUCCESS", 3: "RESPONSE_TO_USER_REQ",
+             4: "INTERNAL_ERROR", 5: "SHUTDOWN_GUARD_EXPIRES", 6: "PEER_FAULTY"}
+SM_EVENT_TYPES = {1: "CHUNK", 2: "TIMEOUT", 3: "OTHER", 4: "PRIMITIVE"}
+SM_TIMEOUTS = {0: "NONE", 1: "T1_COOKIE", 2: "T1_INIT", 3: "T2_SHUTDOWN", 4: "T3_RTX", 5: "T4_RTO",
+               6: "T5_SHUTDOWN_GUARD", 7: "HEARTBEAT", 8: "RECONF", 9: "PROBE", 10: "SACK", 11: "AUTOCLOSE"}
+SM_OTHER = {0: "NO_PENDING_TSN", 1: "ICMP_PROTO_UNREACH"}
+SM_PRIMITIVES = {0: "ASSOCIATE", 1: "SHUTDOWN", 2: "ABORT", 3: "SEND", 4: "REQUESTHEARTBEAT", 5: "ASCONF",
+                 6: "RECONF"}
+
+_TSN_CHUNKS = {0: "tsn", 64: "tsn", 3: "cum_tsn_ack", 16: "cum_tsn_ack", 192: "new_cum_tsn", 194: "new_cum_tsn"}
+
+
+def jiffies_to_ns(j: int, hz: int) -> int:
+    """Jiffies to nanoseconds with the kernel's HZ (exact for HZ 100/250/1000; floor otherwise)."""
+    return j * 1_000_000_000 // hz
+
+
+def event_type_of(raw: bytes) -> int:
+    if len(raw) < 4:
+        raise AbiError(f"{len(raw)} bytes: shorter than an event type")
+    return int.from_bytes(raw[:4], "little")
+
+
+def _widen(lo32: int, ref: int) -> int:
+    """The 64-bit jiffies value whose low 32 bits are ``lo32``, at or just before ``ref``."""
+    v = (ref & ~0xFFFFFFFF) | lo32
+    return v - (1 << 32) if v > ref else v
+
+
+def _hex(v: int) -> str:
+    return f"0x{v:016x}"
+
+
+def _addr(a: Addr) -> str | None:
+    if a.family == 2:
+        return str(ipaddress.IPv4Address(bytes(a.addr[:4])))
+    if a.family == 10:
+        return str(ipaddress.IPv6Address(bytes(a.addr)))
+    return None
+
+
+def _sm_subtype(event_type: int, subtype: int) -> str:
+    table = {1: CHUNK_TYPES, 2: SM_TIMEOUTS, 3: SM_OTHER, 4: SM_PRIMITIVES}.get(event_type, {})
+    return table.get(subtype, str(subtype))
+
+
+def decode(raw: bytes, hz: int | None = None) -> dict[str, Any]:
+    """One ring-buffer record -> one JSONL record (a flat dict). Raises AbiError for a short or unknown record."""
+    etype = event_type_of(raw)
+    try:
+        name, cls = EVENT_TYPES[etype]
+    except KeyError:
+        raise AbiError(f"unknown event type {etype}") from None
+    if len(raw) < ctypes.sizeof(cls):
+        raise AbiError(f"{name}: {len(raw)} bytes, the structure has {ctypes.sizeof(cls)}")
+    ev = cls.from_buffer_copy(raw[: ctypes.sizeof(cls)])
+    h = ev.hdr
+    rec: dict[str, Any] = {
+        "type": name, "ts_ns": h.ts_ns, "jiffies": h.jiffies, "cpu": h.cpu, "tgid": h.tgid, "netns": h.netns,
+        "asoc": _hex(h.asoc), "assoc_id": h.assoc_id, "my_vtag": h.my_vtag, "peer_vtag": h.peer_vtag,
+        "lport": h.lport, "pport": h.pport, "state": ASSOC_STATES.get(h.state, str(h.state)),
+    }
+
+    def jif(key: str, value: int) -> None:
+        rec[f"{key}_jiffies"] = value
+        if hz:
+            rec[f"{key}_ns"] = jiffies_to_ns(value, hz)
+
+    if any(f[0] == "path" for f in cls._fields_):
+        p = ev.path
+        rec.update(path_addr=_addr(p.addr), path_port=p.addr.port or None,
+                   transport=_hex(p.transport) if p.transport else None,
+                   hb_nonce=_hex(p.hb_nonce) if (p.hb_nonce or p.transport) else None)
+
+    if isinstance(ev, RtoUpdate):
+        rec.update(source=RTT_SOURCES.get(ev.source, str(ev.source)), paired=bool(ev.paired))
+        jif("rtt", ev.rtt_j)
+        jif("srtt_before", ev.srtt_before_j)
+        jif("rttvar_before", ev.rttvar_before_j)
+        jif("rto_before", ev.rto_before_j)
+        jif("srtt", ev.srtt_j)
+        jif("rttvar", ev.rttvar_j)
+        jif("rto", ev.rto_j)
+        jif("rto_min", ev.rto_min_j)
+        jif("rto_max", ev.rto_max_j)
+    elif isinstance(ev, Sack):
+        for k in ("cum_tsn_ack", "a_rwnd", "n_gap_blocks", "n_dup_tsns", "unack_data", "peer_rwnd", "pathmtu",
+                  "mark", "next_tsn", "ctsn_ack_point", "outstanding_bytes", "out_qlen", "sndbuf_used",
+                  "sk_wmem_queued", "sk_sndbuf"):
+            rec[k] = getattr(ev, k)
+    elif isinstance(ev, PathInfo):
+        for k in ("cwnd", "ssthresh", "flight_size", "partial_bytes_acked", "pathmtu", "error_count"):
+            rec[k] = getattr(ev, k)
+        rec.update(primary=bool(ev.primary), active=bool(ev.active),
+                   path_state=PATH_STATES.get(ev.path_state, str(ev.path_state)))
+        jif("srtt", ev.srtt_j)
+        jif("rttvar", ev.rttvar_j)
+        jif("rtt", ev.rtt_j)
+        jif("rto", ev.rto_j)
+    elif isinstance(ev, Cwnd):
+        raise_ = ev.op == 1
+        rec.update(op="raise" if raise_ else "lower",
+                   reason=(RAISE_CWND_REASONS if raise_ else LOWER_CWND_REASONS).get(ev.reason, str(ev.reason)),
+                   fast_recovery=bool(ev.fast_recovery))
+        for k in ("cwnd_before", "cwnd_after", "ssthresh_before", "ssthresh_after", "pba_before", "pba_after",
+                  "flight_size"):
+            rec[k] = getattr(ev, k)
+        if raise_:
+            rec.update(sack_ctsn=ev.sack_ctsn, bytes_acked=ev.bytes_acked)
+    elif isinstance(ev, RtxMark):
+        rec.update(reason=RTX_REASONS.get(ev.reason) or str(ev.reason), error_count=ev.error_count,
+                   flight_size=ev.flight_size, cwnd=ev.cwnd, outstanding_bytes=ev.outstanding_bytes)
+        jif("rto", ev.rto_j)
+    elif isinstance(ev, T3):
+        rec.update(flight_size=ev.flight_size, cwnd=ev.cwnd, error_count=ev.error_count,
+                   deferred=bool(ev.deferred))
+        jif("rto", ev.rto_j)
+    elif isinstance(ev, Hb):
+        rec.update(sent_at_jiffies=ev.sent_at_j, probe_size=ev.probe_size)
+        if name == "hb_sent":
+            rec.update(error_count=ev.error_count, path_state=PATH_STATES.get(ev.path_state, str(ev.path_state)))
+            jif("rto", ev.rto_j)
+            jif("hbinterval", ev.hbinterval_j)
+        else:
+            jif("rtt", ev.rtt_j)
+    elif isinstance(ev, PathState):
+        rec.update(command=TRANSPORT_COMMANDS.get(ev.command, str(ev.command)),
+                   sn_error=SN_ERRORS.get(ev.sn_error, str(ev.sn_error)),
+                   state_before=PATH_STATES.get(ev.state_before, str(ev.state_before)),
+                   state_after=PATH_STATES.get(ev.state_after, str(ev.state_after)),
+                   primary=bool(ev.primary), active=bool(ev.active), error_count=ev.error_count)
+    elif isinstance(ev, AssocState):
+        rec.update(state_before=ASSOC_STATES.get(ev.state_before, str(ev.state_before)),
+                   state_after=ASSOC_STATES.get(ev.state_after, str(ev.state_after)),
+                   sm_event=SM_EVENT_TYPES.get(ev.event_type, str(ev.event_type)),
+                   sm_subtype=_sm_subtype(ev.event_type, ev.subtype))
+    elif isinstance(ev, Rwnd):
+        rec.update(op="increase" if ev.op == 1 else "decrease")
+        for k in ("len", "rwnd_before", "rwnd_after", "rwnd_over_before", "rwnd_over_after", "rwnd_press_before",
+                  "rwnd_press_after", "a_rwnd", "rmem_alloc", "rcvbuf"):
+            rec[k] = getattr(ev, k)
+    elif isinstance(ev, Egress):
+        rec.update(vtag=ev.vtag, sport=ev.sport, dport=ev.dport, size=ev.size, n_chunks=ev.n_chunks,
+                   cwnd=ev.cwnd, flight_size=ev.flight_size)
+        chunks = []
+        for c in ev.chunks[: min(ev.n_recorded, MAX_CHUNKS)]:
+            d: dict[str, Any] = {"type": CHUNK_TYPES.get(c.type, str(c.type)), "length": c.length,
+                                 "flags": c.flags}
+            d[_TSN_CHUNKS.get(c.type, "value")] = c.value
+            if c.type in (0, 64):
+                d.update(sent_count=c.sent_count, fast_rtx=c.fast_rtx,
+                         rtx_reason=RTX_REASONS.get(c.rtx_reason, str(c.rtx_reason)),
+                         sent_at_jiffies=_widen(c.sent_at_lo, h.jiffies))
+            chunks.append(d)
+        rec["chunks"] = chunks
+        rec["chunks_truncated"] = ev.n_chunks > ev.n_recorded
+        rec["retransmitted_tsns"] = [c["tsn"] for c in chunks if c.get("rtx_reason")]
+    return rec

@@ -1,0 +1,973 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sctpcorr.bpf.c - what the Linux SCTP stack believes, one event per decision (BCC, compiled once).
+ *
+ * Theory of operation
+ * -------------------
+ * Every probe below reads the kernel's own structures (struct sctp_association / sctp_transport / sctp_chunk,
+ * through the running kernel's headers) and writes one fixed-layout event (sctpcorr_abi.h) into a ring buffer.
+ * Every event carries the association pointer, its verification tags and ports (read from asoc->c.my_vtag,
+ * asoc->c.peer_vtag, asoc->base.bind_addr.port, asoc->peer.port at the moment of the event, so a restarted
+ * association with new tags is never confused with the old one), the network namespace inode, and, when the
+ * probe has a transport, the path's peer address and heartbeat nonce.
+ *
+ * Values the kernel only knows after a function ran (SRTT/RTTVAR/RTO after sctp_transport_update_rto, cwnd after
+ * raise/lower, the new path state, the new association state, the new rwnd) are read by a return probe.  An entry
+ * probe stores what it saw in the bounded "inflight" hash, keyed by the stack pointer of the call (unique among
+ * all calls in flight on every CPU and task) and a function id; the return probe finds it with the stack pointer
+ * at return (entry SP + SCTPCORR_RET_SP_ADJ, measured in the lab) and deletes it.  A missing entry or a full map
+ * is counted, never silent.
+ *
+ * Retransmissions: the fast-retransmit call of sctp_retransmit() is inlined on Debian 6.1, so a kprobe there sees
+ * only timeout/PMTU retransmissions.  Every retransmitted DATA chunk is instead seen where it leaves the stack:
+ * sctp_packet_transmit() lists the packet's chunks, and a DATA chunk with sent_count > 1 has been sent before.
+ * Its reason is the last cause noted for the association (sctp_retransmit: T3/PMTUD/T1; lower_cwnd(FAST_RTX):
+ * fast) combined with the chunk's own fast_retransmit mark.
+ *
+ * Configuration is by -D flags only (never text substitution):
+ *   SCTPCORR_RINGBUF_PAGES   ring buffer size in pages (power of 2), default 256
+ *   SCTPCORR_INFLIGHT_MAX    entries of the entry->return map, default 4096
+ *   SCTPCORR_CAUSE_MAX       entries of the per-association retransmission cause LRU map, default 4096
+ *   SCTPCORR_RET_SP_ADJ      return SP - entry SP of a call, default 8 (x86-64)
+ *   SCTPCORR_WAKEUP_EVERY    wake the reader once per this many events per CPU, default 64
+ *   SCTPCORR_FILTER_PORT     keep associations whose local or peer port is this
+ *   SCTPCORR_FILTER_VTAG     keep associations whose my_vtag or peer_vtag is this
+ *   SCTPCORR_FILTER_ADDR_FAMILY + SCTPCORR_FILTER_ADDR_W0..W3  keep associations with this peer address
+ *                            (words as the address bytes are laid out in memory, i.e. as a __u32 array)
+ *   SCTPCORR_FILTER_INODES   keep associations whose socket inode is in the map filter_ino (filled by --pid)
+ *   SCTPCORR_NO_<PROBE>      leave a probe out (the loader sets it for probes that cannot attach)
+ */
+#include <uapi/linux/ptrace.h>
+#include <linux/sched.h>
+#include <linux/socket.h>
+#include <net/sock.h>
+#include <net/net_namespace.h>
+#include <net/sctp/structs.h>
+#include <net/sctp/constants.h>
+
+#include "sctpcorr_abi.h"
+
+#ifndef SCTPCORR_RINGBUF_PAGES
+#define SCTPCORR_RINGBUF_PAGES 256
+#endif
+#ifndef SCTPCORR_INFLIGHT_MAX
+#define SCTPCORR_INFLIGHT_MAX 4096
+#endif
+#ifndef SCTPCORR_CAUSE_MAX
+#define SCTPCORR_CAUSE_MAX 4096
+#endif
+#ifndef SCTPCORR_RET_SP_ADJ
+#define SCTPCORR_RET_SP_ADJ 8
+#endif
+#ifndef SCTPCORR_WAKEUP_EVERY
+#define SCTPCORR_WAKEUP_EVERY 64
+#endif
+#define SCTPCORR_MAX_PEERS 8   /* transports walked by the address filter */
+#define SCTPCORR_COUNT_MORE 48 /* egress chunks counted (not listed) beyond SCTPCORR_MAX_CHUNKS */
+
+#define RD(dst, src) bpf_probe_read_kernel(&(dst), sizeof(dst), &(src))
+
+/* function ids of the paired (entry + return) probes */
+enum { FN_UPDATE_RTO = 1, FN_RAISE_CWND, FN_LOWER_CWND, FN_CONTROL_TRANSPORT, FN_DO_SM, FN_RWND_INC, FN_RWND_DEC };
+
+struct inflight_key {
+	u64 sp;   /* stack pointer at entry: the address of the return address */
+	u64 fn;
+};
+
+struct inflight_val {
+	u64 ptr;  /* transport or association */
+	u64 ptr2;
+	u64 w0;
+	u64 w1;
+	u32 a[8];
+};
+
+struct rtx_cause {
+	u64 jiffies;
+	u32 reason;  /* enum sctpcorr_rtx_reason */
+	u32 _pad;
+};
+
+struct hb_slot {
+	u64 nonce;    /* hb_nonce echoed in the last HEARTBEAT-ACK seen on this CPU */
+	u64 sent_at;  /* its sent_at (jiffies) */
+	u64 valid;
+};
+
+BPF_RINGBUF_OUTPUT(events, SCTPCORR_RINGBUF_PAGES);
+BPF_PERCPU_ARRAY(counters, u64, SCTPCORR_NR_COUNTERS);
+BPF_HASH(inflight, struct inflight_key, struct inflight_val, SCTPCORR_INFLIGHT_MAX);
+BPF_TABLE("lru_hash", u64, struct rtx_cause, rtx_cause, SCTPCORR_CAUSE_MAX);
+BPF_PERCPU_ARRAY(hb_slot, struct hb_slot, 1);
+BPF_PERCPU_ARRAY(since_wakeup, u64, 1);
+#ifdef SCTPCORR_FILTER_INODES
+BPF_HASH(filter_ino, u64, u8, 4096);
+#endif
+
+static __always_inline void count(u32 idx)
+{
+	u64 *v = counters.lookup(&idx);
+	if (v)
+		(*v)++;
+}
+
+static __always_inline u16 bswap16(u16 x) { return __builtin_bswap16(x); }
+static __always_inline u32 bswap32(u32 x) { return __builtin_bswap32(x); }
+
+/* ---- identity ----------------------------------------------------------------------------------------------- */
+
+static __always_inline void fill_hdr(struct sctpcorr_hdr *h, u32 type, struct sctp_association *asoc)
+{
+	struct sock *sk = NULL;
+	struct net *net = NULL;
+	int state = 0;
+
+	h->type = type;
+	h->cpu = bpf_get_smp_processor_id();
+	h->ts_ns = bpf_ktime_get_ns();
+	h->jiffies = bpf_jiffies64();
+	h->asoc = (u64)asoc;
+	h->tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!asoc)
+		return;
+	RD(h->my_vtag, asoc->c.my_vtag);
+	RD(h->peer_vtag, asoc->c.peer_vtag);
+	RD(h->assoc_id, asoc->assoc_id);
+	RD(h->lport, asoc->base.bind_addr.port);
+	RD(h->pport, asoc->peer.port);
+	RD(state, asoc->state);
+	h->state = state;
+	RD(sk, asoc->base.sk);
+	if (sk) {
+		RD(net, sk->__sk_common.skc_net.net);
+		if (net)
+			RD(h->netns, net->ns.inum);
+	}
+}
+
+static __always_inline void fill_addr(struct sctpcorr_addr *a, union sctp_addr *u)
+{
+	u16 family = 0, port = 0;
+
+	RD(family, u->sa.sa_family);
+	a->family = family;
+	if (family == AF_INET) {
+		RD(port, u->v4.sin_port);
+		bpf_probe_read_kernel(a->addr, 4, &u->v4.sin_addr);
+	} else if (family == AF_INET6) {
+		RD(port, u->v6.sin6_port);
+		bpf_probe_read_kernel(a->addr, 16, &u->v6.sin6_addr);
+	}
+	a->port = bswap16(port);
+}
+
+static __always_inline void fill_path(struct sctpcorr_path *p, struct sctp_transport *t)
+{
+	if (!t)
+		return;
+	p->transport = (u64)t;
+	RD(p->hb_nonce, t->hb_nonce);
+	fill_addr(&p->addr, &t->ipaddr);
+}
+
+/* ---- filters ------------------------------------------------------------------------------------------------ */
+
+#if defined(SCTPCORR_FILTER_ADDR_FAMILY)
+static __always_inline int addr_matches(union sctp_addr *u)
+{
+	u16 family = 0;
+	u32 w[4] = {};
+
+	RD(family, u->sa.sa_family);
+	if (family != SCTPCORR_FILTER_ADDR_FAMILY)
+		return 0;
+	if (family == AF_INET) {
+		bpf_probe_read_kernel(w, 4, &u->v4.sin_addr);
+		return w[0] == (u32)SCTPCORR_FILTER_ADDR_W0;
+	}
+	bpf_probe_read_kernel(w, 16, &u->v6.sin6_addr);
+	return w[0] == (u32)SCTPCORR_FILTER_ADDR_W0 && w[1] == (u32)SCTPCORR_FILTER_ADDR_W1 &&
+	       w[2] == (u32)SCTPCORR_FILTER_ADDR_W2 && w[3] == (u32)SCTPCORR_FILTER_ADDR_W3;
+}
+
+static __always_inline int asoc_has_peer_addr(struct sctp_association *asoc)
+{
+	struct list_head *head = &asoc->peer.transport_addr_list;
+	struct list_head *pos = NULL;
+
+	RD(pos, asoc->peer.transport_addr_list.next);
+#pragma unroll
+	for (int i = 0; i < SCTPCORR_MAX_PEERS; i++) {
+		if (!pos || pos == head)
+			return 0;
+		struct sctp_transport *t = (struct sctp_transport *)((void *)pos - offsetof(struct sctp_transport, transports));
+		if (addr_matches(&t->ipaddr))
+			return 1;
+		RD(pos, pos->next);
+	}
+	return 0;
+}
+#endif
+
+static __always_inline int keep(struct sctpcorr_hdr *h, struct sctp_association *asoc)
+{
+#ifdef SCTPCORR_FILTER_PORT
+	if (h->lport != SCTPCORR_FILTER_PORT && h->pport != SCTPCORR_FILTER_PORT)
+		goto drop;
+#endif
+#ifdef SCTPCORR_FILTER_VTAG
+	if (h->my_vtag != (u32)SCTPCORR_FILTER_VTAG && h->peer_vtag != (u32)SCTPCORR_FILTER_VTAG)
+		goto drop;
+#endif
+#ifdef SCTPCORR_FILTER_ADDR_FAMILY
+	if (!asoc || !asoc_has_peer_addr(asoc))
+		goto drop;
+#endif
+#ifdef SCTPCORR_FILTER_INODES
+	{
+		struct sock *sk = NULL;
+		struct socket *sock = NULL;
+		u64 ino = 0;
+
+		if (!asoc)
+			goto drop;
+		RD(sk, asoc->base.sk);
+		if (sk)
+			RD(sock, sk->sk_socket);
+		if (!sock)
+			goto drop;
+		struct socket_alloc *sa = (struct socket_alloc *)((void *)sock - offsetof(struct socket_alloc, socket));
+		RD(ino, sa->vfs_inode.i_ino);
+		if (!filter_ino.lookup(&ino))
+			goto drop;
+	}
+#endif
+	return 1;
+#if defined(SCTPCORR_FILTER_PORT) || defined(SCTPCORR_FILTER_VTAG) || defined(SCTPCORR_FILTER_ADDR_FAMILY) || \
+	defined(SCTPCORR_FILTER_INODES)
+drop:
+	count(SCTPCORR_C_FILTERED);
+	return 0;
+#endif
+}
+
+/* Header, filter, ring buffer reservation; NULL if filtered or the ring is full (both counted). */
+static __always_inline void *reserve(struct sctpcorr_hdr *h, struct sctp_association *asoc, u32 evt, u32 size)
+{
+	void *e;
+
+	fill_hdr(h, evt, asoc);
+	if (!keep(h, asoc))
+		return NULL;
+	e = events.ringbuf_reserve(size);
+	if (!e)
+		count(SCTPCORR_C_LOST + evt);
+	return e;
+}
+
+/* Start an event: a zeroed TYPE *e with its header filled, or return 0 from the probe. */
+#define EMIT_BEGIN(e, TYPE, EVT, asoc_)                                                                          \
+	struct sctpcorr_hdr _h = {};                                                                                 \
+	TYPE *e = reserve(&_h, asoc_, EVT, sizeof(TYPE));                                                            \
+	if (!e)                                                                                                      \
+		return 0;                                                                                            \
+	__builtin_memset(e, 0, sizeof(TYPE));                                                                        \
+	__builtin_memcpy(&e->hdr, &_h, sizeof(_h));
+
+/* Submit.  Waking the reader for every event costs more than the probe itself; the reader is woken once per
+ * SCTPCORR_WAKEUP_EVERY events per CPU and otherwise drains the ring on its own every poll interval. */
+static __always_inline void emit_end(void *e, u32 evt)
+{
+	u32 zero = 0;
+	u64 *n = since_wakeup.lookup(&zero);
+	u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (n && ++(*n) >= SCTPCORR_WAKEUP_EVERY) {
+		*n = 0;
+		flags = BPF_RB_FORCE_WAKEUP;
+	}
+	events.ringbuf_submit(e, flags);
+	count(SCTPCORR_C_EMITTED + evt);
+}
+
+/* ---- entry -> return pairing -------------------------------------------------------------------------------- */
+
+static __always_inline void push(struct pt_regs *ctx, u64 fn, struct inflight_val *v)
+{
+	struct inflight_key k = {.sp = PT_REGS_SP(ctx), .fn = fn};
+
+	if (inflight.lookup(&k))
+		count(SCTPCORR_C_INFLIGHT_STALE);
+	if (inflight.update(&k, v))
+		count(SCTPCORR_C_INFLIGHT_FULL);
+}
+
+static __always_inline int pop(struct pt_regs *ctx, u64 fn, struct inflight_val *out)
+{
+	struct inflight_key k = {.sp = PT_REGS_SP(ctx) - SCTPCORR_RET_SP_ADJ, .fn = fn};
+	struct inflight_val *v = inflight.lookup(&k);
+
+	if (!v) {
+		count(SCTPCORR_C_RET_UNPAIRED);
+		return 0;
+	}
+	__builtin_memcpy(out, v, sizeof(*out));
+	inflight.delete(&k);
+	return 1;
+}
+
+static __always_inline struct sctp_association *transport_asoc(struct sctp_transport *t)
+{
+	struct sctp_association *asoc = NULL;
+
+	if (t)
+		RD(asoc, t->asoc);
+	return asoc;
+}
+
+static __always_inline void note_cause(struct sctp_association *asoc, u32 reason)
+{
+	struct rtx_cause c = {.jiffies = bpf_jiffies64(), .reason = reason};
+	u64 key = (u64)asoc;
+
+	rtx_cause.update(&key, &c);
+	count(SCTPCORR_C_RTX_CAUSE_SET);
+}
+
+/* ---- 1. RTT samples: sctp_transport_update_rto(struct sctp_transport *tp, __u32 rtt) ------------------------- */
+#ifndef SCTPCORR_NO_RTO_UPDATE
+int kp_update_rto(struct pt_regs *ctx)
+{
+	struct sctp_transport *tp = (void *)PT_REGS_PARM1(ctx);
+	struct inflight_val v = {};
+	unsigned long rto = 0;
+	u32 zero = 0;
+
+	v.ptr = (u64)tp;
+	v.a[0] = (u32)PT_REGS_PARM2(ctx);
+	RD(v.a[1], tp->srtt);
+	RD(v.a[2], tp->rttvar);
+	RD(rto, tp->rto);
+	v.w0 = rto;
+	/* A HEARTBEAT-ACK sample follows sctp_sf_backbeat_8_3 on the same CPU within the same state-machine call
+	 * (sctp_cmd_transport_on): same nonce as this transport and rtt == jiffies - sent_at. */
+	struct hb_slot *hs = hb_slot.lookup(&zero);
+	if (hs && hs->valid) {
+		u64 nonce = 0;
+		RD(nonce, tp->hb_nonce);
+		if (nonce == hs->nonce && (u32)(bpf_jiffies64() - hs->sent_at) == v.a[0]) {
+			v.a[3] = SCTPCORR_RTT_HEARTBEAT;
+			count(SCTPCORR_C_HB_SAMPLE);
+		}
+		hs->valid = 0;
+	}
+	push(ctx, FN_UPDATE_RTO, &v);
+	return 0;
+}
+
+int krp_update_rto(struct pt_regs *ctx)
+{
+	struct inflight_val v = {};
+	unsigned long rto = 0, rmin = 0, rmax = 0;
+
+	if (!pop(ctx, FN_UPDATE_RTO, &v))
+		return 0;
+	struct sctp_transport *tp = (void *)v.ptr;
+	struct sctp_association *asoc = transport_asoc(tp);
+	EMIT_BEGIN(e, struct sctpcorr_rto_update, SCTPCORR_EV_RTO_UPDATE, asoc);
+	fill_path(&e->path, tp);
+	e->rtt_j = v.a[0];
+	e->srtt_before_j = v.a[1];
+	e->rttvar_before_j = v.a[2];
+	e->source = v.a[3];
+	e->rto_before_j = v.w0;
+	RD(e->srtt_j, tp->srtt);
+	RD(e->rttvar_j, tp->rttvar);
+	RD(rto, tp->rto);
+	e->rto_j = rto;
+	if (asoc) {
+		RD(rmin, asoc->rto_min);
+		RD(rmax, asoc->rto_max);
+	}
+	e->rto_min_j = rmin;
+	e->rto_max_j = rmax;
+	e->paired = 1;
+	emit_end(e, SCTPCORR_EV_RTO_UPDATE);
+	return 0;
+}
+#endif
+
+/* ---- 2. tracepoint sctp:sctp_probe (ep, asoc, chunk): a SACK about to be processed -------------------------- */
+#ifndef SCTPCORR_NO_SCTP_PROBE
+int rtp_sctp_probe(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sctp_association *asoc = (void *)ctx->args[1];
+	struct sctp_chunk *chunk = (void *)ctx->args[2];
+	struct sctp_transport *t = NULL;
+	struct sctp_sackhdr *sh = NULL;
+	struct sctp_sackhdr sack = {};
+	struct sk_buff *skb = NULL;
+	struct sock *sk = NULL;
+	u16 ua = 0;
+
+	if (!asoc) {
+		count(SCTPCORR_C_NO_ASOC);
+		return 0;
+	}
+	EMIT_BEGIN(e, struct sctpcorr_sack, SCTPCORR_EV_SACK, asoc);
+	RD(t, chunk->transport);
+	fill_path(&e->path, t);
+	RD(sh, chunk->subh.sack_hdr);
+	if (sh) {
+		bpf_probe_read_kernel(&sack, sizeof(sack), sh);
+		e->cum_tsn_ack = bswap32(sack.cum_tsn_ack);
+		e->a_rwnd = bswap32(sack.a_rwnd);
+		e->n_gap_blocks = bswap16(sack.num_gap_ack_blocks);
+		e->n_dup_tsns = bswap16(sack.num_dup_tsns);
+	}
+	RD(ua, asoc->unack_data);
+	e->unack_data = ua;
+	RD(e->peer_rwnd, asoc->peer.rwnd);
+	RD(e->pathmtu, asoc->pathmtu);
+	RD(skb, chunk->skb);
+	if (skb)
+		RD(e->mark, skb->mark);
+	RD(e->next_tsn, asoc->next_tsn);
+	RD(e->ctsn_ack_point, asoc->ctsn_ack_point);
+	RD(e->outstanding_bytes, asoc->outqueue.outstanding_bytes);
+	RD(e->out_qlen, asoc->outqueue.out_qlen);
+	RD(e->sndbuf_used, asoc->sndbuf_used);
+	RD(sk, asoc->base.sk);
+	if (sk) {
+		RD(e->sk_wmem_queued, sk->sk_wmem_queued);
+		RD(e->sk_sndbuf, sk->sk_sndbuf);
+	}
+	emit_end(e, SCTPCORR_EV_SACK);
+	return 0;
+}
+#endif
+
+/* ---- 3. tracepoint sctp:sctp_probe_path (transport, asoc): every transport, per SACK ------------------------ */
+#ifndef SCTPCORR_NO_SCTP_PROBE_PATH
+int rtp_sctp_probe_path(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct sctp_transport *t = (void *)ctx->args[0];
+	struct sctp_association *asoc = (void *)ctx->args[1];
+	struct sctp_transport *prim = NULL, *act = NULL;
+	unsigned long rto = 0;
+	unsigned short ec = 0;
+	int st = 0;
+
+	if (!asoc) {
+		count(SCTPCORR_C_NO_ASOC);
+		return 0;
+	}
+	EMIT_BEGIN(e, struct sctpcorr_pathinfo, SCTPCORR_EV_PATH, asoc);
+	fill_path(&e->path, t);
+	RD(e->cwnd, t->cwnd);
+	RD(e->ssthresh, t->ssthresh);
+	RD(e->flight_size, t->flight_size);
+	RD(e->partial_bytes_acked, t->partial_bytes_acked);
+	RD(e->pathmtu, t->pathmtu);
+	RD(e->srtt_j, t->srtt);
+	RD(e->rttvar_j, t->rttvar);
+	RD(e->rtt_j, t->rtt);
+	RD(rto, t->rto);
+	e->rto_j = rto;
+	RD(ec, t->error_count);
+	e->error_count = ec;
+	RD(st, t->state);
+	e->path_state = st;
+	RD(prim, asoc->peer.primary_path);
+	RD(act, asoc->peer.active_path);
+	e->primary = prim == t;
+	e->active = act == t;
+	emit_end(e, SCTPCORR_EV_PATH);
+	return 0;
+}
+#endif
+
+/* ---- 4. cwnd: sctp_transport_raise_cwnd(t, sack_ctsn, bytes_acked) / lower_cwnd(t, reason) ------------------ */
+static __always_inline void cwnd_entry(struct pt_regs *ctx, u64 fn)
+{
+	struct sctp_transport *t = (void *)PT_REGS_PARM1(ctx);
+	struct sctp_association *asoc = transport_asoc(t);
+	struct inflight_val v = {};
+	u8 fr = 0;
+
+	v.ptr = (u64)t;
+	RD(v.a[0], t->cwnd);
+	RD(v.a[1], t->ssthresh);
+	RD(v.a[2], t->partial_bytes_acked);
+	RD(v.a[3], t->flight_size);
+	v.a[4] = (u32)PT_REGS_PARM2(ctx);  /* raise: sack_ctsn; lower: reason */
+	v.a[5] = (u32)PT_REGS_PARM3(ctx);  /* raise: bytes_acked */
+	if (asoc)
+		RD(fr, asoc->fast_recovery);
+	v.a[6] = fr;
+	if (fn == FN_LOWER_CWND && asoc) {
+		if (v.a[4] == SCTP_LOWER_CWND_FAST_RTX)
+			note_cause(asoc, SCTPCORR_RTX_FAST);
+		else if (v.a[4] == SCTP_LOWER_CWND_T3_RTX)
+			note_cause(asoc, SCTPCORR_RTX_T3);
+	}
+	push(ctx, fn, &v);
+}
+
+static __always_inline int cwnd_return(struct pt_regs *ctx, u64 fn)
+{
+	struct inflight_val v = {};
+	u32 cwnd = 0, ssthresh = 0, pba = 0;
+
+	if (!pop(ctx, fn, &v))
+		return 0;
+	struct sctp_transport *t = (void *)v.ptr;
+	RD(cwnd, t->cwnd);
+	RD(ssthresh, t->ssthresh);
+	RD(pba, t->partial_bytes_acked);
+	if (fn == FN_RAISE_CWND && cwnd == v.a[0] && ssthresh == v.a[1]) {
+		count(SCTPCORR_C_CWND_UNCHANGED);
+		return 0;
+	}
+	struct sctp_association *asoc = transport_asoc(t);
+	EMIT_BEGIN(e, struct sctpcorr_cwnd, SCTPCORR_EV_CWND, asoc);
+	fill_path(&e->path, t);
+	e->op = fn == FN_RAISE_CWND ? 1 : 2;
+	if (fn == FN_RAISE_CWND) {
+		e->reason = v.a[0] <= v.a[1] ? 0 : 1;
+		e->sack_ctsn = v.a[4];
+		e->bytes_acked = v.a[5];
+	} else {
+		e->reason = v.a[4] + 1;
+	}
+	e->fast_recovery = v.a[6];
+	e->paired = 1;
+	e->cwnd_before = v.a[0];
+	e->ssthresh_before = v.a[1];
+	e->pba_before = v.a[2];
+	e->flight_size = v.a[3];
+	e->cwnd_after = cwnd;
+	e->ssthresh_after = ssthresh;
+	e->pba_after = pba;
+	emit_end(e, SCTPCORR_EV_CWND);
+	return 0;
+}
+
+#ifndef SCTPCORR_NO_RAISE_CWND
+int kp_raise_cwnd(struct pt_regs *ctx) { cwnd_entry(ctx, FN_RAISE_CWND); return 0; }
+int krp_raise_cwnd(struct pt_regs *ctx) { return cwnd_return(ctx, FN_RAISE_CWND); }
+#endif
+#ifndef SCTPCORR_NO_LOWER_CWND
+int kp_lower_cwnd(struct pt_regs *ctx) { cwnd_entry(ctx, FN_LOWER_CWND); return 0; }
+int krp_lower_cwnd(struct pt_regs *ctx) { return cwnd_return(ctx, FN_LOWER_CWND); }
+#endif
+
+/* ---- 5. sctp_retransmit(struct sctp_outq *q, struct sctp_transport *t, enum sctp_retransmit_reason reason) ---- */
+#ifndef SCTPCORR_NO_RETRANSMIT
+int kp_retransmit(struct pt_regs *ctx)
+{
+	struct sctp_outq *q = (void *)PT_REGS_PARM1(ctx);
+	struct sctp_transport *t = (void *)PT_REGS_PARM2(ctx);
+	u32 kreason = (u32)PT_REGS_PARM3(ctx);
+	struct sctp_association *asoc = NULL;
+	unsigned long rto = 0;
+	unsigned short ec = 0;
+	u32 reason;
+
+	RD(asoc, q->asoc);
+	if (!asoc) {
+		count(SCTPCORR_C_NO_ASOC);
+		return 0;
+	}
+	reason = kreason == SCTP_RTXR_T3_RTX ? SCTPCORR_RTX_T3 : kreason == SCTP_RTXR_FAST_RTX ? SCTPCORR_RTX_FAST
+		 : kreason == SCTP_RTXR_PMTUD ? SCTPCORR_RTX_PMTUD : kreason == SCTP_RTXR_T1_RTX ? SCTPCORR_RTX_T1
+		 : SCTPCORR_RTX_UNKNOWN;
+	note_cause(asoc, reason);
+	EMIT_BEGIN(e, struct sctpcorr_rtx_mark, SCTPCORR_EV_RTX_MARK, asoc);
+	fill_path(&e->path, t);
+	e->reason = reason;
+	if (t) {
+		RD(ec, t->error_count);
+		RD(e->flight_size, t->flight_size);
+		RD(e->cwnd, t->cwnd);
+		RD(rto, t->rto);
+	}
+	e->error_count = ec;
+	e->rto_j = rto;
+	RD(e->outstanding_bytes, q->outstanding_bytes);
+	emit_end(e, SCTPCORR_EV_RTX_MARK);
+	return 0;
+}
+#endif
+
+/* ---- 6. sctp_generate_t3_rtx_event(struct timer_list *t) ---------------------------------------------------- */
+#ifndef SCTPCORR_NO_T3_EXPIRE
+int kp_t3_expire(struct pt_regs *ctx)
+{
+	struct timer_list *timer = (void *)PT_REGS_PARM1(ctx);
+	struct sctp_transport *t = (struct sctp_transport *)((void *)timer - offsetof(struct sctp_transport, T3_rtx_timer));
+	struct sctp_association *asoc = transport_asoc(t);
+	struct sock *sk = NULL;
+	unsigned long rto = 0;
+	unsigned short ec = 0;
+	int owned = 0;
+
+	if (!asoc) {
+		count(SCTPCORR_C_NO_ASOC);
+		return 0;
+	}
+	EMIT_BEGIN(e, struct sctpcorr_t3, SCTPCORR_EV_T3_EXPIRE, asoc);
+	fill_path(&e->path, t);
+	RD(rto, t->rto);
+	e->rto_j = rto;
+	RD(e->flight_size, t->flight_size);
+	RD(e->cwnd, t->cwnd);
+	RD(ec, t->error_count);
+	e->error_count = ec;
+	RD(sk, asoc->base.sk);
+	if (sk)
+		RD(owned, sk->sk_lock.owned);
+	e->deferred = owned != 0;
+	emit_end(e, SCTPCORR_EV_T3_EXPIRE);
+	return 0;
+}
+#endif
+
+/* ---- 7. sctp_make_heartbeat(asoc, transport, probe_size) returns the HEARTBEAT chunk ----------------------- */
+/* Read at return from the chunk itself: the kernel stamps sent_at after allocating the chunk, so the jiffies at
+ * entry can be earlier than the stamp on the wire. */
+#ifndef SCTPCORR_NO_HB_SENT
+int krp_make_heartbeat(struct pt_regs *ctx)
+{
+	struct sctp_chunk *chunk = (void *)PT_REGS_RC(ctx);
+	struct sctp_association *asoc = NULL;
+	struct sctp_transport *t = NULL;
+	struct sctp_sender_hb_info *hbp = NULL;
+	struct sctp_sender_hb_info hb = {};
+	unsigned long rto = 0, hbi = 0;
+	unsigned short ec = 0;
+	int st = 0;
+
+	if (!chunk)
+		return 0;  /* allocation failed: no HEARTBEAT */
+	RD(asoc, chunk->asoc);
+	RD(t, chunk->transport);
+	RD(hbp, chunk->subh.hbs_hdr);
+	if (hbp)
+		bpf_probe_read_kernel(&hb, sizeof(hb), hbp);
+	EMIT_BEGIN(e, struct sctpcorr_hb, SCTPCORR_EV_HB_SENT, asoc);
+	fill_path(&e->path, t);
+	e->path.hb_nonce = hb.hb_nonce;
+	e->sent_at_j = hb.sent_at;
+	e->probe_size = hb.probe_size;
+	if (t) {
+		RD(rto, t->rto);
+		RD(hbi, t->hbinterval);
+		RD(ec, t->error_count);
+		RD(st, t->state);
+	}
+	e->rto_j = rto;
+	e->hbinterval_j = hbi;
+	e->error_count = ec;
+	e->path_state = st;
+	emit_end(e, SCTPCORR_EV_HB_SENT);
+	return 0;
+}
+#endif
+
+/* ---- 8. sctp_sf_backbeat_8_3(net, ep, asoc, type, arg = chunk, commands): HEARTBEAT-ACK -------------------- */
+#ifndef SCTPCORR_NO_HB_ACK
+int kp_backbeat(struct pt_regs *ctx)
+{
+	struct sctp_association *asoc = (void *)PT_REGS_PARM3(ctx);
+	struct sctp_chunk *chunk = (void *)PT_REGS_PARM5(ctx);
+	struct sctp_sender_hb_info hb = {};
+	struct sk_buff *skb = NULL;
+	unsigned char *data = NULL;
+	u32 zero = 0;
+
+	if (!asoc || !chunk) {
+		count(SCTPCORR_C_NO_ASOC);
+		return 0;
+	}
+	RD(skb, chunk->skb);
+	if (skb)
+		RD(data, skb->data);
+	if (data)
+		bpf_probe_read_kernel(&hb, sizeof(hb), data);
+	struct hb_slot *hs = hb_slot.lookup(&zero);
+	if (hs) {
+		hs->nonce = hb.hb_nonce;
+		hs->sent_at = hb.sent_at;
+		hs->valid = 1;
+	}
+	EMIT_BEGIN(e, struct sctpcorr_hb, SCTPCORR_EV_HB_ACK, asoc);
+	fill_addr(&e->path.addr, &hb.daddr);
+	e->path.hb_nonce = hb.hb_nonce;
+	e->sent_at_j = hb.sent_at;
+	e->rtt_j = (u32)(e->hdr.jiffies - hb.sent_at);
+	e->probe_size = hb.probe_size;
+	emit_end(e, SCTPCORR_EV_HB_ACK);
+	return 0;
+}
+#endif
+
+/* ---- 9. sctp_assoc_control_transport(asoc, transport, command, error): path state ------------------------- */
+#ifndef SCTPCORR_NO_PATH_STATE
+int kp_control_transport(struct pt_regs *ctx)
+{
+	struct sctp_transport *t = (void *)PT_REGS_PARM2(ctx);
+	struct inflight_val v = {};
+	unsigned short ec = 0;
+	int st = 0;
+
+	v.ptr = (u64)t;
+	v.ptr2 = PT_REGS_PARM1(ctx);
+	v.a[0] = (u32)PT_REGS_PARM3(ctx);
+	v.a[1] = (u32)PT_REGS_PARM4(ctx);
+	RD(st, t->state);
+	v.a[2] = st;
+	RD(ec, t->error_count);
+	v.a[3] = ec;
+	push(ctx, FN_CONTROL_TRANSPORT, &v);
+	return 0;
+}
+
+int krp_control_transport(struct pt_regs *ctx)
+{
+	struct inflight_val v = {};
+	struct sctp_transport *prim = NULL, *act = NULL;
+	int st = 0;
+
+	if (!pop(ctx, FN_CONTROL_TRANSPORT, &v))
+		return 0;
+	struct sctp_transport *t = (void *)v.ptr;
+	struct sctp_association *asoc = (void *)v.ptr2;
+	EMIT_BEGIN(e, struct sctpcorr_path_state, SCTPCORR_EV_PATH_STATE, asoc);
+	fill_path(&e->path, t);
+	e->command = v.a[0];
+	e->sn_error = v.a[1];
+	e->state_before = v.a[2];
+	e->error_count = v.a[3];
+	RD(st, t->state);
+	e->state_after = st;
+	RD(prim, asoc->peer.primary_path);
+	RD(act, asoc->peer.active_path);
+	e->primary = prim == t;
+	e->active = act == t;
+	e->paired = 1;
+	emit_end(e, SCTPCORR_EV_PATH_STATE);
+	return 0;
+}
+#endif
+
+/* ---- 10. sctp_do_sm(net, event_type, subtype, state, ep, asoc, event_arg, gfp): association state ---------- */
+#ifndef SCTPCORR_NO_ASSOC_STATE
+int kp_do_sm(struct pt_regs *ctx)
+{
+	struct sctp_association *asoc = (void *)PT_REGS_PARM6(ctx);
+	struct inflight_val v = {};
+
+	if (!asoc)
+		return 0;  /* no association: nothing stored, the return probe finds nothing and stays quiet */
+	v.ptr = (u64)asoc;
+	v.a[0] = (u32)PT_REGS_PARM4(ctx);  /* state */
+	v.a[1] = (u32)PT_REGS_PARM2(ctx);  /* event_type */
+	v.a[2] = (u32)PT_REGS_PARM3(ctx);  /* subtype (a union of 32-bit enums, passed by value) */
+	push(ctx, FN_DO_SM, &v);
+	return 0;
+}
+
+int krp_do_sm(struct pt_regs *ctx)
+{
+	struct inflight_val v = {};
+	struct inflight_key k = {.sp = PT_REGS_SP(ctx) - SCTPCORR_RET_SP_ADJ, .fn = FN_DO_SM};
+	struct inflight_val *p = inflight.lookup(&k);
+	int st = 0;
+
+	if (!p)
+		return 0;  /* calls without an association are not stored: not an error */
+	__builtin_memcpy(&v, p, sizeof(v));
+	inflight.delete(&k);
+	struct sctp_association *asoc = (void *)v.ptr;
+	RD(st, asoc->state);
+	if ((u32)st == v.a[0])
+		return 0;
+	EMIT_BEGIN(e, struct sctpcorr_assoc_state, SCTPCORR_EV_ASSOC_STATE, asoc);
+	e->state_before = v.a[0];
+	e->state_after = st;
+	e->event_type = v.a[1];
+	e->subtype = v.a[2];
+	emit_end(e, SCTPCORR_EV_ASSOC_STATE);
+	return 0;
+}
+#endif
+
+/* ---- 11. sctp_assoc_rwnd_increase / _decrease(asoc, len): local receive window ---------------------------- */
+static __always_inline void rwnd_entry(struct pt_regs *ctx, u64 fn)
+{
+	struct sctp_association *asoc = (void *)PT_REGS_PARM1(ctx);
+	struct inflight_val v = {};
+
+	v.ptr = (u64)asoc;
+	v.a[0] = (u32)PT_REGS_PARM2(ctx);
+	RD(v.a[1], asoc->rwnd);
+	RD(v.a[2], asoc->rwnd_over);
+	RD(v.a[3], asoc->rwnd_press);
+	push(ctx, fn, &v);
+}
+
+static __always_inline int rwnd_return(struct pt_regs *ctx, u64 fn)
+{
+	struct inflight_val v = {};
+	u32 rwnd = 0, over = 0, press = 0;
+	struct sock *sk = NULL;
+	int rmem = 0, rcvbuf = 0;
+
+	if (!pop(ctx, fn, &v))
+		return 0;
+	struct sctp_association *asoc = (void *)v.ptr;
+	RD(rwnd, asoc->rwnd);
+	RD(over, asoc->rwnd_over);
+	RD(press, asoc->rwnd_press);
+	if (rwnd == v.a[1] && over == v.a[2] && press == v.a[3]) {
+		count(SCTPCORR_C_RWND_UNCHANGED);
+		return 0;
+	}
+	EMIT_BEGIN(e, struct sctpcorr_rwnd, SCTPCORR_EV_RWND, asoc);
+	e->op = fn == FN_RWND_INC ? 1 : 2;
+	e->paired = 1;
+	e->len = v.a[0];
+	e->rwnd_before = v.a[1];
+	e->rwnd_over_before = v.a[2];
+	e->rwnd_press_before = v.a[3];
+	e->rwnd_after = rwnd;
+	e->rwnd_over_after = over;
+	e->rwnd_press_after = press;
+	RD(e->a_rwnd, asoc->a_rwnd);
+	RD(sk, asoc->base.sk);
+	if (sk) {
+		RD(rmem, sk->sk_backlog.rmem_alloc.counter);
+		RD(rcvbuf, sk->sk_rcvbuf);
+	}
+	e->rmem_alloc = rmem;
+	e->rcvbuf = rcvbuf;
+	emit_end(e, SCTPCORR_EV_RWND);
+	return 0;
+}
+
+#ifndef SCTPCORR_NO_RWND
+int kp_rwnd_inc(struct pt_regs *ctx) { rwnd_entry(ctx, FN_RWND_INC); return 0; }
+int krp_rwnd_inc(struct pt_regs *ctx) { return rwnd_return(ctx, FN_RWND_INC); }
+int kp_rwnd_dec(struct pt_regs *ctx) { rwnd_entry(ctx, FN_RWND_DEC); return 0; }
+int krp_rwnd_dec(struct pt_regs *ctx) { return rwnd_return(ctx, FN_RWND_DEC); }
+#endif
+
+/* ---- 12. sctp_packet_transmit(struct sctp_packet *packet, gfp_t gfp): egress ------------------------------- */
+/* The chunk flag bits that follow `auth_chunk` at the end of struct sctp_chunk (include/net/sctp/structs.h):
+ * one __u16 of bitfields; mirrored here to read fast_retransmit, which has no address of its own. */
+struct chunk_bits {
+	__u16 rtt_in_progress:1, has_tsn:1, has_ssn:1, singleton:1, end_of_packet:1, ecn_ce_done:1, pdiscard:1,
+		tsn_gap_acked:1, data_accepted:1, auth:1, has_asconf:1, pmtu_probe:1, tsn_missing_report:2,
+		fast_retransmit:2;
+};
+#define CHUNK_BITS_OFF (offsetof(struct sctp_chunk, auth_chunk) + sizeof(struct sk_buff *))
+/* the bitfields must be the last member (a change of the kernel struct breaks the build, not the values) */
+_Static_assert(sizeof(struct sctp_chunk) == ((CHUNK_BITS_OFF + 2 + 7) & ~7UL), "struct sctp_chunk layout changed");
+
+#ifndef SCTPCORR_NO_EGRESS
+int kp_packet_transmit(struct pt_regs *ctx)
+{
+	struct sctp_packet *packet = (void *)PT_REGS_PARM1(ctx);
+	struct sctp_transport *t = NULL;
+	struct sctp_association *asoc = NULL;
+	struct list_head *head = &packet->chunk_list;
+	struct list_head *pos = NULL;
+	struct rtx_cause *cause = NULL;
+	u32 cause_reason = 0;
+	size_t size = 0;
+	u16 n = 0, rec = 0;
+	u64 key;
+
+	RD(pos, packet->chunk_list.next);
+	if (!pos || pos == head)
+		return 0;  /* empty packet: the kernel returns at once */
+	RD(t, packet->transport);
+	asoc = transport_asoc(t);
+	if (!asoc) {
+		count(SCTPCORR_C_NO_ASOC);
+		return 0;
+	}
+	EMIT_BEGIN(e, struct sctpcorr_egress, SCTPCORR_EV_EGRESS, asoc);
+	fill_path(&e->path, t);
+	RD(e->vtag, packet->vtag);
+	RD(e->sport, packet->source_port);
+	RD(e->dport, packet->destination_port);
+	RD(size, packet->size);
+	e->size = size;
+	RD(e->cwnd, t->cwnd);
+	RD(e->flight_size, t->flight_size);
+	key = (u64)asoc;
+	cause = rtx_cause.lookup(&key);
+	if (cause)
+		cause_reason = cause->reason;  /* 0 = no cause noted for this association */
+#pragma unroll
+	for (int i = 0; i < SCTPCORR_MAX_CHUNKS; i++) {
+		if (!pos || pos == head)
+			break;
+		struct sctp_chunk *ch = (struct sctp_chunk *)pos; /* `list` is the first member */
+		struct sctpcorr_chunk *c = &e->chunks[i];
+		struct sctp_chunkhdr *chdr = NULL;
+		struct sctp_chunkhdr hh = {};
+		struct chunk_bits bits = {};
+		u32 value = 0;
+		int sent = 0;
+
+		RD(chdr, ch->chunk_hdr);
+		if (chdr) {
+			bpf_probe_read_kernel(&hh, sizeof(hh), chdr);
+			bpf_probe_read_kernel(&value, sizeof(value), (void *)chdr + sizeof(hh));
+		}
+		c->type = hh.type;
+		c->flags = hh.flags;
+		c->length = bswap16(hh.length);
+		c->value = bswap32(value);
+		RD(sent, ch->sent_count);
+		c->sent_count = sent;
+		{
+			unsigned long sa = 0;
+			RD(sa, ch->sent_at);
+			c->sent_at_lo = (u32)sa;
+		}
+		bpf_probe_read_kernel(&bits, sizeof(bits), (void *)ch + CHUNK_BITS_OFF);
+		c->fast_rtx = bits.fast_retransmit;
+		if ((hh.type == SCTP_CID_DATA || hh.type == SCTP_CID_I_DATA) && sent > 1) {
+			if (bits.fast_retransmit == SCTP_DONT_FRTX &&
+			    (!cause_reason || cause_reason == SCTPCORR_RTX_FAST))
+				c->rtx_reason = SCTPCORR_RTX_FAST;
+			else if (cause_reason)
+				c->rtx_reason = cause_reason;
+			else
+				c->rtx_reason = SCTPCORR_RTX_UNKNOWN;
+		}
+		rec++;
+		RD(pos, pos->next);
+	}
+	n = rec;
+	if (pos && pos != head) {
+#pragma unroll
+		for (int i = 0; i < SCTPCORR_COUNT_MORE; i++) {
+			if (!pos || pos == head)
+				break;
+			n++;
+			count(SCTPCORR_C_CHUNKS_TRUNCATED);
+			RD(pos, pos->next);
+		}
+	}
+	e->n_chunks = n;
+	e->n_recorded = rec;
+	emit_end(e, SCTPCORR_EV_EGRESS);
+	return 0;
+}
+#endif

@@ -1,0 +1,197 @@
+"""The thin BCC loader: read the C, add -D flags, compile once, attach probe by probe, drain the ring buffer.
+
+The only module of sctpcorr that imports ``bcc`` (inside ``Loader.compile``).  Nothing here decodes events: the
+callback gets the raw bytes of each ring-buffer record (``sctpcorr.kernel.abi.decode`` turns them into records).
+
+Probes that ``probes.Probe.can_run`` rejects are compiled out (``-DSCTPCORR_NO_<DEFINE>``); a probe whose
+attachment still fails is detached as a whole and reported with the kernel's error, and the others keep running.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib.resources
+import ipaddress
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sctpcorr.kernel import abi
+from sctpcorr.kernel.probes import Probe
+
+__all__ = ["Filters", "Loader", "ProbeStatus", "bpf_dir", "bpf_source", "cflags_for"]
+
+MAIN_SOURCE = "sctpcorr.bpf.c"
+
+
+@dataclass
+class Filters:
+    port: int | None = None
+    vtag: int | None = None
+    addr: str | None = None
+    inodes: set[int] | None = None   # socket inodes (from --pid); None = no inode filter
+
+    def describe(self) -> dict[str, Any]:
+        return {"port": self.port, "vtag": self.vtag, "addr": self.addr,
+                "socket_inodes": sorted(self.inodes) if self.inodes is not None else None}
+
+
+@dataclass
+class ProbeStatus:
+    name: str
+    attached: bool
+    reason: str = ""
+    metrics: str = ""
+    attachments: list[str] = field(default_factory=list)
+
+
+def bpf_dir() -> Path:
+    return Path(str(importlib.resources.files("sctpcorr.kernel.bpf")))
+
+
+def bpf_source() -> str:
+    return (bpf_dir() / MAIN_SOURCE).read_text()
+
+
+def cflags_for(excluded: list[Probe], filters: Filters, ringbuf_pages: int = 256,
+               extra: list[str] | None = None) -> list[str]:
+    """The -I/-D flags of one compile (also printed by --dump-bpf)."""
+    if ringbuf_pages <= 0 or ringbuf_pages & (ringbuf_pages - 1):
+        raise ValueError(f"ring buffer pages must be a power of two, not {ringbuf_pages}")
+    flags = [f"-I{bpf_dir()}", f"-DSCTPCORR_RINGBUF_PAGES={ringbuf_pages}"]
+    flags += [f"-DSCTPCORR_NO_{p.define}" for p in excluded]
+    if filters.port is not None:
+        flags.append(f"-DSCTPCORR_FILTER_PORT={int(filters.port)}")
+    if filters.vtag is not None:
+        flags.append(f"-DSCTPCORR_FILTER_VTAG={int(filters.vtag)}U")
+    if filters.addr is not None:
+        ip = ipaddress.ip_address(filters.addr)
+        raw = ip.packed.ljust(16, b"\0")
+        words = struct.unpack("=4I", raw)   # as the bytes lie in memory, read as __u32 on this host
+        flags.append(f"-DSCTPCORR_FILTER_ADDR_FAMILY={socket.AF_INET if ip.version == 4 else socket.AF_INET6}")
+        flags += [f"-DSCTPCORR_FILTER_ADDR_W{i}={w}U" for i, w in enumerate(words)]
+    if filters.inodes is not None:
+        flags.append("-DSCTPCORR_FILTER_INODES")
+    return flags + list(extra or [])
+
+
+class Loader:
+    """One compiled BPF program with its probes attached."""
+
+    def __init__(self, probes: list[Probe], excluded: list[Probe], filters: Filters, ringbuf_pages: int = 256,
+                 extra_cflags: list[str] | None = None):
+        self.probes = probes
+        self.excluded = excluded
+        self.filters = filters
+        self.cflags = cflags_for(excluded, filters, ringbuf_pages, extra_cflags)
+        self.bpf: Any = None
+        self.status: dict[str, ProbeStatus] = {}
+
+    def compile(self) -> None:
+        from bcc import BPF  # the only bcc import of sctpcorr
+
+        self.bpf = BPF(text=bpf_source(), cflags=self.cflags)
+        if self.filters.inodes is not None:
+            self.set_inodes(self.filters.inodes)
+
+    def set_inodes(self, inodes: set[int]) -> None:
+        """Replace the socket-inode filter set (the --pid filter is refreshed while running)."""
+        table = self.bpf["filter_ino"]
+        table.clear()
+        for ino in inodes:
+            table[ctypes.c_uint64(ino)] = ctypes.c_uint8(1)
+        self.filters.inodes = set(inodes)
+
+    def attach(self) -> dict[str, ProbeStatus]:
+        for p in self.probes:
+            st = ProbeStatus(p.name, True, metrics=p.metrics)
+            done: list[tuple[str, str, str]] = []
+            for a in p.attachments:
+                try:
+                    if a.kind == "kprobe":
+                        self.bpf.attach_kprobe(event=a.target, fn_name=a.fn)
+                    elif a.kind == "kretprobe":
+                        self.bpf.attach_kretprobe(event=a.target, fn_name=a.fn, maxactive=64)
+                    elif a.kind == "raw_tracepoint":
+                        self.bpf.attach_raw_tracepoint(tp=a.target, fn_name=a.fn)
+                    else:
+                        raise ValueError(f"unknown attachment kind {a.kind}")
+                    done.append((a.kind, a.target, a.fn))
+                    st.attachments.append(f"{a.kind}:{a.target}")
+                except Exception as e:  # noqa: BLE001 - bcc raises plain Exception; the reason is reported
+                    st.attached = False
+                    st.reason = f"{a.kind} {a.target}: {e}".replace("\n", " ")
+                    break
+            if not st.attached:
+                for kind, target, _fn in done:
+                    try:
+                        if kind == "kprobe":
+                            self.bpf.detach_kprobe(event=target)
+                        elif kind == "kretprobe":
+                            self.bpf.detach_kretprobe(event=target)
+                        elif kind == "raw_tracepoint":
+                            self.bpf.detach_raw_tracepoint(tp=target)
+                    except Exception:  # noqa: BLE001,S110 - best effort: the cleanup at exit detaches too
+                        pass
+                st.attachments = []
+            self.status[p.name] = st
+        return self.status
+
+    def detach_all(self) -> None:
+        """Remove every attached probe (the program and maps stay loaded; ``reattach`` puts them back)."""
+        for p in self.probes:
+            st = self.status.get(p.name)
+            if not st or not st.attached:
+                continue
+            for a in p.attachments:
+                if a.kind == "kprobe":
+                    self.bpf.detach_kprobe(event=a.target)
+                elif a.kind == "kretprobe":
+                    self.bpf.detach_kretprobe(event=a.target)
+                elif a.kind == "raw_tracepoint":
+                    self.bpf.detach_raw_tracepoint(tp=a.target)
+
+    def reattach(self) -> None:
+        """Attach again the probes that were attached before ``detach_all``."""
+        was = [p for p in self.probes if self.status.get(p.name) and self.status[p.name].attached]
+        keep = self.probes
+        self.probes = was
+        try:
+            self.attach()
+        finally:
+            self.probes = keep
+
+    def open(self, callback: Callable[[bytes], None]) -> None:
+        """Deliver each ring-buffer record's bytes to ``callback``."""
+
+        def cb(_ctx: Any, data: Any, size: int) -> None:
+            callback(ctypes.string_at(data, size))
+
+        self._cb = cb  # keep a reference: BCC holds only a ctypes pointer
+        self.bpf["events"].open_ring_buffer(cb)
+
+    def poll(self, timeout_ms: int = 100) -> None:
+        """Wait up to ``timeout_ms`` for a wake-up, then drain whatever is in the ring (the BPF side wakes the
+        reader only every few events)."""
+        self.bpf.ring_buffer_poll(timeout_ms)
+        self.bpf.ring_buffer_consume()
+
+    def counters(self) -> dict[str, int]:
+        """The per-CPU counter array summed over CPUs, by name (abi.COUNTERS)."""
+        table = self.bpf["counters"]
+        out = {}
+        for i, name in enumerate(abi.COUNTERS):
+            vals = table[ctypes.c_int(i)]
+            out[name] = int(sum(int(v) for v in vals))
+        return out
+
+    def inflight_entries(self) -> int:
+        return sum(1 for _ in self.bpf["inflight"].keys())
+
+    def close(self) -> None:
+        if self.bpf is not None:
+            self.bpf.cleanup()
+            self.bpf = None

@@ -1,0 +1,375 @@
+"""The `sctpcorr probe` session: check the environment, choose probes, compile, attach, record until told to stop.
+
+Two sources produce the same JSONL shape:
+
+* ``bpf`` - the BPF program of ``bpf/sctpcorr.bpf.c`` through BCC (``loader``); optionally also sock_diag
+  snapshots (``with_diag``) so that both views of the same moment are in one file;
+* ``diag`` - sock_diag only (``diag.DiagClient``), polled every ``interval_s``: no BPF, no headers.
+
+Stopping: ``duration_s`` elapsed, SIGINT or SIGTERM.  The closing record is written in every case.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from sctpcorr.kernel import abi, diag, probes, recorder, view
+
+__all__ = ["Config", "ProbeUnavailable", "run", "list_probes", "socket_inodes"]
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_UNAVAILABLE = 3
+
+
+class ProbeUnavailable(Exception):
+    """The probes cannot run here; the message is one line with the fix."""
+
+    exit_code = EXIT_UNAVAILABLE
+
+
+@dataclass
+class Config:
+    source: str = "bpf"
+    jsonl: IO[str] | None = None
+    duration_s: float | None = None
+    interval_s: float = 1.0
+    summary_s: float | None = None
+    quiet: bool = False
+    show: tuple[str, ...] = view.DEFAULT_SHOW
+    wide: bool = False
+    pid: int | None = None
+    port: int | None = None
+    vtag: int | None = None
+    addr: str | None = None
+    netns: list[str] = field(default_factory=list)
+    with_diag: bool = False
+    only: list[str] | None = None
+    exclude: list[str] = field(default_factory=list)
+    ready_file: str | None = None
+    ringbuf_pages: int = 256
+    clock_every_s: float = 10.0
+    toggle_signals: bool = False   # SIGUSR1 detaches every probe, SIGUSR2 attaches them again (benchmarks)
+    raw: IO[bytes] | None = None   # every ring-buffer record as <u32 length><bytes> (fixtures, debugging)
+    extra_cflags: list[str] = field(default_factory=list)
+
+
+def socket_inodes(pid: int) -> set[int]:
+    """Inodes of the sockets process ``pid`` holds (from /proc/PID/fd)."""
+    out = set()
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError as e:
+        raise ProbeUnavailable(f"--pid {pid}: cannot read /proc/{pid}/fd: {e.strerror}") from None
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            m = re.match(r"socket:\[(\d+)\]", os.readlink(f"/proc/{pid}/fd/{fd}"))
+            if m:
+                out.add(int(m.group(1)))
+    return out
+
+
+def plan(cfg: Config, env: probes.KernelEnv | None = None) -> tuple[list[probes.Probe], list[dict[str, str]]]:
+    """(probes to compile, missing: [{probe, metrics, reason}]) for this kernel."""
+    env = env or probes.KernelEnv()
+    try:
+        wanted = probes.select(cfg.only, cfg.exclude)
+    except ValueError as e:
+        raise ProbeUnavailable(str(e)) from None
+    run_, missing = [], []
+    for p in probes.PROBES:
+        if p not in wanted:
+            missing.append({"probe": p.name, "metrics": p.metrics, "reason": "not selected (--probes/--no-probe)"})
+            continue
+        ok, why = p.can_run(env)
+        if ok:
+            run_.append(p)
+        else:
+            missing.append({"probe": p.name, "metrics": p.metrics, "reason": why})
+    return run_, missing
+
+
+def list_probes(echo: Callable[[str], None]) -> int:
+    env = probes.KernelEnv()
+    echo(f"{'PROBE':<16} {'RUNS':<4} {'ATTACHES TO':<44} WHY NOT / METRICS")
+    for p in probes.PROBES:
+        ok, why = p.can_run(env)
+        targets = ",".join(dict.fromkeys(f"{a.target}" for a in p.attachments))
+        echo(f"{p.name:<16} {'yes' if ok else 'NO':<4} {targets[:44]:<44} {why or p.metrics}")
+    problems = probes.check_environment("bpf")
+    for pr in problems:
+        echo(f"note: {pr.message}")
+    return EXIT_OK
+
+
+def _match_filters(cfg: Config, rec: dict[str, Any], inodes: set[int] | None) -> bool:
+    """Filters for diag records (the BPF side filters in the kernel)."""
+    if cfg.port is not None and cfg.port not in (rec.get("lport"), rec.get("pport")):
+        return False
+    if cfg.vtag is not None and cfg.vtag not in (rec.get("my_vtag"), rec.get("peer_vtag")):
+        return False
+    if cfg.addr is not None and cfg.addr not in (rec.get("peers") or []) and cfg.addr != rec.get("path_addr"):
+        return False
+    return inodes is None or rec.get("inode") in inodes
+
+
+class _Stop:
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> _Stop:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def _handler(self, signum: int, _frame: Any) -> None:
+        self.reason = signal.Signals(signum).name
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, h in self._old.items():
+            signal.signal(sig, h)
+
+
+def run(cfg: Config, echo: Callable[[str], None], warn: Callable[[str], None]) -> int:
+    problems = probes.check_environment(cfg.source)
+    if problems:
+        raise ProbeUnavailable(problems[0].message + (f" (and {len(problems) - 1} more problem(s): "
+                                                      + "; ".join(p.what for p in problems[1:]) + ")"
+                                                      if len(problems) > 1 else ""))
+    hz, hz_source = probes.kernel_hz()
+    if hz is None:
+        warn(f"HZ of the running kernel unknown ({hz_source}): jiffies are recorded raw, without *_ns")
+    rec = recorder.Recorder(cfg.jsonl, hz, cfg.clock_every_s)
+    inodes = socket_inodes(cfg.pid) if cfg.pid is not None else None
+    if cfg.source == "diag":
+        return _run_diag(cfg, rec, hz, hz_source, inodes, echo, warn)
+    return _run_bpf(cfg, rec, hz, hz_source, inodes, echo, warn)
+
+
+def _views(cfg: Config, echo: Callable[[str], None]) -> tuple[view.EventView | None, view.SummaryView | None]:
+    if cfg.quiet:
+        return None, None
+    if cfg.summary_s:
+        return None, view.SummaryView(echo)
+    return view.EventView(echo, cfg.show, cfg.wide), None
+
+
+def _diag_clients(cfg: Config, hz: int | None) -> list[diag.DiagClient]:
+    try:
+        return [diag.DiagClient(n, hz) for n in (cfg.netns or [None])]  # type: ignore[list-item]
+    except OSError as e:
+        raise ProbeUnavailable(f"sock_diag: {e.strerror or e}") from None
+
+
+def _poll_diag(clients: list[diag.DiagClient], cfg: Config, inodes: set[int] | None) -> list[dict[str, Any]]:
+    out = []
+    for c in clients:
+        for r in c.associations():
+            if _match_filters(cfg, r, inodes):
+                out.append(r)
+    return out
+
+
+def _run_diag(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str, inodes: set[int] | None,
+              echo: Callable[[str], None], warn: Callable[[str], None]) -> int:
+    clients = _diag_clients(cfg, hz)
+    rec.startup(source="diag", hz_source=hz_source, abi=abi.ABI_VERSION, filters=_filters(cfg, inodes),
+                netns=[{"name": c.netns_name, "inode": c.netns} for c in clients], interval_s=cfg.interval_s,
+                capabilities={"diag": True}, probes=[], missing=[
+                    {"probe": p.name, "metrics": p.metrics, "reason": "--source diag: no BPF"} for p in probes.PROBES])
+    ev, summ = _views(cfg, echo)
+    if ev:
+        echo(f"Polling SCTP sock_diag every {cfg.interval_s:g} s in {len(clients)} namespace(s)... Ctrl-C to end.")
+        ev.header()
+    polls = errors = 0
+    t_end = time.monotonic() + cfg.duration_s if cfg.duration_s else None
+    with _Stop() as stop:
+        while stop.reason is None:
+            try:
+                for r in _poll_diag(clients, cfg, inodes):
+                    rec.event(r)
+                    if ev:
+                        ev.feed(r)
+                    if summ:
+                        summ.feed(r)
+                polls += 1
+            except OSError as e:
+                errors += 1
+                warn(f"sock_diag poll failed: {e}")
+            rec.tick()
+            if summ:
+                summ.flush()
+            if t_end is not None and time.monotonic() >= t_end:
+                stop.reason = "duration"
+                break
+            _sleep_until(min(time.monotonic() + cfg.interval_s, t_end or float("inf")), stop)
+    for c in clients:
+        c.close()
+    rec.end(reason=stop.reason, polls=polls, poll_errors=errors)
+    return EXIT_OK
+
+
+def _sleep_until(deadline: float, stop: _Stop) -> None:
+    while stop.reason is None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, 0.1))
+
+
+def _filters(cfg: Config, inodes: set[int] | None) -> dict[str, Any]:
+    return {"pid": cfg.pid, "port": cfg.port, "vtag": cfg.vtag, "addr": cfg.addr,
+            "socket_inodes": sorted(inodes) if inodes is not None else None}
+
+
+def _running_stats(lo: Any) -> dict[str, Any]:
+    c = lo.counters()
+    lost = {k.split(".", 1)[1]: v for k, v in c.items() if k.startswith("lost.") and v}
+    return {"lost_total": sum(lost.values()), "lost": lost,
+            "emitted_total": sum(v for k, v in c.items() if k.startswith("emitted."))}
+
+
+def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str, inodes: set[int] | None,
+             echo: Callable[[str], None], warn: Callable[[str], None]) -> int:
+    from sctpcorr.kernel import loader as ld
+
+    chosen, missing = plan(cfg)
+    if not chosen:
+        raise ProbeUnavailable("no probe can run on this kernel: " + "; ".join(
+            f"{m['probe']}: {m['reason']}" for m in missing))
+    excluded = [p for p in probes.PROBES if p not in chosen]
+    filters = ld.Filters(port=cfg.port, vtag=cfg.vtag, addr=cfg.addr, inodes=inodes)
+    lo = ld.Loader(chosen, excluded, filters, cfg.ringbuf_pages, cfg.extra_cflags)
+    t_compile = time.monotonic()
+    try:
+        lo.compile()
+    except Exception as e:  # noqa: BLE001 - bcc raises plain Exception for compile errors
+        raise ProbeUnavailable(f"the BPF program did not compile for this kernel: {e} (kernel headers of "
+                               f"{os.uname().release} installed and matching?)") from None
+    compile_s = time.monotonic() - t_compile
+    status = lo.attach()
+    for st in status.values():
+        if not st.attached:
+            missing.append({"probe": st.name, "metrics": st.metrics, "reason": f"attach failed: {st.reason}"})
+    attached = [st for st in status.values() if st.attached]
+    if not attached:
+        lo.close()
+        raise ProbeUnavailable("no probe attached: " + "; ".join(f"{m['probe']}: {m['reason']}" for m in missing))
+    for m in missing:
+        warn(f"probe {m['probe']} not running ({m['reason']}): missing {m['metrics']}")
+    clients = _diag_clients(cfg, hz) if cfg.with_diag else []
+    caps = {t: False for t, _c in abi.EVENT_TYPES.values()}
+    for p in probes.PROBES:
+        if p.name in status and status[p.name].attached:
+            for t in p.events:
+                caps[t] = True
+    caps["diag"] = bool(clients)
+    rec.startup(source="bpf", hz_source=hz_source, abi=abi.ABI_VERSION, filters=_filters(cfg, inodes),
+                capabilities=caps, compile_s=round(compile_s, 3), cflags=lo.cflags,
+                probes=[{"probe": st.name, "attached": st.attached, "attachments": st.attachments,
+                         "reason": st.reason or None} for st in status.values()],
+                missing=missing, interval_s=cfg.interval_s,
+                netns=[{"name": c.netns_name, "inode": c.netns} for c in clients])
+    ev, summ = _views(cfg, echo)
+
+    def on_event(raw: bytes) -> None:
+        if cfg.raw is not None:
+            cfg.raw.write(len(raw).to_bytes(4, "little") + raw)
+        try:
+            r = abi.decode(raw, hz)
+        except abi.AbiError:
+            rec.decode_errors += 1
+            return
+        rec.event(r)
+        if ev:
+            ev.feed(r)
+        if summ:
+            summ.feed(r)
+
+    lo.open(on_event)
+    if cfg.ready_file:
+        Path(cfg.ready_file).write_text(f"{os.getpid()}\n")
+    if ev:
+        echo(f"Tracing SCTP in the kernel: {len(attached)} probes attached, {len(missing)} missing"
+             f"{' (see warnings)' if missing else ''}... Ctrl-C to end.")
+        ev.header()
+    t_end = time.monotonic() + cfg.duration_s if cfg.duration_s else None
+    next_diag = time.monotonic()
+    next_summary = time.monotonic() + (cfg.summary_s or 0)
+    next_inodes = time.monotonic() + cfg.interval_s
+    diag_errors = 0
+    toggles: list[int] = []
+    if cfg.toggle_signals:
+        signal.signal(signal.SIGUSR1, lambda *_: toggles.append(signal.SIGUSR1))
+        signal.signal(signal.SIGUSR2, lambda *_: toggles.append(signal.SIGUSR2))
+    detached = False
+    with _Stop() as stop:
+        while stop.reason is None:
+            lo.poll(100)
+            while toggles:
+                sig = toggles.pop(0)
+                if sig == signal.SIGUSR1 and not detached:
+                    lo.detach_all()
+                    detached = True
+                elif sig == signal.SIGUSR2 and detached:
+                    lo.reattach()
+                    detached = False
+                rec.event({"type": "toggle", "ts_ns": time.monotonic_ns(), "attached": not detached})
+            now = time.monotonic()
+            if clients and now >= next_diag:
+                try:
+                    for r in _poll_diag(clients, cfg, inodes):
+                        on_diag = dict(r)
+                        rec.event(on_diag)
+                        if ev:
+                            ev.feed(on_diag)
+                        if summ:
+                            summ.feed(on_diag)
+                except OSError as e:
+                    diag_errors += 1
+                    warn(f"sock_diag poll failed: {e}")
+                next_diag = now + cfg.interval_s
+            if cfg.pid is not None and now >= next_inodes:
+                with contextlib.suppress(ProbeUnavailable):
+                    inodes = socket_inodes(cfg.pid)
+                    lo.set_inodes(inodes)
+                next_inodes = now + cfg.interval_s
+            if summ and now >= next_summary:
+                summ.flush()
+                next_summary = now + (cfg.summary_s or 1)
+            rec.tick(lambda: _running_stats(lo))
+            if t_end is not None and now >= t_end:
+                stop.reason = "duration"
+    # drain what the kernel wrote before the probes go away
+    lo.poll(0)
+    counters = lo.counters()
+    inflight_left = lo.inflight_entries()
+    misses = recorder.kprobe_misses()
+    lo.close()
+    for c in clients:
+        c.close()
+    lost = {k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith("lost.") and v}
+    emitted = {k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith("emitted.") and v}
+    misc = {k: v for k, v in counters.items() if "." not in k}
+    end = rec.end(reason=stop.reason, lost=lost, lost_total=sum(lost.values()), bpf_emitted=emitted,
+                  counters=misc, inflight_left=inflight_left, kprobe_profile=misses,
+                  kprobe_missed_total=sum(m["misses"] for m in misses.values()), diag_errors=diag_errors)
+    if end["lost_total"]:
+        warn(f"{end['lost_total']} events lost: the ring buffer was full ({lost}); raise --ringbuf-pages")
+    if end["kprobe_missed_total"]:
+        warn(f"the kernel skipped {end['kprobe_missed_total']} probe hits (kprobe_profile misses)")
+    if end["decode_errors"]:
+        warn(f"{end['decode_errors']} records could not be decoded")
+    if ev or summ:
+        echo(f"{sum(rec.counts.values())} events; lost {end['lost_total']}; kprobe misses "
+             f"{end['kprobe_missed_total']}; unpaired returns {misc.get('ret_unpaired', 0)}")
+    return EXIT_OK

@@ -1,0 +1,95 @@
+"""The probe catalogue's can_run() reasons, from kallsyms text (the Debian 6.1 lines are real, from sctp.ko)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from sctpcorr.kernel import probes
+from sctpcorr.kernel.loader import bpf_source, cflags_for, Filters
+
+# /proc/kallsyms lines of a Debian 6.1.0-56 guest with sctp loaded (addresses shortened), plus a clone case
+KALLSYMS_61 = """\
+ffffffffc0a00000 T sctp_transport_update_rto\t[sctp]
+ffffffffc0a00010 T sctp_transport_raise_cwnd\t[sctp]
+ffffffffc0a00020 T sctp_transport_lower_cwnd\t[sctp]
+ffffffffc0a00030 T sctp_retransmit\t[sctp]
+ffffffffc0a00040 T sctp_generate_t3_rtx_event\t[sctp]
+ffffffffc0a00050 T sctp_make_heartbeat\t[sctp]
+ffffffffc0a00060 T sctp_sf_backbeat_8_3\t[sctp]
+ffffffffc0a00068 t sctp_sf_backbeat_8_3.cold\t[sctp]
+ffffffffc0a00070 T sctp_assoc_control_transport\t[sctp]
+ffffffffc0a00080 T sctp_do_sm\t[sctp]
+ffffffffc0a00090 T sctp_assoc_rwnd_increase\t[sctp]
+ffffffffc0a000a0 T sctp_assoc_rwnd_decrease\t[sctp]
+ffffffffc0a000b0 T sctp_packet_transmit\t[sctp]
+ffffffffc0a000c0 t sctp_do_8_2_transport_strike.constprop.0\t[sctp]
+ffffffffc0a000d0 d __tracepoint_sctp_probe\t[sctp]
+ffffffffc0a000e0 d __tracepoint_sctp_probe_path\t[sctp]
+"""
+
+
+def test_every_probe_can_run_on_the_61_symbol_table():
+    env = probes.KernelEnv(kallsyms=KALLSYMS_61, blacklist="")
+    for p in probes.PROBES:
+        assert p.can_run(env) == (True, ""), p.name
+
+
+def test_reasons_name_the_missing_symbol_clone_tracepoint_and_blacklist():
+    text = KALLSYMS_61.replace("T sctp_packet_transmit\t", "T sctp_packet_transmit_xx\t")
+    text = text.replace("d __tracepoint_sctp_probe_path", "d __tracepoint_other")
+    text += "ffffffffc0a000f0 t sctp_retransmit_mark.isra.0\t[sctp]\n"
+    env = probes.KernelEnv(kallsyms=text, blacklist="0xffffffffc0a00080-0xffffffffc0a00090\tsctp_do_sm\n")
+    by = {p.name: p.can_run(env) for p in probes.PROBES}
+    assert by["egress"] == (False, "symbol sctp_packet_transmit not found in /proc/kallsyms (inlined or not "
+                                   "built in this kernel)")
+    assert by["sctp_probe_path"][0] is False and "sctp:sctp_probe_path" in by["sctp_probe_path"][1]
+    assert by["assoc_state"] == (False, "sctp_do_sm is on the kprobe blacklist")
+    assert env.symbol_status("sctp_retransmit_mark") == "clone"
+    assert env.symbol_status("sctp_do_8_2_transport_strike") == "clone"
+    clone = probes.Probe("strike", "X", (probes.Attachment("kprobe", "sctp_do_8_2_transport_strike", "kp_x"),),
+                         ("x",), "x")
+    ok, why = clone.can_run(env)
+    assert not ok and "sctp_do_8_2_transport_strike.constprop.0" in why
+    assert by["rto_update"] == (True, "")
+
+
+def test_catalogue_matches_the_bpf_source():
+    """Every attached function exists in sctpcorr.bpf.c inside its own #ifndef SCTPCORR_NO_<define> block,
+    and every probe function of the source is in the catalogue."""
+    src = bpf_source()
+    blocks = dict(re.findall(r"#ifndef SCTPCORR_NO_(\w+)\n(.*?)#endif", src, re.S))
+    attached = set()
+    for p in probes.PROBES:
+        assert p.define in blocks, p.define
+        for a in p.attachments:
+            attached.add(a.fn)
+            assert re.search(rf"^int {a.fn}\(", blocks[p.define], re.M), (p.name, a.fn)
+    in_source = set(re.findall(r"^int ((?:kp|krp|rtp)_\w+)\(", src, re.M))
+    assert in_source == attached
+
+
+def test_select_and_unknown_names():
+    assert [p.name for p in probes.select(["egress", "rto_update"])] == ["rto_update", "egress"]
+    assert "egress" not in [p.name for p in probes.select(None, ["egress"])]
+    with pytest.raises(ValueError, match="unknown probe 'nope'"):
+        probes.select(["nope"])
+
+
+def test_cflags_for_filters():
+    excluded = [p for p in probes.PROBES if p.name == "rwnd"]
+    f = cflags_for(excluded, Filters(port=38412, vtag=0xDEADBEEF, addr="198.19.1.1", inodes=set()), 128)
+    assert "-DSCTPCORR_NO_RWND" in f and "-DSCTPCORR_RINGBUF_PAGES=128" in f
+    assert "-DSCTPCORR_FILTER_PORT=38412" in f and f"-DSCTPCORR_FILTER_VTAG={0xDEADBEEF}U" in f
+    assert "-DSCTPCORR_FILTER_ADDR_FAMILY=2" in f and "-DSCTPCORR_FILTER_INODES" in f
+    # 198.19.1.1 as it lies in memory, read as a little-endian u32
+    assert f"-DSCTPCORR_FILTER_ADDR_W0={int.from_bytes(bytes([198, 19, 1, 1]), 'little')}U" in f
+    with pytest.raises(ValueError, match="power of two"):
+        cflags_for([], Filters(), 100)
+
+
+def test_hz_from_config(tmp_path, monkeypatch):
+    cfg = tmp_path / "config-x"
+    cfg.write_text("CONFIG_HZ_250=y\nCONFIG_HZ=250\nCONFIG_KPROBES=y\n")
+    monkeypatch.setattr(probes, "_read", lambda p: cfg.read_text() if p == "/boot/config-x" else None)
+    assert probes.kernel_hz("x") == (250, "CONFIG_HZ in /boot/config-x")

@@ -1,0 +1,440 @@
+"""`sctpcorr probe` against real associations in the lab guest (Debian 6.1, HZ=250, QEMU TCG).
+
+One guest boot runs tests/lab_probe/guest_session.py: the BPF probe attached once, then the lab scenarios
+baseline, lossy and failover (captures on both sides, netem on the router), each with the sock_diag source
+recording next to it, then the overhead bench.  The tests below read what it left.
+
+Running the guest takes 15-25 minutes (BCC compiles for minutes under TCG), so it is opt-in:
+  SCTPCORR_LAB=1 pytest tests/lab_probe             # boot the guest into a temporary directory
+  SCTPCORR_LAB_PROBE_DIR=DIR pytest tests/lab_probe  # read a session already run into DIR
+Otherwise every test here is skipped with the reason.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sctpcorr.kernel import recorder
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = "baseline,lossy,failover"
+KERNEL = "/boot/vmlinuz-6.1.0-56-amd64"
+
+
+def _vng() -> str | None:
+    p = Path(sys.executable).parent / "vng"
+    return str(p) if p.exists() else shutil.which("vng")
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory) -> Path:
+    given = os.environ.get("SCTPCORR_LAB_PROBE_DIR")
+    if given:
+        d = Path(given)
+        if not (d / "session.json").exists():
+            pytest.skip(f"SCTPCORR_LAB_PROBE_DIR={given} has no session.json")
+        return d
+    if os.environ.get("SCTPCORR_LAB") != "1":
+        pytest.skip("lab guest tests are opt-in: SCTPCORR_LAB=1 (boots QEMU, 15-25 min) or "
+                    "SCTPCORR_LAB_PROBE_DIR=<dir of a finished session>")
+    if os.geteuid() != 0:
+        pytest.skip("the lab guest needs root")
+    vng = _vng()
+    if not vng or not shutil.which("qemu-system-x86_64") or not Path(KERNEL).exists():
+        pytest.skip(f"lab prerequisites missing (vng, qemu-system-x86_64, {KERNEL}): run scripts/setup-lab")
+    d = tmp_path_factory.mktemp("lab_probe")
+    cmd = [vng, "--run", KERNEL, "--disable-kvm", "--force-9p", "--disable-microvm", "--memory", "2G", "--user",
+           "root", "--rwdir", str(d), "--exec",
+           f"{sys.executable} {ROOT / 'tests/lab_probe/guest_session.py'} {d} {SCENARIOS} "
+           f"--bench-seconds 6 --bench-rounds 6"]
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
+    with open(d / "console.log", "wb") as con:
+        subprocess.run(cmd, stdout=con, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+                       timeout=3600, cwd=d)
+    return d
+
+
+@pytest.fixture(scope="session")
+def session(session_dir) -> dict:
+    s = json.loads((session_dir / "session.json").read_text())
+    if s.get("probe_error"):
+        pytest.fail(f"the probe did not start in the guest: {s['probe_error']}")
+    return s
+
+
+@pytest.fixture(scope="session")
+def rec(session_dir, session) -> recorder.Recording:
+    r = recorder.load(session_dir / "probe.jsonl")
+    assert r.startup is not None, "no startup record"
+    return r
+
+
+def window(session: dict, rec: recorder.Recording, name: str) -> list[dict]:
+    sc = next((s for s in session["scenarios"] if s["name"] == name), None)
+    if sc is None:
+        pytest.skip(f"scenario {name} did not run in this session")
+    return [e for e in rec.events if sc["start_mono_ns"] <= e.get("ts_ns", 0) <= sc["end_mono_ns"]]
+
+
+def netns_inodes(session_dir: Path, name: str) -> dict[str, int]:
+    """{"cli": inode, "srv": inode} of a scenario, from its diag recorder's startup record."""
+    d = recorder.load(session_dir / name / "kernel" / "diag.jsonl")
+    assert d.startup is not None
+    return {n["name"]: n["inode"] for n in d.startup["netns"]}
+
+
+def scenario_json(session_dir: Path, name: str) -> dict:
+    return json.loads((session_dir / name / "scenario.json").read_text())
+
+
+# ---- the recording itself -------------------------------------------------------------------------------------
+
+def test_every_probe_attached_and_nothing_was_lost(rec):
+    s = rec.startup
+    assert s["hz"] == 250 and s["hz_source"].startswith("CONFIG_HZ")
+    assert s["missing"] == [], s["missing"]
+    assert all(s["capabilities"][t] for t in ("rto_update", "sack", "path", "cwnd", "rtx_mark", "t3_expire",
+                                               "hb_sent", "hb_ack", "path_state", "assoc_state", "rwnd",
+                                               "egress"))
+    e = rec.end
+    assert e is not None, "no closing record"
+    assert 245 <= e["hz_measured"] <= 255
+    assert e["decode_errors"] == 0
+    # what the BPF side submitted is what was written (toggle records are the bench's, written in user space)
+    written = {k: v for k, v in e["events"].items() if k not in ("toggle", "diag")}
+    assert written == e["bpf_emitted"]
+    assert e["counters"]["ret_unpaired"] == 0 and e["counters"]["inflight_full"] == 0
+    assert e["lost_total"] == sum(e["lost"].values())
+
+
+def test_no_event_was_lost_during_the_scenarios(session, rec):
+    """Losses are counted, never silent: the running counters of the clock records (every 2 s) place them in
+    time.  The scenarios must be loss-free; the bench afterwards floods the ring on purpose."""
+    last = session["scenarios"][-1]["end_mono_ns"]
+    clocks = [c for c in rec.of("clock") if "lost_total" in c]
+    assert clocks, "no clock records with counters"
+    after = [c for c in clocks if c["ts_ns"] >= last]
+    upto = after[0] if after else rec.end
+    print(f"lost by the end of the scenarios: {upto.get('lost_total')}; in the whole session: "
+          f"{rec.end['lost_total']} {rec.end['lost']}")
+    assert upto["lost_total"] == 0
+
+
+def test_srtt_rttvar_rto_follow_the_kernel_formula(rec):
+    """The entry values, the sample and the return values of every rto_update obey RFC 9260 6.3.1 as Linux
+    computes it (alpha 1/8, beta 1/4, integer shifts, rttvar 0 -> 1 jiffy, RTO clamped): the entry/return
+    pairing is right and the return reads the post-update values."""
+    ups = rec.of("rto_update")
+    assert len(ups) > 50
+    for u in ups:
+        r, s0, v0 = u["rtt_jiffies"], u["srtt_before_jiffies"], u["rttvar_before_jiffies"]
+        if s0 or v0:
+            v = v0 - (v0 >> 2) + (abs(s0 - r) >> 2)
+            s = s0 - (s0 >> 3) + (r >> 3)
+        else:
+            s, v = r, r >> 1
+        v = v or 1
+        rto = min(max(s + (v << 2), u["rto_min_jiffies"]), u["rto_max_jiffies"])
+        assert (u["srtt_jiffies"], u["rttvar_jiffies"], u["rto_jiffies"]) == (s, v, rto), u
+
+
+# ---- Done when: netem delay D => RTT samples and SRTT are 2D within the jiffy granularity --------------------
+#
+# What the lab can show, and what it cannot: under QEMU TCG (no KVM) every exchange takes 5-150 ms more than the
+# netem delay, and the captures show the same extra time (the emulated stacks and netem's timers are slow), so
+# "the kernel's sample is 2D" holds only for the exchanges the wire itself shows at 2D.  The tests therefore
+# check (1) the kernel's DATA samples are exactly its own jiffies interval from the timed chunk's transmission to
+# the SACK, and its HEARTBEAT samples exactly jiffies - sent_at of the echoed heartbeat; (2) each sample agrees
+# with the wire RTT of the same exchange within a jiffy once the stack's own delays (measured: BPF timestamps vs
+# capture timestamps) are added; (3) no sample is ever shorter than 2D, and where the wire RTT is within one
+# jiffy of 2D, the kernel's sample is too.
+
+ROLE = {"cli": {"capture": "client.pcapng", "me": "198.18.", "peer_side": "server"},
+        "srv": {"capture": "server.pcapng", "me": "198.19.", "peer_side": "client"}}
+
+
+def _rtt_rows(session_dir, session, rec, name):
+    """One row per kernel DATA RTT sample: the timed chunk found, its kernel and wire timings."""
+    import wirecap  # noqa: PLC0415 - this directory is on sys.path (pytest rootdir-less import)
+
+    ev = window(session, rec, name)
+    ns = netns_inodes(session_dir, name)
+    off = rec.startup["clock"]["real_minus_mono_ns"]
+    rows = []
+    for role, r in ROLE.items():
+        pk = wirecap.read(session_dir / name / r["capture"])
+        sent = {}
+        for ts, vtag, tsn in wirecap.data_chunks(pk, r["me"]):
+            sent.setdefault((vtag, tsn), ts - off)          # first transmission, on the mono clock
+        acks = [(ts - off, vtag, cum) for ts, vtag, cum in wirecap.sacks(pk, r["me"])]
+        mine = [e for e in ev if e.get("netns") == ns[role]]
+        egress = [e for e in mine if e["type"] == "egress"]
+        sacks_k = [e for e in mine if e["type"] == "sack"]
+        for u in (e for e in mine if e["type"] == "rto_update" and e["source"] == "data"):
+            t_j = u["jiffies"] - u["rtt_jiffies"]
+            sk = [s for s in sacks_k if s["asoc"] == u["asoc"] and s["ts_ns"] <= u["ts_ns"]]
+            sack_k = sk[-1] if sk else None
+            cands = [(e, c) for e in egress if e["asoc"] == u["asoc"] and e["path_addr"] == u["path_addr"]
+                     and e["jiffies"] == t_j for c in e["chunks"] if c["type"] == "DATA" and c["sent_count"] == 1
+                     and sack_k is not None and ((sack_k["cum_tsn_ack"] - c["tsn"]) & 0xFFFFFFFF) < 0x80000000]
+            row = {"role": role, "path": u["path_addr"], "k": u["rtt_jiffies"], "found": bool(cands)}
+            if cands:
+                e, c = cands[0]
+                w_send = sent.get((e["vtag"], c["tsn"]))
+                w_ack = next((a for a in acks if w_send is not None and a[0] > w_send and a[1] == u["my_vtag"]
+                              and ((a[2] - c["tsn"]) & 0xFFFFFFFF) < 0x80000000), None)
+                row.update(tsn=c["tsn"], kernel_interval_ns=u["ts_ns"] - e["ts_ns"])
+                if w_send is not None and w_ack is not None:
+                    row.update(wire_ns=w_ack[0] - w_send,
+                               stack_ns=(w_send - e["ts_ns"]) + (sack_k["ts_ns"] - w_ack[0]))
+            rows.append(row)
+    return rows
+
+
+def test_data_rtt_samples_are_the_kernels_own_interval_and_match_the_wire(session_dir, session, rec):
+    pytest.importorskip("dpkt")
+    jiffy = 1_000_000_000 // rec.startup["hz"]
+    rows = _rtt_rows(session_dir, session, rec, "baseline")
+    found = [r for r in rows if r["found"]]
+    print(f"baseline DATA samples: {len(rows)}, timed chunk identified for {len(found)}")
+    # (1) the sample is jiffies(SACK processed) - jiffies(timed chunk packed), for a chunk that SACK acked
+    assert len(rows) >= 20 and len(found) >= 0.95 * len(rows)
+    # (2) the probe's own clock: egress -> sample interval == wire RTT + the stack's delays either side
+    wired = [r for r in found if "wire_ns" in r]
+    same = [r for r in wired if abs(r["kernel_interval_ns"] - r["wire_ns"] - r["stack_ns"]) <= 1_000_000]
+    assert len(wired) >= 0.9 * len(found) and len(same) >= 0.95 * len(wired)
+    # (3) the jiffies sample vs the same interval in ktime: the guest's jiffies advance unevenly under TCG
+    #     (measured over every consecutive pair of events, printed), so this is reported, not asserted
+    exact = [r for r in found if abs(r["k"] * jiffy - r["kernel_interval_ns"]) <= jiffy]
+    pairs = [(a, b) for a, b in zip(rec.events, rec.events[1:]) if "jiffies" in a and "jiffies" in b
+             and b["ts_ns"] >= a["ts_ns"]]
+    uneven = sum(1 for a, b in pairs
+                 if abs((b["jiffies"] - a["jiffies"]) - (b["ts_ns"] - a["ts_ns"]) / jiffy) >= 2)
+    print(f"wire RTT + stack delay == kernel ktime interval (1 ms): {len(same)}/{len(wired)}; jiffies sample "
+          f"within a jiffy of that interval: {len(exact)}/{len(found)}; consecutive events whose jiffies and "
+          f"ktime deltas differ by >= 2 jiffies: {uneven}/{len(pairs)}")
+
+
+def test_heartbeat_rtt_samples_are_jiffies_minus_the_echoed_stamp(session_dir, session, rec):
+    ev = window(session, rec, "baseline")
+    ups = [e for e in ev if e["type"] == "rto_update" and e["source"] == "heartbeat"]
+    sent = {(e["asoc"], e["hb_nonce"], e["sent_at_jiffies"]) for e in ev if e["type"] == "hb_sent"}
+    acks = [e for e in ev if e["type"] == "hb_ack"]
+    assert len(ups) >= 10
+    for u in ups:
+        a = [x for x in acks if x["asoc"] == u["asoc"] and x["hb_nonce"] == u["hb_nonce"]
+             and x["ts_ns"] <= u["ts_ns"]][-1]
+        assert u["jiffies"] - a["sent_at_jiffies"] == u["rtt_jiffies"]
+        assert (u["asoc"], u["hb_nonce"], a["sent_at_jiffies"]) in sent   # the HEARTBEAT we saw leave
+        assert a["path_addr"] == u["path_addr"]
+
+
+def test_baseline_rtt_is_never_below_2d_and_is_2d_where_the_wire_is(session_dir, session, rec):
+    pytest.importorskip("dpkt")
+    ev = window(session, rec, "baseline")
+    ns = netns_inodes(session_dir, "baseline")
+    sc = scenario_json(session_dir, "baseline")
+    jiffy = 1_000_000_000 // rec.startup["hz"]
+    two_d = {}
+    for p, path in sc["topology"]["paths"].items():
+        d_ns = int((sc["paths"][p]["c2s"]["delay_ms"] + sc["paths"][p]["s2c"]["delay_ms"]) * 1e6)
+        two_d[("cli", path["server"])] = d_ns
+        two_d[("srv", path["client"])] = d_ns
+    report = {}
+    for (role, addr), d_ns in two_d.items():
+        ups = [e for e in ev if e["type"] == "rto_update" and e.get("netns") == ns[role] and e["path_addr"] == addr]
+        if ups:
+            ks = [u["rtt_jiffies"] for u in ups]
+            report[f"{role}->{addr}"] = {"2D_jiffies": d_ns / jiffy, "samples": len(ks), "min": min(ks),
+                                         "median": statistics.median(ks), "last_srtt": ups[-1]["srtt_jiffies"]}
+    print(f"baseline RTT samples vs 2D (jiffies): {report}")
+    assert len(report) == 4, "samples on every path from both ends (DATA or HEARTBEAT)"
+    rows = [r for r in _rtt_rows(session_dir, session, rec, "baseline") if "wire_ns" in r]
+    for r in rows:
+        d = two_d[(r["role"], r["path"])]
+        assert r["wire_ns"] >= d and r["kernel_interval_ns"] >= d, r    # netem's delay is a floor
+    # exchanges the emulator did not slow down: the kernel's own ktime interval (transmission of the timed chunk
+    # to the SACK's processing) is within one jiffy of 2D; their jiffies sample must then be 2D within a jiffy
+    clean = [r for r in rows if r["kernel_interval_ns"] <= two_d[(r["role"], r["path"])] + jiffy]
+    near = [r for r in clean
+            if two_d[(r["role"], r["path"])] // jiffy <= r["k"] <= two_d[(r["role"], r["path"])] // jiffy + 1]
+    print(f"exchanges that took 2D..2D+1 jiffy in the kernel's ktime: {len(clean)} of {len(rows)}; jiffies sample "
+          f"2D/jiffy or 2D/jiffy+1 for {len(near)} of them")
+    assert clean, "no undisturbed exchange to compare with 2D"
+    assert len(near) >= 0.75 * len(clean)
+
+
+# ---- Done when: lossy => retransmission events match the capture ---------------------------------------------
+
+def _capture_data_chunks(pcap: Path, src_prefix: str) -> list[tuple[int, int]]:
+    """(vtag, TSN) of every DATA chunk sent from an address starting with src_prefix, in capture order."""
+    import dpkt
+
+    out = []
+    with open(pcap, "rb") as f:
+        for _ts, buf in dpkt.pcapng.Reader(f):
+            try:
+                eth = dpkt.ethernet.Ethernet(buf)
+            except dpkt.UnpackError:
+                continue
+            ip = eth.data
+            if not isinstance(ip, dpkt.ip.IP) or ip.p != 132:
+                continue
+            src = ".".join(str(b) for b in ip.src)
+            if not src.startswith(src_prefix):
+                continue
+            raw = bytes(ip.data)
+            vtag = int.from_bytes(raw[4:8], "big")
+            off = 12
+            while off + 4 <= len(raw):
+                ctype, _flags, clen = raw[off], raw[off + 1], int.from_bytes(raw[off + 2:off + 4], "big")
+                if clen < 4:
+                    break
+                if ctype == 0 and off + 8 <= len(raw):
+                    out.append((vtag, int.from_bytes(raw[off + 4:off + 8], "big")))
+                off += (clen + 3) & ~3
+    return out
+
+
+def test_lossy_retransmission_events_match_the_capture(session_dir, session, rec):
+    pytest.importorskip("dpkt")
+    ev = window(session, rec, "lossy")
+    ns = netns_inodes(session_dir, "lossy")
+    wire = _capture_data_chunks(session_dir / "lossy" / "client.pcapng", "198.18.")
+    assert wire, "no DATA in the client capture"
+    seen: set[tuple[int, int]] = set()
+    wire_rtx = 0
+    for key in wire:
+        wire_rtx += key in seen
+        seen.add(key)
+    egress = [e for e in ev if e["type"] == "egress" and e["netns"] == ns["cli"]]
+    k_chunks = [(e["vtag"], c["tsn"], c["rtx_reason"]) for e in egress for c in e["chunks"] if c["type"] == "DATA"]
+    k_rtx = [c for c in k_chunks if c[2]]
+    reasons = {r: sum(1 for c in k_rtx if c[2] == r) for r in {c[2] for c in k_rtx}}
+    print(f"lossy: wire DATA {len(wire)} ({wire_rtx} retransmitted); kernel egress DATA {len(k_chunks)} "
+          f"({len(k_rtx)} retransmitted, by reason {reasons})")
+    assert wire_rtx > 5, "the lossy scenario produced too few retransmissions to compare"
+    assert not any(e["chunks_truncated"] for e in egress)
+    assert len(k_chunks) == len(wire)
+    assert sorted((v, t) for v, t, _r in k_chunks) == sorted(wire)
+    assert len(k_rtx) == wire_rtx
+    assert "unknown" not in reasons
+
+
+# ---- Done when: failover => the path state change ------------------------------------------------------------
+
+def test_failover_marks_the_dead_path_and_matches_the_notifications(session_dir, session, rec):
+    ev = window(session, rec, "failover")
+    ns = netns_inodes(session_dir, "failover")
+    sc = scenario_json(session_dir, "failover")
+    dead = sc["topology"]["paths"]["p1"]["server"]
+    changes = [e for e in ev if e["type"] == "path_state" and e["netns"] == ns["cli"] and e["path_addr"] == dead]
+    states = [(e["state_before"], e["state_after"], e["command"]) for e in changes]
+    print(f"failover: client path {dead}: {states}")
+    assert any(s[1] == "INACTIVE" for s in states), states
+    down = next(e for e in changes if e["state_after"] == "INACTIVE")
+    assert down["sn_error"] == "FAILED_THRESHOLD" and not down["active"]
+    # the T3 expiries and heartbeats that led there, on that path
+    t3 = [e for e in ev if e["type"] == "t3_expire" and e["netns"] == ns["cli"] and e["path_addr"] == dead]
+    assert t3 and t3[0]["ts_ns"] < down["ts_ns"]
+    # the socket API saw the same: SCTP_PEER_ADDR_CHANGE ADDR_UNREACHABLE for that address
+    wl, _ = _read_jsonl(session_dir / "failover" / "workload" / "client.jsonl")
+    notes = [r for r in wl if r.get("type") == "paddr" and r.get("addr") == dead]
+    assert any("UNREACHABLE" in str(r.get("state")) for r in notes), notes
+    # and DATA moved to p2 afterwards
+    alt = sc["topology"]["paths"]["p2"]["server"]
+    later = [e for e in ev if e["type"] == "egress" and e["netns"] == ns["cli"] and e["ts_ns"] > down["ts_ns"]
+             and any(c["type"] == "DATA" for c in e["chunks"])]
+    assert later and all(e["path_addr"] == alt for e in later if not e["retransmitted_tsns"])
+
+
+def _read_jsonl(p: Path) -> tuple[list[dict], int]:
+    out, bad = [], 0
+    for line in p.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            bad += 1
+    return out, bad
+
+
+# ---- Done when: the diag fallback agrees with the probe events of the same moment ---------------------------
+
+def test_diag_srtt_rto_cwnd_agree_with_probe_events(session_dir, session, rec):
+    """For every sock_diag record taken while no probe event of that path happened (the dump's own window), the
+    primary path's SRTT, RTO and cwnd equal the latest values the probe events carried before it."""
+    hz = rec.startup["hz"]
+    stats = {"srtt": [0, 0], "rto": [0, 0], "cwnd": [0, 0]}
+    for name in ("baseline", "lossy", "failover"):
+        ev = window(session, rec, name)
+        diag = recorder.load(session_dir / name / "kernel" / "diag.jsonl")
+        assert diag.startup["source"] == "diag" and diag.end is not None
+        for d in diag.of("diag"):
+            if d["state"] != "ESTABLISHED":
+                continue
+            key = (d["netns"], d["my_vtag"], d["peer_vtag"])
+            mine = [e for e in ev if (e.get("netns"), e.get("my_vtag"), e.get("peer_vtag")) == key
+                    and e.get("path_addr") == d["path_addr"]]
+            if any(d["ts_ns"] <= e["ts_ns"] <= d["ts_end_ns"] for e in mine):
+                continue     # something changed while the kernel answered the dump: ambiguous
+            before = [e for e in mine if e["ts_ns"] < d["ts_ns"]]
+            srtt = [e for e in before if e["type"] in ("rto_update", "path")]
+            if srtt:
+                stats["srtt"][0] += 1
+                stats["srtt"][1] += d["srtt_jiffies"] == srtt[-1]["srtt_jiffies"]
+            rto = [e for e in before if "rto_jiffies" in e and e["type"] != "t3_expire"]
+            t3 = [e for e in before if e["type"] == "t3_expire"]
+            # after a T3 expiry the kernel doubles the RTO (not probed: a .constprop clone) until the next event
+            if rto and not (t3 and t3[-1]["ts_ns"] > rto[-1]["ts_ns"]):
+                stats["rto"][0] += 1
+                stats["rto"][1] += d["rto_ms"] == rto[-1]["rto_jiffies"] * 1000 // hz
+            cw = [e for e in before if e["type"] in ("path", "cwnd")]
+            if cw:
+                stats["cwnd"][0] += 1
+                stats["cwnd"][1] += d["cwnd"] == (cw[-1]["cwnd"] if cw[-1]["type"] == "path"
+                                                  else cw[-1]["cwnd_after"])
+    print(f"diag vs probe [compared, equal]: {stats}")
+    for k, (n, eq) in stats.items():
+        assert n >= 20, f"too few comparable {k} samples: {n}"
+        assert eq / n >= 0.95, f"{k}: {eq} of {n} agree"
+
+
+def test_with_diag_puts_both_views_in_one_recording(session, rec):
+    """--with-diag: the BPF probe also polls sock_diag (root namespace: the loopback association) into the same
+    file; the diag records name the association by the same vtags as the BPF events."""
+    lb = session.get("loopback")
+    if not lb:
+        pytest.skip("this session ran no loopback association")
+    assert "error" not in lb, lb.get("error")
+    assert rec.startup["capabilities"]["diag"] is True
+    inside = [e for e in rec.events if lb["start_mono_ns"] <= e.get("ts_ns", 0) <= lb["end_mono_ns"] + 10**9]
+    ds = [e for e in inside if e["type"] == "diag" and 36412 in (e["lport"], e["pport"])]
+    bpf = {(e["my_vtag"], e["peer_vtag"]) for e in inside if e["type"] == "rto_update"}
+    print(f"loopback: {len(ds)} diag records, BPF vtag pairs {bpf}")
+    assert len(ds) >= 2
+    assert {(d["my_vtag"], d["peer_vtag"]) for d in ds if d["state"] == "ESTABLISHED"} <= bpf
+
+
+# ---- bench: probe cost as a throughput ratio -------------------------------------------------------------------
+
+def test_bench_reports_a_throughput_ratio(session):
+    b = session.get("bench")
+    if not b:
+        pytest.skip("the session ran without the bench")
+    assert "error" not in b, b.get("error")
+    r = b["result"]
+    print(f"bench: median on {r['median_on_bytes_per_s']:.0f} B/s, off {r['median_off_bytes_per_s']:.0f} B/s, "
+          f"cost {r['cost_pct']} % (target < {r['target_cost_pct']} %), run-to-run noise (stdev of off rounds) "
+          f"{r['stdev_off_pct']} %; rounds {[(x['probes'], x['bytes_per_s']) for x in r['rounds']]}")
+    assert all(x["bytes_per_s"] > 0 and x["bytes_received"] == x["bytes_sent"] for x in r["rounds"])
+    if r["stdev_off_pct"] >= r["target_cost_pct"]:
+        pytest.skip(f"the lab's run-to-run noise ({r['stdev_off_pct']} %) is larger than the {r['target_cost_pct']} % "
+                    f"target: a cost of {r['cost_pct']} % is not resolved here")
+    assert r["cost_pct"] < r["target_cost_pct"]
