@@ -219,10 +219,13 @@ def parse_notification(raw: bytes) -> dict:
 
 
 def _paddrinfo(raw: bytes, off: int) -> dict:
+    # Units as Linux 6.1 fills struct sctp_paddrinfo: spinfo_srtt is the transport's raw srtt in jiffies,
+    # spinfo_rto is jiffies_to_msecs(rto) (net/sctp/socket.c sctp_getsockopt_peer_addr_info); checked against
+    # sock_diag's p_srtt on the same association.
     assoc, addr, state, cwnd, srtt, rto, mtu = _PADDRINFO.unpack_from(raw, off)
     return {"addr": parse_sockaddr(addr),
             "state": TRANSPORT_STATES[state] if 0 <= state < len(TRANSPORT_STATES) else str(state),
-            "cwnd": cwnd, "srtt_ms": srtt, "rto_ms": rto, "mtu": mtu}
+            "cwnd": cwnd, "srtt_jiffies": srtt, "rto_ms": rto, "mtu": mtu}
 
 
 def get_status(sock: socket.socket, assoc_id: int = 0) -> dict:
