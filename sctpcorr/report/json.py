@@ -1,20 +1,47 @@
 """``--json``: the whole report as one JSON document (docs/output.md describes every field).
 
 Layout: one top-level key per line, and one line per entry of ``files`` and ``associations``. It is valid JSON
-for any parser, easy to grep or diff per association, and written with the C encoder piece by piece (an indented
-dump runs Python's pure-Python encoder and took as long as the analysis itself on a million packets). For an
-indented view: ``sctpcorr pcap --json x.pcap | jq .``
+for any parser, easy to grep or diff per association, and written piece by piece (an indented dump runs
+Python's pure-Python encoder and took as long as the analysis itself on a million packets). For an indented
+view: ``sctpcorr pcap --json x.pcap | jq .``
+
+Each piece is encoded by the engine's ``json_encode`` (sctpcorr/wire/_engine/jsonenc.c), which writes exactly
+what ``json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": "))`` writes, about 6 times
+faster (bench/out/corpus-1m.pcap: 16 MB for 3,111 associations, 0.33 s of CPU with the json module, 0.05 s
+with it). A value it does not handle (it raises TypeError) and the case where the engine is not built go
+through the json module, so the output never depends on which encoder ran.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TextIO
 
 __all__ = ["write"]
 
-_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
+_std_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
 _PER_LINE = ("files", "associations")
+
+
+def _engine_encoder() -> Callable[[Any], str] | None:
+    try:
+        from sctpcorr.wire._engine import json_encode
+    except ImportError:  # engine not built (or an older build): the json module does it all
+        return None
+    return json_encode  # type: ignore[no-any-return]
+
+
+_fast_encode = _engine_encoder()
+
+
+def _encode(value: Any) -> str:
+    if _fast_encode is not None:
+        try:
+            return _fast_encode(value)
+        except TypeError:  # not a plain report value: the json module encodes it, or raises its own error
+            pass
+    return _std_encode(value)
 
 
 def write(doc: dict[str, Any], out: TextIO) -> None:

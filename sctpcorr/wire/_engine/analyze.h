@@ -339,6 +339,24 @@ void sc_an_free(sc_analyzer *an);
 /* Decode and analyse one record. Returns 0, or -1 on allocation failure (state stays consistent). */
 int sc_an_record(sc_analyzer *an, const sc_record *rec);
 
+/* Look-ahead for a stream of records (module.c's feed loop). With thousands of interleaved associations, the
+ * state a packet touches is rarely in the CPU caches; the loop therefore peeks at the records it will analyse
+ * a few steps later and prefetches that state meanwhile. sc_an_peek() finds the association key of a plain
+ * SCTP-over-IP frame (no decode, no checksum) and prefetches its hash-table slot; sc_an_prefetch(), a few
+ * records later, looks the key up and prefetches the association's hot lines; sc_an_prefetch_deep(), closer
+ * still, follows the pointers in those lines (path, stream, TSN ring, RTT histogram). Hints only: they read
+ * the analyzer and the frame (bounds-checked) and never change any state or result. */
+typedef struct {
+    uint64_t key;            /* association half key (see sc_u64map) */
+    const struct sc_assoc *A; /* set by sc_an_prefetch when the key is known */
+    uint8_t ok;              /* key found in the frame */
+    uint8_t sack;            /* first chunk is a SACK / NR-SACK: the peer direction's TSN state is touched */
+    uint8_t dir;             /* sending endpoint as the key says (a hint: the T bit is not looked at) */
+} sc_peek;
+void sc_an_peek(const sc_analyzer *an, const sc_record *rec, sc_peek *pk);
+void sc_an_prefetch(const sc_analyzer *an, sc_peek *pk);
+void sc_an_prefetch_deep(const sc_peek *pk);
+
 /* Events: n pending, the i-th oldest, and drop them all. */
 static inline uint32_t sc_an_events_pending(const sc_analyzer *an) { return an->ev_n; }
 static inline const sc_event *sc_an_event(const sc_analyzer *an, uint32_t i)

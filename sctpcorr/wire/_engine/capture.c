@@ -6,8 +6,12 @@
  * The caller appends bytes of any size (one byte at a time works) with sc_capture_feed() and pulls records
  * with sc_capture_next() until it answers SC_CAP_NEED_MORE. Bytes live in one growable buffer with a read
  * offset: consumed bytes are only dropped ("compacted") when an append would not fit, so the copying cost
- * stays proportional to the bytes fed, never quadratic. A record's data points into that buffer and is valid
- * until the next sc_capture_* call.
+ * stays proportional to the bytes fed, never quadratic. sc_capture_feed_borrowed() avoids even that copy: the
+ * caller's block is parsed in place until sc_capture_release(), and only a record split between two blocks
+ * (completed in the buffer) and the block's unparsed tail are copied. A record's data points into the buffer or
+ * the borrowed block and is valid until the next feed, release or finish call: sc_capture_next() only moves
+ * the read offset, so several records taken in a row stay readable (module.c analyses them a few records
+ * behind).
  *
  * The format is recognised from the first four bytes, never from a file name:
  *   a1b2c3d4  pcap, microsecond timestamps           (either byte order)
@@ -63,9 +67,14 @@ typedef struct {
 } sc_iface;
 
 struct sc_capture {
-    uint8_t *buf;
-    size_t cap, start, end;   /* buffered, unconsumed bytes are buf[start..end) */
-    uint64_t consumed;        /* stream offset of buf[start], for error messages */
+    uint8_t *buf;             /* our own copy of bytes fed (sc_capture_feed, and leftovers of borrowed blocks) */
+    size_t cap;
+    const uint8_t *data;      /* the bytes being parsed: buf, or the caller's block while it is borrowed */
+    size_t start, end;        /* unconsumed bytes are data[start..end) */
+    const uint8_t *ext;       /* the caller's block of sc_capture_feed_borrowed(), until sc_capture_release() */
+    size_t ext_len, ext_off;  /* its length; ext[0..ext_off) were copied into buf (to complete a split record) */
+    int borrowed;             /* data == ext: parsing the caller's block in place */
+    uint64_t consumed;        /* stream offset of data[start], for error messages */
     int state;
     int finished;             /* sc_capture_finish() was called: the next feed / next starts a new stream */
     sc_format fmt;
@@ -120,6 +129,10 @@ static sc_cap_status fail(sc_capture *c, const char *fmt, ...)
 
 static void reset_stream(sc_capture *c)
 {
+    c->data = c->buf;
+    c->ext = NULL;
+    c->ext_len = c->ext_off = 0;
+    c->borrowed = 0;
     c->start = c->end = 0;
     c->consumed = 0;
     c->state = ST_MAGIC;
@@ -151,12 +164,9 @@ void sc_capture_free(sc_capture *c)
     free(c);
 }
 
-int sc_capture_feed(sc_capture *c, const uint8_t *buf, size_t len)
+/* Append len bytes to our buffer (which must be the one being parsed: not borrowing). */
+static int append(sc_capture *c, const uint8_t *buf, size_t len)
 {
-    if (c->finished)
-        reset_stream(c);
-    if (len == 0 || c->state == ST_ERROR) /* after an error nothing more is parsed: do not hoard bytes */
-        return 0;
     if (c->start == c->end)
         c->start = c->end = 0;
     if (c->end + len > c->cap && c->start > 0) {
@@ -178,8 +188,117 @@ int sc_capture_feed(sc_capture *c, const uint8_t *buf, size_t len)
         c->buf = nb;
         c->cap = ncap;
     }
+    c->data = c->buf;
     memcpy(c->buf + c->end, buf, len);
     c->end += len;
+    return 0;
+}
+
+int sc_capture_feed(sc_capture *c, const uint8_t *buf, size_t len)
+{
+    if (c->finished)
+        reset_stream(c);
+    if (len == 0 || c->state == ST_ERROR) /* after an error nothing more is parsed: do not hoard bytes */
+        return 0;
+    return append(c, buf, len);
+}
+
+/* Bytes that the record (pcap) or block (pcapng) at data[start] needs in all, as far as the bytes buffered
+ * tell: its header size while the header is incomplete, then header + body. 0 when the parser is not between
+ * records (file header, magic): the caller then copies everything. A length the parser will reject (absurd
+ * size) counts as complete at its header, so that the parser gets to reject it. */
+static size_t first_record_need(const sc_capture *c)
+{
+    size_t avail = c->end - c->start;
+    const uint8_t *p = c->data + c->start;
+    if (c->state == ST_PCAP_REC) {
+        if (avail < c->pcap_rechdr)
+            return c->pcap_rechdr;
+        uint32_t caplen = rd32(p + 8, c->swapped);
+        return caplen > SC_PCAP_MAX_CAPLEN ? c->pcap_rechdr : c->pcap_rechdr + (size_t)caplen;
+    }
+    if (c->state == ST_NG_BLOCK) {
+        if (avail < 12)
+            return 12; /* type, length and (for a section header) the byte-order magic */
+        int swapped = c->swapped;
+        if (rd32(p, 0) == PCAPNG_SHB) { /* the section's own byte order, as ng_next reads it */
+            uint32_t bom = rd32(p + 8, 0);
+            if (bom != PCAPNG_BOM && bom != 0x4D3C2B1Au)
+                return 12;
+            swapped = bom != PCAPNG_BOM;
+        }
+        uint32_t len = rd32(p + 4, swapped);
+        return len < 12 || (len & 3u) || len > SC_MAX_BLOCK ? 12 : (size_t)len;
+    }
+    return 0;
+}
+
+/* Zero-copy feed. Records are parsed straight out of the caller's block; only a record split across the end
+ * of the previous block and the start of this one is completed in our buffer (the bytes it needs are copied),
+ * and at sc_capture_release() the block's unparsed tail is copied. sc_capture_feed() copies every byte: 190 MB
+ * for bench/out/corpus-1m.pcap, through a 1-2 MiB buffer that also pushed analysis state out of L2. Measured
+ * there (feed CPU time, 10 interleaved runs): best 0.625 -> 0.555 s, median 0.87 -> 0.81 s. */
+int sc_capture_feed_borrowed(sc_capture *c, const uint8_t *buf, size_t len)
+{
+    if (c->finished)
+        reset_stream(c);
+    if (c->ext && sc_capture_release(c) < 0)
+        return -1;
+    if (len == 0 || c->state == ST_ERROR)
+        return 0;
+    size_t used = 0;
+    if (c->start != c->end) { /* a partial record waits: complete it from the new block */
+        size_t need;
+        while (used < len && (need = first_record_need(c)) > c->end - c->start) {
+            size_t k = need - (c->end - c->start);
+            if (k > len - used)
+                k = len - used;
+            if (append(c, buf + used, k) < 0)
+                return -1;
+            used += k;
+        }
+        if (!first_record_need(c) && used < len) { /* not between records (file header): copy it all */
+            if (append(c, buf + used, len - used) < 0)
+                return -1;
+            used = len;
+        }
+    }
+    if (used == len)
+        return 0;
+    c->ext = buf;
+    c->ext_len = len;
+    c->ext_off = used;
+    if (c->start == c->end) { /* nothing of ours left to parse first: parse the block in place now */
+        c->data = buf;
+        c->start = used;
+        c->end = len;
+        c->borrowed = 1;
+    }
+    return 0;
+}
+
+int sc_capture_release(sc_capture *c)
+{
+    if (!c->ext)
+        return 0;
+    const uint8_t *rest;
+    size_t n;
+    if (c->borrowed) { /* the unparsed tail of the block */
+        rest = c->data + c->start;
+        n = c->end - c->start;
+        c->data = c->buf;
+        c->start = c->end = 0;
+        c->borrowed = 0;
+    } else { /* never got to it (an error, or the caller stopped early): keep all of it */
+        rest = c->ext + c->ext_off;
+        n = c->ext_len - c->ext_off;
+    }
+    c->ext = NULL;
+    c->ext_len = c->ext_off = 0;
+    if (n && append(c, rest, n) < 0) {
+        fail(c, "out of memory");
+        return -1;
+    }
     return 0;
 }
 
@@ -202,7 +321,7 @@ static inline void consume(sc_capture *c, size_t n)
 
 static sc_cap_status pcap_header(sc_capture *c)
 {
-    const uint8_t *p = c->buf + c->start;
+    const uint8_t *p = c->data + c->start;
     /* magic (4) version_major (2) version_minor (2) thiszone (4) sigfigs (4) snaplen (4) network (4) */
     uint32_t lt = rd32(p + 20, c->swapped);
     /* The upper bits of the link-type field carry FCS information (LINKTYPE_ bits 16..31); keep the type. */
@@ -218,7 +337,7 @@ static sc_cap_status pcap_record(sc_capture *c, sc_record *out)
     size_t avail = c->end - c->start;
     if (avail < c->pcap_rechdr)
         return SC_CAP_NEED_MORE;
-    const uint8_t *p = c->buf + c->start;
+    const uint8_t *p = c->data + c->start;
     int big = c->swapped;
     /* ts_sec (4) ts_usec|ts_nsec (4) incl_len (4) orig_len (4) [ifindex (4) protocol (2) pkt_type (1) pad (1)] */
     uint32_t sec = rd32(p, big), frac = rd32(p + 4, big);
@@ -347,7 +466,7 @@ static sc_cap_status ng_iface(sc_capture *c, uint32_t id, const sc_iface **f)
  * block, SC_CAP_NEED_MORE for a block that carries no packet (consumed), or SC_CAP_ERROR. */
 static sc_cap_status ng_block(sc_capture *c, uint32_t type, uint32_t len, sc_record *out)
 {
-    const uint8_t *blk = c->buf + c->start;
+    const uint8_t *blk = c->data + c->start;
     const uint8_t *body = blk + 8;
     uint32_t blen = len - 12;
     int big = c->swapped;
@@ -448,7 +567,7 @@ static sc_cap_status ng_next(sc_capture *c, sc_record *out)
 {
     for (;;) {
         size_t avail = c->end - c->start;
-        const uint8_t *p = c->buf + c->start;
+        const uint8_t *p = c->data + c->start;
         if (avail < 8)
             return SC_CAP_NEED_MORE;
         uint32_t type = rd32(p, c->swapped);
@@ -483,13 +602,11 @@ static sc_cap_status ng_next(sc_capture *c, sc_record *out)
 
 /* --- driver -------------------------------------------------------------------------------------- */
 
-sc_cap_status sc_capture_next(sc_capture *c, sc_record *out)
+static sc_cap_status next_record(sc_capture *c, sc_record *out)
 {
-    if (c->finished)
-        reset_stream(c);
     for (;;) {
         size_t avail = c->end - c->start;
-        const uint8_t *p = c->buf + c->start;
+        const uint8_t *p = c->data + c->start;
         switch (c->state) {
         case ST_MAGIC: {
             if (avail < 4)
@@ -529,9 +646,31 @@ sc_cap_status sc_capture_next(sc_capture *c, sc_record *out)
     }
 }
 
+sc_cap_status sc_capture_next(sc_capture *c, sc_record *out)
+{
+    if (c->finished)
+        reset_stream(c);
+    for (;;) {
+        sc_cap_status st = next_record(c, out);
+        if (st != SC_CAP_NEED_MORE || !c->ext || c->borrowed || c->start != c->end)
+            return st;
+        /* the record split across blocks is done and our buffer is empty: go on in the caller's block */
+        c->data = c->ext;
+        c->start = c->ext_off;
+        c->end = c->ext_len;
+        c->borrowed = 1;
+    }
+}
+
 size_t sc_capture_finish(sc_capture *c)
 {
     size_t left = c->end - c->start;
+    if (c->ext && !c->borrowed) /* a borrowed block not reached yet (the caller did not release it) */
+        left += c->ext_len - c->ext_off;
+    c->data = c->buf;
+    c->ext = NULL;
+    c->ext_len = c->ext_off = 0;
+    c->borrowed = 0;
     c->start = c->end = 0;
     c->finished = 1;
     if (c->cap > (4u << 20)) { /* give back a buffer grown for one huge block */

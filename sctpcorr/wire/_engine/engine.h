@@ -35,7 +35,9 @@ typedef struct {
     uint32_t interface_id;  /* pcapng interface id (0 for pcap) */
     uint32_t caplen;        /* bytes present in data */
     uint32_t origlen;       /* bytes on the wire (may be < caplen in broken files: then trust caplen) */
-    const uint8_t *data;    /* valid until the next sc_capture_* call */
+    const uint8_t *data;    /* valid until the next sc_capture_feed*(), sc_capture_release() or sc_capture_finish()
+                               call (sc_capture_next() moves nothing: module.c analyses records a few steps behind
+                               taking them) */
 } sc_record;
 
 typedef enum {
@@ -50,6 +52,13 @@ sc_capture *sc_capture_new(void);
 void sc_capture_free(sc_capture *c);
 /* Append bytes to the internal buffer (copies). Returns 0, or -1 on allocation failure. */
 int sc_capture_feed(sc_capture *c, const uint8_t *buf, size_t len);
+/* The same without copying: records are parsed in place from buf, which must stay valid and unchanged until
+ * sc_capture_release() (or the next feed, or sc_capture_finish()); only a record split across blocks and the
+ * unparsed tail at release are copied. Returns 0, or -1 on allocation failure. */
+int sc_capture_feed_borrowed(sc_capture *c, const uint8_t *buf, size_t len);
+/* Done with the block of sc_capture_feed_borrowed(): what is left of it is copied. Call it before buf goes
+ * away. Returns 0, or -1 on allocation failure (the stream is then in error: "out of memory"). */
+int sc_capture_release(sc_capture *c);
 /* Take the next record out of the buffered bytes. Non-packet blocks are consumed silently. */
 sc_cap_status sc_capture_next(sc_capture *c, sc_record *out);
 /* Signal end of stream. Returns the number of unconsumed bytes (>0 means the file was truncated).
