@@ -27,26 +27,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
+from sctpcorr.timebase import clock_offsets
+
 __all__ = ["SCHEMA", "Recorder", "Recording", "clock_offsets", "kprobe_misses", "load"]
 
 SCHEMA = 1
-
-
-def clock_offsets() -> dict[str, int]:
-    """CLOCK_REALTIME - CLOCK_MONOTONIC and CLOCK_BOOTTIME - CLOCK_MONOTONIC, from the narrowest of 5 bracketed
-    reads; ``uncertainty_ns`` is that bracket's width."""
-    best: dict[str, int] | None = None
-    for _ in range(5):
-        m1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        r = time.clock_gettime_ns(time.CLOCK_REALTIME)
-        b = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-        m2 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        mid = (m1 + m2) // 2
-        if best is None or m2 - m1 < best["uncertainty_ns"]:
-            best = {"at_mono_ns": mid, "real_minus_mono_ns": r - mid, "boot_minus_mono_ns": b - mid,
-                    "uncertainty_ns": m2 - m1}
-    assert best is not None
-    return best
 
 
 def kprobe_misses(pid: int | None = None) -> dict[str, dict[str, int]]:

@@ -29,24 +29,9 @@ from sctpcorr.lab import bundle as bdl
 from sctpcorr.lab import netns, sockdiag, workload
 from sctpcorr.lab import topology as topo
 from sctpcorr.lab.capture import Capture
+from sctpcorr.timebase import clock_offsets
 
 MODULES = ["sctp", "sctp_diag", "sch_netem", "veth"]
-
-
-def clock_offsets() -> dict:
-    """CLOCK_REALTIME - CLOCK_MONOTONIC (and BOOTTIME - MONOTONIC), from the narrowest of 5 bracketed reads."""
-    best = None
-    for _ in range(5):
-        m1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        r = time.clock_gettime_ns(time.CLOCK_REALTIME)
-        bt = time.clock_gettime_ns(time.CLOCK_BOOTTIME)
-        m2 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
-        mid = (m1 + m2) // 2
-        if best is None or m2 - m1 < best["uncertainty_ns"]:
-            best = {"at_mono_ns": mid, "real_minus_mono_ns": r - mid, "boot_minus_mono_ns": bt - mid,
-                    "uncertainty_ns": m2 - m1}
-    assert best is not None
-    return best
 
 
 def kernel_info() -> dict:
