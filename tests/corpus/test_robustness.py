@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import craft
-from conftest import CORPUS, corpus_files, file_id, own_files
+from corpora import CORPUS, corpus_files, file_id, own_files
 
 ALL = corpus_files() + own_files()
 FUZZED = [p for p in corpus_files() if p.relative_to(CORPUS).parts[0] in ("mrp", "suricata-verify", "PcapFlowLab")]

@@ -16,7 +16,7 @@ from fractions import Fraction
 import pytest
 
 import craft
-from conftest import OWN_PCAPS, ROOT
+from corpora import OWN_PCAPS, ROOT
 
 SYN = OWN_PCAPS / "synthetic"
 MS = 1_000_000

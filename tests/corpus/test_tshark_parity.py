@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 import craft
-from conftest import CORPUS, corpus_files, file_id, own_files
+from corpora import CORPUS, corpus_files, file_id, own_files
 
 TSHARK = shutil.which("tshark")
 pytestmark = pytest.mark.skipif(TSHARK is None, reason="tshark not installed")

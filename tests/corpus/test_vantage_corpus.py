@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 
 import pytest
-from conftest import capture_files, corpus_files, file_id, OWN_PCAPS
+from corpora import capture_files, corpus_files, file_id, OWN_PCAPS
 from craft import ETHERNET, LINUX_SLL, ip_datagram, read_capture, read_frames
 
 POINTS = {"A", "B", "middle", "local", "unknown"}

@@ -16,7 +16,7 @@ import random
 
 import pytest
 
-from conftest import corpus_files, file_id
+from corpora import corpus_files, file_id
 
 STD = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
 
