@@ -532,17 +532,9 @@ def ip_datagram(linktype: int, frame: bytes):
 
 # ------------------------------------------------------------------------------------------------ events
 
-EVENT_FIELDS = {  # engine.md "Events": the fields after (kind, ts_ns, frame_no, assoc_id)
-    "assoc_new": ("ports", "mid_association"),
-    "state": ("old", "new", "chunk"),
-    "rtt": ("direction", "src", "dst", "method", "rtt_ns", "tsn", "delayed_sack", "srtt_ns", "rttvar_ns", "rto_ns"),
-    "retransmission": ("direction", "src", "dst", "tsn", "kind", "spurious", "since_first_ns", "first_frame"),
-    "sack": ("direction", "cum_tsn_ack", "a_rwnd", "gap_blocks", "dup_tsns", "flight_bytes"),
-    "window": ("direction", "a_rwnd", "zero"),
-    "heartbeat_unanswered": ("direction", "src", "dst", "sent_ns"),
-    "duplicate_frame": ("first_frame",),
-    "abort": ("direction", "t_bit", "causes"),
-}
+# The names of each event tuple's items after (kind, ts_ns, frame_no, assoc_id): the engine's own table, which
+# tests/cli/test_cli_docs.py checks against docs/output.md; named() below asserts every tuple has exactly those.
+from sctpcorr.wire.engine import EVENT_FIELDS  # noqa: E402
 
 
 def named(events, kind: str | None = None) -> list[dict]:

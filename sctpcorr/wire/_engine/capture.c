@@ -127,13 +127,19 @@ static sc_cap_status fail(sc_capture *c, const char *fmt, ...)
     return SC_CAP_ERROR;
 }
 
-static void reset_stream(sc_capture *c)
+/* Forget every buffered byte: our own buffer's and a caller's block handed in with feed_borrowed. */
+static void drop_buffered(sc_capture *c)
 {
     c->data = c->buf;
     c->ext = NULL;
     c->ext_len = c->ext_off = 0;
     c->borrowed = 0;
     c->start = c->end = 0;
+}
+
+static void reset_stream(sc_capture *c)
+{
+    drop_buffered(c);
     c->consumed = 0;
     c->state = ST_MAGIC;
     c->finished = 0;
@@ -667,11 +673,7 @@ size_t sc_capture_finish(sc_capture *c)
     size_t left = c->end - c->start;
     if (c->ext && !c->borrowed) /* a borrowed block not reached yet (the caller did not release it) */
         left += c->ext_len - c->ext_off;
-    c->data = c->buf;
-    c->ext = NULL;
-    c->ext_len = c->ext_off = 0;
-    c->borrowed = 0;
-    c->start = c->end = 0;
+    drop_buffered(c);
     c->finished = 1;
     if (c->cap > (4u << 20)) { /* give back a buffer grown for one huge block */
         free(c->buf);
