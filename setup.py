@@ -1,4 +1,5 @@
-"""Build the C wire engine (sctpcorr.wire._engine); everything else is declared in pyproject.toml."""
+"""Build the C extensions (the wire engine sctpcorr.wire._engine, the BPF ring reader sctpcorr.kernel._ringbuf);
+everything else is declared in pyproject.toml."""
 from glob import glob
 
 from setuptools import Extension, setup
@@ -10,6 +11,11 @@ setup(
             sources=sorted(glob("sctpcorr/wire/_engine/*.c")),
             depends=sorted(glob("sctpcorr/wire/_engine/*.h")),
             extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
-        )
+        ),
+        Extension(
+            "sctpcorr.kernel._ringbuf",
+            sources=["sctpcorr/kernel/_ringbuf/ringbuf.c"],
+            extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        ),
     ]
 )

@@ -1,7 +1,7 @@
 """The thin BCC loader: read the C, add -D flags, compile once, attach probe by probe, drain the ring buffer.
 
-The only module of sctpcorr that imports ``bcc`` (inside ``Loader.compile``).  Nothing here decodes events: the
-callback gets the raw bytes of each ring-buffer record (``sctpcorr.kernel.abi.decode`` turns them into records).
+The only module of sctpcorr that imports ``bcc`` (inside ``Loader.compile``).  Nothing here decodes events: ``reader()``
+hands out the raw bytes of the ring-buffer records (``sctpcorr.kernel.abi.decode`` turns them into records).
 
 Probes that ``probes.Probe.can_run`` rejects are compiled out (``-DSCTPCORR_NO_<DEFINE>``); a probe whose
 attachment still fails is detached as a whole and reported with the kernel's error, and the others keep running.
@@ -12,9 +12,9 @@ from __future__ import annotations
 import ctypes
 import importlib.resources
 import ipaddress
+import os
 import socket
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,17 @@ def cflags_for(excluded: list[Probe], filters: Filters, ringbuf_pages: int = 256
     return flags + list(extra or [])
 
 
+def ringbuf_size(fd: int) -> int | None:
+    """max_entries (bytes) of the BPF map behind ``fd``, from /proc/self/fdinfo."""
+    try:
+        for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines():
+            if line.startswith("max_entries:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 class Loader:
     """One compiled BPF program with its probes attached."""
 
@@ -86,6 +97,7 @@ class Loader:
         self.probes = probes
         self.excluded = excluded
         self.filters = filters
+        self.ringbuf_pages = ringbuf_pages
         self.cflags = cflags_for(excluded, filters, ringbuf_pages, extra_cflags)
         self.bpf: Any = None
         self.status: dict[str, ProbeStatus] = {}
@@ -164,20 +176,16 @@ class Loader:
         finally:
             self.probes = keep
 
-    def open(self, callback: Callable[[bytes], None]) -> None:
-        """Deliver each ring-buffer record's bytes to ``callback``."""
+    def reader(self) -> Any:
+        """A bulk reader (``sctpcorr.kernel._ringbuf.Reader``) of the events ring: one C call drains every
+        committed record, instead of BCC calling Python once per event."""
+        from sctpcorr.kernel._ringbuf import Reader
 
-        def cb(_ctx: Any, data: Any, size: int) -> None:
-            callback(ctypes.string_at(data, size))
-
-        self._cb = cb  # keep a reference: BCC holds only a ctypes pointer
-        self.bpf["events"].open_ring_buffer(cb)
-
-    def poll(self, timeout_ms: int = 100) -> None:
-        """Wait up to ``timeout_ms`` for a wake-up, then drain whatever is in the ring (the BPF side wakes the
-        reader only every few events)."""
-        self.bpf.ring_buffer_poll(timeout_ms)
-        self.bpf.ring_buffer_consume()
+        fd = self.bpf["events"].map_fd
+        size = ringbuf_size(fd)
+        if size is None:
+            size = self.ringbuf_pages * os.sysconf("SC_PAGESIZE")
+        return Reader(fd, size)
 
     def counters(self) -> dict[str, int]:
         """The per-CPU counter array summed over CPUs, by name (abi.COUNTERS)."""
@@ -186,6 +194,21 @@ class Loader:
         for i, name in enumerate(abi.COUNTERS):
             vals = table[ctypes.c_int(i)]
             out[name] = int(sum(int(v) for v in vals))
+        return out
+
+    def prog_stats(self) -> dict[str, dict[str, int]]:
+        """Run count and run time of each BPF program (kernel.bpf_stats_enabled=1; empty when it is off): what
+        each probe costs, in the kernel's own accounting (the kprobe trap around it is not included)."""
+        out = {}
+        for name, fn in (self.bpf.funcs or {}).items():
+            try:
+                info = Path(f"/proc/self/fdinfo/{fn.fd}").read_text()
+            except (OSError, AttributeError):
+                continue
+            vals = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+            cnt, ns = int(vals.get("run_cnt", "0")), int(vals.get("run_time_ns", "0"))
+            if cnt:
+                out[name] = {"run_cnt": cnt, "run_time_ns": ns}
         return out
 
     def inflight_entries(self) -> int:

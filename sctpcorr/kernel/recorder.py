@@ -88,12 +88,23 @@ class Recorder:
             self.last = pair
         self._write(rec)
 
-    def tick(self, stats: Callable[[], dict[str, Any]] | None = None) -> None:
-        """Call often: writes a clock record when one is due, with ``stats()`` (running loss counters) in it."""
+    def meta(self, rec: dict[str, Any]) -> None:
+        """A record that is not an event (clock records): written, not counted."""
+        self._write(rec)
+
+    def clock_due(self, stats: Callable[[], dict[str, Any]] | None = None) -> dict[str, Any] | None:
+        """A clock record, with ``stats()`` (running loss counters) in it, when one is due; else None."""
         now = time.monotonic_ns()
-        if now >= self.next_clock:
-            self._write({"type": "clock", "ts_ns": now, **clock_offsets(), **(stats() if stats else {})})
-            self.next_clock = now + self.clock_every_ns
+        if now < self.next_clock:
+            return None
+        self.next_clock = now + self.clock_every_ns
+        return {"type": "clock", "ts_ns": now, **clock_offsets(), **(stats() if stats else {})}
+
+    def tick(self, stats: Callable[[], dict[str, Any]] | None = None) -> None:
+        """Call often: writes a clock record when one is due."""
+        rec = self.clock_due(stats)
+        if rec is not None:
+            self.meta(rec)
 
     def hz_measured(self) -> float | None:
         """Jiffies per second between the first and last BPF event (None if they span less than 2 s)."""
