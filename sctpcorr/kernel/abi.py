@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import ipaddress
+import socket
 from typing import Any
 
 __all__ = [
@@ -182,6 +183,7 @@ EVENT_TYPES: dict[int, tuple[str, type[ctypes.Structure]]] = {
     12: ("egress", Egress),
 }
 EVENT_NAMES = {v[0]: k for k, v in EVENT_TYPES.items()}
+_WITH_PATH = {cls for _n, cls in EVENT_TYPES.values() if any(f[0] == "path" for f in cls._fields_)}
 
 # enum sctpcorr_counter: index -> name (EMITTED+type and LOST+type are expanded by counter_names())
 _MISC_COUNTERS = [
@@ -249,9 +251,9 @@ def _hex(v: int) -> str:
 
 def _addr(a: Addr) -> str | None:
     if a.family == 2:
-        return str(ipaddress.IPv4Address(bytes(a.addr[:4])))
+        return socket.inet_ntop(socket.AF_INET, bytes(a.addr[:4]))
     if a.family == 10:
-        return str(ipaddress.IPv6Address(bytes(a.addr)))
+        return str(ipaddress.IPv6Address(bytes(a.addr)))      # the compressed form, as everywhere else
     return None
 
 
@@ -282,7 +284,7 @@ def decode(raw: bytes, hz: int | None = None) -> dict[str, Any]:
         if hz:
             rec[f"{key}_ns"] = jiffies_to_ns(value, hz)
 
-    if any(f[0] == "path" for f in cls._fields_):
+    if cls in _WITH_PATH:
         p = ev.path
         rec.update(path_addr=_addr(p.addr), path_port=p.addr.port or None,
                    transport=_hex(p.transport) if p.transport else None,

@@ -45,6 +45,7 @@ Examples:
   sudo sctpcorr probe --source diag --netns srv     # no BPF: sock_diag sctp_info every second
   sudo sctpcorr probe --with-diag --netns cli --jsonl both.jsonl
   sctpcorr probe --list-probes                      # what can attach here, and why not
+  sctpcorr probe --replay k.jsonl --summary 5       # read a recording back (no root)
 \b
 Exit codes: 0 ok (also Ctrl-C / --duration), 1 error, 2 usage, 3 unavailable (not root, BCC or
 headers missing, SCTP not loaded, no probe can attach).
@@ -72,6 +73,8 @@ headers missing, SCTP not loaded, no probe can attach).
 @click.option("--with-diag", is_flag=True, help="With --source bpf: also record sock_diag every --interval.")
 @click.option("--probes", "only", default=None, metavar="NAMES", help="Only these probes (comma-separated).")
 @click.option("--no-probe", "exclude", multiple=True, metavar="NAME", help="Leave this probe out; repeatable.")
+@click.option("--replay", "replay_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
+              help="Show a recording (an earlier --jsonl) through the live view or --summary; no root needed.")
 @click.option("--list-probes", is_flag=True, help="List the probes, whether each can run here, and exit.")
 @click.option("--ready-file", type=click.Path(dir_okay=False), default=None,
               help="Write this file once the probes are attached (for scripts that must wait).")
@@ -83,11 +86,17 @@ headers missing, SCTP not loaded, no probe can attach).
               help="SIGUSR1 detaches every probe, SIGUSR2 attaches them again (overhead benchmarks).")
 @click.option("--raw", "raw", type=click.Path(dir_okay=False), default=None, hidden=True,
               help="Also write every ring-buffer record as <u32 little-endian length><bytes> (fixtures).")
+@click.option("--backlog-mb", type=click.IntRange(1, 1 << 20), default=512, show_default=True,
+              help="Events drained from the kernel but not yet decoded, at most (a decoder at nice 19 catches "
+                   "up after a burst); beyond this they are dropped and counted.")
+@click.option("--defer-decode", is_flag=True,
+              help="Only drain the kernel's ring while recording; decode and write the JSONL when it stops "
+                   "(bulk loads: no decoder competing for CPU; the backlog is bounded by --backlog-mb).")
 def probe(source: str, jsonl: str | None, duration: float | None, interval: float, summary: float | None,
           show: str | None, quiet: bool, wide: bool, pid: int | None, port: int | None, vtag: int | None,
           addr: str | None, netns: tuple[str, ...], with_diag: bool, only: str | None, exclude: tuple[str, ...],
           list_probes: bool, ready_file: str | None, ringbuf_pages: int, dump_bpf: bool, clock_interval: float, toggle_signals: bool,
-          raw: str | None) -> None:
+          raw: str | None, backlog_mb: int, replay_file: str | None, defer_decode: bool) -> None:
     """Record what the Linux SCTP stack believes: RTT samples, SRTT/RTO, cwnd, retransmissions and their
     reason, T3 expiries, heartbeats, path and association state, windows; every event tagged with the
     association's verification tags and ports."""
@@ -106,8 +115,14 @@ def probe(source: str, jsonl: str | None, duration: float | None, interval: floa
                    wide=wide, pid=pid, port=port, vtag=vtag, addr=addr, netns=list(netns), with_diag=with_diag,
                    only=[s for s in only.split(",") if s] if only else None, exclude=list(exclude),
                    ready_file=ready_file, ringbuf_pages=ringbuf_pages, toggle_signals=toggle_signals,
-                   clock_every_s=clock_interval,
+                   clock_every_s=clock_interval, backlog_mb=backlog_mb, defer_decode=defer_decode,
                    show=tuple(s for s in show.split(",") if s) if show else view.DEFAULT_SHOW)
+    if replay_file:
+        try:
+            sys.exit(r.replay(cfg, replay_file, echo, warn))
+        except (r.ProbeUnavailable, r.RecordingError) as e:
+            click.echo(f"sctpcorr: error: {e}", err=True)
+            sys.exit(2)
     if dump_bpf:
         from sctpcorr.kernel import loader
 
@@ -127,7 +142,7 @@ def probe(source: str, jsonl: str | None, duration: float | None, interval: floa
             if raw:
                 cfg.raw = stack.enter_context(open(raw, "wb"))
             code = r.run(cfg, echo, warn)
-    except r.ProbeUnavailable as e:
+    except (r.ProbeUnavailable, r.RecordingError) as e:
         click.echo(f"sctpcorr: error: {e}", err=True)
         sys.exit(e.exit_code)
     except OSError as e:

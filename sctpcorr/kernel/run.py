@@ -22,12 +22,19 @@ from pathlib import Path
 from typing import IO, Any
 
 from sctpcorr.kernel import abi, diag, probes, recorder, view
+from sctpcorr.kernel.pump import Pump
 
-__all__ = ["Config", "ProbeUnavailable", "run", "list_probes", "socket_inodes"]
+__all__ = ["Config", "ProbeUnavailable", "RecordingError", "replay", "run", "list_probes", "socket_inodes"]
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_UNAVAILABLE = 3
+
+
+class RecordingError(Exception):
+    """The recording could not be written (a full disk); the message is one line."""
+
+    exit_code = EXIT_ERROR
 
 
 class ProbeUnavailable(Exception):
@@ -59,6 +66,8 @@ class Config:
     clock_every_s: float = 10.0
     toggle_signals: bool = False   # SIGUSR1 detaches every probe, SIGUSR2 attaches them again (benchmarks)
     raw: IO[bytes] | None = None   # every ring-buffer record as <u32 length><bytes> (fixtures, debugging)
+    backlog_mb: int = 512          # events drained but not yet decoded, at most (beyond: dropped and counted)
+    defer_decode: bool = False     # decode only when the recording stops (nothing but the drain runs meanwhile)
     extra_cflags: list[str] = field(default_factory=list)
 
 
@@ -155,6 +164,59 @@ def run(cfg: Config, echo: Callable[[str], None], warn: Callable[[str], None]) -
     return _run_bpf(cfg, rec, hz, hz_source, inodes, echo, warn)
 
 
+def _keep_recorded(cfg: Config, rec: dict[str, Any]) -> bool:
+    """--port/--assoc/--addr applied to a recorded event (what the BPF filters do at record time)."""
+    if cfg.port is not None and cfg.port not in (rec.get("lport"), rec.get("pport")):
+        return False
+    if cfg.vtag is not None and cfg.vtag not in (rec.get("my_vtag"), rec.get("peer_vtag")):
+        return False
+    return cfg.addr is None or cfg.addr == rec.get("path_addr") or cfg.addr in (rec.get("peers") or [])
+
+
+def replay(cfg: Config, path: str, echo: Callable[[str], None], warn: Callable[[str], None]) -> int:
+    """Show a recording (``--jsonl`` of an earlier run, here or in the lab) through the live view or the summary:
+    no root, no BCC.  ``--addr`` matches the event's path address here (recording time: any peer address)."""
+    try:
+        r = recorder.load(path)
+    except (OSError, UnicodeDecodeError) as e:
+        raise ProbeUnavailable(f"{path}: {getattr(e, 'strerror', None) or e}") from None
+    if r.startup is None or r.startup.get("tool") != "sctpcorr probe":
+        raise RecordingError(f"{path}: not a recording of sctpcorr probe (no startup record)")
+    s = r.startup
+    if s.get("source") == "diag":
+        what = "sock_diag snapshots (no BPF events)"
+    else:
+        what = "BPF probes; missing: " + (", ".join(m["probe"] for m in s.get("missing") or []) or "none")
+    echo(f"Recording on {s.get('kernel_release')} (HZ {s.get('hz')}) of {what}")
+    ev, summ = _views(cfg, echo)
+    if ev:
+        ev.header()
+    next_flush = None
+    for e in r.events:
+        if e.get("type") in ("clock", "toggle") or not _keep_recorded(cfg, e):
+            continue
+        if ev:
+            ev.feed(e)
+        if summ:
+            ts = e.get("ts_ns", 0)
+            if next_flush is None:
+                next_flush = ts + int((cfg.summary_s or 1) * 1e9)
+            elif ts >= next_flush:
+                summ.flush()
+                next_flush = ts + int((cfg.summary_s or 1) * 1e9)
+            summ.feed(e)
+    if summ:
+        summ.flush()
+    if r.bad_lines:
+        warn(f"{r.bad_lines} lines of {path} were not JSON (a torn last line?)")
+    if r.end is None:
+        warn(f"{path} has no closing record: the recorder was killed, counts of lost events are unknown")
+    else:
+        echo(f"{sum(r.end.get('events', {}).values())} events in {r.end['duration_ns'] / 1e9:.1f} s; lost "
+             f"{r.end.get('lost_total', 0)}; dropped in user space {r.end.get('backlog_dropped', 0)}")
+    return EXIT_OK
+
+
 def _views(cfg: Config, echo: Callable[[str], None]) -> tuple[view.EventView | None, view.SummaryView | None]:
     if cfg.quiet:
         return None, None
@@ -235,7 +297,8 @@ def _running_stats(lo: Any) -> dict[str, Any]:
     c = lo.counters()
     lost = {k.split(".", 1)[1]: v for k, v in c.items() if k.startswith("lost.") and v}
     return {"lost_total": sum(lost.values()), "lost": lost,
-            "emitted_total": sum(v for k, v in c.items() if k.startswith("emitted."))}
+            "emitted_total": sum(v for k, v in c.items() if k.startswith("emitted.")),
+            "counters": {k: v for k, v in c.items() if "." not in k and v}}
 
 
 def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str, inodes: set[int] | None,
@@ -281,13 +344,13 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                 netns=[{"name": c.netns_name, "inode": c.netns} for c in clients])
     ev, summ = _views(cfg, echo)
 
-    def on_event(raw: bytes) -> None:
-        if cfg.raw is not None:
-            cfg.raw.write(len(raw).to_bytes(4, "little") + raw)
-        try:
-            r = abi.decode(raw, hz)
-        except abi.AbiError:
-            rec.decode_errors += 1
+    def sink(kind: str, r: dict[str, Any]) -> None:     # the decoder thread: the only writer of the JSONL
+        if kind == "meta":
+            rec.meta(r)
+            return
+        if kind == "flush":
+            if summ:
+                summ.flush()
             return
         rec.event(r)
         if ev:
@@ -295,7 +358,8 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
         if summ:
             summ.feed(r)
 
-    lo.open(on_event)
+    reader = lo.reader()
+    pump = Pump(reader.drain, hz, sink, raw=cfg.raw, cap_bytes=cfg.backlog_mb << 20, defer=cfg.defer_decode)
     if cfg.ready_file:
         Path(cfg.ready_file).write_text(f"{os.getpid()}\n")
     if ev:
@@ -312,9 +376,20 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
         signal.signal(signal.SIGUSR1, lambda *_: toggles.append(signal.SIGUSR1))
         signal.signal(signal.SIGUSR2, lambda *_: toggles.append(signal.SIGUSR2))
     detached = False
+    write_error = None
+
+    def stats() -> dict[str, Any]:
+        return {**_running_stats(lo), "backlog_bytes": pump.backlog_bytes, "backlog_dropped": pump.dropped_records}
+
     with _Stop() as stop:
         while stop.reason is None:
-            lo.poll(100)
+            # the BPF side wakes us every SCTPCORR_WAKEUP_EVERY events; drain at least every 100 ms regardless
+            reader.wait(100)
+            pump.drain()
+            if pump.error is not None:
+                write_error = pump.error
+                stop.reason = "write_error"
+                break
             while toggles:
                 sig = toggles.pop(0)
                 if sig == signal.SIGUSR1 and not detached:
@@ -323,17 +398,15 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                 elif sig == signal.SIGUSR2 and detached:
                     lo.reattach()
                     detached = False
-                rec.event({"type": "toggle", "ts_ns": time.monotonic_ns(), "attached": not detached})
+                pump.drain()     # what was emitted before the toggle is filed before it
+                pump.put("event", {"type": "toggle", "ts_ns": time.monotonic_ns(), "attached": not detached})
             now = time.monotonic()
             if clients and now >= next_diag:
                 try:
-                    for r in _poll_diag(clients, cfg, inodes):
-                        on_diag = dict(r)
-                        rec.event(on_diag)
-                        if ev:
-                            ev.feed(on_diag)
-                        if summ:
-                            summ.feed(on_diag)
+                    snaps = _poll_diag(clients, cfg, inodes)
+                    pump.drain()
+                    for r in snaps:
+                        pump.put("event", r)
                 except OSError as e:
                     diag_errors += 1
                     warn(f"sock_diag poll failed: {e}")
@@ -344,27 +417,47 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                     lo.set_inodes(inodes)
                 next_inodes = now + cfg.interval_s
             if summ and now >= next_summary:
-                summ.flush()
+                pump.put("flush", {})
                 next_summary = now + (cfg.summary_s or 1)
-            rec.tick(lambda: _running_stats(lo))
+            clock = rec.clock_due(stats)
+            if clock is not None:
+                pump.put("meta", clock)
             if t_end is not None and now >= t_end:
                 stop.reason = "duration"
     # drain what the kernel wrote before the probes go away
-    lo.poll(0)
+    pump.drain()
     counters = lo.counters()
     inflight_left = lo.inflight_entries()
+    prog_stats = lo.prog_stats() if hasattr(lo, "prog_stats") else {}
     misses = recorder.kprobe_misses()
+    drained = reader.records
+    reader.close()
     lo.close()
     for c in clients:
         c.close()
+    if pump.backlog_bytes > (4 << 20):
+        warn(f"decoding {pump.backlog_bytes >> 20} MB of events drained but not yet decoded...")
+    pump.close()
+    if pump.error is not None:
+        write_error = write_error or pump.error
+    rec.decode_errors += pump.decode_errors
     lost = {k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith("lost.") and v}
     emitted = {k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith("emitted.") and v}
     misc = {k: v for k, v in counters.items() if "." not in k}
-    end = rec.end(reason=stop.reason, lost=lost, lost_total=sum(lost.values()), bpf_emitted=emitted,
-                  counters=misc, inflight_left=inflight_left, kprobe_profile=misses,
-                  kprobe_missed_total=sum(m["misses"] for m in misses.values()), diag_errors=diag_errors)
+    end_fields = dict(reason=stop.reason, lost=lost, lost_total=sum(lost.values()), bpf_emitted=emitted,
+                      counters=misc, inflight_left=inflight_left, kprobe_profile=misses,
+                      kprobe_missed_total=sum(m["misses"] for m in misses.values()), diag_errors=diag_errors,
+                      drained_records=drained, backlog_peak_bytes=pump.backlog_peak,
+                      backlog_dropped=pump.dropped_records, bpf_prog_stats=prog_stats)
+    if write_error is not None:
+        raise RecordingError(f"writing the recording failed: {write_error}; the events drained until then "
+                             f"are in the file, {drained - pump.drained_records} after it were not written")
+    end = rec.end(**end_fields)
     if end["lost_total"]:
         warn(f"{end['lost_total']} events lost: the ring buffer was full ({lost}); raise --ringbuf-pages")
+    if end["backlog_dropped"]:
+        warn(f"{end['backlog_dropped']} events dropped: more than --backlog-mb {cfg.backlog_mb} MB waited for "
+             f"the decoder")
     if end["kprobe_missed_total"]:
         warn(f"the kernel skipped {end['kprobe_missed_total']} probe hits (kprobe_profile misses)")
     if end["decode_errors"]:

@@ -1,6 +1,6 @@
 """The live text view of `sctpcorr probe`: one line per event, or a per-association summary every N seconds.
 
-Output only; it reads decoded records and never changes them.  Lines stay under 80 columns unless ``wide``.
+Output only; it reads decoded records and never changes them.  Lines stay under 100 columns (as the pcap report) unless ``wide``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ def _j(rec: dict[str, Any], key: str) -> str:
 def detail(rec: dict[str, Any]) -> str:
     t = rec["type"]
     if t == "rto_update":
-        return (f"rtt {_j(rec, 'rtt')} srtt {_j(rec, 'srtt')} rttvar {_j(rec, 'rttvar')} "
-                f"rto {_j(rec, 'rto')} [{rec['source']}]")
+        return (f"rtt {_j(rec, 'rtt')} srtt {_j(rec, 'srtt')} var {_j(rec, 'rttvar')} "
+                f"rto {_j(rec, 'rto')} {'hb' if rec['source'] == 'heartbeat' else rec['source']}")
     if t == "cwnd":
         return (f"{rec['op']} {rec['reason']} cwnd {rec['cwnd_before']}->{rec['cwnd_after']} "
                 f"ssthresh {rec['ssthresh_before']}->{rec['ssthresh_after']}")
@@ -92,7 +92,7 @@ class EventView:
             if self.wide:
                 line += f"  vtags {rec.get('my_vtag', 0):08x}/{rec.get('peer_vtag', 0):08x}"
             else:
-                line = line[:79]
+                line = line[:99]
             self.echo(line)
 
 

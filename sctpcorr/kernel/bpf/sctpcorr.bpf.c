@@ -351,12 +351,13 @@ int kp_update_rto(struct pt_regs *ctx)
 	RD(rto, tp->rto);
 	v.w0 = rto;
 	/* A HEARTBEAT-ACK sample follows sctp_sf_backbeat_8_3 on the same CPU within the same state-machine call
-	 * (sctp_cmd_transport_on): same nonce as this transport and rtt == jiffies - sent_at. */
+	 * (sctp_cmd_transport_on): same nonce as this transport and rtt == jiffies - sent_at, where the kernel read
+	 * jiffies a moment before this probe: a tick may fall in between (often under emulation), so 0 or 1 late. */
 	struct hb_slot *hs = hb_slot.lookup(&zero);
 	if (hs && hs->valid) {
 		u64 nonce = 0;
 		RD(nonce, tp->hb_nonce);
-		if (nonce == hs->nonce && (u32)(bpf_jiffies64() - hs->sent_at) == v.a[0]) {
+		if (nonce == hs->nonce && (u32)(bpf_jiffies64() - hs->sent_at) - v.a[0] <= 1) {
 			v.a[3] = SCTPCORR_RTT_HEARTBEAT;
 			count(SCTPCORR_C_HB_SAMPLE);
 		}
