@@ -208,7 +208,7 @@ class Loader:
             vals = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
             cnt, ns = int(vals.get("run_cnt", "0")), int(vals.get("run_time_ns", "0"))
             if cnt:
-                out[name] = {"run_cnt": cnt, "run_time_ns": ns}
+                out[name.decode() if isinstance(name, bytes) else str(name)] = {"run_cnt": cnt, "run_time_ns": ns}
         return out
 
     def inflight_entries(self) -> int:

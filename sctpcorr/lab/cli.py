@@ -62,12 +62,15 @@ Exit codes: 0 all complete, 1 bad scenario, 3 lab unavailable (prints what to in
 @click.option("--memory", default="2G", show_default=True, help="Guest memory.")
 @click.option("--cpus", type=int, default=None, help="Guest CPUs (default: the host's).")
 @click.option("--verbose", "-v", is_flag=True, help="Echo the guest console.")
+@click.option("--probe", "with_probe", is_flag=True,
+              help="Also record the kernel's view: `sctpcorr probe` (BPF) runs in the guest during each scenario, "
+                   "into DIR/kernel/probe.jsonl (BCC compiles first: several minutes per scenario under TCG).")
 @click.option("--probe-cmd", default=None, hidden=True,
               help="Probe recorder argv (shell words) run in the guest's root netns; {out} = bundle/kernel.")
 @click.option("--crash-after", type=float, default=None, hidden=True,
               help="Testing aid: panic the guest this many seconds into the first workload.")
 def run_cmd(scenarios: tuple[str, ...], out: str, timeout: float | None, memory: str, cpus: int | None,
-            verbose: bool, probe_cmd: str | None, crash_after: float | None) -> None:
+            verbose: bool, with_probe: bool, probe_cmd: str | None, crash_after: float | None) -> None:
     """Boot the lab kernel once and run SCENARIOS (shipped names or .toml files) into DIR."""
     import shlex
 
@@ -84,10 +87,16 @@ def run_cmd(scenarios: tuple[str, ...], out: str, timeout: float | None, memory:
     assert pr.kernel is not None
     click.echo(f"lab: kernel {pr.kernel[0]} (TCG, slow); scenarios {', '.join(s['name'] for s in loaded)} "
                f"-> {out}  Ctrl-C to stop", err=True)
+    probe_argv = shlex.split(probe_cmd) if probe_cmd else None
+    if with_probe and not probe_argv:
+        probe_argv = [sys.executable, "-m", "sctpcorr.kernel.cli", "--jsonl", "{out}/probe.jsonl", "--ready-file",
+                      "{ready}", "-q"]
+        if timeout is None:
+            timeout = runner.BOOT_ALLOWANCE_S + sum(s["duration_s"] + runner.PER_SCENARIO_EXTRA_S
+                                                    + runner.PROBE_COMPILE_ALLOWANCE_S for s in loaded)
     try:
         res = runner.run_group(loaded, out, timeout_s=timeout, memory=memory, cpus=cpus,
-                               crash_after_s=crash_after, echo_console=verbose,
-                               probe_command=shlex.split(probe_cmd) if probe_cmd else None)
+                               crash_after_s=crash_after, echo_console=verbose, probe_command=probe_argv)
     except runner.LabError as e:
         click.echo(str(e), err=True)
         sys.exit(EXIT_UNAVAILABLE)

@@ -230,10 +230,27 @@ class Lab:
             return
         kdir = self.dir / "kernel"
         kdir.mkdir(exist_ok=True)
-        argv = [a.replace("{out}", str(kdir)) for a in argv]
-        self.spawn("probe", argv, stdout=open(kdir / "probe.out", "w"), stderr=subprocess.STDOUT)
-        time.sleep(float(self.opts.get("probe_warmup_s", 2.0)))
-        self.manifest(probe={"status": "started", "argv": argv})
+        ready = kdir / "probe.ready"
+        ready.unlink(missing_ok=True)
+        waits = any("{ready}" in a for a in argv)
+        argv = [a.replace("{out}", str(kdir)).replace("{ready}", str(ready)) for a in argv]
+        proc = self.spawn("probe", argv, stdout=open(kdir / "probe.out", "w"), stderr=subprocess.STDOUT)
+        if not waits:       # the recorder cannot say when it is ready: give it a moment
+            time.sleep(float(self.opts.get("probe_warmup_s", 2.0)))
+            self.manifest(probe={"status": "started", "argv": argv})
+            return
+        # `sctpcorr probe --ready-file` writes the file once every probe is attached (BCC compiles first: minutes
+        # under TCG); the workload must not start before, or its first events are not recorded
+        t0 = time.monotonic()
+        limit = float(self.opts.get("probe_ready_timeout_s", 1200))
+        while not ready.exists():
+            if proc.poll() is not None:
+                tail = (kdir / "probe.out").read_text(errors="replace")[-500:]
+                raise RuntimeError(f"the probe recorder exited ({proc.returncode}) before it was ready: {tail}")
+            if time.monotonic() - t0 > limit:
+                raise RuntimeError(f"the probe recorder was not ready after {limit:.0f} s")
+            time.sleep(0.5)
+        self.manifest(probe={"status": "started", "argv": argv, "ready_after_s": round(time.monotonic() - t0, 1)})
 
     def start_snapshots(self) -> None:
         """Per endpoint namespace, a thread that snapshots /proc/net/sctp/{assocs,remaddr,snmp} (its own

@@ -28,6 +28,7 @@ __all__ = ["LabError", "Prerequisites", "check_prerequisites", "find_kernel", "r
 
 BOOT_ALLOWANCE_S = 240.0   # TCG boot is ~20-40 s here; CI machines may be slower
 PER_SCENARIO_EXTRA_S = 90.0
+PROBE_COMPILE_ALLOWANCE_S = 1200   # BCC compiling the probes under TCG (2.5-9 min measured)
 
 
 class LabError(RuntimeError):

@@ -302,3 +302,26 @@ def test_find_kernel_reads_boot(tmp_path):
     assert runner.find_kernel(tmp_path)[0] == "6.1.0-12-amd64"   # newest with SCTP, numeric order
     with pytest.raises(runner.LabError, match="linux-image-amd64"):
         runner.find_kernel(tmp_path / "none")
+
+
+def test_probe_hook_waits_for_the_ready_file_and_reports_a_dead_recorder(tmp_path):
+    """The lab's probe hook starts the recorder and holds the workload back until `--ready-file` appears (BCC
+    compiles for minutes under TCG); a recorder that dies first is an error with its output, not a silent run."""
+    from sctpcorr.lab import guest, scenario
+
+    sc = scenario.load("baseline")
+    lab = guest.Lab(str(tmp_path / "ok"), sc, {"probe_command": [
+        "sh", "-c", "sleep 1.5; echo compiled; echo $$ > {ready}; sleep 30"]})
+    t0 = time.monotonic()
+    lab.start_probe_recorder()
+    waited = time.monotonic() - t0
+    m = bundle.read_manifest(tmp_path / "ok")
+    assert waited >= 1.5 and m["probe"]["status"] == "started" and m["probe"]["ready_after_s"] >= 1.5
+    assert (tmp_path / "ok" / "kernel" / "probe.ready").exists()
+    lab.procs["probe"].kill()
+    lab.procs["probe"].wait()
+
+    bad = guest.Lab(str(tmp_path / "bad"), sc, {"probe_command": [
+        "sh", "-c", "echo 'sctpcorr: error: BCC is not installed' ; exit 3 ; touch {ready}"]})
+    with pytest.raises(RuntimeError, match="exited \\(3\\) before it was ready: sctpcorr: error: BCC"):
+        bad.start_probe_recorder()

@@ -2,6 +2,10 @@
 
     python tests/lab_probe/guest_session.py OUT baseline,lossy,failover [--bench-seconds S --bench-rounds N]
 
+Beside the main recorder (everything, OUT/probe.jsonl) two filtered ones run during the loopback association and
+the scenarios: ``--addr 198.19.1.1`` (OUT/probe-addr.jsonl) and ``--pid <loopback helper> --port 36412``
+(OUT/probe-pid.jsonl); the tests compare them with the main recording.
+
 Why one probe for all scenarios: BCC compiles the BPF program when the probe starts, and under QEMU TCG that
 takes 5-10 minutes; the BPF probe sees every network namespace from the root namespace, so one recording covers
 every scenario (OUT/probe.jsonl; session.json says when each scenario ran).  Per scenario, the lab's own
@@ -60,19 +64,29 @@ class ProbeLab(lab_guest.Lab):
         self.manifest(probe={"status": "started", "bpf": "session-wide, ../probe.jsonl", "diag": argv})
 
 
-def loopback_pair(seconds: float) -> None:
-    """One SCTP association over 127.0.0.1 exchanging small messages for ``seconds``."""
+ADDR_FILTER = "198.19.1.1"      # the server's first address: the peer of every client-side lab association
+LOOP_PORT = 36412
+
+
+def loopback_helper(go: Path, seconds: float) -> None:
+    """A process with one SCTP association over 127.0.0.1 (the --pid filter's target).  Its sockets exist from
+    the start (the probe reads the process's socket inodes when it starts); it connects once ``go`` exists and
+    exchanges small messages for ``seconds``."""
     import socket
     import threading
 
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132)
-    srv.bind(("127.0.0.1", 36412))
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind(("127.0.0.1", LOOP_PORT))
     srv.listen(1)
+    cl = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132)
+    print("READY", flush=True)
+    while not go.exists():
+        time.sleep(0.2)
     box: dict = {}
     th = threading.Thread(target=lambda: box.setdefault("c", srv.accept()[0]))
     th.start()
-    cl = socket.socket(socket.AF_INET, socket.SOCK_STREAM, 132)
-    cl.connect(("127.0.0.1", 36412))
+    cl.connect(("127.0.0.1", LOOP_PORT))
     th.join(30)
     acc = box["c"]
     t_end = time.monotonic() + seconds
@@ -86,9 +100,31 @@ def loopback_pair(seconds: float) -> None:
         s.close()
 
 
+def start_probe(out: Path, name: str, extra: list[str]) -> tuple[subprocess.Popen, Path]:
+    ready = out / f"{name}.ready"
+    ready.unlink(missing_ok=True)
+    argv = PROBE + ["--jsonl", str(out / f"{name}.jsonl"), "--ready-file", str(ready), "-q"] + extra
+    proc = subprocess.Popen(argv, stdout=open(out / f"{name}.out", "w"), stderr=subprocess.STDOUT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    return proc, ready
+
+
+def stop(proc: subprocess.Popen) -> object:
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.wait(600)          # the decoder may still have a backlog to write
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return "killed"
+
+
 def main() -> int:
+    if sys.argv[1] == "--loopback-helper":
+        loopback_helper(Path(sys.argv[2]), float(sys.argv[3]))
+        return 0
     out = Path(sys.argv[1]).resolve()
     names = [n for n in sys.argv[2].split(",") if n]
+    bench_only = "--bench-only" in sys.argv      # bench/probe_overhead.py --lab: one recorder, no scenarios
     bench_s = float(sys.argv[sys.argv.index("--bench-seconds") + 1]) if "--bench-seconds" in sys.argv else 0
     bench_rounds = int(sys.argv[sys.argv.index("--bench-rounds") + 1]) if "--bench-rounds" in sys.argv else 3
     out.mkdir(parents=True, exist_ok=True)
@@ -100,37 +136,60 @@ def main() -> int:
 
     for mod in lab_guest.MODULES:
         subprocess.run(["modprobe", mod], capture_output=True)
+    # the kernel's per-program run time accounting: the recorders' end records then say what each probe cost
+    Path("/proc/sys/kernel/bpf_stats_enabled").write_text("1\n")
     save()
-    ready = out / "probe.ready"
-    ready.unlink(missing_ok=True)
-    argv = PROBE + ["--jsonl", str(out / "probe.jsonl"), "--raw", str(out / "probe.raw"), "--ready-file",
-                    str(ready), "-q", "--toggle-signals", "--clock-interval", "2", "--with-diag", "--interval", "0.5"]
-    log("starting the BPF probe (compiles under TCG: minutes)")
+    go = out / "loopback.go"
+    go.unlink(missing_ok=True)
+    helper = subprocess.Popen([PY, __file__, "--loopback-helper", str(go), "4"], stdout=subprocess.PIPE, text=True)
+    assert helper.stdout is not None
+    if "READY" not in helper.stdout.readline():
+        session["probe_error"] = "the loopback helper did not start"
+        save()
+        return 1
+    # three recorders compile at once (2 vCPUs): everything, --addr, and --pid with --port
+    log("starting the BPF probes (BCC compiles under TCG: minutes)")
     t0 = time.monotonic()
-    probe = subprocess.Popen(argv, stdout=open(out / "probe.out", "w"), stderr=subprocess.STDOUT,
-                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    while not ready.exists():
-        if probe.poll() is not None:
-            session["probe_error"] = (out / "probe.out").read_text()[-2000:]
+    probes = {
+        "probe": start_probe(out, "probe", ["--raw", str(out / "probe.raw"), "--toggle-signals", "--defer-decode",
+                                            "--clock-interval", "2", "--with-diag", "--interval", "0.5"]),
+    }
+    if not bench_only:
+        probes["probe-addr"] = start_probe(out, "probe-addr", ["--addr", ADDR_FILTER])
+        probes["probe-pid"] = start_probe(out, "probe-pid", ["--pid", str(helper.pid), "--port", str(LOOP_PORT),
+                                                             "--interval", "0.5"])
+    session["filters"] = {"probe-addr": {"addr": ADDR_FILTER},
+                          "probe-pid": {"pid": helper.pid, "port": LOOP_PORT}}
+    pending = dict(probes)
+    while pending:
+        for name, (proc, ready) in list(pending.items()):
+            if ready.exists():
+                session[f"{name}_ready_s"] = round(time.monotonic() - t0, 1)
+                del pending[name]
+            elif proc.poll() is not None:
+                session["probe_error"] = f"{name}: " + (out / f"{name}.out").read_text()[-2000:]
+        if session.get("probe_error") or time.monotonic() - t0 > 1800:
+            session.setdefault("probe_error", "not ready after 1800 s")
+            for proc, _r in probes.values():
+                proc.kill()
+            helper.kill()
             save()
-            log("the probe exited before it was ready")
-            return 1
-        if time.monotonic() - t0 > 1500:
-            session["probe_error"] = "not ready after 1500 s"
-            probe.kill()
-            save()
+            log("a probe did not start")
             return 1
         time.sleep(1)
-    session["probe_ready_s"] = round(time.monotonic() - t0, 1)
-    session["probe_pid"] = probe.pid
-    log(f"probe ready after {session['probe_ready_s']} s")
+    session["probe_pid"] = probes["probe"][0].pid
+    log(f"probes ready after {session['probe_ready_s']} s")
     save()
-    # a loopback association in the root namespace, where the probe's own --with-diag polls sock_diag
-    entry = {"name": "loopback", "start_mono_ns": time.monotonic_ns()}
+    # the loopback association (root namespace: the main probe's --with-diag polls it; --pid follows it)
+    entry = {"name": "loopback", "pid": helper.pid, "start_mono_ns": time.monotonic_ns()}
+    go.touch()
     try:
-        loopback_pair(4.0)
-    except Exception as e:  # noqa: BLE001 - recorded; the scenarios still run
-        entry["error"] = f"{type(e).__name__}: {e}"
+        helper.wait(120)
+        if helper.returncode:
+            entry["error"] = f"loopback helper exited {helper.returncode}"
+    except subprocess.TimeoutExpired:
+        helper.kill()
+        entry["error"] = "loopback helper hung"
     entry["end_mono_ns"] = time.monotonic_ns()
     session["loopback"] = entry
     save()
@@ -145,25 +204,26 @@ def main() -> int:
         entry["end_mono_ns"] = time.monotonic_ns()
         session["scenarios"].append(entry)
         save()
+    for name in ("probe-addr", "probe-pid"):
+        if name not in probes:
+            continue
+        session[f"{name}_stopped_mono_ns"] = time.monotonic_ns()
+        session[f"{name}_rc"] = stop(probes[name][0])
+    save()
     if bench_s:
         sys.path.insert(0, str(ROOT / "bench"))
         import probe_overhead
         log("bench: probes on/off")
         entry = {"start_mono_ns": time.monotonic_ns()}
         try:
-            entry["result"] = probe_overhead.run(probe.pid, bench_s, bench_rounds)
+            entry["result"] = probe_overhead.run(probes["probe"][0].pid, bench_s, bench_rounds)
         except Exception as e:  # noqa: BLE001 - recorded, the session still ends cleanly
             entry["error"] = f"{type(e).__name__}: {e}"
         entry["end_mono_ns"] = time.monotonic_ns()
         session["bench"] = entry
         save()
     time.sleep(1)
-    probe.send_signal(signal.SIGINT)
-    try:
-        session["probe_rc"] = probe.wait(120)
-    except subprocess.TimeoutExpired:
-        probe.kill()
-        session["probe_rc"] = "killed"
+    session["probe_rc"] = stop(probes["probe"][0])
     session["ended_mono_ns"] = time.monotonic_ns()
     session["complete"] = True
     save()

@@ -4,13 +4,17 @@ One guest boot runs tests/lab_probe/guest_session.py: the BPF probe attached onc
 baseline, lossy and failover (captures on both sides, netem on the router), each with the sock_diag source
 recording next to it, then the overhead bench.  The tests below read what it left.
 
-Running the guest takes 15-25 minutes (BCC compiles for minutes under TCG), so it is opt-in:
-  SCTPCORR_LAB=1 pytest tests/lab_probe             # boot the guest into a temporary directory
+Three recorders run at once: everything (probe.jsonl), ``--addr`` and ``--pid --port`` (the filters, checked against
+the first).  The session takes about 10 minutes on an idle 2-core host (BCC compiles for minutes under TCG) and
+runs with the rest of the suite whenever the lab's prerequisites are installed (scripts/setup-lab):
+  pytest tests/lab_probe                             # boot the guest into a temporary directory
   SCTPCORR_LAB_PROBE_DIR=DIR pytest tests/lab_probe  # read a session already run into DIR
-Otherwise every test here is skipped with the reason.
+  SCTPCORR_NO_LAB_PROBE=1 (or SCTPCORR_NO_LAB=1)     # do not boot it
+Without the prerequisites every test here is skipped with the reason.
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import shutil
@@ -25,7 +29,6 @@ from sctpcorr.kernel import recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = "baseline,lossy,failover"
-KERNEL = "/boot/vmlinuz-6.1.0-56-amd64"
 
 
 def _vng() -> str | None:
@@ -41,19 +44,23 @@ def session_dir(tmp_path_factory) -> Path:
         if not (d / "session.json").exists():
             pytest.skip(f"SCTPCORR_LAB_PROBE_DIR={given} has no session.json")
         return d
-    if os.environ.get("SCTPCORR_LAB") != "1":
-        pytest.skip("lab guest tests are opt-in: SCTPCORR_LAB=1 (boots QEMU, 15-25 min) or "
-                    "SCTPCORR_LAB_PROBE_DIR=<dir of a finished session>")
+    if os.environ.get("SCTPCORR_NO_LAB") or os.environ.get("SCTPCORR_NO_LAB_PROBE"):
+        pytest.skip("SCTPCORR_NO_LAB / SCTPCORR_NO_LAB_PROBE is set: the probe lab session is not booted")
     if os.geteuid() != 0:
         pytest.skip("the lab guest needs root")
+    from sctpcorr.lab import runner
+
     vng = _vng()
-    if not vng or not shutil.which("qemu-system-x86_64") or not Path(KERNEL).exists():
-        pytest.skip(f"lab prerequisites missing (vng, qemu-system-x86_64, {KERNEL}): run scripts/setup-lab")
+    pr = runner.check_prerequisites()
+    if not vng or not pr.ok or pr.kernel is None:
+        pytest.skip(f"lab prerequisites missing: {pr.message()} (run scripts/setup-lab)")
+    kernel = str(pr.kernel[1])
     d = tmp_path_factory.mktemp("lab_probe")
-    cmd = [vng, "--run", KERNEL, "--disable-kvm", "--force-9p", "--disable-microvm", "--memory", "2G", "--user",
+    # 3 G: three BCC compiles run at once in the guest (the main recorder and two filtered ones)
+    cmd = [vng, "--run", kernel, "--disable-kvm", "--force-9p", "--disable-microvm", "--memory", "3G", "--user",
            "root", "--rwdir", str(d), "--exec",
            f"{sys.executable} {ROOT / 'tests/lab_probe/guest_session.py'} {d} {SCENARIOS} "
-           f"--bench-seconds 6 --bench-rounds 6"]
+           f"--bench-seconds 2 --bench-rounds 16"]
     env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
     with open(d / "console.log", "wb") as con:
         subprocess.run(cmd, stdout=con, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
@@ -110,8 +117,9 @@ def test_every_probe_attached_and_nothing_was_lost(rec):
     # what the BPF side submitted is what was written (toggle records are the bench's, written in user space)
     written = {k: v for k, v in e["events"].items() if k not in ("toggle", "diag")}
     assert written == e["bpf_emitted"]
-    assert e["counters"]["ret_unpaired"] == 0 and e["counters"]["inflight_full"] == 0
+    assert e["counters"]["inflight_full"] == 0
     assert e["lost_total"] == sum(e["lost"].values())
+    assert e["backlog_dropped"] == 0 and e["drained_records"] == sum(written.values())
 
 
 def test_no_event_was_lost_during_the_scenarios(session, rec):
@@ -123,8 +131,11 @@ def test_no_event_was_lost_during_the_scenarios(session, rec):
     after = [c for c in clocks if c["ts_ns"] >= last]
     upto = after[0] if after else rec.end
     print(f"lost by the end of the scenarios: {upto.get('lost_total')}; in the whole session: "
-          f"{rec.end['lost_total']} {rec.end['lost']}")
+          f"{rec.end['lost_total']} {rec.end['lost']}; BPF counters then {upto.get('counters')}, at the end "
+          f"{rec.end['counters']}")
     assert upto["lost_total"] == 0
+    # every return probe found its entry (the bench's attach/detach toggles later leave some, counted)
+    assert upto["counters"].get("ret_unpaired", 0) == 0
 
 
 def test_srtt_rttvar_rto_follow_the_kernel_formula(rec):
@@ -181,8 +192,11 @@ def _rtt_rows(session_dir, session, rec, name):
             t_j = u["jiffies"] - u["rtt_jiffies"]
             sk = [s for s in sacks_k if s["asoc"] == u["asoc"] and s["ts_ns"] <= u["ts_ns"]]
             sack_k = sk[-1] if sk else None
+            # the kernel computed rtt = jiffies - chunk->sent_at a moment before the return probe read jiffies:
+            # the timed chunk was stamped at t_j, or one tick earlier when a tick fell in between
             cands = [(e, c) for e in egress if e["asoc"] == u["asoc"] and e["path_addr"] == u["path_addr"]
-                     and e["jiffies"] == t_j for c in e["chunks"] if c["type"] == "DATA" and c["sent_count"] == 1
+                     for c in e["chunks"] if c["type"] == "DATA" and c["sent_count"] == 1
+                     and c["sent_at_jiffies"] in (t_j, t_j - 1)
                      and sack_k is not None and ((sack_k["cum_tsn_ack"] - c["tsn"]) & 0xFFFFFFFF) < 0x80000000]
             row = {"role": role, "path": u["path_addr"], "k": u["rtt_jiffies"], "found": bool(cands)}
             if cands:
@@ -206,10 +220,14 @@ def test_data_rtt_samples_are_the_kernels_own_interval_and_match_the_wire(sessio
     print(f"baseline DATA samples: {len(rows)}, timed chunk identified for {len(found)}")
     # (1) the sample is jiffies(SACK processed) - jiffies(timed chunk packed), for a chunk that SACK acked
     assert len(rows) >= 20 and len(found) >= 0.95 * len(rows)
-    # (2) the probe's own clock: egress -> sample interval == wire RTT + the stack's delays either side
+    # (2) the probe's own clock: egress -> sample interval == wire RTT + the stack's delays either side (egress
+    #     probe -> capture, capture -> SACK tracepoint) + the SACK's processing up to the RTT update: never
+    #     negative (that would be a wrong pairing), under a jiffy (0.1-1.7 ms measured under TCG) except when
+    #     the emulator stalls the guest (one of 73 took 6.6 ms on a busy host)
     wired = [r for r in found if "wire_ns" in r]
-    same = [r for r in wired if abs(r["kernel_interval_ns"] - r["wire_ns"] - r["stack_ns"]) <= 1_000_000]
-    assert len(wired) >= 0.9 * len(found) and len(same) >= 0.95 * len(wired)
+    rest = [r["kernel_interval_ns"] - r["wire_ns"] - r["stack_ns"] for r in wired]
+    same = [x for x in rest if 0 <= x < jiffy]
+    assert len(wired) >= 0.9 * len(found) and min(rest) >= 0 and len(same) >= 0.95 * len(wired)
     # (3) the jiffies sample vs the same interval in ktime: the guest's jiffies advance unevenly under TCG
     #     (measured over every consecutive pair of events, printed), so this is reported, not asserted
     exact = [r for r in found if abs(r["k"] * jiffy - r["kernel_interval_ns"]) <= jiffy]
@@ -217,7 +235,7 @@ def test_data_rtt_samples_are_the_kernels_own_interval_and_match_the_wire(sessio
              and b["ts_ns"] >= a["ts_ns"]]
     uneven = sum(1 for a, b in pairs
                  if abs((b["jiffies"] - a["jiffies"]) - (b["ts_ns"] - a["ts_ns"]) / jiffy) >= 2)
-    print(f"wire RTT + stack delay == kernel ktime interval (1 ms): {len(same)}/{len(wired)}; jiffies sample "
+    print(f"wire RTT + stack delays + SACK processing == kernel ktime interval: {len(same)}/{len(wired)}; jiffies sample "
           f"within a jiffy of that interval: {len(exact)}/{len(found)}; consecutive events whose jiffies and "
           f"ktime deltas differ by >= 2 jiffies: {uneven}/{len(pairs)}")
 
@@ -231,12 +249,17 @@ def test_heartbeat_rtt_samples_are_jiffies_minus_the_echoed_stamp(session_dir, s
     for u in ups:
         a = [x for x in acks if x["asoc"] == u["asoc"] and x["hb_nonce"] == u["hb_nonce"]
              and x["ts_ns"] <= u["ts_ns"]][-1]
-        assert u["jiffies"] - a["sent_at_jiffies"] == u["rtt_jiffies"]
+        # the kernel computed rtt = jiffies - sent_at a moment before the probe read jiffies: 0 or 1 tick later
+        assert 0 <= u["jiffies"] - a["sent_at_jiffies"] - u["rtt_jiffies"] <= 1
         assert (u["asoc"], u["hb_nonce"], a["sent_at_jiffies"]) in sent   # the HEARTBEAT we saw leave
         assert a["path_addr"] == u["path_addr"]
 
 
-def test_baseline_rtt_is_never_below_2d_and_is_2d_where_the_wire_is(session_dir, session, rec):
+def test_baseline_rtt_samples_and_srtt_are_2d_within_a_jiffy(session_dir, session, rec):
+    """netem delays each direction by D; the kernel's RTT samples (jiffies, HZ=250: 4 ms) and its SRTT must be 2D
+    within that granularity.  Under QEMU TCG an exchange also takes the emulator's own time (the captures show
+    it: about 1 ms on an idle host, tens of ms on a busy one), so: where the capture shows the path at 2D, the
+    kernel must too; where the capture shows more, the kernel must show what the capture shows, not 2D."""
     pytest.importorskip("dpkt")
     ev = window(session, rec, "baseline")
     ns = netns_inodes(session_dir, "baseline")
@@ -247,19 +270,39 @@ def test_baseline_rtt_is_never_below_2d_and_is_2d_where_the_wire_is(session_dir,
         d_ns = int((sc["paths"][p]["c2s"]["delay_ms"] + sc["paths"][p]["s2c"]["delay_ms"]) * 1e6)
         two_d[("cli", path["server"])] = d_ns
         two_d[("srv", path["client"])] = d_ns
-    report = {}
-    for (role, addr), d_ns in two_d.items():
-        ups = [e for e in ev if e["type"] == "rto_update" and e.get("netns") == ns[role] and e["path_addr"] == addr]
-        if ups:
-            ks = [u["rtt_jiffies"] for u in ups]
-            report[f"{role}->{addr}"] = {"2D_jiffies": d_ns / jiffy, "samples": len(ks), "min": min(ks),
-                                         "median": statistics.median(ks), "last_srtt": ups[-1]["srtt_jiffies"]}
-    print(f"baseline RTT samples vs 2D (jiffies): {report}")
-    assert len(report) == 4, "samples on every path from both ends (DATA or HEARTBEAT)"
     rows = [r for r in _rtt_rows(session_dir, session, rec, "baseline") if "wire_ns" in r]
     for r in rows:
         d = two_d[(r["role"], r["path"])]
         assert r["wire_ns"] >= d and r["kernel_interval_ns"] >= d, r    # netem's delay is a floor
+    report, checked = {}, 0
+    for (role, addr), d_ns in two_d.items():
+        ups = [e for e in ev if e["type"] == "rto_update" and e.get("netns") == ns[role] and e["path_addr"] == addr]
+        if not ups:
+            continue
+        ks = [u["rtt_jiffies"] for u in ups]
+        srtts = [u["srtt_jiffies"] for u in ups]
+        wire = [r["wire_ns"] for r in rows if (r["role"], r["path"]) == (role, addr)]
+        two = d_ns // jiffy
+        report[f"{role}->{addr}"] = {"2D_jiffies": two, "samples": len(ks), "min": min(ks),
+                                     "median": statistics.median(ks), "median_srtt": statistics.median(srtts),
+                                     "wire_median_ms": round(statistics.median(wire) / 1e6, 2) if wire else None}
+        assert min(ks) >= two - 1, (role, addr, ks)     # one jiffy below: the guest's jiffies run unevenly
+        if len(wire) < 10:
+            continue                                     # p2 carries heartbeats only: reported above
+        checked += 1
+        w = statistics.median(wire)
+        if w <= d_ns + jiffy:
+            assert two <= statistics.median(ks) <= two + 1, report[f"{role}->{addr}"]
+            # SRTT: Linux updates it in whole jiffies with shifts, srtt += (rtt >> 3) - (srtt >> 3), so while
+            # samples and SRTT both lie in 8..15 jiffies (32-60 ms at HZ=250) it cannot move at all: it stays
+            # at the first sample (the formula test above checks every update).  Its granularity here is that
+            # first sample's, 2D..2D+2 jiffies on this path
+            assert all(two - 1 <= x <= two + 2 for x in srtts[len(srtts) // 4:]), report[f"{role}->{addr}"]
+        else:
+            assert abs(statistics.median(ks) * jiffy - w) <= jiffy, report[f"{role}->{addr}"]
+    print(f"baseline RTT samples and SRTT vs 2D (jiffies): {report}")
+    assert len(report) == 4, "samples on every path from both ends (DATA or HEARTBEAT)"
+    assert checked == 2, "DATA RTT samples on p1 from both ends"
     # exchanges the emulator did not slow down: the kernel's own ktime interval (transmission of the timed chunk
     # to the SACK's processing) is within one jiffy of 2D; their jiffies sample must then be 2D within a jiffy
     clean = [r for r in rows if r["kernel_interval_ns"] <= two_d[(r["role"], r["path"])] + jiffy]
@@ -268,7 +311,7 @@ def test_baseline_rtt_is_never_below_2d_and_is_2d_where_the_wire_is(session_dir,
     print(f"exchanges that took 2D..2D+1 jiffy in the kernel's ktime: {len(clean)} of {len(rows)}; jiffies sample "
           f"2D/jiffy or 2D/jiffy+1 for {len(near)} of them")
     assert clean, "no undisturbed exchange to compare with 2D"
-    assert len(near) >= 0.75 * len(clean)
+    assert len(near) >= 0.9 * len(clean)
 
 
 # ---- Done when: lossy => retransmission events match the capture ---------------------------------------------
@@ -422,6 +465,72 @@ def test_with_diag_puts_both_views_in_one_recording(session, rec):
     assert {(d["my_vtag"], d["peer_vtag"]) for d in ds if d["state"] == "ESTABLISHED"} <= bpf
 
 
+# ---- filters, in the kernel: the filtered recorders keep exactly what they should -----------------------------
+
+def _identity(e: dict) -> str:
+    """Two recorders see the same kernel event with different BPF timestamps (their programs run one after the
+    other: about 1 ms apart under TCG, so now and then a jiffy apart too) and nothing else different."""
+    skip = ("ts_ns", "jiffies") + (("rtt_jiffies", "rtt_ns") if e["type"] == "hb_ack" else ())  # jiffies - sent_at
+    return json.dumps({k: v for k, v in e.items() if k not in skip}, sort_keys=True)
+
+
+def _filtered(session_dir: Path, session: dict, name: str) -> recorder.Recording:
+    p = session_dir / f"{name}.jsonl"
+    if not p.exists():
+        pytest.skip(f"this session ran without {name}")
+    f = recorder.load(p)
+    assert f.startup is not None and f.end is not None, f"{name}: cut short"
+    assert f.end["lost_total"] == 0 and f.end["decode_errors"] == 0 and f.end["backlog_dropped"] == 0
+    return f
+
+
+def _bpf_events(r: recorder.Recording) -> list[dict]:
+    return [e for e in r.events if e.get("type") not in ("clock", "toggle", "diag")]
+
+
+def test_addr_filter_keeps_exactly_the_associations_with_that_peer(session_dir, session, rec):
+    f = _filtered(session_dir, session, "probe-addr")
+    addr = session["filters"]["probe-addr"]["addr"]
+    assert f.startup["filters"]["addr"] == addr
+    lo, hi = session["loopback"]["start_mono_ns"], session["probe-addr_stopped_mono_ns"]
+    main = [e for e in _bpf_events(rec) if lo <= e["ts_ns"] <= hi]
+    key = lambda e: (e["asoc"], e["my_vtag"], e["peer_vtag"])  # noqa: E731
+    with_peer = {key(e) for e in main if e.get("path_addr") == addr}
+    want = collections.Counter(_identity(e) for e in main if key(e) in with_peer)
+    got = collections.Counter(_identity(e) for e in _bpf_events(f))
+    print(f"--addr {addr}: {len(with_peer)} associations, {sum(want.values())} of {len(main)} main events; "
+          f"filtered recording {sum(got.values())} events, in-kernel 'filtered' counter "
+          f"{f.end['counters']['filtered']}; differences {list((got - want).items())[:2]} / "
+          f"{list((want - got).items())[:2]}")
+    assert len(with_peer) >= len(session["scenarios"])      # the client end of each scenario's association
+    assert got == want
+    assert f.end["counters"]["filtered"] > 0
+
+
+def test_pid_filter_follows_the_sockets_of_one_process(session_dir, session, rec):
+    f = _filtered(session_dir, session, "probe-pid")
+    flt = session["filters"]["probe-pid"]
+    assert f.startup["filters"]["pid"] == flt["pid"] and f.startup["filters"]["port"] == flt["port"]
+    lb = session["loopback"]
+    assert "error" not in lb, lb
+    ev = _bpf_events(f)
+    assert ev and all(flt["port"] in (e["lport"], e["pport"]) for e in ev)
+    main = [e for e in _bpf_events(rec) if flt["port"] in (e["lport"], e["pport"])
+            and lb["start_mono_ns"] <= e["ts_ns"] <= session["probe-pid_stopped_mono_ns"]]
+    got = collections.Counter(_identity(e) for e in ev)
+    assert not got - collections.Counter(_identity(e) for e in main), "events the main recorder did not see"
+    # the accepted socket is new: its inode joins the filter at the next refresh (--interval 0.5 s); from
+    # 2 s after the connect on, every event of the process's associations is in the filtered recording
+    later = collections.Counter(_identity(e) for e in main if e["ts_ns"] >= lb["start_mono_ns"] + 2_000_000_000)
+    missing = later - got
+    both_ends = {(e["my_vtag"], e["peer_vtag"]) for e in ev if e["peer_vtag"]}
+    print(f"--pid {flt['pid']} --port {flt['port']}: {len(ev)} events, {len(both_ends)} association ends; "
+          f"main recording after the refresh {sum(later.values())}, missing from the filtered one "
+          f"{sum(missing.values())}; in-kernel 'filtered' {f.end['counters']['filtered']}")
+    assert len(both_ends) == 2 and later and not missing
+    assert f.end["counters"]["filtered"] > 0        # the lab scenarios' events were dropped in the kernel
+
+
 # ---- bench: probe cost as a throughput ratio -------------------------------------------------------------------
 
 def test_bench_reports_a_throughput_ratio(session):
@@ -430,11 +539,11 @@ def test_bench_reports_a_throughput_ratio(session):
         pytest.skip("the session ran without the bench")
     assert "error" not in b, b.get("error")
     r = b["result"]
-    print(f"bench: median on {r['median_on_bytes_per_s']:.0f} B/s, off {r['median_off_bytes_per_s']:.0f} B/s, "
-          f"cost {r['cost_pct']} % (target < {r['target_cost_pct']} %), run-to-run noise (stdev of off rounds) "
-          f"{r['stdev_off_pct']} %; rounds {[(x['probes'], x['bytes_per_s']) for x in r['rounds']]}")
+    print(f"bench: {r['pairs']} on/off pairs, median on {r['median_on_bytes_per_s']:.0f} B/s, off "
+          f"{r['median_off_bytes_per_s']:.0f} B/s; cost {r['cost_pct']} % (90 % interval {r['cost_pct_ci90']}), "
+          f"verdict {r['verdict']} (target < {r['target_cost_pct']} %); noise of single rounds {r['stdev_off_pct']} %; "
+          f"accounted CPU share of BPF programs + recorder {r['accounted_cost_pct']} % "
+          f"(BPF {r['bpf_run_s_on']} s, recorder {r['recorder_cpu_s_on']} s of {r['busy_cpu_s_on']} s busy)")
     assert all(x["bytes_per_s"] > 0 and x["bytes_received"] == x["bytes_sent"] for x in r["rounds"])
-    if r["stdev_off_pct"] >= r["target_cost_pct"]:
-        pytest.skip(f"the lab's run-to-run noise ({r['stdev_off_pct']} %) is larger than the {r['target_cost_pct']} % "
-                    f"target: a cost of {r['cost_pct']} % is not resolved here")
-    assert r["cost_pct"] < r["target_cost_pct"]
+    assert r["pairs"] >= 8 and r["bpf_stats"] and r["bpf_run_s_on"] > 0
+    assert r["verdict"] != "above target", r["cost_pct_ci90"]
