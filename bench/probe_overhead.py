@@ -122,7 +122,26 @@ def _bootstrap_ci(xs: list[float], n: int = 4000, seed: int = 1) -> tuple[float,
     return meds[int(0.05 * n)], meds[int(0.95 * n) - 1]
 
 
-def run(probe_pid: int, seconds: float, rounds: int, settle_s: float = 0.5) -> dict:
+def _toggle(probe_pid: int, want: str, ready_file: Path | None, timeout_s: float = 300) -> float:
+    """Ask the recorder to attach (SIGUSR2) or detach (SIGUSR1) every probe and wait until it says it did
+    (it rewrites its --ready-file as "PID attached|detached N"); returns the seconds that took."""
+    before = ready_file.read_text() if ready_file and ready_file.exists() else ""
+    t0 = time.monotonic()
+    os.kill(probe_pid, signal.SIGUSR2 if want == "on" else signal.SIGUSR1)
+    if ready_file is None:
+        time.sleep(2.0)
+        return time.monotonic() - t0
+    state = "attached" if want == "on" else "detached"
+    while time.monotonic() - t0 < timeout_s:
+        now = ready_file.read_text() if ready_file.exists() else ""
+        if now != before and now.split()[1:2] == [state]:
+            return time.monotonic() - t0
+        time.sleep(0.05)
+    raise RuntimeError(f"the recorder did not report '{state}' within {timeout_s:.0f} s")
+
+
+def run(probe_pid: int, seconds: float, rounds: int, settle_s: float = 0.3,
+        ready_file: Path | None = None) -> dict:
     """``rounds`` adjacent (on, off) pairs, alternating which comes first.  The ratio of each pair is one
     observation: a slow drift of the machine cancels within a pair, and the bootstrap interval of the median
     ratio says what the noise lets us conclude."""
@@ -140,17 +159,19 @@ def run(probe_pid: int, seconds: float, rounds: int, settle_s: float = 0.5) -> d
         results = []
         state = None
         for i, want in enumerate(order):
+            toggle_s = 0.0
             if want != state:
-                os.kill(probe_pid, signal.SIGUSR2 if want == "on" else signal.SIGUSR1)
+                toggle_s = _toggle(probe_pid, want, ready_file)
                 state = want
                 time.sleep(settle_s)
             b0, r0, p0 = _busy_ticks(), _proc_ticks(probe_pid), _bpf_prog_ns(probe_pid)
             r = measure(seconds, PORT + i)
             b1, r1, p1 = _busy_ticks(), _proc_ticks(probe_pid), _bpf_prog_ns(probe_pid)
-            r.update(probes=want, seconds=seconds, busy_cpu_s=round((b1 - b0) / tick, 3),
+            r.update(probes=want, seconds=seconds, toggle_s=round(toggle_s, 2), busy_cpu_s=round((b1 - b0) / tick, 3),
                      recorder_cpu_s=round((r1 - r0) / tick, 3), bpf_run_s=round((p1 - p0) / 1e9, 4))
             results.append(r)
-        os.kill(probe_pid, signal.SIGUSR2)   # leave the probes attached
+        if state != "on":
+            _toggle(probe_pid, "on", ready_file)   # leave the probes attached
     finally:
         if stats_was is not None and stats_was != "1":
             stats_path.write_text(stats_was + "\n")

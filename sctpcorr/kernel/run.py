@@ -376,6 +376,7 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
         signal.signal(signal.SIGUSR1, lambda *_: toggles.append(signal.SIGUSR1))
         signal.signal(signal.SIGUSR2, lambda *_: toggles.append(signal.SIGUSR2))
     detached = False
+    n_toggles = 0
     write_error = None
 
     def stats() -> dict[str, Any]:
@@ -400,6 +401,11 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                     detached = False
                 pump.drain()     # what was emitted before the toggle is filed before it
                 pump.put("event", {"type": "toggle", "ts_ns": time.monotonic_ns(), "attached": not detached})
+                n_toggles += 1
+                if cfg.ready_file:   # attaching/detaching takes a while (seconds under TCG): say when it is done
+                    tmp = Path(cfg.ready_file + ".tmp")
+                    tmp.write_text(f"{os.getpid()} {'detached' if detached else 'attached'} {n_toggles}\n")
+                    tmp.replace(cfg.ready_file)
             now = time.monotonic()
             if clients and now >= next_diag:
                 try:

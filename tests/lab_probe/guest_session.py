@@ -12,8 +12,7 @@ every scenario (OUT/probe.jsonl; session.json says when each scenario ran).  Per
 orchestrator (sctpcorr.lab.guest.Lab) builds the namespaces, netem, captures and workload in OUT/<scenario>/; its
 probe hook is used for the sock_diag source (`sctpcorr probe --source diag --netns cli --netns srv`), which
 must run per scenario because the namespaces are rebuilt each time (kernel/diag.jsonl in the bundle).
-Also saved for the unit tests: raw sock_diag dumps (kernel/diag-*.raw) and raw ring-buffer records
-(OUT/probe.raw).
+Also saved for the unit tests: raw sock_diag dumps (kernel/diag-*.raw).
 """
 from __future__ import annotations
 
@@ -151,7 +150,8 @@ def main() -> int:
     log("starting the BPF probes (BCC compiles under TCG: minutes)")
     t0 = time.monotonic()
     probes = {
-        "probe": start_probe(out, "probe", ["--raw", str(out / "probe.raw"), "--toggle-signals", "--defer-decode",
+        # (no --raw here: writing it to the 9p share during the bench is a cost of its own)
+        "probe": start_probe(out, "probe", ["--toggle-signals", "--defer-decode",
                                             "--clock-interval", "2", "--with-diag", "--interval", "0.5"]),
     }
     if not bench_only:
@@ -216,7 +216,8 @@ def main() -> int:
         log("bench: probes on/off")
         entry = {"start_mono_ns": time.monotonic_ns()}
         try:
-            entry["result"] = probe_overhead.run(probes["probe"][0].pid, bench_s, bench_rounds)
+            entry["result"] = probe_overhead.run(probes["probe"][0].pid, bench_s, bench_rounds,
+                                                 ready_file=probes["probe"][1])
         except Exception as e:  # noqa: BLE001 - recorded, the session still ends cleanly
             entry["error"] = f"{type(e).__name__}: {e}"
         entry["end_mono_ns"] = time.monotonic_ns()

@@ -29,7 +29,7 @@
  *   SCTPCORR_INFLIGHT_MAX    entries of the entry->return map, default 4096
  *   SCTPCORR_CAUSE_MAX       entries of the per-association retransmission cause LRU map, default 4096
  *   SCTPCORR_RET_SP_ADJ      return SP - entry SP of a call, default 8 (x86-64)
- *   SCTPCORR_WAKEUP_EVERY    wake the reader once per this many events per CPU, default 64
+ *   SCTPCORR_WAKEUP_EVERY    wake the reader once per this many events per CPU, default 512
  *   SCTPCORR_FILTER_PORT     keep associations whose local or peer port is this
  *   SCTPCORR_FILTER_VTAG     keep associations whose my_vtag or peer_vtag is this
  *   SCTPCORR_FILTER_ADDR_FAMILY + SCTPCORR_FILTER_ADDR_W0..W3  keep associations with this peer address
@@ -60,7 +60,7 @@
 #define SCTPCORR_RET_SP_ADJ 8
 #endif
 #ifndef SCTPCORR_WAKEUP_EVERY
-#define SCTPCORR_WAKEUP_EVERY 64
+#define SCTPCORR_WAKEUP_EVERY 512
 #endif
 #define SCTPCORR_MAX_PEERS 8   /* transports walked by the address filter */
 #define SCTPCORR_COUNT_MORE 48 /* egress chunks counted (not listed) beyond SCTPCORR_MAX_CHUNKS */
@@ -210,7 +210,8 @@ static __always_inline int asoc_has_peer_addr(struct sctp_association *asoc)
 }
 #endif
 
-static __always_inline int keep(struct sctpcorr_hdr *h, struct sctp_association *asoc)
+/* addr_known: the caller already matched the address filter (at function entry, while the transports existed) */
+static __always_inline int keep(struct sctpcorr_hdr *h, struct sctp_association *asoc, int addr_known)
 {
 #ifdef SCTPCORR_FILTER_PORT
 	if (h->lport != SCTPCORR_FILTER_PORT && h->pport != SCTPCORR_FILTER_PORT)
@@ -221,7 +222,7 @@ static __always_inline int keep(struct sctpcorr_hdr *h, struct sctp_association 
 		goto drop;
 #endif
 #ifdef SCTPCORR_FILTER_ADDR_FAMILY
-	if (!asoc || !asoc_has_peer_addr(asoc))
+	if (!addr_known && (!asoc || !asoc_has_peer_addr(asoc)))
 		goto drop;
 #endif
 #ifdef SCTPCORR_FILTER_INODES
@@ -253,12 +254,13 @@ drop:
 }
 
 /* Header, filter, ring buffer reservation; NULL if filtered or the ring is full (both counted). */
-static __always_inline void *reserve(struct sctpcorr_hdr *h, struct sctp_association *asoc, u32 evt, u32 size)
+static __always_inline void *reserve(struct sctpcorr_hdr *h, struct sctp_association *asoc, u32 evt, u32 size,
+					   int addr_known)
 {
 	void *e;
 
 	fill_hdr(h, evt, asoc);
-	if (!keep(h, asoc))
+	if (!keep(h, asoc, addr_known))
 		return NULL;
 	e = events.ringbuf_reserve(size);
 	if (!e)
@@ -267,9 +269,10 @@ static __always_inline void *reserve(struct sctpcorr_hdr *h, struct sctp_associa
 }
 
 /* Start an event: a zeroed TYPE *e with its header filled, or return 0 from the probe. */
-#define EMIT_BEGIN(e, TYPE, EVT, asoc_)                                                                          \
+#define EMIT_BEGIN(e, TYPE, EVT, asoc_) EMIT_BEGIN_AK(e, TYPE, EVT, asoc_, 0)
+#define EMIT_BEGIN_AK(e, TYPE, EVT, asoc_, addr_known)                                                           \
 	struct sctpcorr_hdr _h = {};                                                                                 \
-	TYPE *e = reserve(&_h, asoc_, EVT, sizeof(TYPE));                                                            \
+	TYPE *e = reserve(&_h, asoc_, EVT, sizeof(TYPE), addr_known);                                                \
 	if (!e)                                                                                                      \
 		return 0;                                                                                            \
 	__builtin_memset(e, 0, sizeof(TYPE));                                                                        \
@@ -776,6 +779,10 @@ int kp_do_sm(struct pt_regs *ctx)
 	v.a[0] = (u32)PT_REGS_PARM4(ctx);  /* state */
 	v.a[1] = (u32)PT_REGS_PARM2(ctx);  /* event_type */
 	v.a[2] = (u32)PT_REGS_PARM3(ctx);  /* subtype (a union of 32-bit enums, passed by value) */
+#ifdef SCTPCORR_FILTER_ADDR_FAMILY
+	/* --addr is decided here: by the return of the call that closes the association its transports are gone */
+	v.a[3] = asoc_has_peer_addr(asoc);
+#endif
 	push(ctx, FN_DO_SM, &v);
 	return 0;
 }
@@ -795,7 +802,7 @@ int krp_do_sm(struct pt_regs *ctx)
 	RD(st, asoc->state);
 	if ((u32)st == v.a[0])
 		return 0;
-	EMIT_BEGIN(e, struct sctpcorr_assoc_state, SCTPCORR_EV_ASSOC_STATE, asoc);
+	EMIT_BEGIN_AK(e, struct sctpcorr_assoc_state, SCTPCORR_EV_ASSOC_STATE, asoc, v.a[3]);
 	e->state_before = v.a[0];
 	e->state_after = st;
 	e->event_type = v.a[1];
