@@ -210,6 +210,12 @@ static __always_inline int asoc_has_peer_addr(struct sctp_association *asoc)
 }
 #endif
 
+#ifdef SCTPCORR_FILTER_ADDR_FAMILY
+#define ADDR_AT_ENTRY(asoc) asoc_has_peer_addr(asoc)
+#else
+#define ADDR_AT_ENTRY(asoc) 0
+#endif
+
 /* addr_known: the caller already matched the address filter (at function entry, while the transports existed) */
 static __always_inline int keep(struct sctpcorr_hdr *h, struct sctp_association *asoc, int addr_known)
 {
@@ -779,10 +785,8 @@ int kp_do_sm(struct pt_regs *ctx)
 	v.a[0] = (u32)PT_REGS_PARM4(ctx);  /* state */
 	v.a[1] = (u32)PT_REGS_PARM2(ctx);  /* event_type */
 	v.a[2] = (u32)PT_REGS_PARM3(ctx);  /* subtype (a union of 32-bit enums, passed by value) */
-#ifdef SCTPCORR_FILTER_ADDR_FAMILY
 	/* --addr is decided here: by the return of the call that closes the association its transports are gone */
-	v.a[3] = asoc_has_peer_addr(asoc);
-#endif
+	v.a[3] = ADDR_AT_ENTRY(asoc);
 	push(ctx, FN_DO_SM, &v);
 	return 0;
 }
