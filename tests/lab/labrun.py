@@ -11,6 +11,8 @@ TIMINGS: dict[str, object] = {}
 def lab_unavailable() -> str | None:
     """Why the lab cannot run here, or None."""
     from sctpcorr.lab import runner
+    if os.environ.get("SCTPCORR_NO_LAB"):
+        return "SCTPCORR_NO_LAB is set: the lab guest is not booted"
     if os.geteuid() != 0:
         return "the lab needs root (network namespaces in the guest are built as root by vng --user root)"
     pr = runner.check_prerequisites()
