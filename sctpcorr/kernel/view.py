@@ -106,7 +106,8 @@ class SummaryView:
     def feed(self, rec: dict[str, Any]) -> None:
         if "my_vtag" not in rec:
             return
-        key = (rec.get("netns"), rec.get("lport"), rec.get("pport"), rec.get("my_vtag"), rec.get("peer_vtag"))
+        # not the peer's tag: it is 0 until the handshake completes, and the association is the same one
+        key = (rec.get("netns"), rec.get("lport"), rec.get("pport"), rec.get("my_vtag"))
         a = self.assocs.setdefault(key, {"rtx": 0, "t3": 0, "hb": 0})
         a["state"] = rec.get("state", a.get("state"))
         t = rec["type"]
@@ -126,7 +127,7 @@ class SummaryView:
     def flush(self) -> None:
         self.echo(f"{'LPORT':>5} {'PPORT':>5} {'STATE':<12} {'SRTT_MS':>8} {'RTO_MS':>7} {'CWND':>7} "
                   f"{'FLIGHT':>7} {'RTX':>5} {'T3':>4} {'HB':>4}")
-        for (_ns, lp, pp, _m, _p), a in sorted(self.assocs.items(), key=lambda kv: kv[0][1:3]):
+        for (_ns, lp, pp, _m), a in sorted(self.assocs.items(), key=lambda kv: kv[0][1:3]):
             self.echo(f"{lp:>5} {pp:>5} {str(a.get('state'))[:12]:<12} {_ms(a.get('srtt_ns')):>8} "
                       f"{_ms(a.get('rto_ns')):>7} {a.get('cwnd', '-'):>7} {a.get('flight', '-'):>7} "
                       f"{a['rtx']:>5} {a['t3']:>4} {a['hb']:>4}")

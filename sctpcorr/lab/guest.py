@@ -129,8 +129,10 @@ class Lab:
             self.setup_network()
             self.start_captures()
             self.wait_captures()
-            server = self.start_server()
+            # the recorder first: it may take minutes to be ready (BCC compiles), and the server gives up on an
+            # association that does not come within its timeout
             self.start_probe_recorder()
+            server = self.start_server()
             self.start_snapshots()
             self.wait_server(server)
             timing["setup_s"] = round(time.monotonic() - t, 3)

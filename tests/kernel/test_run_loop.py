@@ -212,8 +212,13 @@ def test_replay_shows_a_recording_without_root_or_bcc(fake_kernel, tmp_path):
     port = next(e["lport"] for e in rec.events if e["type"] == "rto_update")
     res = CliRunner().invoke(cli.probe, ["--replay", str(path), "--port", str(port), "--summary", "1"])
     assert res.exit_code == 0 and "LPORT PPORT STATE" in res.output
-    assert all(str(port) in row for row in res.output.splitlines()
-               if row[:5].strip().isdigit())                 # only associations with that port
+    rows = [row for row in res.output.splitlines() if row[:5].strip().isdigit()]
+    assert rows and all(str(port) in row for row in rows)   # only associations with that port
+    # one row per association end in the last block, whatever the peer's tag was before the handshake ended
+    last = res.output.split("LPORT PPORT STATE")[-1].strip().splitlines()[1:-1]
+    ends = {(e.get("netns"), e["lport"], e["pport"], e["my_vtag"]) for e in rec.events
+            if "my_vtag" in e and port in (e["lport"], e["pport"])}
+    assert len([x for x in last if x.strip()]) == len(ends)
 
 
 def test_replay_of_something_else_is_one_line_and_exit_2(tmp_path):
