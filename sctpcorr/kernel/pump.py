@@ -61,6 +61,8 @@ class Pump:
         self._cv = threading.Condition()
         self._closing = False
         self._held = defer             # --defer-decode: the decoder waits for close()
+        self._abort = False
+        self._cut_short = 0            # records of the chunk being decoded when abort() came
         self.backlog_bytes = 0        # raw bytes drained and not yet decoded
         self.backlog_peak = 0
         self.drained_records = 0
@@ -105,6 +107,17 @@ class Pump:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def abort(self) -> int:
+        """Stop decoding now (a second Ctrl-C while the backlog is decoded): the decoder writes nothing more.
+        Returns the records left undecoded (they are in --raw, if it was given)."""
+        with self._cv:
+            self._abort = True
+            left = [item for kind, item in self._q if kind == "raw"]
+            self._q.clear()
+            self._cv.notify()
+        self._thread.join()
+        return sum(1 for chunk in left for _ in iter_raw(chunk)) + self._cut_short
+
     # ---- the decoder thread --------------------------------------------------------------------------------
 
     def _run(self) -> None:
@@ -112,9 +125,9 @@ class Pump:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.nice)
         while True:
             with self._cv:
-                while (not self._q or self._held) and not self._closing:
+                while (not self._q or self._held) and not self._closing and not self._abort:
                     self._cv.wait()
-                if not self._q:
+                if not self._q or self._abort:
                     return
                 kind, item = self._q.popleft()
             if self.error is not None:
@@ -122,6 +135,9 @@ class Pump:
             try:
                 if kind == "raw":
                     for raw in iter_raw(item):
+                        if self._abort:
+                            self._cut_short += 1
+                            continue
                         self.drained_records += 1
                         try:
                             rec = abi.decode(raw, self.hz)

@@ -442,8 +442,15 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
     for c in clients:
         c.close()
     if pump.backlog_bytes > (4 << 20):
-        warn(f"decoding {pump.backlog_bytes >> 20} MB of events drained but not yet decoded...")
-    pump.close()
+        warn(f"decoding {pump.backlog_bytes >> 20} MB of events drained but not yet decoded... "
+             f"(Ctrl-C stops it; the recording then ends here)")
+    undecoded = 0
+    try:
+        pump.close()
+    except KeyboardInterrupt:
+        undecoded = pump.abort()
+        warn(f"decoding interrupted: {undecoded} drained events were not written"
+             + (" (they are in the --raw file)" if cfg.raw is not None else ""))
     if pump.error is not None:
         write_error = write_error or pump.error
     rec.decode_errors += pump.decode_errors
@@ -454,7 +461,7 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                       counters=misc, inflight_left=inflight_left, kprobe_profile=misses,
                       kprobe_missed_total=sum(m["misses"] for m in misses.values()), diag_errors=diag_errors,
                       drained_records=drained, backlog_peak_bytes=pump.backlog_peak,
-                      backlog_dropped=pump.dropped_records, bpf_prog_stats=prog_stats)
+                      backlog_dropped=pump.dropped_records, undecoded=undecoded, bpf_prog_stats=prog_stats)
     if write_error is not None:
         raise RecordingError(f"writing the recording failed: {write_error}; the events drained until then "
                              f"are in the file, {drained - pump.drained_records} after it were not written")

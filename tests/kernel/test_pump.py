@@ -71,3 +71,25 @@ def test_deferred_decoding_waits_for_close():
     assert got == [] and p.backlog_bytes > 0       # held: only the drain ran
     assert p.close(30)
     assert len(got) == 31 and p.backlog_bytes == 0
+
+
+def test_abort_stops_decoding_and_counts_what_was_not_written():
+    import threading
+
+    first = threading.Event()
+    got = []
+
+    def sink(kind, r):
+        got.append(r)
+        first.set()
+        threading.Event().wait(0.01)      # a slow decoder
+
+    p = Pump(lambda: _frame(RECS[:40]), 250, sink)
+    for _ in range(3):
+        p.drain()                         # 120 records queued
+    assert first.wait(10)
+    left = p.abort()
+    n = len(got)
+    assert left + n == 120 and left > 0
+    threading.Event().wait(0.1)
+    assert len(got) == n                  # nothing written after abort() returned
