@@ -100,14 +100,13 @@ def _proc_ticks(pid: int) -> int:
 
 def _bpf_prog_ns(pid: int) -> int:
     """Run time of every BPF program process ``pid`` holds, ns (needs kernel.bpf_stats_enabled=1)."""
+    from sctpcorr.kernel.loader import fdinfo
+
     total = 0
     for fd in os.listdir(f"/proc/{pid}/fd"):
         try:
-            if "bpf-prog" not in os.readlink(f"/proc/{pid}/fd/{fd}"):
-                continue
-            for line in open(f"/proc/{pid}/fdinfo/{fd}"):
-                if line.startswith("run_time_ns:"):
-                    total += int(line.split()[1])
+            if "bpf-prog" in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                total += int(fdinfo(fd, pid).get("run_time_ns", "0"))
         except OSError:
             continue
     return total
@@ -217,19 +216,17 @@ def lab(seconds: float, rounds: int, out: Path) -> int:
     sys.path.insert(0, str(root))
     from sctpcorr.lab import runner
 
-    pr = runner.check_prerequisites()
-    if not pr.ok or pr.kernel is None:
-        print(pr.message())
-        return 3
     out.mkdir(parents=True, exist_ok=True)
     (out / "session.json").unlink(missing_ok=True)
     guest = (f"{shlex.quote(sys.executable)} {root / 'tests/lab_probe/guest_session.py'} {out} '' --bench-only "
              f"--bench-seconds {seconds} --bench-rounds {rounds}")
-    cmd = runner.vng_command(pr.kernel[1], [out], guest, memory="3G")
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
-    print(f"booting {pr.kernel[0]} under QEMU (TCG); BCC compiles the probes first (minutes); log: {out}/console.log")
-    with open(out / "console.log", "wb") as con:
-        subprocess.run(cmd, stdout=con, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, timeout=5400)
+    print(f"booting the lab kernel under QEMU (TCG); BCC compiles the probes first (minutes); log: "
+          f"{out}/console.log")
+    try:
+        runner.run_in_guest(guest, out, memory="3G", timeout_s=5400)
+    except runner.LabError as e:
+        print(e)
+        return 3
     try:
         session = json.loads((out / "session.json").read_text())
         r = session["bench"]["result"]

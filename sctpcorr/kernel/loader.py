@@ -22,7 +22,7 @@ from typing import Any
 from sctpcorr.kernel import abi
 from sctpcorr.kernel.probes import Probe
 
-__all__ = ["Filters", "Loader", "ProbeStatus", "bpf_dir", "bpf_source", "cflags_for"]
+__all__ = ["Filters", "Loader", "ProbeStatus", "bpf_dir", "bpf_source", "cflags_for", "fdinfo"]
 
 MAIN_SOURCE = "sctpcorr.bpf.c"
 
@@ -78,15 +78,20 @@ def cflags_for(excluded: list[Probe], filters: Filters, ringbuf_pages: int = 256
     return flags + list(extra or [])
 
 
-def ringbuf_size(fd: int) -> int | None:
-    """max_entries (bytes) of the BPF map behind ``fd``, from /proc/self/fdinfo."""
+def fdinfo(fd: int | str, pid: int | str = "self") -> dict[str, str]:
+    """/proc/PID/fdinfo/FD as {key: value} (a BPF map's max_entries, a BPF program's run_cnt and run_time_ns);
+    empty if it cannot be read."""
     try:
-        for line in Path(f"/proc/self/fdinfo/{fd}").read_text().splitlines():
-            if line.startswith("max_entries:"):
-                return int(line.split()[1])
-    except (OSError, ValueError):
-        pass
-    return None
+        text = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
+    except OSError:
+        return {}
+    return {k.strip(): v.strip() for k, _, v in (line.partition(":") for line in text.splitlines()) if v}
+
+
+def ringbuf_size(fd: int) -> int | None:
+    """max_entries (bytes) of the BPF map behind ``fd``."""
+    v = fdinfo(fd).get("max_entries", "")
+    return int(v) if v.isdigit() else None
 
 
 class Loader:
@@ -201,11 +206,7 @@ class Loader:
         each probe costs, in the kernel's own accounting (the kprobe trap around it is not included)."""
         out = {}
         for name, fn in (self.bpf.funcs or {}).items():
-            try:
-                info = Path(f"/proc/self/fdinfo/{fn.fd}").read_text()
-            except (OSError, AttributeError):
-                continue
-            vals = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+            vals = fdinfo(fn.fd)
             cnt, ns = int(vals.get("run_cnt", "0")), int(vals.get("run_time_ns", "0"))
             if cnt:
                 out[name.decode() if isinstance(name, bytes) else str(name)] = {"run_cnt": cnt, "run_time_ns": ns}

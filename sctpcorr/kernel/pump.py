@@ -81,11 +81,12 @@ class Pump:
             return 0
         if self.raw is not None:
             self.raw.write(buf)
-        n = sum(1 for _ in iter_raw(buf)) if self.backlog_bytes + len(buf) > self.cap_bytes else None
+        if self.backlog_bytes + len(buf) > self.cap_bytes:
+            dropped = sum(1 for _ in iter_raw(buf))
+            with self._cv:
+                self.dropped_records += dropped
+            return len(buf)
         with self._cv:
-            if n is not None:
-                self.dropped_records += n
-                return len(buf)
             self._q.append(("raw", buf))
             self.backlog_bytes += len(buf)
             self.backlog_peak = max(self.backlog_peak, self.backlog_bytes)

@@ -120,7 +120,7 @@ def list_probes(echo: Callable[[str], None]) -> int:
 
 
 def _match_filters(cfg: Config, rec: dict[str, Any], inodes: set[int] | None) -> bool:
-    """Filters for diag records (the BPF side filters in the kernel)."""
+    """Filters for diag records and for recorded events (--replay); the BPF side filters in the kernel."""
     if cfg.port is not None and cfg.port not in (rec.get("lport"), rec.get("pport")):
         return False
     if cfg.vtag is not None and cfg.vtag not in (rec.get("my_vtag"), rec.get("peer_vtag")):
@@ -164,18 +164,10 @@ def run(cfg: Config, echo: Callable[[str], None], warn: Callable[[str], None]) -
     return _run_bpf(cfg, rec, hz, hz_source, inodes, echo, warn)
 
 
-def _keep_recorded(cfg: Config, rec: dict[str, Any]) -> bool:
-    """--port/--assoc/--addr applied to a recorded event (what the BPF filters do at record time)."""
-    if cfg.port is not None and cfg.port not in (rec.get("lport"), rec.get("pport")):
-        return False
-    if cfg.vtag is not None and cfg.vtag not in (rec.get("my_vtag"), rec.get("peer_vtag")):
-        return False
-    return cfg.addr is None or cfg.addr == rec.get("path_addr") or cfg.addr in (rec.get("peers") or [])
-
-
 def replay(cfg: Config, path: str, echo: Callable[[str], None], warn: Callable[[str], None]) -> int:
     """Show a recording (``--jsonl`` of an earlier run, here or in the lab) through the live view or the summary:
-    no root, no BCC.  ``--addr`` matches the event's path address here (recording time: any peer address)."""
+    no root, no BCC.  ``--addr`` matches the event's path address or peers here (recording time: any peer
+    address)."""
     try:
         r = recorder.load(path)
     except (OSError, UnicodeDecodeError) as e:
@@ -191,19 +183,19 @@ def replay(cfg: Config, path: str, echo: Callable[[str], None], warn: Callable[[
     ev, summ = _views(cfg, echo)
     if ev:
         ev.header()
+    every_ns = int((cfg.summary_s or 1) * 1e9)
     next_flush = None
     for e in r.events:
-        if e.get("type") in ("clock", "toggle") or not _keep_recorded(cfg, e):
+        if e.get("type") in ("clock", "toggle") or not _match_filters(cfg, e, None):
             continue
         if ev:
             ev.feed(e)
         if summ:
             ts = e.get("ts_ns", 0)
-            if next_flush is None:
-                next_flush = ts + int((cfg.summary_s or 1) * 1e9)
-            elif ts >= next_flush:
+            if next_flush is not None and ts >= next_flush:
                 summ.flush()
-                next_flush = ts + int((cfg.summary_s or 1) * 1e9)
+            if next_flush is None or ts >= next_flush:
+                next_flush = ts + every_ns
             summ.feed(e)
     if summ:
         summ.flush()
@@ -293,12 +285,18 @@ def _filters(cfg: Config, inodes: set[int] | None) -> dict[str, Any]:
             "socket_inodes": sorted(inodes) if inodes is not None else None}
 
 
-def _running_stats(lo: Any) -> dict[str, Any]:
-    c = lo.counters()
+def _split_counters(c: dict[str, int]) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """The BPF counter array by name -> (lost per type, emitted per type: non-zero only; the other counters)."""
     lost = {k.split(".", 1)[1]: v for k, v in c.items() if k.startswith("lost.") and v}
-    return {"lost_total": sum(lost.values()), "lost": lost,
-            "emitted_total": sum(v for k, v in c.items() if k.startswith("emitted.")),
-            "counters": {k: v for k, v in c.items() if "." not in k and v}}
+    emitted = {k.split(".", 1)[1]: v for k, v in c.items() if k.startswith("emitted.") and v}
+    misc = {k: v for k, v in c.items() if "." not in k}
+    return lost, emitted, misc
+
+
+def _running_stats(lo: Any) -> dict[str, Any]:
+    lost, emitted, misc = _split_counters(lo.counters())
+    return {"lost_total": sum(lost.values()), "lost": lost, "emitted_total": sum(emitted.values()),
+            "counters": {k: v for k, v in misc.items() if v}}
 
 
 def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str, inodes: set[int] | None,
@@ -434,7 +432,7 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
     pump.drain()
     counters = lo.counters()
     inflight_left = lo.inflight_entries()
-    prog_stats = lo.prog_stats() if hasattr(lo, "prog_stats") else {}
+    prog_stats = lo.prog_stats()
     misses = recorder.kprobe_misses()
     drained = reader.records
     reader.close()
@@ -454,9 +452,7 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
     if pump.error is not None:
         write_error = write_error or pump.error
     rec.decode_errors += pump.decode_errors
-    lost = {k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith("lost.") and v}
-    emitted = {k.split(".", 1)[1]: v for k, v in counters.items() if k.startswith("emitted.") and v}
-    misc = {k: v for k, v in counters.items() if "." not in k}
+    lost, emitted, misc = _split_counters(counters)
     end_fields = dict(reason=stop.reason, lost=lost, lost_total=sum(lost.values()), bpf_emitted=emitted,
                       counters=misc, inflight_left=inflight_left, kprobe_profile=misses,
                       kprobe_missed_total=sum(m["misses"] for m in misses.values()), diag_errors=diag_errors,

@@ -91,9 +91,6 @@ def run_cmd(scenarios: tuple[str, ...], out: str, timeout: float | None, memory:
     if with_probe and not probe_argv:
         probe_argv = [sys.executable, "-m", "sctpcorr.kernel.cli", "--jsonl", "{out}/probe.jsonl", "--ready-file",
                       "{ready}", "-q"]
-        if timeout is None:
-            timeout = runner.BOOT_ALLOWANCE_S + sum(s["duration_s"] + runner.PER_SCENARIO_EXTRA_S
-                                                    + runner.PROBE_COMPILE_ALLOWANCE_S for s in loaded)
     try:
         res = runner.run_group(loaded, out, timeout_s=timeout, memory=memory, cpus=cpus,
                                crash_after_s=crash_after, echo_console=verbose, probe_command=probe_argv)

@@ -28,7 +28,7 @@ __all__ = ["LabError", "Prerequisites", "check_prerequisites", "find_kernel", "r
 
 BOOT_ALLOWANCE_S = 240.0   # TCG boot is ~20-40 s here; CI machines may be slower
 PER_SCENARIO_EXTRA_S = 90.0
-PROBE_COMPILE_ALLOWANCE_S = 1200   # BCC compiling the probes under TCG (2.5-9 min measured)
+PROBE_COMPILE_ALLOWANCE_S = 1200   # per scenario with a probe recorder: BCC compiles under TCG (2.5-9 min measured)
 
 
 class LabError(RuntimeError):
@@ -150,6 +150,26 @@ def vng_command(kernel: Path, rwdirs: list[Path], exec_cmd: str, memory: str = "
     return cmd + ["--exec", exec_cmd]
 
 
+def vng_env() -> dict[str, str]:
+    """The environment vng runs in: this venv's bin first (vng itself), then PATH, then the sbin directories."""
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}:/usr/sbin:/sbin"
+    return env
+
+
+def run_in_guest(exec_cmd: str, rwdir: Path, *, memory: str = "2G", timeout_s: float = 3600) -> int:
+    """Boot the lab kernel and run ``exec_cmd`` (one shell command line) in it, ``rwdir`` writable, the console
+    in rwdir/console.log; returns vng's exit code.  For sessions that are not scenario groups (the probe tests
+    and the probe overhead bench); ``run_group`` runs scenarios."""
+    pr = check_prerequisites()
+    if not pr.ok or pr.kernel is None:
+        raise LabError(pr.message())
+    cmd = vng_command(pr.kernel[1], [rwdir], exec_cmd, memory=memory)
+    with open(rwdir / "console.log", "wb") as con:
+        return subprocess.run(cmd, stdout=con, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=vng_env(),
+                              timeout=timeout_s, cwd=rwdir).returncode
+
+
 def run_group(scenarios: list[dict], out: str | Path, *, timeout_s: float | None = None, memory: str = "2G",
               cpus: int | None = None, crash_after_s: float | None = None,
               probe_command: list[str] | None = None, echo_console: bool = False) -> GroupResult:
@@ -193,10 +213,10 @@ def run_group(scenarios: list[dict], out: str | Path, *, timeout_s: float | None
         shlex.quote(sys.executable), "-S", "-m", "sctpcorr.lab.guest", shlex.quote(str(gpath))])
     cmd = vng_command(vmlinuz, [out], exec_cmd, memory=memory, cpus=cpus)
     if timeout_s is None:
-        timeout_s = BOOT_ALLOWANCE_S + sum(s["duration_s"] + PER_SCENARIO_EXTRA_S for s in scenarios)
+        per = PER_SCENARIO_EXTRA_S + (PROBE_COMPILE_ALLOWANCE_S if probe_command else 0)
+        timeout_s = BOOT_ALLOWANCE_S + sum(s["duration_s"] + per for s in scenarios)
     console = out / "console.log"
-    env = dict(os.environ)
-    env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '/usr/bin:/bin')}:/usr/sbin:/sbin"
+    env = vng_env()
     t0 = time.monotonic()
     reason = None
     rc = None

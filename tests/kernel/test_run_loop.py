@@ -77,6 +77,9 @@ class FakeLoader:
         c["lost.egress"] = 3
         return c
 
+    def prog_stats(self):
+        return {}
+
     def inflight_entries(self):
         return 0
 

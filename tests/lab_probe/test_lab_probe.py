@@ -17,9 +17,7 @@ from __future__ import annotations
 import collections
 import json
 import os
-import shutil
 import statistics
-import subprocess
 import sys
 from pathlib import Path
 
@@ -29,11 +27,6 @@ from sctpcorr.kernel import recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = "baseline,lossy,failover"
-
-
-def _vng() -> str | None:
-    p = Path(sys.executable).parent / "vng"
-    return str(p) if p.exists() else shutil.which("vng")
 
 
 @pytest.fixture(scope="session")
@@ -50,21 +43,13 @@ def session_dir(tmp_path_factory) -> Path:
         pytest.skip("the lab guest needs root")
     from sctpcorr.lab import runner
 
-    vng = _vng()
     pr = runner.check_prerequisites()
-    if not vng or not pr.ok or pr.kernel is None:
+    if not pr.ok or pr.kernel is None:
         pytest.skip(f"lab prerequisites missing: {pr.message()} (run scripts/setup-lab)")
-    kernel = str(pr.kernel[1])
     d = tmp_path_factory.mktemp("lab_probe")
     # 3 G: three BCC compiles run at once in the guest (the main recorder and two filtered ones)
-    cmd = [vng, "--run", kernel, "--disable-kvm", "--force-9p", "--disable-microvm", "--memory", "3G", "--user",
-           "root", "--rwdir", str(d), "--exec",
-           f"{sys.executable} {ROOT / 'tests/lab_probe/guest_session.py'} {d} {SCENARIOS} "
-           f"--bench-seconds 2 --bench-rounds 10"]
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
-    with open(d / "console.log", "wb") as con:
-        subprocess.run(cmd, stdout=con, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-                       timeout=3600, cwd=d)
+    runner.run_in_guest(f"{sys.executable} {ROOT / 'tests/lab_probe/guest_session.py'} {d} {SCENARIOS} "
+                        f"--bench-seconds 2 --bench-rounds 10", d, memory="3G", timeout_s=3600)
     return d
 
 
