@@ -286,7 +286,18 @@ def test_baseline_rtt_samples_and_srtt_are_2d_within_a_jiffy(session_dir, sessio
             band = (two >> 3) << 3
             assert all(max(two - 1, band) <= x <= band + 7 for x in srtts), report[f"{role}->{addr}"]
         else:
-            assert abs(statistics.median(ks) * jiffy - w) <= jiffy, report[f"{role}->{addr}"]
+            # the emulator slowed this path down: the kernel's sample is then what its own clock saw, the wire RTT
+            # plus the stack's time either side (egress probe -> capture, capture -> SACK processed), which under a
+            # loaded TCG host is itself milliseconds (CI saw wire 47.9 ms, kernel 13 jiffies = 52 ms).  So, per
+            # DATA sample: never less than the wire showed (a jiffy below for rounding), and within a jiffy of the
+            # kernel's own ktime interval for the same chunk (median over samples: the guest's jiffies run unevenly)
+            mine = [r for r in rows if (r["role"], r["path"]) == (role, addr)]
+            below = [r["k"] * jiffy - r["wire_ns"] for r in mine]
+            off_k = [r["k"] * jiffy - r["kernel_interval_ns"] for r in mine]
+            report[f"{role}->{addr}"].update(k_minus_wire_ms=round(statistics.median(below) / 1e6, 2),
+                                             k_minus_ktime_ms=round(statistics.median(off_k) / 1e6, 2))
+            assert statistics.median(below) >= -jiffy, report[f"{role}->{addr}"]
+            assert abs(statistics.median(off_k)) <= jiffy, report[f"{role}->{addr}"]
     print(f"baseline RTT samples and SRTT vs 2D (jiffies): {report}")
     assert len(report) == 4, "samples on every path from both ends (DATA or HEARTBEAT)"
     assert checked == 2, "DATA RTT samples on p1 from both ends"
