@@ -9,6 +9,7 @@ attachment still fails is detached as a whole and reported with the kernel's err
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import importlib.resources
 import ipaddress
@@ -106,6 +107,7 @@ class Loader:
         self.cflags = cflags_for(excluded, filters, ringbuf_pages, extra_cflags)
         self.bpf: Any = None
         self.status: dict[str, ProbeStatus] = {}
+        self._in_map: set[int] = set()   # what filter_ino holds (set_inodes)
 
     def compile(self) -> None:
         from bcc import BPF  # the only bcc import of sctpcorr
@@ -115,11 +117,17 @@ class Loader:
             self.set_inodes(self.filters.inodes)
 
     def set_inodes(self, inodes: set[int]) -> None:
-        """Replace the socket-inode filter set (the --pid filter is refreshed while running)."""
+        """Replace the socket-inode filter set (the --pid filter is refreshed while running).  New inodes go in
+        before gone ones come out, never clear-and-refill: the probes run meanwhile, and an event of a socket that
+        stays in the set must never find the map without it (a lab run lost 4 of 466 events that way)."""
         table = self.bpf["filter_ino"]
-        table.clear()
-        for ino in inodes:
+        old = self._in_map
+        for ino in set(inodes) - old:
             table[ctypes.c_uint64(ino)] = ctypes.c_uint8(1)
+        for ino in old - set(inodes):
+            with contextlib.suppress(KeyError):
+                del table[ctypes.c_uint64(ino)]
+        self._in_map = set(inodes)
         self.filters.inodes = set(inodes)
 
     def attach(self) -> dict[str, ProbeStatus]:
