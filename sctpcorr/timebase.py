@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["clock_offsets"]
+__all__ = ["clock_offsets", "clocksource"]
 
 
 def clock_offsets() -> dict[str, int]:
@@ -22,3 +22,13 @@ def clock_offsets() -> dict[str, int]:
                     "uncertainty_ns": m2 - m1}
     assert best is not None
     return best
+
+
+def clocksource() -> str | None:
+    """The kernel's current clocksource (tsc, hpet, acpi_pm, kvm-clock...): what every ktime read, and so every
+    BPF timestamp, costs.  Reading HPET is an I/O access (microseconds under emulation), reading the TSC is not."""
+    try:
+        with open("/sys/devices/system/clocksource/clocksource0/current_clocksource") as f:
+            return f.read().strip() or None
+    except OSError:
+        return None

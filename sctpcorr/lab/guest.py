@@ -29,7 +29,7 @@ from sctpcorr.lab import bundle as bdl
 from sctpcorr.lab import netns, sockdiag, workload
 from sctpcorr.lab import topology as topo
 from sctpcorr.lab.capture import Capture
-from sctpcorr.timebase import clock_offsets
+from sctpcorr.timebase import clock_offsets, clocksource
 
 MODULES = ["sctp", "sctp_diag", "sch_netem", "veth"]
 
@@ -53,6 +53,7 @@ def kernel_info() -> dict:
     except OSError:
         pass
     info["cpus"] = os.cpu_count()
+    info["clocksource"] = clocksource()
     return info
 
 

@@ -136,13 +136,19 @@ def _package_root() -> Path:
     return Path(sctpcorr.__file__).resolve().parent.parent
 
 
+GUEST_KERNEL_ARGS = "clocksource=tsc tsc=reliable"
+
+
 def vng_command(kernel: Path, rwdirs: list[Path], exec_cmd: str, memory: str = "2G",
                 cpus: int | None = None) -> list[str]:
     vng = find_vng()
     if not vng:
         raise LabError(Prerequisites(ok=False, pip=["virtme-ng"]).message())
+    # Under TCG the guest kernel does not trust the TSC and runs on the HPET clocksource: every ktime read (each
+    # BPF event's timestamp, the stack's own) is then an emulated I/O access, which made one timestamp per probe
+    # hit cost 9 % of bulk throughput (bench, 2026-12-06; 4.5 % with the TSC).  Real machines read the TSC.
     cmd = [vng, "--run", str(kernel), "--disable-kvm", "--force-9p", "--disable-microvm", "--memory", memory,
-           "--user", "root"]
+           "--user", "root", "--append", GUEST_KERNEL_ARGS]
     if cpus:
         cmd += ["--cpus", str(cpus)]
     for d in rwdirs:
@@ -157,17 +163,56 @@ def vng_env() -> dict[str, str]:
     return env
 
 
-def run_in_guest(exec_cmd: str, rwdir: Path, *, memory: str = "2G", timeout_s: float = 3600) -> int:
+BOOT_SILENCE_S = 150.0   # a guest that has printed nothing by then is hung at boot (seen under TCG): retry once
+
+
+def run_in_guest(exec_cmd: str, rwdir: Path, *, memory: str = "2G", timeout_s: float = 3600,
+                 boot_silence_s: float = BOOT_SILENCE_S) -> int:
     """Boot the lab kernel and run ``exec_cmd`` (one shell command line) in it, ``rwdir`` writable, the console
     in rwdir/console.log; returns vng's exit code.  For sessions that are not scenario groups (the probe tests
-    and the probe overhead bench); ``run_group`` runs scenarios."""
+    and the probe overhead bench); ``run_group`` runs scenarios.  ``exec_cmd`` must print something within
+    ``boot_silence_s`` of the boot (the guest sessions log as they start): a guest that stays silent that long
+    hung while booting, which happens now and then under TCG, and is killed and booted once more."""
     pr = check_prerequisites()
     if not pr.ok or pr.kernel is None:
         raise LabError(pr.message())
     cmd = vng_command(pr.kernel[1], [rwdir], exec_cmd, memory=memory)
-    with open(rwdir / "console.log", "wb") as con:
-        return subprocess.run(cmd, stdout=con, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=vng_env(),
-                              timeout=timeout_s, cwd=rwdir).returncode
+    console = rwdir / "console.log"
+    t_start = time.monotonic()
+    with open(console, "wb") as con:
+        for attempt in (1, 2):
+            con.write(f"# attempt {attempt}: {shlex.join(cmd)}\n".encode())
+            con.flush()
+            # through a pipe, never the file itself: QEMU reopens its stdout, which would truncate a file
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=vng_env(), cwd=rwdir, start_new_session=True)
+            assert proc.stdout is not None
+            os.set_blocking(proc.stdout.fileno(), False)
+            t0 = time.monotonic()
+            heard = False
+            try:
+                while True:
+                    chunk = proc.stdout.read()
+                    if chunk:
+                        heard = True
+                        con.write(chunk)
+                        con.flush()
+                    if proc.poll() is not None:
+                        con.write(proc.stdout.read() or b"")
+                        return proc.returncode
+                    if time.monotonic() - t_start > timeout_s:
+                        _kill_group(proc)
+                        raise LabError(f"the guest was still running after {timeout_s:.0f} s and was killed "
+                                       f"(console: {console})")
+                    if not heard and time.monotonic() - t0 > boot_silence_s:
+                        _kill_group(proc)
+                        con.write(f"# no output within {boot_silence_s:.0f} s: hung at boot, killed\n".encode())
+                        break
+                    time.sleep(0.2)
+            except KeyboardInterrupt:
+                _kill_group(proc)
+                raise
+    raise LabError(f"the guest hung at boot twice (no output within {boot_silence_s:.0f} s; console: {console})")
 
 
 def run_group(scenarios: list[dict], out: str | Path, *, timeout_s: float | None = None, memory: str = "2G",
