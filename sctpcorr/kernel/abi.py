@@ -35,7 +35,7 @@ __all__ = [
     "event_type_of",
 ]
 
-ABI_VERSION = 1
+ABI_VERSION = 2
 MAX_CHUNKS = 16
 NR_TYPES = 16
 
@@ -128,18 +128,10 @@ class PathState(_S):
     ]
 
 
-class AssocState(_S):
+class AssocChange(_S):
     _fields_ = [
-        ("hdr", Hdr), ("state_before", u8), ("state_after", u8), ("event_type", u8), ("_pad0", u8),
-        ("subtype", u32),
-    ]
-
-
-class Rwnd(_S):
-    _fields_ = [
-        ("hdr", Hdr), ("op", u8), ("paired", u8), ("_pad0", u16), ("len", u32), ("rwnd_before", u32),
-        ("rwnd_after", u32), ("rwnd_over_before", u32), ("rwnd_over_after", u32), ("rwnd_press_before", u32),
-        ("rwnd_press_after", u32), ("a_rwnd", u32), ("rmem_alloc", u32), ("rcvbuf", u32), ("_pad1", u32),
+        ("hdr", Hdr), ("kind", u8), ("_pad0", u8), ("sac_state", u16), ("sac_error", u16), ("sac_flags", u16),
+        ("outbound_streams", u16), ("inbound_streams", u16), ("_pad1", u32),
     ]
 
 
@@ -153,8 +145,9 @@ class Chunk(_S):
 class Egress(_S):
     _fields_ = [
         ("hdr", Hdr), ("path", Path), ("vtag", u32), ("sport", u16), ("dport", u16), ("size", u32),
-        ("n_chunks", u16), ("n_recorded", u16), ("cwnd", u32), ("flight_size", u32),
-        ("chunks", Chunk * MAX_CHUNKS),
+        ("n_chunks", u16), ("n_recorded", u16), ("cwnd", u32), ("flight_size", u32), ("ssthresh", u32),
+        ("pba", u32), ("rwnd", u32), ("a_rwnd", u32), ("rwnd_over", u32), ("rwnd_press", u32), ("rmem_alloc", u32),
+        ("rcvbuf", u32), ("chunks", Chunk * MAX_CHUNKS),
     ]
 
 
@@ -163,7 +156,7 @@ STRUCTS: dict[str, type[ctypes.Structure]] = {
     "sctpcorr_hdr": Hdr, "sctpcorr_addr": Addr, "sctpcorr_path": Path, "sctpcorr_rto_update": RtoUpdate,
     "sctpcorr_sack": Sack, "sctpcorr_pathinfo": PathInfo, "sctpcorr_cwnd": Cwnd, "sctpcorr_rtx_mark": RtxMark,
     "sctpcorr_t3": T3, "sctpcorr_hb": Hb, "sctpcorr_path_state": PathState,
-    "sctpcorr_assoc_state": AssocState, "sctpcorr_rwnd": Rwnd, "sctpcorr_chunk": Chunk,
+    "sctpcorr_assoc_change": AssocChange, "sctpcorr_chunk": Chunk,
     "sctpcorr_egress": Egress,
 }
 
@@ -178,17 +171,15 @@ EVENT_TYPES: dict[int, tuple[str, type[ctypes.Structure]]] = {
     7: ("hb_sent", Hb),
     8: ("hb_ack", Hb),
     9: ("path_state", PathState),
-    10: ("assoc_state", AssocState),
-    11: ("rwnd", Rwnd),
     12: ("egress", Egress),
+    13: ("assoc_change", AssocChange),
 }
 EVENT_NAMES = {v[0]: k for k, v in EVENT_TYPES.items()}
 _WITH_PATH = {cls for _n, cls in EVENT_TYPES.values() if any(f[0] == "path" for f in cls._fields_)}
 
 # enum sctpcorr_counter: index -> name (EMITTED+type and LOST+type are expanded by counter_names())
 _MISC_COUNTERS = [
-    "filtered", "inflight_full", "inflight_stale", "ret_unpaired", "chunks_truncated", "cwnd_unchanged",
-    "rwnd_unchanged", "no_asoc", "hb_sample", "rtx_cause_set",
+    "filtered", "inflight_full", "inflight_stale", "ret_unpaired", "chunks_truncated", "no_asoc", "hb_sample", "rtx_cause_set",
 ]
 NR_COUNTERS = 2 * NR_TYPES + len(_MISC_COUNTERS)
 
@@ -218,12 +209,7 @@ RAISE_CWND_REASONS = {0: "slow_start", 1: "congestion_avoidance"}
 TRANSPORT_COMMANDS = {0: "UP", 1: "DOWN", 2: "PF"}
 SN_ERRORS = {0: "FAILED_THRESHOLD", 1: "RECEIVED_SACK", 2: "HEARTBEAT_SUCCESS", 3: "RESPONSE_TO_USER_REQ",
              4: "INTERNAL_ERROR", 5: "SHUTDOWN_GUARD_EXPIRES", 6: "PEER_FAULTY"}
-SM_EVENT_TYPES = {1: "CHUNK", 2: "TIMEOUT", 3: "OTHER", 4: "PRIMITIVE"}
-SM_TIMEOUTS = {0: "NONE", 1: "T1_COOKIE", 2: "T1_INIT", 3: "T2_SHUTDOWN", 4: "T3_RTX", 5: "T4_RTO",
-               6: "T5_SHUTDOWN_GUARD", 7: "HEARTBEAT", 8: "RECONF", 9: "PROBE", 10: "SACK", 11: "AUTOCLOSE"}
-SM_OTHER = {0: "NO_PENDING_TSN", 1: "ICMP_PROTO_UNREACH"}
-SM_PRIMITIVES = {0: "ASSOCIATE", 1: "SHUTDOWN", 2: "ABORT", 3: "SEND", 4: "REQUESTHEARTBEAT", 5: "ASCONF",
-                 6: "RECONF"}
+SAC_STATES = {0: "COMM_UP", 1: "COMM_LOST", 2: "RESTART", 3: "SHUTDOWN_COMP", 4: "CANT_STR_ASSOC"}
 
 _TSN_CHUNKS = {0: "tsn", 64: "tsn", 3: "cum_tsn_ack", 16: "cum_tsn_ack", 192: "new_cum_tsn", 194: "new_cum_tsn"}
 
@@ -255,11 +241,6 @@ def _addr(a: Addr) -> str | None:
     if a.family == 10:
         return str(ipaddress.IPv6Address(bytes(a.addr)))      # the compressed form, as everywhere else
     return None
-
-
-def _sm_subtype(event_type: int, subtype: int) -> str:
-    table = {1: CHUNK_TYPES, 2: SM_TIMEOUTS, 3: SM_OTHER, 4: SM_PRIMITIVES}.get(event_type, {})
-    return table.get(subtype, str(subtype))
 
 
 def decode(raw: bytes, hz: int | None = None) -> dict[str, Any]:
@@ -347,19 +328,18 @@ def decode(raw: bytes, hz: int | None = None) -> dict[str, Any]:
                    state_before=PATH_STATES.get(ev.state_before, str(ev.state_before)),
                    state_after=PATH_STATES.get(ev.state_after, str(ev.state_after)),
                    primary=bool(ev.primary), active=bool(ev.active), error_count=ev.error_count)
-    elif isinstance(ev, AssocState):
-        rec.update(state_before=ASSOC_STATES.get(ev.state_before, str(ev.state_before)),
-                   state_after=ASSOC_STATES.get(ev.state_after, str(ev.state_after)),
-                   sm_event=SM_EVENT_TYPES.get(ev.event_type, str(ev.event_type)),
-                   sm_subtype=_sm_subtype(ev.event_type, ev.subtype))
-    elif isinstance(ev, Rwnd):
-        rec.update(op="increase" if ev.op == 1 else "decrease")
-        for k in ("len", "rwnd_before", "rwnd_after", "rwnd_over_before", "rwnd_over_after", "rwnd_press_before",
-                  "rwnd_press_after", "a_rwnd", "rmem_alloc", "rcvbuf"):
-            rec[k] = getattr(ev, k)
+    elif isinstance(ev, AssocChange):
+        if ev.kind == 1:
+            rec.update(kind="notification", sac_state=SAC_STATES.get(ev.sac_state, str(ev.sac_state)),
+                       sac_error=ev.sac_error, sac_flags=ev.sac_flags, outbound_streams=ev.outbound_streams,
+                       inbound_streams=ev.inbound_streams)
+        else:
+            rec.update(kind="freed")
     elif isinstance(ev, Egress):
         rec.update(vtag=ev.vtag, sport=ev.sport, dport=ev.dport, size=ev.size, n_chunks=ev.n_chunks,
-                   cwnd=ev.cwnd, flight_size=ev.flight_size)
+                   cwnd=ev.cwnd, flight_size=ev.flight_size, ssthresh=ev.ssthresh, partial_bytes_acked=ev.pba,
+                   rwnd=ev.rwnd, a_rwnd=ev.a_rwnd, rwnd_over=ev.rwnd_over, rwnd_press=ev.rwnd_press,
+                   rmem_alloc=ev.rmem_alloc, rcvbuf=ev.rcvbuf)
         chunks = []
         for c in ev.chunks[: min(ev.n_recorded, MAX_CHUNKS)]:
             d: dict[str, Any] = {"type": CHUNK_TYPES.get(c.type, str(c.type)), "length": c.length,

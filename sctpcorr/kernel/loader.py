@@ -210,14 +210,18 @@ class Loader:
         return out
 
     def prog_stats(self) -> dict[str, dict[str, int]]:
-        """Run count and run time of each BPF program (kernel.bpf_stats_enabled=1; empty when it is off): what
-        each probe costs, in the kernel's own accounting (the kprobe trap around it is not included)."""
+        """Per BPF program: run count and run time (kernel.bpf_stats_enabled=1, else 0: what each probe costs, in
+        the kernel's own accounting, the kprobe trap around it not included) and ``recursion_misses``, counted
+        always: runs the kernel skipped because another kprobe/tracepoint program was running on that CPU (a
+        softirq interrupting one, typically).  Programs with nothing to report are left out."""
         out = {}
         for name, fn in (self.bpf.funcs or {}).items():
             vals = fdinfo(fn.fd)
             cnt, ns = int(vals.get("run_cnt", "0")), int(vals.get("run_time_ns", "0"))
-            if cnt:
-                out[name.decode() if isinstance(name, bytes) else str(name)] = {"run_cnt": cnt, "run_time_ns": ns}
+            miss = int(vals.get("recursion_misses", "0"))
+            if cnt or miss:
+                out[name.decode() if isinstance(name, bytes) else str(name)] = {
+                    "run_cnt": cnt, "run_time_ns": ns, "recursion_misses": miss}
         return out
 
     def inflight_entries(self) -> int:

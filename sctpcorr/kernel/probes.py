@@ -80,10 +80,9 @@ PROBES: tuple[Probe, ...] = (
     Probe("sctp_probe_path", "SCTP_PROBE_PATH",
           (Attachment("raw_tracepoint", "sctp_probe_path", "rtp_sctp_probe_path"),), ("path",),
           "per-SACK, per-path cwnd, ssthresh, flight size, SRTT/RTO and path state"),
-    Probe("raise_cwnd", "RAISE_CWND", _kp("sctp_transport_raise_cwnd", "raise_cwnd", ret=True), ("cwnd",),
-          "cwnd growth (slow start / congestion avoidance)"),
     Probe("lower_cwnd", "LOWER_CWND", _kp("sctp_transport_lower_cwnd", "lower_cwnd", ret=True), ("cwnd",),
-          "cwnd reductions and their reason; the fast-retransmit cause of retransmitted chunks"),
+          "cwnd reductions and their reason; the fast-retransmit cause of retransmitted chunks (cwnd growth is "
+          "derived from the egress and path samples)"),
     Probe("retransmit", "RETRANSMIT", _kp("sctp_retransmit", "retransmit"), ("rtx_mark",),
           "retransmission marking by T3 timeout / PMTU change (the fast-retransmit call is inlined on 6.1)"),
     Probe("t3_expire", "T3_EXPIRE", _kp("sctp_generate_t3_rtx_event", "t3_expire"), ("t3_expire",),
@@ -95,14 +94,14 @@ PROBES: tuple[Probe, ...] = (
           "HEARTBEAT-ACKs, heartbeat RTTs, and telling heartbeat RTT samples from DATA ones"),
     Probe("path_state", "PATH_STATE", _kp("sctp_assoc_control_transport", "control_transport", ret=True),
           ("path_state",), "path state changes (ACTIVE / PF / INACTIVE)"),
-    Probe("assoc_state", "ASSOC_STATE", _kp("sctp_do_sm", "do_sm", ret=True), ("assoc_state",),
-          "association state changes"),
-    Probe("rwnd", "RWND",
-          _kp("sctp_assoc_rwnd_increase", "rwnd_inc", ret=True) + _kp("sctp_assoc_rwnd_decrease", "rwnd_dec",
-                                                                       ret=True),
-          ("rwnd",), "local receive window and receive-buffer use"),
+    Probe("assoc_change", "ASSOC_CHANGE",
+          _kp("sctp_ulpevent_make_assoc_change", "assoc_change") + _kp("sctp_association_free", "assoc_free"),
+          ("assoc_change",),
+          "exact times of association up/down (the notifications the application gets) and of its end; state "
+          "changes in between are derived from the state every event carries"),
     Probe("egress", "EGRESS", _kp("sctp_packet_transmit", "packet_transmit"), ("egress",),
-          "per-packet egress with its TSNs, and every retransmitted DATA chunk with its reason"),
+          "per-packet egress with its TSNs, every retransmitted DATA chunk with its reason, and the samples of the "
+          "local receive window (rwnd events) and of cwnd growth"),
 )
 
 

@@ -2,7 +2,7 @@
 
 File layout (one JSON object per line, field reference in docs/probe.md):
 
-* ``{"type": "startup", "schema": 1, ...}`` first: kernel release, HZ and where it came from, the monotonic ->
+* ``{"type": "startup", "schema": 2, ...}`` first: kernel release, HZ and where it came from, the monotonic ->
   realtime/boottime clock offsets, the source (bpf or diag), filters, and for each probe whether it attached or,
   if not, which metric is missing and why.
 * event records (``"type"`` = an event name from ``abi.EVENT_TYPES``, or ``"diag"``), ``ts_ns`` in
@@ -27,11 +27,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
-from sctpcorr.timebase import clock_offsets
+from sctpcorr.timebase import clock_offsets, clocksource
 
 __all__ = ["SCHEMA", "Recorder", "Recording", "clock_offsets", "kprobe_misses", "load"]
 
-SCHEMA = 1
+SCHEMA = 2   # 2: assoc_state, rwnd and cwnd raises are derived events (derive.py); assoc_change; egress window fields
 
 
 def kprobe_misses(pid: int | None = None) -> dict[str, dict[str, int]]:
@@ -60,7 +60,8 @@ class Recorder:
         self.out = out
         self.hz = hz
         self.clock_every_ns = int(clock_every_s * 1e9)
-        self.counts: Counter[str] = Counter()
+        self.counts: Counter[str] = Counter()      # events the probes emitted (and diag/toggle records)
+        self.derived: Counter[str] = Counter()     # events derived from them in user space (derive.py)
         self.decode_errors = 0
         self.first: tuple[int, int] | None = None   # (ts_ns, jiffies) of the first BPF event
         self.last: tuple[int, int] | None = None
@@ -74,13 +75,13 @@ class Recorder:
     def startup(self, **fields: Any) -> dict[str, Any]:
         rec = {"type": "startup", "schema": SCHEMA, "tool": "sctpcorr probe", "ts_ns": time.monotonic_ns(),
                "real_ns": time.time_ns(), "pid": os.getpid(), "kernel_release": os.uname().release,
-               "hz": self.hz, "clock": clock_offsets(), **fields}
+               "hz": self.hz, "clock": clock_offsets(), "clocksource": clocksource(), **fields}
         self._write(rec)
         self.flush()
         return rec
 
     def event(self, rec: dict[str, Any]) -> None:
-        self.counts[rec["type"]] += 1
+        (self.derived if rec.get("derived") else self.counts)[rec["type"]] += 1
         if "jiffies" in rec:
             pair = (rec["ts_ns"], rec["jiffies"])
             if self.first is None:
@@ -115,7 +116,8 @@ class Recorder:
     def end(self, **fields: Any) -> dict[str, Any]:
         now = time.monotonic_ns()
         rec = {"type": "end", "ts_ns": now, "real_ns": time.time_ns(), "duration_ns": now - self.t0,
-               "events": dict(sorted(self.counts.items())), "decode_errors": self.decode_errors,
+               "events": dict(sorted(self.counts.items())), "derived": dict(sorted(self.derived.items())),
+               "decode_errors": self.decode_errors,
                "hz_measured": self.hz_measured(), "clock": clock_offsets(), **fields}
         self._write(rec)
         self.flush()

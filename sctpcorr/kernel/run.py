@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sctpcorr.kernel import abi, diag, probes, recorder, view
+from sctpcorr.kernel import abi, derive, diag, probes, recorder, view
 from sctpcorr.kernel.pump import Pump
 
 __all__ = ["Config", "ProbeUnavailable", "RecordingError", "replay", "run", "list_probes", "socket_inodes"]
@@ -333,7 +333,10 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
         if p.name in status and status[p.name].attached:
             for t in p.events:
                 caps[t] = True
+    for t, on in derive.capabilities({t for t, on in caps.items() if on}).items():
+        caps[t] = caps.get(t, False) or on
     caps["diag"] = bool(clients)
+    deriver = derive.Deriver()
     rec.startup(source="bpf", hz_source=hz_source, abi=abi.ABI_VERSION, filters=_filters(cfg, inodes),
                 capabilities=caps, compile_s=round(compile_s, 3), cflags=lo.cflags,
                 probes=[{"probe": st.name, "attached": st.attached, "attachments": st.attachments,
@@ -350,11 +353,12 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
             if summ:
                 summ.flush()
             return
-        rec.event(r)
-        if ev:
-            ev.feed(r)
-        if summ:
-            summ.feed(r)
+        for d in deriver.feed(r):
+            rec.event(d)
+            if ev:
+                ev.feed(d)
+            if summ:
+                summ.feed(d)
 
     reader = lo.reader()
     pump = Pump(reader.drain, hz, sink, raw=cfg.raw, cap_bytes=cfg.backlog_mb << 20, defer=cfg.defer_decode)
@@ -457,7 +461,10 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                       counters=misc, inflight_left=inflight_left, kprobe_profile=misses,
                       kprobe_missed_total=sum(m["misses"] for m in misses.values()), diag_errors=diag_errors,
                       drained_records=drained, backlog_peak_bytes=pump.backlog_peak,
-                      backlog_dropped=pump.dropped_records, undecoded=undecoded, bpf_prog_stats=prog_stats)
+                      backlog_dropped=pump.dropped_records, undecoded=undecoded, bpf_prog_stats=prog_stats,
+                      recursion_misses={k: v["recursion_misses"] for k, v in prog_stats.items()
+                                        if v.get("recursion_misses")},
+                      recursion_misses_total=sum(v.get("recursion_misses", 0) for v in prog_stats.values()))
     if write_error is not None:
         raise RecordingError(f"writing the recording failed: {write_error}; the events drained until then "
                              f"are in the file, {drained - pump.drained_records} after it were not written")
@@ -469,9 +476,13 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
              f"the decoder")
     if end["kprobe_missed_total"]:
         warn(f"the kernel skipped {end['kprobe_missed_total']} probe hits (kprobe_profile misses)")
+    if end["recursion_misses_total"]:
+        warn(f"the kernel skipped {end['recursion_misses_total']} probe runs that fired while another probe ran on "
+             f"the same CPU ({end['recursion_misses']}): those events are missing")
     if end["decode_errors"]:
         warn(f"{end['decode_errors']} records could not be decoded")
     if ev or summ:
         echo(f"{sum(rec.counts.values())} events; lost {end['lost_total']}; kprobe misses "
-             f"{end['kprobe_missed_total']}; unpaired returns {misc.get('ret_unpaired', 0)}")
+             f"{end['kprobe_missed_total'] + end['recursion_misses_total']}; unpaired returns "
+             f"{misc.get('ret_unpaired', 0)}")
     return EXIT_OK

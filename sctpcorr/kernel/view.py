@@ -11,7 +11,7 @@ __all__ = ["DEFAULT_SHOW", "EventView", "SummaryView"]
 
 # "retransmission" is a view of egress records: one line per retransmitted DATA chunk
 DEFAULT_SHOW = ("rto_update", "cwnd", "rtx_mark", "t3_expire", "hb_ack", "path_state", "assoc_state",
-                "retransmission", "diag")
+                "assoc_change", "retransmission", "diag")
 ALL_SHOW = DEFAULT_SHOW + ("sack", "path", "hb_sent", "rwnd", "egress")
 
 
@@ -32,7 +32,7 @@ def detail(rec: dict[str, Any]) -> str:
         return (f"rtt {_j(rec, 'rtt')} srtt {_j(rec, 'srtt')} var {_j(rec, 'rttvar')} "
                 f"rto {_j(rec, 'rto')} {'hb' if rec['source'] == 'heartbeat' else rec['source']}")
     if t == "cwnd":
-        return (f"{rec['op']} {rec['reason']} cwnd {rec['cwnd_before']}->{rec['cwnd_after']} "
+        return (f"{rec['op']} {rec['reason'] or ''} cwnd {rec['cwnd_before']}->{rec['cwnd_after']} "
                 f"ssthresh {rec['ssthresh_before']}->{rec['ssthresh_after']}")
     if t == "rtx_mark":
         return f"mark {rec['reason']} flight {rec['flight_size']} rto {_j(rec, 'rto')}"
@@ -46,14 +46,19 @@ def detail(rec: dict[str, Any]) -> str:
     if t == "path_state":
         return f"path {rec['command']} {rec['state_before']}->{rec['state_after']} ({rec['sn_error']})"
     if t == "assoc_state":
-        return f"{rec['state_before']}->{rec['state_after']} on {rec['sm_event']} {rec['sm_subtype']}"
+        return f"{rec['state_before']}->{rec['state_after']} ({rec.get('cause') or 'seen in ' + rec['seen_in']})"
+    if t == "assoc_change":
+        return (f"notify {rec['sac_state']} streams {rec['outbound_streams']}/{rec['inbound_streams']}"
+                + (f" error {rec['sac_error']}" if rec["sac_error"] else "")) if rec["kind"] == "notification" \
+            else "association freed"
     if t == "sack":
         return f"SACK cum {rec['cum_tsn_ack']} a_rwnd {rec['a_rwnd']} gaps {rec['n_gap_blocks']}"
     if t == "path":
         return (f"cwnd {rec['cwnd']} flight {rec['flight_size']} srtt {_j(rec, 'srtt')} "
                 f"{rec['path_state']}{' P' if rec['primary'] else ''}")
     if t == "rwnd":
-        return f"rwnd {rec['op']} {rec['len']}: {rec['rwnd_before']}->{rec['rwnd_after']}"
+        return (f"rwnd {rec['rwnd_before']}->{rec['rwnd_after']} a_rwnd {rec['a_rwnd']} "
+                f"rmem {rec['rmem_alloc']}/{rec['rcvbuf']}")
     if t == "egress":
         return f"out {rec['size']}B " + ",".join(c["type"] for c in rec["chunks"])
     if t == "diag":
@@ -119,6 +124,7 @@ class SummaryView:
                 a.update(srtt_ns=rec.get("srtt_ns"), rto_ns=rec.get("rto_ns"))
         elif t == "egress":
             a["rtx"] += sum(1 for c in rec.get("chunks", []) if c.get("rtx_reason"))
+            a["rwnd"] = rec.get("rwnd", a.get("rwnd"))
         elif t == "t3_expire":
             a["t3"] += 1
         elif t == "hb_ack":
@@ -126,9 +132,9 @@ class SummaryView:
 
     def flush(self) -> None:
         self.echo(f"{'LPORT':>5} {'PPORT':>5} {'STATE':<12} {'SRTT_MS':>8} {'RTO_MS':>7} {'CWND':>7} "
-                  f"{'FLIGHT':>7} {'RTX':>5} {'T3':>4} {'HB':>4}")
+                  f"{'FLIGHT':>7} {'RWND':>8} {'RTX':>5} {'T3':>4} {'HB':>4}")
         for (_ns, lp, pp, _m), a in sorted(self.assocs.items(), key=lambda kv: kv[0][1:3]):
             self.echo(f"{lp:>5} {pp:>5} {str(a.get('state'))[:12]:<12} {_ms(a.get('srtt_ns')):>8} "
                       f"{_ms(a.get('rto_ns')):>7} {a.get('cwnd', '-'):>7} {a.get('flight', '-'):>7} "
-                      f"{a['rtx']:>5} {a['t3']:>4} {a['hb']:>4}")
+                      f"{a.get('rwnd', '-'):>8} {a['rtx']:>5} {a['t3']:>4} {a['hb']:>4}")
         self.echo("")

@@ -63,7 +63,7 @@ def test_compiles_and_every_function_verifies(tmp_path):
 
 
 def test_compiles_with_every_filter_and_probes_left_out(tmp_path):
-    excluded = [p for p in probes.PROBES if p.name in ("rwnd", "assoc_state")]
+    excluded = [p for p in probes.PROBES if p.name in ("assoc_change", "lower_cwnd")]
     flags = cflags_for(excluded, Filters(port=38412, vtag=0x1234, addr="2001:db8::1", inodes=set()))
     fns = sorted({a.fn for p in probes.PROBES if p not in excluded for a in p.attachments})
     out = _compile(tmp_path, fns, flags)

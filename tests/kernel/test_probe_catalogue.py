@@ -8,7 +8,7 @@ import pytest
 from sctpcorr.kernel import probes
 from sctpcorr.kernel.loader import bpf_source, cflags_for, Filters
 
-# /proc/kallsyms lines of a Debian 6.1.0-56 guest with sctp loaded (addresses shortened), plus a clone case
+# /proc/kallsyms lines of a Debian 6.1 guest with sctp loaded (addresses shortened), plus a clone case
 KALLSYMS_61 = """\
 ffffffffc0a00000 T sctp_transport_update_rto\t[sctp]
 ffffffffc0a00010 T sctp_transport_raise_cwnd\t[sctp]
@@ -20,8 +20,8 @@ ffffffffc0a00060 T sctp_sf_backbeat_8_3\t[sctp]
 ffffffffc0a00068 t sctp_sf_backbeat_8_3.cold\t[sctp]
 ffffffffc0a00070 T sctp_assoc_control_transport\t[sctp]
 ffffffffc0a00080 T sctp_do_sm\t[sctp]
-ffffffffc0a00090 T sctp_assoc_rwnd_increase\t[sctp]
-ffffffffc0a000a0 T sctp_assoc_rwnd_decrease\t[sctp]
+ffffffffc0a00090 T sctp_ulpevent_make_assoc_change\t[sctp]
+ffffffffc0a000a0 T sctp_association_free\t[sctp]
 ffffffffc0a000b0 T sctp_packet_transmit\t[sctp]
 ffffffffc0a000c0 t sctp_do_8_2_transport_strike.constprop.0\t[sctp]
 ffffffffc0a000d0 d __tracepoint_sctp_probe\t[sctp]
@@ -39,12 +39,12 @@ def test_reasons_name_the_missing_symbol_clone_tracepoint_and_blacklist():
     text = KALLSYMS_61.replace("T sctp_packet_transmit\t", "T sctp_packet_transmit_xx\t")
     text = text.replace("d __tracepoint_sctp_probe_path", "d __tracepoint_other")
     text += "ffffffffc0a000f0 t sctp_retransmit_mark.isra.0\t[sctp]\n"
-    env = probes.KernelEnv(kallsyms=text, blacklist="0xffffffffc0a00080-0xffffffffc0a00090\tsctp_do_sm\n")
+    env = probes.KernelEnv(kallsyms=text, blacklist="0xffffffffc0a000a0-0xffffffffc0a000b0\tsctp_association_free\n")
     by = {p.name: p.can_run(env) for p in probes.PROBES}
     assert by["egress"] == (False, "symbol sctp_packet_transmit not found in /proc/kallsyms (inlined or not "
                                    "built in this kernel)")
     assert by["sctp_probe_path"][0] is False and "sctp:sctp_probe_path" in by["sctp_probe_path"][1]
-    assert by["assoc_state"] == (False, "sctp_do_sm is on the kprobe blacklist")
+    assert by["assoc_change"] == (False, "sctp_association_free is on the kprobe blacklist")
     assert env.symbol_status("sctp_retransmit_mark") == "clone"
     assert env.symbol_status("sctp_do_8_2_transport_strike") == "clone"
     clone = probes.Probe("strike", "X", (probes.Attachment("kprobe", "sctp_do_8_2_transport_strike", "kp_x"),),
@@ -77,9 +77,9 @@ def test_select_and_unknown_names():
 
 
 def test_cflags_for_filters():
-    excluded = [p for p in probes.PROBES if p.name == "rwnd"]
+    excluded = [p for p in probes.PROBES if p.name == "assoc_change"]
     f = cflags_for(excluded, Filters(port=38412, vtag=0xDEADBEEF, addr="198.19.1.1", inodes=set()), 128)
-    assert "-DSCTPCORR_NO_RWND" in f and "-DSCTPCORR_RINGBUF_PAGES=128" in f
+    assert "-DSCTPCORR_NO_ASSOC_CHANGE" in f and "-DSCTPCORR_RINGBUF_PAGES=128" in f
     assert "-DSCTPCORR_FILTER_PORT=38412" in f and f"-DSCTPCORR_FILTER_VTAG={0xDEADBEEF}U" in f
     assert "-DSCTPCORR_FILTER_ADDR_FAMILY=2" in f and "-DSCTPCORR_FILTER_INODES" in f
     # 198.19.1.1 as it lies in memory, read as a little-endian u32

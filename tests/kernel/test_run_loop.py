@@ -62,7 +62,7 @@ class FakeLoader:
 
     def attach(self):
         for p in self.probes:
-            ok = p.name != "rwnd"
+            ok = p.name != "egress"
             self.status[p.name] = loader.ProbeStatus(p.name, ok, "" if ok else "kprobe: cannot attach (test)",
                                                      p.metrics, [f"{a.kind}:{a.target}" for a in p.attachments])
         return self.status
@@ -78,7 +78,7 @@ class FakeLoader:
         return c
 
     def prog_stats(self):
-        return {}
+        return {"kp_packet_transmit": {"run_cnt": 10, "run_time_ns": 1000, "recursion_misses": 2}}
 
     def inflight_entries(self):
         return 0
@@ -130,18 +130,24 @@ def test_bpf_session_records_startup_events_diag_and_end(fake_kernel):
     s = rec.startup
     assert s["type"] == "startup" and s["source"] == "bpf" and s["hz"] == 250 and s["abi"] == abi.ABI_VERSION
     missing = {m["probe"]: m for m in s["missing"]}
-    assert set(missing) == {"t3_expire", "rwnd"}
-    assert missing["rwnd"]["reason"].startswith("attach failed") and "receive window" in missing["rwnd"]["metrics"]
-    assert s["capabilities"]["t3_expire"] is False and s["capabilities"]["rwnd"] is False
+    assert set(missing) == {"t3_expire", "egress"}
+    assert missing["egress"]["reason"].startswith("attach failed")
+    assert "receive window" in missing["egress"]["metrics"]
+    # rwnd events are derived from egress samples only: without egress the recording cannot hold them
+    assert s["capabilities"]["t3_expire"] is False and s["capabilities"]["egress"] is False
+    assert s["capabilities"]["rwnd"] is False and s["capabilities"]["assoc_state"] is True
     assert s["capabilities"]["rto_update"] is True and s["capabilities"]["diag"] is True
-    assert any("probe rwnd not running" in w for w in err) and any("3 events lost" in w for w in err)
+    assert any("probe egress not running" in w for w in err) and any("3 events lost" in w for w in err)
     n_raw = len(_raw_records())
-    bpf_events = [e for e in rec.events if e["type"] not in ("diag", "clock")]
+    bpf_events = [e for e in rec.events if e["type"] not in ("diag", "clock") and not e.get("derived")]
     assert len(bpf_events) == n_raw
     assert len(rec.of("diag")) >= 2 and all(d["state"] == "ESTABLISHED" for d in rec.of("diag"))
     e = rec.end
     assert e["type"] == "end" and e["reason"] == "duration" and e["decode_errors"] == 1
     assert e["lost"] == {"egress": 3} and e["lost_total"] == 3
+    # runs the kernel skipped (another probe was running on that CPU): counted and said, never silent
+    assert e["recursion_misses"] == {"kp_packet_transmit": 2} and e["recursion_misses_total"] == 2
+    assert any("skipped 2 probe runs" in w for w in err)
     assert sum(e["bpf_emitted"].values()) == n_raw
     assert sum(v for k, v in e["events"].items() if k != "diag") == n_raw
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -126,6 +127,10 @@ def main() -> int:
     bench_only = "--bench-only" in sys.argv      # bench/probe_overhead.py --lab: one recorder, no scenarios
     bench_s = float(sys.argv[sys.argv.index("--bench-seconds") + 1]) if "--bench-seconds" in sys.argv else 0
     bench_rounds = int(sys.argv[sys.argv.index("--bench-rounds") + 1]) if "--bench-rounds" in sys.argv else 3
+    # --raw: the main recorder also keeps the ring-buffer records as received (the source of
+    # tests/kernel/fixtures/probe61, cut by tools/make_probe_fixture.py); written to the guest's /tmp (memory),
+    # copied out at the end, so the 9p share costs nothing while recording
+    raw = Path("/tmp/sctpcorr-probe.raw") if "--raw" in sys.argv else None
     out.mkdir(parents=True, exist_ok=True)
     session: dict = {"kernel": os.uname().release, "scenarios": [], "started_mono_ns": time.monotonic_ns()}
     sess_path = out / "session.json"
@@ -150,9 +155,9 @@ def main() -> int:
     log("starting the BPF probes (BCC compiles under TCG: minutes)")
     t0 = time.monotonic()
     probes = {
-        # (no --raw here: writing it to the 9p share during the bench is a cost of its own)
         "probe": start_probe(out, "probe", ["--toggle-signals", "--defer-decode",
-                                            "--clock-interval", "2", "--with-diag", "--interval", "0.5"]),
+                                            "--clock-interval", "2", "--with-diag", "--interval", "0.5"]
+                             + (["--raw", str(raw)] if raw else [])),
     }
     if not bench_only:
         probes["probe-addr"] = start_probe(out, "probe-addr", ["--addr", ADDR_FILTER])
@@ -225,6 +230,8 @@ def main() -> int:
         save()
     time.sleep(1)
     session["probe_rc"] = stop(probes["probe"][0])
+    if raw is not None and raw.exists():
+        shutil.copyfile(raw, out / "probe.raw")
     session["ended_mono_ns"] = time.monotonic_ns()
     session["complete"] = True
     save()

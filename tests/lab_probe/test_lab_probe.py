@@ -396,6 +396,74 @@ def test_failover_marks_the_dead_path_and_matches_the_notifications(session_dir,
     assert later and all(e["path_addr"] == alt for e in later if not e["retransmitted_tsns"])
 
 
+# ---- association changes and the receive window: derived events against the application and the wire --------
+
+def test_assoc_notifications_are_what_the_application_received(session_dir, session, rec):
+    """assoc_change (the kernel building SCTP_ASSOC_CHANGE) vs the notification the lab workload read from its
+    socket: same association id and stream counts, built before the application got it.  The derived state
+    sequence of the baseline client follows the handshake and ends CLOSED."""
+    checked = 0
+    for name in ("baseline", "lossy", "failover"):
+        ev = window(session, rec, name)
+        ns = netns_inodes(session_dir, name)
+        for role, side in (("cli", "client"), ("srv", "server")):
+            wl, _ = _read_jsonl(session_dir / name / "workload" / f"{side}.jsonl")
+            app = [r for r in wl if r.get("type") == "assoc" and r.get("event") == "COMM_UP"]
+            k = [e for e in ev if e["type"] == "assoc_change" and e.get("sac_state") == "COMM_UP"
+                 and e["netns"] == ns[role]]
+            assert len(app) == len(k) >= 1, (name, side, app, k)
+            for a, e in zip(app, k):
+                assert (e["assoc_id"], e["outbound_streams"], e["inbound_streams"]) == (
+                    a["assoc_id"], a["outbound_streams"], a["inbound_streams"]), (name, side)
+                assert 0 < a["mono_ns"] - e["ts_ns"] < 2_000_000_000, (name, side, a["mono_ns"] - e["ts_ns"])
+                checked += 1
+    assert checked >= 6
+    ev = window(session, rec, "baseline")
+    ns = netns_inodes(session_dir, "baseline")
+    seq = [(e["state_before"], e["state_after"]) for e in ev if e["type"] == "assoc_state" and e["netns"] == ns["cli"]]
+    print(f"baseline client states (derived): {seq}")
+    assert seq[:3] == [("CLOSED", "COOKIE_WAIT"), ("COOKIE_WAIT", "COOKIE_ECHOED"), ("COOKIE_ECHOED", "ESTABLISHED")]
+    assert seq[-1][1] == "CLOSED"
+
+
+def test_the_window_each_sack_advertised_is_the_kernels(session_dir, session, rec):
+    """Every egress event carries asoc->a_rwnd, which sctp_make_sack sets to the window it writes into the SACK:
+    each SACK that left the stack must be on the wire with that window (same vtag and cumulative TSN ack, within
+    50 ms after the probe).  A SACK on the wire that no egress event announced was a probe run the kernel skipped:
+    there may be no more of those than the recording's recursion_misses of the egress program."""
+    pytest.importorskip("dpkt")
+    import wirecap  # noqa: PLC0415
+
+    off = rec.startup["clock"]["real_minus_mono_ns"]
+    total = matched = unseen = 0
+    for name in ("baseline", "lossy"):
+        ev = window(session, rec, name)
+        ns = netns_inodes(session_dir, name)
+        for role, r in ROLE.items():
+            wire = [(ts - off, vtag, cum, a) for ts, vtag, cum, a in
+                    wirecap.sacks_sent(wirecap.read(session_dir / name / r["capture"]), r["me"])]
+            used = [False] * len(wire)
+            for e in ev:
+                if e["type"] != "egress" or e["netns"] != ns[role]:
+                    continue
+                for c in e["chunks"]:
+                    if c["type"] != "SACK":
+                        continue
+                    total += 1
+                    k = next((i for i, (ts, vtag, cum, a) in enumerate(wire) if not used[i] and vtag == e["vtag"]
+                              and cum == c["cum_tsn_ack"] and 0 <= ts - e["ts_ns"] < 50_000_000), None)
+                    if k is not None:
+                        used[k] = True
+                        matched += 1
+                        assert wire[k][3] == e["a_rwnd"], (name, role, c["cum_tsn_ack"], wire[k][3], e["a_rwnd"])
+            unseen += used.count(False)
+    skipped = rec.end["recursion_misses"].get("kp_packet_transmit", 0)
+    print(f"SACKs that left the stack: {total}, on the wire with the same window: {matched}; wire SACKs without an "
+          f"egress event: {unseen} (egress runs the kernel skipped in the whole session: {skipped})")
+    assert total >= 50 and matched == total
+    assert unseen <= skipped
+
+
 def _read_jsonl(p: Path) -> tuple[list[dict], int]:
     out, bad = [], 0
     for line in p.read_text().splitlines():
@@ -487,7 +555,9 @@ def _filtered(session_dir: Path, session: dict, name: str) -> recorder.Recording
 
 
 def _bpf_events(r: recorder.Recording) -> list[dict]:
-    return [e for e in r.events if e.get("type") not in ("clock", "toggle", "diag")]
+    """What the BPF side emitted: derived events depend on which events a recording saw (a filtered one sees
+    fewer samples), so the filter tests compare the kernel's events only."""
+    return [e for e in r.events if e.get("type") not in ("clock", "toggle", "diag") and not e.get("derived")]
 
 
 def test_addr_filter_keeps_exactly_the_associations_with_that_peer(session_dir, session, rec):
@@ -554,7 +624,7 @@ def test_bench_reports_a_throughput_ratio(session):
 
 
 @pytest.mark.xfail(strict=True, reason="issue #4's target (under 5 % bulk throughput cost with every probe "
-                   "attached) is not met: 40-46 % measured in the TCG lab (docs/probe.md, OVERHEAD)")
+                   "attached) is not met: about 16 % measured in the TCG lab (docs/probe.md, OVERHEAD)")
 def test_bench_cost_is_below_the_5_percent_target(session):
     b = session.get("bench")
     if not b or "result" not in b:

@@ -59,3 +59,9 @@ def sacks(pkts: list[Pkt], dst_prefix: str) -> list[tuple[int, int, int]]:
 def tsn_le(a: int, b: int) -> bool:
     """RFC 1982 serial-number a <= b for 32-bit TSNs."""
     return ((b - a) & 0xFFFFFFFF) < 0x80000000
+
+
+def sacks_sent(pkts: list[Pkt], src_prefix: str) -> list[tuple[int, int, int, int]]:
+    """(ts_ns, vtag, cumulative TSN ack, a_rwnd) of every SACK sent from src_prefix*, in capture order."""
+    return [(p.ts_ns, p.vtag, int.from_bytes(c[4:8], "big"), int.from_bytes(c[8:12], "big")) for p in pkts
+            if p.src.startswith(src_prefix) for t, c in p.chunks if t == 3 and len(c) >= 12]

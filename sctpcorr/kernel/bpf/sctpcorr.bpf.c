@@ -68,7 +68,7 @@
 #define RD(dst, src) bpf_probe_read_kernel(&(dst), sizeof(dst), &(src))
 
 /* function ids of the paired (entry + return) probes */
-enum { FN_UPDATE_RTO = 1, FN_RAISE_CWND, FN_LOWER_CWND, FN_CONTROL_TRANSPORT, FN_DO_SM, FN_RWND_INC, FN_RWND_DEC };
+enum { FN_UPDATE_RTO = 1, FN_LOWER_CWND = 3, FN_CONTROL_TRANSPORT = 4 };
 
 struct inflight_key {
 	u64 sp;   /* stack pointer at entry: the address of the return address */
@@ -117,11 +117,27 @@ static __always_inline u32 bswap32(u32 x) { return __builtin_bswap32(x); }
 
 /* ---- identity ----------------------------------------------------------------------------------------------- */
 
+/* What never changes while an association lives (ports, network namespace), cached per association so that an
+ * event reads 3 fields instead of 9.  The key is the association's address, which the allocator reuses once it is
+ * freed: an entry counts only while its my_vtag (random, chosen at creation) is the association's own. */
+struct asoc_ident {
+	u32 my_vtag;
+	u32 netns;
+	u16 lport;
+	u16 pport;
+	u32 _pad;
+};
+BPF_TABLE("lru_hash", u64, struct asoc_ident, ident, SCTPCORR_CAUSE_MAX);
+
 static __always_inline void fill_hdr(struct sctpcorr_hdr *h, u32 type, struct sctp_association *asoc)
 {
+	struct { u32 my, peer; } tags = {};
+	struct asoc_ident *id;
+	struct asoc_ident fresh = {};
 	struct sock *sk = NULL;
 	struct net *net = NULL;
 	int state = 0;
+	u64 key = (u64)asoc;
 
 	h->type = type;
 	h->cpu = bpf_get_smp_processor_id();
@@ -131,18 +147,34 @@ static __always_inline void fill_hdr(struct sctpcorr_hdr *h, u32 type, struct sc
 	h->tgid = bpf_get_current_pid_tgid() >> 32;
 	if (!asoc)
 		return;
-	RD(h->my_vtag, asoc->c.my_vtag);
-	RD(h->peer_vtag, asoc->c.peer_vtag);
+	/* c.my_vtag and c.peer_vtag are adjacent (struct sctp_cookie): one read */
+	bpf_probe_read_kernel(&tags, sizeof(tags), &asoc->c.my_vtag);
+	h->my_vtag = tags.my;
+	h->peer_vtag = tags.peer;
 	RD(h->assoc_id, asoc->assoc_id);
-	RD(h->lport, asoc->base.bind_addr.port);
-	RD(h->pport, asoc->peer.port);
 	RD(state, asoc->state);
 	h->state = state;
+	id = ident.lookup(&key);
+	if (id && id->my_vtag == tags.my) {
+		h->lport = id->lport;
+		h->pport = id->pport;
+		h->netns = id->netns;
+		return;
+	}
+	RD(h->lport, asoc->base.bind_addr.port);
+	RD(h->pport, asoc->peer.port);
 	RD(sk, asoc->base.sk);
 	if (sk) {
 		RD(net, sk->__sk_common.skc_net.net);
 		if (net)
 			RD(h->netns, net->ns.inum);
+	}
+	if (h->lport && h->pport && h->netns && tags.my) {
+		fresh.my_vtag = tags.my;
+		fresh.netns = h->netns;
+		fresh.lport = h->lport;
+		fresh.pport = h->pport;
+		ident.update(&key, &fresh);
 	}
 }
 
@@ -210,14 +242,7 @@ static __always_inline int asoc_has_peer_addr(struct sctp_association *asoc)
 }
 #endif
 
-#ifdef SCTPCORR_FILTER_ADDR_FAMILY
-#define ADDR_AT_ENTRY(asoc) asoc_has_peer_addr(asoc)
-#else
-#define ADDR_AT_ENTRY(asoc) 0
-#endif
-
-/* addr_known: the caller already matched the address filter (at function entry, while the transports existed) */
-static __always_inline int keep(struct sctpcorr_hdr *h, struct sctp_association *asoc, int addr_known)
+static __always_inline int keep(struct sctpcorr_hdr *h, struct sctp_association *asoc)
 {
 #ifdef SCTPCORR_FILTER_PORT
 	if (h->lport != SCTPCORR_FILTER_PORT && h->pport != SCTPCORR_FILTER_PORT)
@@ -228,7 +253,7 @@ static __always_inline int keep(struct sctpcorr_hdr *h, struct sctp_association 
 		goto drop;
 #endif
 #ifdef SCTPCORR_FILTER_ADDR_FAMILY
-	if (!addr_known && (!asoc || !asoc_has_peer_addr(asoc)))
+	if (!asoc || !asoc_has_peer_addr(asoc))
 		goto drop;
 #endif
 #ifdef SCTPCORR_FILTER_INODES
@@ -260,13 +285,12 @@ drop:
 }
 
 /* Header, filter, ring buffer reservation; NULL if filtered or the ring is full (both counted). */
-static __always_inline void *reserve(struct sctpcorr_hdr *h, struct sctp_association *asoc, u32 evt, u32 size,
-					   int addr_known)
+static __always_inline void *reserve(struct sctpcorr_hdr *h, struct sctp_association *asoc, u32 evt, u32 size)
 {
 	void *e;
 
 	fill_hdr(h, evt, asoc);
-	if (!keep(h, asoc, addr_known))
+	if (!keep(h, asoc))
 		return NULL;
 	e = events.ringbuf_reserve(size);
 	if (!e)
@@ -275,10 +299,9 @@ static __always_inline void *reserve(struct sctpcorr_hdr *h, struct sctp_associa
 }
 
 /* Start an event: a zeroed TYPE *e with its header filled, or return 0 from the probe. */
-#define EMIT_BEGIN(e, TYPE, EVT, asoc_) EMIT_BEGIN_AK(e, TYPE, EVT, asoc_, 0)
-#define EMIT_BEGIN_AK(e, TYPE, EVT, asoc_, addr_known)                                                           \
+#define EMIT_BEGIN(e, TYPE, EVT, asoc_)                                                                          \
 	struct sctpcorr_hdr _h = {};                                                                                 \
-	TYPE *e = reserve(&_h, asoc_, EVT, sizeof(TYPE), addr_known);                                                \
+	TYPE *e = reserve(&_h, asoc_, EVT, sizeof(TYPE));                                                            \
 	if (!e)                                                                                                      \
 		return 0;                                                                                            \
 	__builtin_memset(e, 0, sizeof(TYPE));                                                                        \
@@ -498,8 +521,13 @@ int rtp_sctp_probe_path(struct bpf_raw_tracepoint_args *ctx)
 }
 #endif
 
-/* ---- 4. cwnd: sctp_transport_raise_cwnd(t, sack_ctsn, bytes_acked) / lower_cwnd(t, reason) ------------------ */
-static __always_inline void cwnd_entry(struct pt_regs *ctx, u64 fn)
+/* ---- 4. cwnd lowered: sctp_transport_lower_cwnd(t, reason) -------------------------------------------------- */
+/* Raises are not probed: sctp_transport_raise_cwnd runs for every SACK, and an entry + return pair there cost more
+ * than the rest of the per-SACK probes together.  Every egress and path event carries the transport's cwnd,
+ * ssthresh, partial_bytes_acked and flight size; the decoder (derive.py) reports each change between two samples
+ * that no exact event (this one) explains. */
+#ifndef SCTPCORR_NO_LOWER_CWND
+int kp_lower_cwnd(struct pt_regs *ctx)
 {
 	struct sctp_transport *t = (void *)PT_REGS_PARM1(ctx);
 	struct sctp_association *asoc = transport_asoc(t);
@@ -511,46 +539,36 @@ static __always_inline void cwnd_entry(struct pt_regs *ctx, u64 fn)
 	RD(v.a[1], t->ssthresh);
 	RD(v.a[2], t->partial_bytes_acked);
 	RD(v.a[3], t->flight_size);
-	v.a[4] = (u32)PT_REGS_PARM2(ctx);  /* raise: sack_ctsn; lower: reason */
-	v.a[5] = (u32)PT_REGS_PARM3(ctx);  /* raise: bytes_acked */
+	v.a[4] = (u32)PT_REGS_PARM2(ctx);  /* reason */
 	if (asoc)
 		RD(fr, asoc->fast_recovery);
 	v.a[6] = fr;
-	if (fn == FN_LOWER_CWND && asoc) {
+	if (asoc) {
 		if (v.a[4] == SCTP_LOWER_CWND_FAST_RTX)
 			note_cause(asoc, SCTPCORR_RTX_FAST);
 		else if (v.a[4] == SCTP_LOWER_CWND_T3_RTX)
 			note_cause(asoc, SCTPCORR_RTX_T3);
 	}
-	push(ctx, fn, &v);
+	push(ctx, FN_LOWER_CWND, &v);
+	return 0;
 }
 
-static __always_inline int cwnd_return(struct pt_regs *ctx, u64 fn)
+int krp_lower_cwnd(struct pt_regs *ctx)
 {
 	struct inflight_val v = {};
 	u32 cwnd = 0, ssthresh = 0, pba = 0;
 
-	if (!pop(ctx, fn, &v))
+	if (!pop(ctx, FN_LOWER_CWND, &v))
 		return 0;
 	struct sctp_transport *t = (void *)v.ptr;
 	RD(cwnd, t->cwnd);
 	RD(ssthresh, t->ssthresh);
 	RD(pba, t->partial_bytes_acked);
-	if (fn == FN_RAISE_CWND && cwnd == v.a[0] && ssthresh == v.a[1]) {
-		count(SCTPCORR_C_CWND_UNCHANGED);
-		return 0;
-	}
 	struct sctp_association *asoc = transport_asoc(t);
 	EMIT_BEGIN(e, struct sctpcorr_cwnd, SCTPCORR_EV_CWND, asoc);
 	fill_path(&e->path, t);
-	e->op = fn == FN_RAISE_CWND ? 1 : 2;
-	if (fn == FN_RAISE_CWND) {
-		e->reason = v.a[0] <= v.a[1] ? 0 : 1;
-		e->sack_ctsn = v.a[4];
-		e->bytes_acked = v.a[5];
-	} else {
-		e->reason = v.a[4] + 1;
-	}
+	e->op = 2;
+	e->reason = v.a[4] + 1;
 	e->fast_recovery = v.a[6];
 	e->paired = 1;
 	e->cwnd_before = v.a[0];
@@ -563,14 +581,6 @@ static __always_inline int cwnd_return(struct pt_regs *ctx, u64 fn)
 	emit_end(e, SCTPCORR_EV_CWND);
 	return 0;
 }
-
-#ifndef SCTPCORR_NO_RAISE_CWND
-int kp_raise_cwnd(struct pt_regs *ctx) { cwnd_entry(ctx, FN_RAISE_CWND); return 0; }
-int krp_raise_cwnd(struct pt_regs *ctx) { return cwnd_return(ctx, FN_RAISE_CWND); }
-#endif
-#ifndef SCTPCORR_NO_LOWER_CWND
-int kp_lower_cwnd(struct pt_regs *ctx) { cwnd_entry(ctx, FN_LOWER_CWND); return 0; }
-int krp_lower_cwnd(struct pt_regs *ctx) { return cwnd_return(ctx, FN_LOWER_CWND); }
 #endif
 
 /* ---- 5. sctp_retransmit(struct sctp_outq *q, struct sctp_transport *t, enum sctp_retransmit_reason reason) ---- */
@@ -772,108 +782,46 @@ int krp_control_transport(struct pt_regs *ctx)
 }
 #endif
 
-/* ---- 10. sctp_do_sm(net, event_type, subtype, state, ep, asoc, event_arg, gfp): association state ---------- */
-#ifndef SCTPCORR_NO_ASSOC_STATE
-int kp_do_sm(struct pt_regs *ctx)
-{
-	struct sctp_association *asoc = (void *)PT_REGS_PARM6(ctx);
-	struct inflight_val v = {};
-
-	if (!asoc)
-		return 0;  /* no association: nothing stored, the return probe finds nothing and stays quiet */
-	v.ptr = (u64)asoc;
-	v.a[0] = (u32)PT_REGS_PARM4(ctx);  /* state */
-	v.a[1] = (u32)PT_REGS_PARM2(ctx);  /* event_type */
-	v.a[2] = (u32)PT_REGS_PARM3(ctx);  /* subtype (a union of 32-bit enums, passed by value) */
-	/* --addr is decided here: by the return of the call that closes the association its transports are gone */
-	v.a[3] = ADDR_AT_ENTRY(asoc);
-	push(ctx, FN_DO_SM, &v);
-	return 0;
-}
-
-int krp_do_sm(struct pt_regs *ctx)
-{
-	struct inflight_val v = {};
-	struct inflight_key k = {.sp = PT_REGS_SP(ctx) - SCTPCORR_RET_SP_ADJ, .fn = FN_DO_SM};
-	struct inflight_val *p = inflight.lookup(&k);
-	int st = 0;
-
-	if (!p)
-		return 0;  /* calls without an association are not stored: not an error */
-	__builtin_memcpy(&v, p, sizeof(v));
-	inflight.delete(&k);
-	struct sctp_association *asoc = (void *)v.ptr;
-	RD(st, asoc->state);
-	if ((u32)st == v.a[0])
-		return 0;
-	EMIT_BEGIN_AK(e, struct sctpcorr_assoc_state, SCTPCORR_EV_ASSOC_STATE, asoc, v.a[3]);
-	e->state_before = v.a[0];
-	e->state_after = st;
-	e->event_type = v.a[1];
-	e->subtype = v.a[2];
-	emit_end(e, SCTPCORR_EV_ASSOC_STATE);
-	return 0;
-}
-#endif
-
-/* ---- 11. sctp_assoc_rwnd_increase / _decrease(asoc, len): local receive window ---------------------------- */
-static __always_inline void rwnd_entry(struct pt_regs *ctx, u64 fn)
+/* ---- 10. association changes ------------------------------------------------------------------------------ */
+/* State changes are not probed in sctp_do_sm: it runs for every chunk and timer, and the entry + return pair
+ * needed to see a change cost more than any other probe.  Every event carries asoc->state; the decoder reports a
+ * change between two events of an association (derive.py).  What an exact time matters for is caught here, where
+ * it is rare: the notifications the kernel gives the application (COMM_UP, COMM_LOST, RESTART, SHUTDOWN_COMP,
+ * CANT_STR_ASSOC), built by sctp_ulpevent_make_assoc_change(asoc, flags, state, error, outbound, inbound, chunk,
+ * gfp), and the association's end, sctp_association_free(asoc). */
+#ifndef SCTPCORR_NO_ASSOC_CHANGE
+int kp_assoc_change(struct pt_regs *ctx)
 {
 	struct sctp_association *asoc = (void *)PT_REGS_PARM1(ctx);
-	struct inflight_val v = {};
 
-	v.ptr = (u64)asoc;
-	v.a[0] = (u32)PT_REGS_PARM2(ctx);
-	RD(v.a[1], asoc->rwnd);
-	RD(v.a[2], asoc->rwnd_over);
-	RD(v.a[3], asoc->rwnd_press);
-	push(ctx, fn, &v);
-}
-
-static __always_inline int rwnd_return(struct pt_regs *ctx, u64 fn)
-{
-	struct inflight_val v = {};
-	u32 rwnd = 0, over = 0, press = 0;
-	struct sock *sk = NULL;
-	int rmem = 0, rcvbuf = 0;
-
-	if (!pop(ctx, fn, &v))
+	if (!asoc)
 		return 0;
-	struct sctp_association *asoc = (void *)v.ptr;
-	RD(rwnd, asoc->rwnd);
-	RD(over, asoc->rwnd_over);
-	RD(press, asoc->rwnd_press);
-	if (rwnd == v.a[1] && over == v.a[2] && press == v.a[3]) {
-		count(SCTPCORR_C_RWND_UNCHANGED);
-		return 0;
-	}
-	EMIT_BEGIN(e, struct sctpcorr_rwnd, SCTPCORR_EV_RWND, asoc);
-	e->op = fn == FN_RWND_INC ? 1 : 2;
-	e->paired = 1;
-	e->len = v.a[0];
-	e->rwnd_before = v.a[1];
-	e->rwnd_over_before = v.a[2];
-	e->rwnd_press_before = v.a[3];
-	e->rwnd_after = rwnd;
-	e->rwnd_over_after = over;
-	e->rwnd_press_after = press;
-	RD(e->a_rwnd, asoc->a_rwnd);
-	RD(sk, asoc->base.sk);
-	if (sk) {
-		RD(rmem, sk->sk_backlog.rmem_alloc.counter);
-		RD(rcvbuf, sk->sk_rcvbuf);
-	}
-	e->rmem_alloc = rmem;
-	e->rcvbuf = rcvbuf;
-	emit_end(e, SCTPCORR_EV_RWND);
+	EMIT_BEGIN(e, struct sctpcorr_assoc_change, SCTPCORR_EV_ASSOC_CHANGE, asoc);
+	e->kind = 1;
+	e->sac_flags = (u16)PT_REGS_PARM2(ctx);
+	e->sac_state = (u16)PT_REGS_PARM3(ctx);
+	e->sac_error = (u16)PT_REGS_PARM4(ctx);
+	e->outbound_streams = (u16)PT_REGS_PARM5(ctx);
+	e->inbound_streams = (u16)PT_REGS_PARM6(ctx);
+	emit_end(e, SCTPCORR_EV_ASSOC_CHANGE);
 	return 0;
 }
 
-#ifndef SCTPCORR_NO_RWND
-int kp_rwnd_inc(struct pt_regs *ctx) { rwnd_entry(ctx, FN_RWND_INC); return 0; }
-int krp_rwnd_inc(struct pt_regs *ctx) { return rwnd_return(ctx, FN_RWND_INC); }
-int kp_rwnd_dec(struct pt_regs *ctx) { rwnd_entry(ctx, FN_RWND_DEC); return 0; }
-int krp_rwnd_dec(struct pt_regs *ctx) { return rwnd_return(ctx, FN_RWND_DEC); }
+int kp_assoc_free(struct pt_regs *ctx)
+{
+	struct sctp_association *asoc = (void *)PT_REGS_PARM1(ctx);
+	u64 key = (u64)asoc;
+
+	if (!asoc)
+		return 0;
+	/* --addr: the transports still exist at entry */
+	EMIT_BEGIN(e, struct sctpcorr_assoc_change, SCTPCORR_EV_ASSOC_CHANGE, asoc);
+	e->kind = 2;
+	emit_end(e, SCTPCORR_EV_ASSOC_CHANGE);
+	ident.delete(&key);
+	rtx_cause.delete(&key);
+	return 0;
+}
 #endif
 
 /* ---- 12. sctp_packet_transmit(struct sctp_packet *packet, gfp_t gfp): egress ------------------------------- */
@@ -888,6 +836,34 @@ struct chunk_bits {
 /* the bitfields must be the last member (a change of the kernel struct breaks the build, not the values) */
 _Static_assert(sizeof(struct sctp_chunk) == ((CHUNK_BITS_OFF + 2 + 7) & ~7UL), "struct sctp_chunk layout changed");
 
+/* The head of struct sctp_packet, copied in one read; the asserts keep it the kernel's layout. */
+struct pkt_head {
+	__u16 source_port;
+	__u16 destination_port;
+	__u32 vtag;
+	struct list_head chunk_list;
+	size_t overhead;
+	size_t size;
+	size_t max_size;
+	struct sctp_transport *transport;
+};
+_Static_assert(offsetof(struct sctp_packet, vtag) == offsetof(struct pkt_head, vtag), "struct sctp_packet changed");
+_Static_assert(offsetof(struct sctp_packet, chunk_list) == offsetof(struct pkt_head, chunk_list),
+	       "struct sctp_packet changed");
+_Static_assert(offsetof(struct sctp_packet, size) == offsetof(struct pkt_head, size), "struct sctp_packet changed");
+_Static_assert(offsetof(struct sctp_packet, transport) == offsetof(struct pkt_head, transport),
+	       "struct sctp_packet changed");
+_Static_assert(offsetof(struct sctp_cookie, peer_vtag) == offsetof(struct sctp_cookie, my_vtag) + 4,
+	       "struct sctp_cookie changed");
+_Static_assert(offsetof(struct sctp_transport, flight_size) == offsetof(struct sctp_transport, cwnd) + 12 &&
+	       offsetof(struct sctp_transport, ssthresh) == offsetof(struct sctp_transport, cwnd) + 4 &&
+	       offsetof(struct sctp_transport, partial_bytes_acked) == offsetof(struct sctp_transport, cwnd) + 8,
+	       "struct sctp_transport changed");
+_Static_assert(offsetof(struct sctp_association, a_rwnd) == offsetof(struct sctp_association, rwnd) + 4 &&
+	       offsetof(struct sctp_association, rwnd_over) == offsetof(struct sctp_association, rwnd) + 8 &&
+	       offsetof(struct sctp_association, rwnd_press) == offsetof(struct sctp_association, rwnd) + 12,
+	       "struct sctp_association changed");
+
 #ifndef SCTPCORR_NO_EGRESS
 int kp_packet_transmit(struct pt_regs *ctx)
 {
@@ -898,14 +874,16 @@ int kp_packet_transmit(struct pt_regs *ctx)
 	struct list_head *pos = NULL;
 	struct rtx_cause *cause = NULL;
 	u32 cause_reason = 0;
-	size_t size = 0;
 	u16 n = 0, rec = 0;
 	u64 key;
 
-	RD(pos, packet->chunk_list.next);
+	struct pkt_head ph = {};
+
+	bpf_probe_read_kernel(&ph, sizeof(ph), packet);   /* ports, vtag, chunk list, size, transport: one read */
+	pos = ph.chunk_list.next;
 	if (!pos || pos == head)
 		return 0;  /* empty packet: the kernel returns at once */
-	RD(t, packet->transport);
+	t = ph.transport;
 	asoc = transport_asoc(t);
 	if (!asoc) {
 		count(SCTPCORR_C_NO_ASOC);
@@ -913,13 +891,38 @@ int kp_packet_transmit(struct pt_regs *ctx)
 	}
 	EMIT_BEGIN(e, struct sctpcorr_egress, SCTPCORR_EV_EGRESS, asoc);
 	fill_path(&e->path, t);
-	RD(e->vtag, packet->vtag);
-	RD(e->sport, packet->source_port);
-	RD(e->dport, packet->destination_port);
-	RD(size, packet->size);
-	e->size = size;
-	RD(e->cwnd, t->cwnd);
-	RD(e->flight_size, t->flight_size);
+	e->vtag = ph.vtag;
+	e->sport = ph.source_port;
+	e->dport = ph.destination_port;
+	e->size = ph.size;
+	/* cwnd, ssthresh, partial_bytes_acked, flight_size are adjacent in struct sctp_transport: one read */
+	{
+		struct { u32 cwnd, ssthresh, pba, flight; } cg = {};
+		bpf_probe_read_kernel(&cg, sizeof(cg), &t->cwnd);
+		e->cwnd = cg.cwnd;
+		e->ssthresh = cg.ssthresh;
+		e->pba = cg.pba;
+		e->flight_size = cg.flight;
+	}
+	/* the local receive window as this packet leaves (its SACK, if any, advertises it): rwnd, a_rwnd, rwnd_over,
+	 * rwnd_press are adjacent in struct sctp_association */
+	{
+		struct { u32 rwnd, a_rwnd, over, press; } rw = {};
+		struct sock *sk = NULL;
+		int rmem = 0, rcvbuf = 0;
+		bpf_probe_read_kernel(&rw, sizeof(rw), &asoc->rwnd);
+		e->rwnd = rw.rwnd;
+		e->a_rwnd = rw.a_rwnd;
+		e->rwnd_over = rw.over;
+		e->rwnd_press = rw.press;
+		RD(sk, asoc->base.sk);
+		if (sk) {
+			RD(rmem, sk->sk_backlog.rmem_alloc.counter);
+			RD(rcvbuf, sk->sk_rcvbuf);
+		}
+		e->rmem_alloc = rmem;
+		e->rcvbuf = rcvbuf;
+	}
 	key = (u64)asoc;
 	cause = rtx_cause.lookup(&key);
 	if (cause)
@@ -931,20 +934,17 @@ int kp_packet_transmit(struct pt_regs *ctx)
 		struct sctp_chunk *ch = (struct sctp_chunk *)pos; /* `list` is the first member */
 		struct sctpcorr_chunk *c = &e->chunks[i];
 		struct sctp_chunkhdr *chdr = NULL;
-		struct sctp_chunkhdr hh = {};
+		struct { struct sctp_chunkhdr hh; u32 value; } hv = {};
 		struct chunk_bits bits = {};
-		u32 value = 0;
 		int sent = 0;
 
 		RD(chdr, ch->chunk_hdr);
-		if (chdr) {
-			bpf_probe_read_kernel(&hh, sizeof(hh), chdr);
-			bpf_probe_read_kernel(&value, sizeof(value), (void *)chdr + sizeof(hh));
-		}
-		c->type = hh.type;
-		c->flags = hh.flags;
-		c->length = bswap16(hh.length);
-		c->value = bswap32(value);
+		if (chdr)  /* the chunk header and the 4 bytes after it (TSN, cumulative TSN ack...): one read */
+			bpf_probe_read_kernel(&hv, sizeof(hv), chdr);
+		c->type = hv.hh.type;
+		c->flags = hv.hh.flags;
+		c->length = bswap16(hv.hh.length);
+		c->value = bswap32(hv.value);
 		RD(sent, ch->sent_count);
 		c->sent_count = sent;
 		{
@@ -954,7 +954,7 @@ int kp_packet_transmit(struct pt_regs *ctx)
 		}
 		bpf_probe_read_kernel(&bits, sizeof(bits), (void *)ch + CHUNK_BITS_OFF);
 		c->fast_rtx = bits.fast_retransmit;
-		if ((hh.type == SCTP_CID_DATA || hh.type == SCTP_CID_I_DATA) && sent > 1) {
+		if ((hv.hh.type == SCTP_CID_DATA || hv.hh.type == SCTP_CID_I_DATA) && sent > 1) {
 			if (bits.fast_retransmit == SCTP_DONT_FRTX &&
 			    (!cause_reason || cause_reason == SCTPCORR_RTX_FAST))
 				c->rtx_reason = SCTPCORR_RTX_FAST;

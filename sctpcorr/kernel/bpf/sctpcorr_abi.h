@@ -20,7 +20,7 @@
 
 #include <linux/types.h>
 
-#define SCTPCORR_ABI_VERSION 1
+#define SCTPCORR_ABI_VERSION 2
 
 #define SCTPCORR_MAX_CHUNKS 16 /* chunks recorded per egress packet; more are counted, not recorded */
 #define SCTPCORR_NR_TYPES 16   /* event type slots in the counter array */
@@ -36,9 +36,12 @@ enum sctpcorr_event_type {
 	SCTPCORR_EV_HB_SENT = 7,     /* sctp_make_heartbeat (return: the chunk it built) */
 	SCTPCORR_EV_HB_ACK = 8,      /* sctp_sf_backbeat_8_3: a HEARTBEAT-ACK arrived */
 	SCTPCORR_EV_PATH_STATE = 9,  /* sctp_assoc_control_transport: UP / DOWN / PF command, state before/after */
-	SCTPCORR_EV_ASSOC_STATE = 10,/* sctp_do_sm: the association state changed during one state-machine call */
-	SCTPCORR_EV_RWND = 11,       /* sctp_assoc_rwnd_increase / _decrease: local receive window */
+	/* 10, 11: ABI 1's assoc_state and rwnd events (sctp_do_sm and sctp_assoc_rwnd_* entry + return pairs, the
+	 * costliest probes): user space now derives them from the state in every header and the window in every
+	 * egress event (sctpcorr/kernel/derive.py) */
 	SCTPCORR_EV_EGRESS = 12,     /* sctp_packet_transmit: one packet leaving the stack, with its chunks */
+	SCTPCORR_EV_ASSOC_CHANGE = 13,/* sctp_ulpevent_make_assoc_change (a notification to the application) or
+	                              * sctp_association_free (the association's end) */
 };
 
 /* Indexes into the per-CPU counter array (BPF_PERCPU_ARRAY "counters", SCTPCORR_NR_COUNTERS slots). */
@@ -50,8 +53,6 @@ enum sctpcorr_counter {
 	SCTPCORR_C_INFLIGHT_STALE,  /* entry overwrote a stale in-flight entry (a return probe was missed) */
 	SCTPCORR_C_RET_UNPAIRED,    /* return probe without a stored entry (entry missed or evicted) */
 	SCTPCORR_C_CHUNKS_TRUNCATED,/* egress chunks beyond SCTPCORR_MAX_CHUNKS (counted in n_chunks, not listed) */
-	SCTPCORR_C_CWND_UNCHANGED,  /* raise_cwnd calls that changed neither cwnd nor ssthresh (not emitted) */
-	SCTPCORR_C_RWND_UNCHANGED,  /* rwnd calls that changed nothing (not emitted) */
 	SCTPCORR_C_NO_ASOC,         /* probe hits without an association (ignored) */
 	SCTPCORR_C_HB_SAMPLE,       /* RTO updates recognised as HEARTBEAT-ACK samples */
 	SCTPCORR_C_RTX_CAUSE_SET,   /* retransmission causes remembered (rtx_cause LRU map inserts/updates) */
@@ -172,7 +173,7 @@ struct sctpcorr_pathinfo {
 struct sctpcorr_cwnd {
 	struct sctpcorr_hdr hdr;
 	struct sctpcorr_path path;
-	__u8 op;              /* 1 raise (SACK acked new data), 2 lower */
+	__u8 op;              /* 2 lower (ABI 1 also sent 1 = raise; raises are now derived in user space) */
 	__u8 reason;          /* raise: 0 slow start, 1 congestion avoidance; lower: enum sctp_lower_cwnd + 1
 	                       * (1 T3_RTX, 2 FAST_RTX, 3 ECNE, 4 INACTIVE) */
 	__u8 fast_recovery;   /* asoc->fast_recovery at entry */
@@ -244,31 +245,17 @@ struct sctpcorr_path_state {
 };
 
 /* SCTPCORR_EV_ASSOC_STATE */
-struct sctpcorr_assoc_state {
-	struct sctpcorr_hdr hdr;
-	__u8 state_before;    /* enum sctp_state */
-	__u8 state_after;
-	__u8 event_type;      /* sctp_do_sm event: 1 CHUNK 2 TIMEOUT 3 OTHER 4 PRIMITIVE */
+struct sctpcorr_assoc_change {
+	struct sctpcorr_hdr hdr;   /* hdr.state: asoc->state at the call (a notification is built before the state
+	                            * machine applies the new state: COMM_UP arrives while still COOKIE_ECHOED) */
+	__u8 kind;            /* 1 notification (sctp_ulpevent_make_assoc_change), 2 freed (sctp_association_free) */
 	__u8 _pad0;
-	__u32 subtype;        /* chunk type / timeout / other / primitive id of that event */
-};
-
-/* SCTPCORR_EV_RWND */
-struct sctpcorr_rwnd {
-	struct sctpcorr_hdr hdr;
-	__u8 op;              /* 1 increase (data read by the user), 2 decrease (data received) */
-	__u8 paired;
-	__u16 _pad0;
-	__u32 len;            /* the len argument (bytes) */
-	__u32 rwnd_before;    /* asoc->rwnd */
-	__u32 rwnd_after;
-	__u32 rwnd_over_before;
-	__u32 rwnd_over_after;
-	__u32 rwnd_press_before;
-	__u32 rwnd_press_after;
-	__u32 a_rwnd;         /* asoc->a_rwnd: last advertised window (bytes) */
-	__u32 rmem_alloc;     /* sk->sk_rmem_alloc (bytes) */
-	__u32 rcvbuf;         /* sk->sk_rcvbuf (bytes) */
+	__u16 sac_state;      /* kind 1: enum sctp_sac_state: 0 COMM_UP 1 COMM_LOST 2 RESTART 3 SHUTDOWN_COMP
+	                       * 4 CANT_STR_ASSOC */
+	__u16 sac_error;      /* kind 1: the error (an ABORT's cause code, or 0) */
+	__u16 sac_flags;
+	__u16 outbound_streams; /* kind 1 */
+	__u16 inbound_streams;  /* kind 1 */
 	__u32 _pad1;
 };
 
@@ -298,6 +285,14 @@ struct sctpcorr_egress {
 	__u16 n_recorded;     /* chunks listed below (<= SCTPCORR_MAX_CHUNKS) */
 	__u32 cwnd;           /* transport->cwnd (bytes) */
 	__u32 flight_size;    /* transport->flight_size (bytes; includes this packet's DATA, counted when appended) */
+	__u32 ssthresh;       /* transport->ssthresh (bytes) */
+	__u32 pba;            /* transport->partial_bytes_acked (bytes) */
+	__u32 rwnd;           /* asoc->rwnd: the local receive window as the packet leaves (bytes) */
+	__u32 a_rwnd;         /* asoc->a_rwnd: the window last advertised in a SACK (bytes) */
+	__u32 rwnd_over;      /* asoc->rwnd_over: bytes received beyond the window */
+	__u32 rwnd_press;     /* asoc->rwnd_press: window withheld because the receive buffer is full */
+	__u32 rmem_alloc;     /* sk->sk_rmem_alloc (bytes) */
+	__u32 rcvbuf;         /* sk->sk_rcvbuf (bytes) */
 	struct sctpcorr_chunk chunks[SCTPCORR_MAX_CHUNKS];
 };
 
