@@ -62,7 +62,7 @@ class Config:
     only: list[str] | None = None
     exclude: list[str] = field(default_factory=list)
     ready_file: str | None = None
-    ringbuf_pages: int = 256
+    ringbuf_pages: int = 1024     # 4 MiB: about 10,000 egress events, most of a second of bulk load
     clock_every_s: float = 10.0
     toggle_signals: bool = False   # SIGUSR1 detaches every probe, SIGUSR2 attaches them again (benchmarks)
     raw: IO[bytes] | None = None   # every ring-buffer record as <u32 length><bytes> (fixtures, debugging)

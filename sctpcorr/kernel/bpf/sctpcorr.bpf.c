@@ -25,11 +25,11 @@
  * fast) combined with the chunk's own fast_retransmit mark.
  *
  * Configuration is by -D flags only (never text substitution):
- *   SCTPCORR_RINGBUF_PAGES   ring buffer size in pages (power of 2), default 256
+ *   SCTPCORR_RINGBUF_PAGES   ring buffer size in pages (power of 2), default 1024 (the loader always sets it)
  *   SCTPCORR_INFLIGHT_MAX    entries of the entry->return map, default 4096
  *   SCTPCORR_CAUSE_MAX       entries of the per-association retransmission cause LRU map, default 4096
  *   SCTPCORR_RET_SP_ADJ      return SP - entry SP of a call, default 8 (x86-64)
- *   SCTPCORR_WAKEUP_EVERY    wake the reader once per this many events per CPU, default 512
+ *   SCTPCORR_WAKEUP_EVERY    wake the reader once per this many events per CPU, default 2048
  *   SCTPCORR_FILTER_PORT     keep associations whose local or peer port is this
  *   SCTPCORR_FILTER_VTAG     keep associations whose my_vtag or peer_vtag is this
  *   SCTPCORR_FILTER_ADDR_FAMILY + SCTPCORR_FILTER_ADDR_W0..W3  keep associations with this peer address
@@ -48,7 +48,7 @@
 #include "sctpcorr_abi.h"
 
 #ifndef SCTPCORR_RINGBUF_PAGES
-#define SCTPCORR_RINGBUF_PAGES 256
+#define SCTPCORR_RINGBUF_PAGES 1024
 #endif
 #ifndef SCTPCORR_INFLIGHT_MAX
 #define SCTPCORR_INFLIGHT_MAX 4096
@@ -60,7 +60,7 @@
 #define SCTPCORR_RET_SP_ADJ 8
 #endif
 #ifndef SCTPCORR_WAKEUP_EVERY
-#define SCTPCORR_WAKEUP_EVERY 512
+#define SCTPCORR_WAKEUP_EVERY 2048
 #endif
 #define SCTPCORR_MAX_PEERS 8   /* transports walked by the address filter */
 #define SCTPCORR_COUNT_MORE 48 /* egress chunks counted (not listed) beyond SCTPCORR_MAX_CHUNKS */
