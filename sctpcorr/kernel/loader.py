@@ -137,7 +137,7 @@ class Loader:
             for a in p.attachments:
                 try:
                     if a.kind == "kprobe":
-                        self.bpf.attach_kprobe(event=a.target, fn_name=a.fn)
+                        self._attach_counted_kprobe(a.target, a.fn)
                     elif a.kind == "kretprobe":
                         self.bpf.attach_kretprobe(event=a.target, fn_name=a.fn, maxactive=64)
                     elif a.kind == "raw_tracepoint":
@@ -164,6 +164,23 @@ class Loader:
                 st.attachments = []
             self.status[p.name] = st
         return self.status
+
+    def _attach_counted_kprobe(self, target: str, fn: str) -> None:
+        """A kprobe whose skipped hits the kernel counts where we can read them.  BCC's attach_kprobe creates
+        kprobes through the perf kprobe PMU: those are not listed in kprobe_profile, so a hit the kernel skips
+        (a kprobe firing while another probe's handler runs on that CPU, e.g. a softirq sending a SACK inside a
+        process-context probe) vanishes without a trace: the lab saw 6 SACKs on the wire with no egress event
+        and every counter at 0.  Created through tracefs instead (what BCC does for any maxactive > 0; for an
+        entry probe it changes nothing else), the kprobe's hits and misses are in kprobe_profile, which the
+        recording's end reads (kprobe_missed_total)."""
+        from bcc import BPF, lib  # noqa: PLC0415
+
+        func = self.bpf.load_func(fn.encode(), BPF.KPROBE)
+        ev_name = b"p_" + target.encode().replace(b"+", b"_").replace(b".", b"_")
+        fd = lib.bpf_attach_kprobe(func.fd, 0, ev_name, target.encode(), 0, 1)
+        if fd < 0:
+            raise RuntimeError(f"cannot attach to {target} (not traceable: missing, inlined or notrace)")
+        self.bpf._add_kprobe_fd(ev_name, fn.encode(), fd)
 
     def detach_all(self) -> None:
         """Remove every attached probe (the program and maps stay loaded; ``reattach`` puts them back)."""

@@ -293,6 +293,16 @@ def _split_counters(c: dict[str, int]) -> tuple[dict[str, int], dict[str, int], 
     return lost, emitted, misc
 
 
+def _add_profile(acc: dict[str, dict[str, int]], now: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+    """Add one reading of kprobe_profile to ``acc`` (in place) and return it: hits and misses over every attach
+    period of a probe (a detach removes the kprobe and its counts; the next attach starts from zero)."""
+    for name, v in now.items():
+        a = acc.setdefault(name, {"hits": 0, "misses": 0})
+        a["hits"] += v["hits"]
+        a["misses"] += v["misses"]
+    return acc
+
+
 def _running_stats(lo: Any) -> dict[str, Any]:
     lost, emitted, misc = _split_counters(lo.counters())
     return {"lost_total": sum(lost.values()), "lost": lost, "emitted_total": sum(emitted.values()),
@@ -379,6 +389,7 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
         signal.signal(signal.SIGUSR2, lambda *_: toggles.append(signal.SIGUSR2))
     detached = False
     n_toggles = 0
+    profile_acc: dict[str, dict[str, int]] = {}     # kprobe_profile counts of kprobes detached by a toggle
     write_error = None
 
     def stats() -> dict[str, Any]:
@@ -396,6 +407,8 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
             while toggles:
                 sig = toggles.pop(0)
                 if sig == signal.SIGUSR1 and not detached:
+                    # a detached kprobe takes its kprobe_profile counts with it: keep them
+                    _add_profile(profile_acc, recorder.kprobe_misses())
                     lo.detach_all()
                     detached = True
                 elif sig == signal.SIGUSR2 and detached:
@@ -437,7 +450,7 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
     counters = lo.counters()
     inflight_left = lo.inflight_entries()
     prog_stats = lo.prog_stats()
-    misses = recorder.kprobe_misses()
+    misses = _add_profile(profile_acc, recorder.kprobe_misses())
     drained = reader.records
     reader.close()
     lo.close()

@@ -104,6 +104,12 @@ def test_every_probe_attached_and_nothing_was_lost(rec):
     assert written == e["bpf_emitted"]
     assert e["counters"]["inflight_full"] == 0
     assert e["lost_total"] == sum(e["lost"].values())
+    # every kprobe and kretprobe is listed in kprobe_profile (created through tracefs), so hits the kernel skipped
+    # are counted there, not lost silently
+    from sctpcorr.kernel import probes as catalogue  # noqa: PLC0415
+    want = {("p_" if a.kind == "kprobe" else "r_") + a.target for p in catalogue.PROBES for a in p.attachments
+            if a.kind != "raw_tracepoint"}
+    assert want <= {k.rsplit("_bcc_", 1)[0] for k in e["kprobe_profile"]}, sorted(e["kprobe_profile"])
     assert e["backlog_dropped"] == 0 and e["drained_records"] == sum(written.values())
 
 
@@ -429,8 +435,8 @@ def test_assoc_notifications_are_what_the_application_received(session_dir, sess
 def test_the_window_each_sack_advertised_is_the_kernels(session_dir, session, rec):
     """Every egress event carries asoc->a_rwnd, which sctp_make_sack sets to the window it writes into the SACK:
     each SACK that left the stack must be on the wire with that window (same vtag and cumulative TSN ack, within
-    50 ms after the probe).  A SACK on the wire that no egress event announced was a probe run the kernel skipped:
-    there may be no more of those than the recording's recursion_misses of the egress program."""
+    50 ms after the probe).  A SACK on the wire that no egress event announced was a probe hit the kernel skipped:
+    there may be no more of those than the misses the recording reports for the egress probe."""
     pytest.importorskip("dpkt")
     import wirecap  # noqa: PLC0415
 
@@ -457,7 +463,10 @@ def test_the_window_each_sack_advertised_is_the_kernels(session_dir, session, re
                         matched += 1
                         assert wire[k][3] == e["a_rwnd"], (name, role, c["cum_tsn_ack"], wire[k][3], e["a_rwnd"])
             unseen += used.count(False)
-    skipped = rec.end["recursion_misses"].get("kp_packet_transmit", 0)
+    # skipped by the kernel: a kprobe hit while another probe's handler ran on that CPU (kprobe_profile misses),
+    # or a BPF run while another BPF program ran there (recursion_misses)
+    skipped = rec.end["recursion_misses"].get("kp_packet_transmit", 0) + sum(
+        v["misses"] for k, v in rec.end["kprobe_profile"].items() if k.startswith("p_sctp_packet_transmit_bcc_"))
     print(f"SACKs that left the stack: {total}, on the wire with the same window: {matched}; wire SACKs without an "
           f"egress event: {unseen} (egress runs the kernel skipped in the whole session: {skipped})")
     assert total >= 50 and matched == total
@@ -624,7 +633,7 @@ def test_bench_reports_a_throughput_ratio(session):
 
 
 @pytest.mark.xfail(strict=True, reason="issue #4's target (under 5 % bulk throughput cost with every probe "
-                   "attached) is not met: about 16 % measured in the TCG lab (docs/probe.md, OVERHEAD)")
+                   "attached) is not met: 16-26 % measured in the TCG lab (docs/probe.md, OVERHEAD)")
 def test_bench_cost_is_below_the_5_percent_target(session):
     b = session.get("bench")
     if not b or "result" not in b:
