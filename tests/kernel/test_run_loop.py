@@ -237,3 +237,14 @@ def test_replay_of_something_else_is_one_line_and_exit_2(tmp_path):
     assert res.exit_code == 2 and res.output.count("\n") == 1 and "not a recording of sctpcorr probe" in res.output
     res = CliRunner().invoke(cli.probe, ["--replay", str(tmp_path / "missing.jsonl")])
     assert res.exit_code == 2 and res.output.count("\n") == 1
+
+
+def test_kprobe_profile_counts_survive_a_detach():
+    """A detach removes a kprobe and its kprobe_profile counts; the next attach starts at zero.  The end record
+    must report the misses of every attach period (the bench's toggles detach and attach again)."""
+    acc: dict = {}
+    run._add_profile(acc, {"p_sctp_packet_transmit_bcc_7": {"hits": 100, "misses": 3}})      # before a detach
+    total = run._add_profile(acc, {"p_sctp_packet_transmit_bcc_7": {"hits": 40, "misses": 1},  # at the end
+                                   "r_sctp_transport_update_rto_bcc_7": {"hits": 5, "misses": 0}})
+    assert total["p_sctp_packet_transmit_bcc_7"] == {"hits": 140, "misses": 4}
+    assert total["r_sctp_transport_update_rto_bcc_7"] == {"hits": 5, "misses": 0}
