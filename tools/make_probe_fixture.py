@@ -24,24 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sctpcorr.kernel import abi  # noqa: E402
-
-
-def read_raw(path: Path) -> list[bytes]:
-    data = path.read_bytes()
-    out, off = [], 0
-    while off + 4 <= len(data):
-        n = int.from_bytes(data[off:off + 4], "little")
-        if off + 4 + n > len(data):
-            break
-        out.append(data[off + 4:off + 4 + n])
-        off += 4 + n
-    return out
+from sctpcorr.kernel.pump import iter_raw  # noqa: E402
 
 
 def main(session_dir: str, out_dir: str) -> int:
     sd, od = Path(session_dir), Path(out_dir)
     session = json.loads((sd / "session.json").read_text())
-    raws = read_raw(sd / "probe.raw")
+    raws = list(iter_raw((sd / "probe.raw").read_bytes()))
     hz = 250
     recs = [abi.decode(r, hz=hz) for r in raws]
     win = {s["name"]: (s["start_mono_ns"], s["end_mono_ns"]) for s in session["scenarios"]}

@@ -67,7 +67,6 @@ class Deriver:
         self.state = _Lru(max_keys)   # (asoc, my_vtag) -> {"state", "ts", "stale"}
         self.win = _Lru(max_keys)     # (asoc, my_vtag) -> (rwnd, rwnd_over, rwnd_press, ts)
         self.cg = _Lru(max_keys)      # (transport, my_vtag) -> (cwnd, ssthresh, ts)
-        self.emitted: dict[str, int] = {}
 
     def feed(self, r: dict[str, Any]) -> list[dict[str, Any]]:
         t = r.get("type")
@@ -87,9 +86,6 @@ class Deriver:
         out.append(r)
         if t == "assoc_change" and r.get("kind") == "freed":
             self._forget(key, asoc)
-        for d in out:
-            if d is not r:
-                self.emitted[d["type"]] = self.emitted.get(d["type"], 0) + 1
         return out
 
     # -- association state ----------------------------------------------------------------------------------
