@@ -12,6 +12,8 @@ import sys
 
 import click
 
+from sctpcorr.kernel.loader import RINGBUF_PAGES
+
 __all__ = ["probe"]
 
 
@@ -78,7 +80,7 @@ headers missing, SCTP not loaded, no probe can attach).
 @click.option("--list-probes", is_flag=True, help="List the probes, whether each can run here, and exit.")
 @click.option("--ready-file", type=click.Path(dir_okay=False), default=None,
               help="Write this file once the probes are attached (for scripts that must wait).")
-@click.option("--ringbuf-pages", type=int, default=1024, show_default=True, hidden=True)
+@click.option("--ringbuf-pages", type=int, default=RINGBUF_PAGES, show_default=True, hidden=True)
 @click.option("--dump-bpf", is_flag=True, hidden=True, help="Print the BPF C and the cflags, then exit.")
 @click.option("--clock-interval", type=float, default=10.0, hidden=True,
               help="Seconds between clock records (offsets and running loss counters).")

@@ -57,7 +57,11 @@ def bpf_source() -> str:
     return (bpf_dir() / MAIN_SOURCE).read_text()
 
 
-def cflags_for(excluded: list[Probe], filters: Filters, ringbuf_pages: int = 1024,
+# 4 MiB: about 10,000 egress events, most of a second of bulk load between two drains
+RINGBUF_PAGES = 1024
+
+
+def cflags_for(excluded: list[Probe], filters: Filters, ringbuf_pages: int = RINGBUF_PAGES,
                extra: list[str] | None = None) -> list[str]:
     """The -I/-D flags of one compile (also printed by --dump-bpf)."""
     if ringbuf_pages <= 0 or ringbuf_pages & (ringbuf_pages - 1):
@@ -98,8 +102,8 @@ def ringbuf_size(fd: int) -> int | None:
 class Loader:
     """One compiled BPF program with its probes attached."""
 
-    def __init__(self, probes: list[Probe], excluded: list[Probe], filters: Filters, ringbuf_pages: int = 1024,
-                 extra_cflags: list[str] | None = None):
+    def __init__(self, probes: list[Probe], excluded: list[Probe], filters: Filters,
+                 ringbuf_pages: int = RINGBUF_PAGES, extra_cflags: list[str] | None = None):
         self.probes = probes
         self.excluded = excluded
         self.filters = filters

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sctpcorr.kernel import abi, derive, diag, probes, recorder, view
+from sctpcorr.kernel import abi, derive, diag, loader, probes, recorder, view
 from sctpcorr.kernel.pump import Pump
 
 __all__ = ["Config", "ProbeUnavailable", "RecordingError", "replay", "run", "list_probes", "socket_inodes"]
@@ -62,7 +62,7 @@ class Config:
     only: list[str] | None = None
     exclude: list[str] = field(default_factory=list)
     ready_file: str | None = None
-    ringbuf_pages: int = 1024     # 4 MiB: about 10,000 egress events, most of a second of bulk load
+    ringbuf_pages: int = loader.RINGBUF_PAGES
     clock_every_s: float = 10.0
     toggle_signals: bool = False   # SIGUSR1 detaches every probe, SIGUSR2 attaches them again (benchmarks)
     raw: IO[bytes] | None = None   # every ring-buffer record as <u32 length><bytes> (fixtures, debugging)
