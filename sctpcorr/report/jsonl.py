@@ -2,7 +2,7 @@
 
 Record order (docs/output.md): one ``startup`` record, then the engine's events as they are drained (``assoc_new``,
 ``state``, ``rtt``, ``retransmission``, ``sack``, ``window``, ``heartbeat_unanswered``, ``duplicate_frame``,
-``abort``), then one ``association`` record per (filtered) association with its final report, then one
+``abort``, ``spurious``), then one ``association`` record per (filtered) association with its final report, then one
 ``summary`` record, always last, even after Ctrl-C or a damaged file.
 """
 

@@ -89,6 +89,7 @@ EVENT_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "heartbeat_unanswered": ("direction", "src", "dst", "sent_ns"),
         "duplicate_frame": ("first_frame",),
         "abort": ("direction", "t_bit", "causes"),
+        "spurious": ("direction", "src", "dst", "tsn", "first_frame", "reason"),
     }
 )
 

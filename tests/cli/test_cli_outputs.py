@@ -202,6 +202,8 @@ def test_jsonl_events_agree_with_report(path):
     dirs = [d for a in assocs for d in a["directions"].values()]
     count = lambda t, **kw: sum(1 for e in events if e["type"] == t and all(e[k] == v for k, v in kw.items()))
     assert count("retransmission") == sum(d["retransmissions"]["total"] for d in dirs)
+    assert count("retransmission", spurious=True) + count("spurious") == sum(
+        d["retransmissions"]["spurious"] for d in dirs)
     assert count("rtt") == sum(d["rtt"]["samples"] for d in dirs)
     assert count("sack") == sum(d["sacks"] + d["nr_sacks"] for d in dirs)
     assert count("window", zero=True) == sum(d["a_rwnd"]["zero_window_episodes"] for d in dirs)

@@ -92,10 +92,42 @@ def test_spurious_reported_as_duplicate_tsn_by_the_peer():
     a.wait(1 * S).a_sends(data(1000))                             # T3 fired, the SACK was just slow
     a.wait(5 * MS).b_sends(sack(1000, dups=[1000]))               # peer: "1000 received twice"
     rep, ev = analyze(a.frames)
-    # the event is emitted when the chunk is resent, before the peer's report: only the counters know
-    assert [(t, k) for t, k, _s in retrans(ev)] == [(1000, "timeout")]
+    # the retransmission event is emitted when the chunk is resent, before the peer's report: not spurious yet;
+    # the SACK that reports the duplicate then says so with a "spurious" event
+    assert retrans(ev) == [(1000, "timeout", False)]
     assert counts(rep) == (1, 0, 1, 1)
     assert rep["associations"][0]["directions"]["B>A"]["duplicate_tsns_reported"] == 1
+    (sp,) = named(ev, "spurious")
+    assert (sp["tsn"], sp["direction"], sp["src"], sp["dst"], sp["reason"]) == (1000, "A>B", A1, B1, "dup_tsn")
+    assert (sp["frame_no"], sp["first_frame"], sp["ts_ns"]) == (3, 1, a.frames[2].ts_ns)
+    assert [e[0] for e in ev].index("retransmission") < [e[0] for e in ev].index("spurious")
+
+
+def test_spurious_event_follows_the_last_transmission_path_and_comes_once():
+    a = Assoc.make(a_addrs=(A1, A2), b_addrs=(B1, B2))
+    a.a_sends(data(1000), src=A1, dst=B1)
+    a.wait(1 * MS).a_sends(data(1001), src=A1, dst=B1)
+    a.wait(1 * S).a_sends(data(1000), src=A2, dst=B2)             # T3 to the alternate path
+    a.wait(5 * MS).b_sends(sack(1001, dups=[1000]), src=B2, dst=A2)
+    a.wait(5 * MS).b_sends(sack(1001, dups=[1000]), src=B2, dst=A2)  # said again: already known
+    a.wait(5 * MS).b_sends(sack(1001, dups=[1001]), src=B2, dst=A2)  # 1001 was never resent: not spurious
+    rep, ev = analyze(a.frames)
+    assert retrans(ev) == [(1000, "timeout", False)]
+    sp = named(ev, "spurious")
+    assert [(e["tsn"], e["src"], e["dst"], e["first_frame"], e["frame_no"]) for e in sp] == [(1000, A2, B2, 1, 4)]
+    assert counts(rep) == (1, 0, 1, 1)
+
+
+def test_resend_after_the_ack_is_spurious_at_once_and_gets_no_second_event():
+    a = Assoc.make()
+    a.a_sends(data(1000))
+    a.wait(30 * MS).b_sends(sack(1000))
+    a.wait(2 * S).a_sends(data(1000))                             # spurious when sent
+    a.wait(5 * MS).b_sends(sack(1000, dups=[1000]))               # the peer confirms: nothing new
+    rep, ev = analyze(a.frames)
+    assert retrans(ev) == [(1000, "timeout", True)]
+    assert named(ev, "spurious") == []
+    assert counts(rep) == (1, 0, 1, 1)
 
 
 def test_needed_retransmission_is_not_spurious():

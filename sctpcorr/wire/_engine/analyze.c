@@ -1290,12 +1290,26 @@ static void apply_ack(sc_analyzer *an, sc_assoc *A, unsigned dd, uint32_t cum, c
     cxs.multi = cxs.ibit = 0;
     int64_t now = pkt->ts_ns;
 
-    /* Duplicate TSNs: a retransmitted TSN that the peer got twice was retransmitted spuriously. */
+    /* Duplicate TSNs: a retransmitted TSN that the peer got twice was retransmitted spuriously. Its
+     * "retransmission" event said spurious: false (the wire had not shown it acked when it was resent), so the
+     * news gets an event of its own. */
     for (uint32_t i = 0; i < ndup; i++) {
-        sc_tsn_ent *ent = q_find(q, be32(dups + 4 * i));
+        uint32_t t = be32(dups + 4 * i);
+        sc_tsn_ent *ent = q_find(q, t);
         if (ent && (ent->flags & (SC_TSN_RTX | SC_TSN_SPUR)) == SC_TSN_RTX) {
             ent->flags |= SC_TSN_SPUR;
             D->rtx_spurious++;
+            sc_event *e = ev_push(an, SC_EV_SPURIOUS, pkt->ts_ns, pkt->frame_no, A->id);
+            if (e) {
+                e->dir = (uint8_t)dd;
+                if (ent->path < A->npaths) {
+                    e->src = A->paths[ent->path].src;
+                    e->dst = A->paths[ent->path].dst;
+                }
+                e->v[0] = t;
+                e->v[1] = (int64_t)ent->first_frame;
+                e->b1 = 0; /* reason: dup_tsn */
+            }
         }
     }
 

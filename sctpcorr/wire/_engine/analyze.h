@@ -262,6 +262,9 @@ typedef enum {
     SC_EV_HB_UNANSWERED,     /* dir, src, dst, v0 sent_ns */
     SC_EV_DUPLICATE,         /* v0 first_frame; assoc_id 0 when no association is known */
     SC_EV_ABORT,             /* dir, b1 t_bit, ncauses/causes */
+    SC_EV_SPURIOUS,          /* a retransmission proven spurious after it was sent: dir (DATA sender), src, dst
+                                (path of the TSN's last transmission; family 0 when unknown), v0 tsn, v1 first_frame
+                                (SC_NOTS: unknown), b1 reason (0: the peer reported the TSN as a duplicate) */
     SC_EV_KINDS
 } sc_event_kind;
 

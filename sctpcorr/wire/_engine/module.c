@@ -681,8 +681,9 @@ fail:
 
 static const char *const EV_NAMES[SC_EV_KINDS] = {
     "assoc_new", "state", "rtt", "retransmission", "sack", "window", "heartbeat_unanswered", "duplicate_frame",
-    "abort",
+    "abort", "spurious",
 };
+static const char *const SPURIOUS_REASONS[1] = {"dup_tsn"};
 static const char *const RTT_METHODS[3] = {"data", "heartbeat", "handshake"};
 static const char *const RTX_KINDS[3] = {"fast", "timeout", "unknown"};
 
@@ -744,6 +745,12 @@ static PyObject *build_event(const sc_event *e)
             if (append(a, cause_name_obj(e->causes[i])) < 0)
                 goto out;
         r = Py_BuildValue("(sLKIsNO)", kind, ts, fr, id, dir, PyBool_FromLong(e->b1), a);
+        break;
+    case SC_EV_SPURIOUS:
+        if (!(a = addr_str(&e->src)) || !(b = addr_str(&e->dst)))
+            break;
+        r = Py_BuildValue("(sLKIsOOLNs)", kind, ts, fr, id, dir, a, b, (long long)e->v[0], i64_or_none(e->v[1]),
+                          SPURIOUS_REASONS[0]);
         break;
     default:
         PyErr_SetString(PyExc_RuntimeError, "unknown event kind");
