@@ -140,7 +140,10 @@ def probe(source: str, jsonl: str | None, duration: float | None, interval: floa
     try:
         with contextlib.ExitStack() as stack:
             if jsonl:
-                cfg.jsonl = stack.enter_context(open(jsonl, "w", encoding="utf-8", buffering=1 << 16))
+                cfg.jsonl = open(jsonl, "w", encoding="utf-8", buffering=1 << 16)   # noqa: SIM115
+                cfg.jsonl_path = jsonl
+                # SIGHUP reopens it (a new file each time): close whichever is open at the end
+                stack.callback(lambda: cfg.jsonl is not None and cfg.jsonl.close())
             if raw:
                 cfg.raw = stack.enter_context(open(raw, "wb"))
             code = r.run(cfg, echo, warn)

@@ -73,12 +73,25 @@ class Recorder:
             self.out.write(json.dumps(rec, separators=(",", ":")) + "\n")
 
     def startup(self, **fields: Any) -> dict[str, Any]:
+        self._startup_fields = fields
         rec = {"type": "startup", "schema": SCHEMA, "tool": "sctpcorr probe", "ts_ns": time.monotonic_ns(),
                "real_ns": time.time_ns(), "pid": os.getpid(), "kernel_release": os.uname().release,
                "hz": self.hz, "clock": clock_offsets(), "clocksource": clocksource(), **fields}
         self._write(rec)
         self.flush()
         return rec
+
+    def rotate(self, out: IO[str] | None, part: int) -> dict[str, Any]:
+        """Go on in ``out`` (the previous file has had its end record): counts start again, and the new file
+        opens with the same startup record (new times and clock offsets) and ``part`` = how many files came
+        before it in this session."""
+        self.out = out
+        self.counts.clear()
+        self.derived.clear()
+        self.decode_errors = 0
+        self.first = self.last = None
+        self.t0 = time.monotonic_ns()
+        return self.startup(**{**getattr(self, "_startup_fields", {}), "part": part})
 
     def event(self, rec: dict[str, Any]) -> None:
         (self.derived if rec.get("derived") else self.counts)[rec["type"]] += 1

@@ -69,6 +69,8 @@ class Config:
     backlog_mb: int = 512          # events drained but not yet decoded, at most (beyond: dropped and counted)
     defer_decode: bool = False     # decode only when the recording stops (nothing but the drain runs meanwhile)
     extra_cflags: list[str] = field(default_factory=list)
+    jsonl_path: str | None = None  # where `jsonl` was opened: SIGHUP ends that file and opens it (or the path
+    #                                named by READY_FILE.next) anew, each file a recording of its own
 
 
 def socket_inodes(pid: int) -> set[int]:
@@ -303,10 +305,49 @@ def _add_profile(acc: dict[str, dict[str, int]], now: dict[str, dict[str, int]])
     return acc
 
 
+def _minus(now: Any, base: Any) -> Any:
+    """``now - base`` for the cumulative counters of an end record (numbers, and dicts of them, nested); keys
+    missing from ``base`` count from 0.  What a file's end record says is then what happened while that file was
+    being written."""
+    if isinstance(now, dict):
+        base = base if isinstance(base, dict) else {}
+        return {k: _minus(v, base.get(k)) for k, v in now.items()}
+    if isinstance(now, (int, float)) and not isinstance(now, bool) and isinstance(base, (int, float)):
+        return now - base
+    return now
+
+
+def _drop_zero(d: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in d.items() if v}
+
+
 def _running_stats(lo: Any) -> dict[str, Any]:
     lost, emitted, misc = _split_counters(lo.counters())
     return {"lost_total": sum(lost.values()), "lost": lost, "emitted_total": sum(emitted.values()),
             "counters": {k: v for k, v in misc.items() if v}}
+
+
+def _cumulative(lo: Any, profile_acc: dict[str, dict[str, int]], diag_errors: int, drained: int,
+                backlog_dropped: int) -> dict[str, Any]:
+    """Every counter of an end record that only grows, read now (a file's end record subtracts the reading
+    taken when the file began)."""
+    lost, emitted, misc = _split_counters(lo.counters())
+    return {"lost": lost, "bpf_emitted": emitted, "counters": misc,
+            "kprobe_profile": _add_profile({k: dict(v) for k, v in profile_acc.items()}, recorder.kprobe_misses()),
+            "bpf_prog_stats": lo.prog_stats(), "diag_errors": diag_errors, "drained_records": drained,
+            "backlog_dropped": backlog_dropped}
+
+
+def _end_fields(reason: str | None, c: dict[str, Any], inflight_left: Any, backlog_peak: int) -> dict[str, Any]:
+    """The end record's fields from the counters of one file's period (``c``: a _cumulative() difference)."""
+    lost, misses, prog = _drop_zero(c["lost"]), c["kprobe_profile"], c["bpf_prog_stats"]
+    return dict(reason=reason, lost=lost, lost_total=sum(lost.values()), bpf_emitted=_drop_zero(c["bpf_emitted"]),
+                counters=c["counters"], inflight_left=inflight_left, kprobe_profile=misses,
+                kprobe_missed_total=sum(m["misses"] for m in misses.values()), diag_errors=c["diag_errors"],
+                drained_records=c["drained_records"], backlog_peak_bytes=backlog_peak,
+                backlog_dropped=c["backlog_dropped"], undecoded=0, bpf_prog_stats=prog,
+                recursion_misses={k: v["recursion_misses"] for k, v in prog.items() if v.get("recursion_misses")},
+                recursion_misses_total=sum(v.get("recursion_misses", 0) for v in prog.values()))
 
 
 def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str, inodes: set[int] | None,
@@ -355,9 +396,24 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                 netns=[{"name": c.netns_name, "inode": c.netns} for c in clients])
     ev, summ = _views(cfg, echo)
 
+    parts = 0
+
     def sink(kind: str, r: dict[str, Any]) -> None:     # the decoder thread: the only writer of the JSONL
+        nonlocal parts
         if kind == "meta":
             rec.meta(r)
+            return
+        if kind == "rotate":    # SIGHUP: end this file, go on in the next one
+            rec.end(**r["end"])
+            if rec.out is not None:
+                rec.out.close()
+                rec.out = cfg.jsonl = open(r["path"], "w", encoding="utf-8", buffering=1 << 16)
+            parts += 1
+            rec.rotate(rec.out, parts)
+            if cfg.ready_file:
+                tmp = Path(cfg.ready_file + ".tmp")
+                tmp.write_text(f"{os.getpid()} rotated {parts}\n")
+                tmp.replace(cfg.ready_file)
             return
         if kind == "flush":
             if summ:
@@ -387,6 +443,9 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
     if cfg.toggle_signals:
         signal.signal(signal.SIGUSR1, lambda *_: toggles.append(signal.SIGUSR1))
         signal.signal(signal.SIGUSR2, lambda *_: toggles.append(signal.SIGUSR2))
+    rotations: list[int] = []
+    old_hup = signal.signal(signal.SIGHUP, lambda *_: rotations.append(1))
+    base: dict[str, Any] = {}           # the cumulative counters when the current file began
     detached = False
     n_toggles = 0
     profile_acc: dict[str, dict[str, int]] = {}     # kprobe_profile counts of kprobes detached by a toggle
@@ -421,6 +480,17 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                     tmp = Path(cfg.ready_file + ".tmp")
                     tmp.write_text(f"{os.getpid()} {'detached' if detached else 'attached'} {n_toggles}\n")
                     tmp.replace(cfg.ready_file)
+            while rotations:
+                rotations.pop()
+                pump.drain()     # what the kernel emitted before the signal ends up in the file it ends
+                cum = _cumulative(lo, profile_acc, diag_errors, reader.records, pump.dropped_records)
+                nxt = cfg.jsonl_path
+                if cfg.ready_file and Path(cfg.ready_file + ".next").exists():
+                    nxt = Path(cfg.ready_file + ".next").read_text().strip() or nxt
+                    Path(cfg.ready_file + ".next").unlink()
+                pump.put("rotate", {"path": nxt, "end": _end_fields("SIGHUP", _minus(cum, base), lo.inflight_entries(),
+                                                                    pump.backlog_peak)})
+                base = cum
             now = time.monotonic()
             if clients and now >= next_diag:
                 try:
@@ -445,12 +515,11 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                 pump.put("meta", clock)
             if t_end is not None and now >= t_end:
                 stop.reason = "duration"
+    signal.signal(signal.SIGHUP, old_hup)
     # drain what the kernel wrote before the probes go away
     pump.drain()
-    counters = lo.counters()
+    cum = _cumulative(lo, profile_acc, diag_errors, reader.records, pump.dropped_records)
     inflight_left = lo.inflight_entries()
-    prog_stats = lo.prog_stats()
-    misses = _add_profile(profile_acc, recorder.kprobe_misses())
     drained = reader.records
     reader.close()
     lo.close()
@@ -469,15 +538,9 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
     if pump.error is not None:
         write_error = write_error or pump.error
     rec.decode_errors += pump.decode_errors
-    lost, emitted, misc = _split_counters(counters)
-    end_fields = dict(reason=stop.reason, lost=lost, lost_total=sum(lost.values()), bpf_emitted=emitted,
-                      counters=misc, inflight_left=inflight_left, kprobe_profile=misses,
-                      kprobe_missed_total=sum(m["misses"] for m in misses.values()), diag_errors=diag_errors,
-                      drained_records=drained, backlog_peak_bytes=pump.backlog_peak,
-                      backlog_dropped=pump.dropped_records, undecoded=undecoded, bpf_prog_stats=prog_stats,
-                      recursion_misses={k: v["recursion_misses"] for k, v in prog_stats.items()
-                                        if v.get("recursion_misses")},
-                      recursion_misses_total=sum(v.get("recursion_misses", 0) for v in prog_stats.values()))
+    end_fields = _end_fields(stop.reason, _minus(cum, base), inflight_left, pump.backlog_peak)
+    end_fields["undecoded"] = undecoded
+    lost, misc = end_fields["lost"], end_fields["counters"]
     if write_error is not None:
         raise RecordingError(f"writing the recording failed: {write_error}; the events drained until then "
                              f"are in the file, {drained - pump.drained_records} after it were not written")

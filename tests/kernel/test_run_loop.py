@@ -248,3 +248,46 @@ def test_kprobe_profile_counts_survive_a_detach():
                                    "r_sctp_transport_update_rto_bcc_7": {"hits": 5, "misses": 0}})
     assert total["p_sctp_packet_transmit_bcc_7"] == {"hits": 140, "misses": 4}
     assert total["r_sctp_transport_update_rto_bcc_7"] == {"hits": 5, "misses": 0}
+
+
+def test_sighup_ends_the_file_and_goes_on_in_the_next(fake_kernel, tmp_path):
+    """SIGHUP: the current file gets its end record (counters of its own period) and the recording goes on in
+    the file named by READY.next (or the same path again, as logrotate expects); the new file opens with a
+    startup record of its own.  The lab uses it for one probe per boot and one recording per bundle."""
+    import os
+    import signal
+    import threading
+    import time as _time
+
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    ready = tmp_path / "ready"
+
+    def rotate_once() -> None:
+        while not ready.exists():
+            _time.sleep(0.01)
+        _time.sleep(0.1)
+        Path(str(ready) + ".next").write_text(str(second))
+        os.kill(os.getpid(), signal.SIGHUP)
+        deadline = _time.monotonic() + 5
+        while "rotated 1" not in ready.read_text() and _time.monotonic() < deadline:
+            _time.sleep(0.01)
+
+    th = threading.Thread(target=rotate_once)
+    th.start()
+    f = open(first, "w")
+    cfg = run.Config(jsonl=f, jsonl_path=str(first), quiet=True, duration_s=0.8, ready_file=str(ready))
+    try:
+        assert run.run(cfg, lambda s: None, lambda s: None) == 0
+    finally:
+        th.join()
+        cfg.jsonl.close()
+    a, b = recorder.load(first), recorder.load(second)
+    assert a.startup and a.end and a.end["reason"] == "SIGHUP"
+    assert b.startup and b.end and b.end["reason"] == "duration" and b.startup["part"] == 1
+    assert b.startup["missing"] == a.startup["missing"] and b.startup["ts_ns"] > a.end["ts_ns"] - 1
+    # the fixture's events were all drained before the signal: they and their losses belong to the first file
+    n_raw = len(_raw_records())
+    assert sum(v for k, v in a.end["events"].items()) == n_raw and a.end["lost"] == {"egress": 3}
+    assert b.end["lost"] == {} and b.end["lost_total"] == 0 and sum(b.end["events"].values()) == 0
+    assert b.end["recursion_misses_total"] == 0 and a.end["recursion_misses_total"] == 2
+    assert not Path(str(ready) + ".next").exists() and "rotated 1" in ready.read_text()
