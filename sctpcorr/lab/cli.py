@@ -150,7 +150,10 @@ def show_cmd(bundle_dir: str, as_json: bool) -> None:
         click.echo(f"time     {_fmt_ns(t.get('start_real_ns'))} .. {_fmt_ns(t.get('end_real_ns'))}"
                    + (f"  ({t['duration_s']} s)" if t.get("duration_s") else ""))
         for p, dirs in (s["netem"] or {}).items():
-            click.echo(f"netem    {p}: c2s {_netem_text(dirs.get('c2s', {}))}; s2c {_netem_text(dirs.get('s2c', {}))}")
+            hosts = "".join(f"; {d} {_netem_text(dirs[d])}" for d in ("client_egress", "server_egress")
+                            if dirs.get(d))
+            click.echo(f"netem    {p}: c2s {_netem_text(dirs.get('c2s', {}))}; s2c {_netem_text(dirs.get('s2c', {}))}"
+                       + hosts)
         for role, c in s["captures"].items():
             span = ((c["last_ts_ns"] - c["first_ts_ns"]) / 1e9 if c.get("first_ts_ns") is not None
                     and c.get("last_ts_ns") is not None else 0)

@@ -182,13 +182,20 @@ class Lab:
                          "unchecksummed or oversized packets", argv=argv)
         for argv, lines in batches[1:]:
             self.batch(argv, lines)
-        lines = []
-        for p, dirs in self.sc["paths"].items():
-            for d, params in dirs.items():
-                lines.append(topo.netem_line(p, d, params))
-                self.log("netem", path=p, direction=d, params=params, at_s=None)
-        self.batch(["tc", "-n", topo.NS["router"], "-batch", "-"], lines)
+        self.apply_netem([(p, d, params) for p, dirs in self.sc["paths"].items() for d, params in dirs.items()
+                          if params or d in ("c2s", "s2c")], at_s=None)
         self.manifest(topology=topo.topology(), netem=self.sc["paths"])
+
+    def apply_netem(self, changes: list[tuple[str, str, dict]], at_s: float | None, **log: Any) -> None:
+        """Set the netem of (path, direction, params), one ``tc -batch`` process per namespace (the router for
+        the network, an endpoint for its own egress), and log each change."""
+        by_ns: dict[str, list[str]] = {}
+        for p, d, params in changes:
+            by_ns.setdefault(topo.netem_namespace(d), []).append(topo.netem_line(p, d, params))
+        for ns, lines in by_ns.items():
+            self.batch(["tc", "-n", ns, "-batch", "-"], lines)
+        for p, d, params in changes:
+            self.log("netem", path=p, direction=d, params=params, at_s=at_s, **log)
 
     def teardown_network(self) -> None:
         subprocess.run(["ip", "-force", "-batch", "-"], input="\n".join(topo.teardown_lines()) + "\n",
@@ -220,12 +227,23 @@ class Lab:
         self.manifest(files=self.files)
 
     def start_probe_recorder(self) -> None:
-        """HOOK for the kernel probe recorder (`sctpcorr probe`, a separate issue).
+        """HOOK for the kernel probe recorder (`sctpcorr probe`).
 
         It must run from the ROOT network namespace (a BCC process started under `ip netns exec` failed to
         detach its kprobes at exit), and it sees every namespace's associations from there.  The host passes
         the command in ``opts["probe_command"]`` (an argv; ``{out}`` is replaced by the bundle's kernel/
-        directory); without one, the manifest says no probe ran and the snapshots are the kernel's view."""
+        directory); without one, the manifest says no probe ran and the snapshots are the kernel's view.
+        A recorder that can say when it is ready (``{ready}`` in its argv) runs once for the whole boot
+        (``SessionProbe``: BCC compiles for minutes under TCG) and is already recording into this bundle."""
+        sp: SessionProbe | None = self.opts.get("session_probe")
+        if sp is not None:
+            if not sp.alive():
+                raise RuntimeError(f"the probe recorder of this boot is gone (exit {sp.proc and sp.proc.returncode};"
+                                   f" see {sp.out_path})")
+            self.manifest(probe=sp.status())
+            return
+        if self.opts.get("probe_error"):
+            raise RuntimeError(self.opts["probe_error"])
         argv = self.opts.get("probe_command")
         if not argv:
             self.manifest(probe={"status": "not-run", "reason": "no probe recorder configured (sctpcorr probe is "
@@ -344,19 +362,15 @@ class Lab:
         for ev in self.sc["timeline"]:
             if self.stop.wait(max(0.0, t0 + ev["at_s"] - time.monotonic())):
                 return
-            lines, changes = [], []
-            for d in ("c2s", "s2c"):
-                if ev[d]:
-                    self.netem_now[ev["path"]][d].update(ev[d])
-                    params = dict(self.netem_now[ev["path"]][d])
-                    lines.append(topo.netem_line(ev["path"], d, params))
-                    changes.append((d, params))
+            changes = []
+            for d in topo.NETEM_PLACES:
+                if ev.get(d):
+                    self.netem_now[ev["path"]].setdefault(d, {}).update(ev[d])
+                    changes.append((ev["path"], d, dict(self.netem_now[ev["path"]][d])))
             started = time.time_ns()   # tc takes a while in TCG: the change lands between this and the log
-            try:   # both directions in one tc process, so they change together
-                self.batch(["tc", "-n", topo.NS["router"], "-batch", "-"], lines)
-                for d, params in changes:
-                    self.log("netem", path=ev["path"], direction=d, params=params, at_s=ev["at_s"],
-                             rel_s=round(time.monotonic() - t0, 6), started_real_ns=started)
+            try:   # both directions of the network in one tc process, so they change together
+                self.apply_netem(changes, at_s=ev["at_s"], rel_s=round(time.monotonic() - t0, 6),
+                                 started_real_ns=started)
             except Exception as e:  # noqa: BLE001
                 self.log("error", error=f"timeline: {e}")
 
@@ -433,6 +447,90 @@ class Lab:
         }
 
 
+class SessionProbe:
+    """One probe recorder for every scenario of a boot, one recording per bundle.
+
+    Started before the first scenario, recording into that bundle's ``kernel/probe.jsonl``; when a scenario has
+    ended, ``next_bundle()`` names the next bundle's file and sends SIGHUP: the recorder writes the end record
+    of the file it had (what happened, and what was lost, while it was open) and goes on in the new one.  The
+    last scenario's file is ended by SIGINT (``stop()``).  Each bundle thus holds a complete recording of its
+    own, and BCC compiles once per boot instead of once per scenario."""
+
+    def __init__(self, argv: list[str], bundle_dirs: list[str], ready: Path, timeout_s: float):
+        self.argv_t, self.dirs, self.ready, self.timeout_s = argv, [Path(d) for d in bundle_dirs], ready, timeout_s
+        self.proc: subprocess.Popen | None = None
+        self.index = 0
+        self.ready_after_s: float | None = None
+        self.error: str | None = None
+
+    def _kdir(self, i: int) -> Path:
+        d = self.dirs[i] / "kernel"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    def start(self) -> None:
+        kdir = self._kdir(0)
+        self.ready.unlink(missing_ok=True)
+        self.argv = [a.replace("{out}", str(kdir)).replace("{ready}", str(self.ready)) for a in self.argv_t]
+        self.out_path = self.ready.parent / "probe-session.out"
+        self.proc = subprocess.Popen(self.argv, stdout=open(self.out_path, "w"), stderr=subprocess.STDOUT)
+        print(f"[lab] probe recorder started (pid {self.proc.pid}); waiting until it is ready", flush=True)
+        t0 = time.monotonic()
+        while not self.ready.exists():
+            if self.proc.poll() is not None:
+                tail = self.out_path.read_text(errors="replace")[-500:]
+                self.error = f"the probe recorder exited ({self.proc.returncode}) before it was ready: {tail}"
+                raise RuntimeError(self.error)
+            if time.monotonic() - t0 > self.timeout_s:
+                self.proc.kill()
+                self.error = f"the probe recorder was not ready after {self.timeout_s:.0f} s"
+                raise RuntimeError(self.error)
+            time.sleep(0.5)
+        self.ready_after_s = round(time.monotonic() - t0, 1)
+        print(f"[lab] probe recorder ready after {self.ready_after_s} s", flush=True)
+
+    def status(self) -> dict:
+        return {"status": "started", "argv": self.argv, "ready_after_s": self.ready_after_s,
+                "session": {"part": self.index, "bundles": len(self.dirs)},
+                "note": "one recorder for the boot; this bundle's file covers this scenario"}
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def next_bundle(self) -> None:
+        """The scenario of bundle ``index`` has ended: go on in the next bundle's file."""
+        if not self.alive():
+            return
+        nxt = self._kdir(self.index + 1) / "probe.jsonl"
+        Path(str(self.ready) + ".next").write_text(str(nxt))
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGHUP)
+        want = f"rotated {self.index + 1}"
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 600:     # the decoder may have a backlog to write first
+            try:
+                if want in self.ready.read_text():
+                    break
+            except OSError:
+                pass
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        self.index += 1
+
+    def stop(self) -> object:
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(900)             # the decoder may still have a backlog to write
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return "killed"
+        return self.proc.returncode
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
@@ -446,8 +544,26 @@ def main(argv: list[str] | None = None) -> int:
         if r.returncode:
             print(f"[lab] modprobe {mod} failed: {r.stderr.strip()}", file=sys.stderr, flush=True)
     failures = 0
-    for b in group["bundles"]:
-        failures += not Lab(b["dir"], b["scenario"], group.get("options", {})).run()
+    opts = dict(group.get("options", {}))
+    argv_t = opts.get("probe_command") or []
+    sp = None
+    if any("{ready}" in a for a in argv_t):
+        sp = SessionProbe(argv_t, [b["dir"] for b in group["bundles"]], Path(args[0]).parent / "probe.ready",
+                          float(opts.get("probe_ready_timeout_s", 1800)))
+        try:
+            sp.start()
+            opts["session_probe"] = sp
+        except RuntimeError as e:
+            print(f"[lab] {e}", file=sys.stderr, flush=True)
+            opts["probe_error"] = str(e)     # every scenario fails with this reason in its manifest
+            sp = None
+    for i, b in enumerate(group["bundles"]):
+        failures += not Lab(b["dir"], b["scenario"], opts).run()
+        if sp is not None and i + 1 < len(group["bundles"]):
+            sp.next_bundle()
+    if sp is not None:
+        rc = sp.stop()
+        print(f"[lab] probe recorder stopped ({rc})", flush=True)
     return 1 if failures else 0
 
 

@@ -6,7 +6,10 @@ for the format; ``docs/lab.md`` documents every key.
 
 Paths: ``p1`` is the primary path (client 198.18.1.1 <-> server 198.19.1.1), ``p2`` the second one
 (198.18.2.1 <-> 198.19.2.1).  Each has netem settings per direction: ``c2s`` is applied on the router's
-interface towards the server, ``s2c`` on its interface towards the client.
+interface towards the server, ``s2c`` on its interface towards the client.  ``client_egress`` and
+``server_egress`` shape an endpoint's OWN interface of that path: the delay is then spent inside that host,
+before its capture point (the capture taps a packet after the qdisc), as a busy qdisc or a shaper on a real
+host would.  The wire never shows it; the kernel's RTT samples do.
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ScenarioError", "NETEM_KEYS", "load", "load_file", "shipped", "validate", "find"]
+__all__ = ["ScenarioError", "NETEM_KEYS", "DIRECTIONS", "load", "load_file", "shipped", "validate", "find"]
 
 
 class ScenarioError(ValueError):
@@ -40,7 +43,7 @@ DEFAULTS: dict[str, Any] = {
     "snaplen": 0,              # capture snap length (0 = whole packets)
     "snapshot_interval_s": 1.0,  # /proc/net/sctp and ss snapshots
     "seed": 1,                 # random sizes and netem are reproducible only as far as this goes
-    "paths": {"p1": {"c2s": {}, "s2c": {}}, "p2": {"c2s": {}, "s2c": {}}},
+    "paths": {"p1": {"c2s": {}, "s2c": {}}, "p2": {"c2s": {}, "s2c": {}}},  # + client_egress, server_egress
     "association": {
         "streams": 4,             # SCTP_INITMSG outbound streams = max inbound streams
         "rto_initial_ms": 1000,   # SCTP_RTOINFO
@@ -80,6 +83,10 @@ DEFAULTS: dict[str, Any] = {
 
 _SECTIONS = ("association", "server", "client")
 
+# Where a path's netem settings apply: c2s/s2c on the router (the network), client_egress/server_egress on the
+# endpoint's own interface (inside that host, before its capture point).
+DIRECTIONS = ("c2s", "s2c", "client_egress", "server_egress")
+
 
 def _merge(base: dict, over: dict, where: str) -> dict:
     out = copy.deepcopy(base)
@@ -118,25 +125,25 @@ def validate(raw: dict, name: str = "") -> dict:
     sc["name"] = sc["name"] or name
     if not sc["name"]:
         raise ScenarioError("scenario has no name")
-    paths = {"p1": {"c2s": {}, "s2c": {}}, "p2": {"c2s": {}, "s2c": {}}}
+    paths: dict[str, dict[str, dict]] = {"p1": {"c2s": {}, "s2c": {}}, "p2": {"c2s": {}, "s2c": {}}}
     for p, dirs in sc["paths"].items():
         if p not in paths or not isinstance(dirs, dict):
             raise ScenarioError(f"unknown path {p!r} (paths are p1 and p2)")
         for d, net in dirs.items():
-            if d not in ("c2s", "s2c"):
-                raise ScenarioError(f"paths.{p}: unknown direction {d!r} (c2s or s2c)")
+            if d not in DIRECTIONS:
+                raise ScenarioError(f"paths.{p}: unknown direction {d!r} ({', '.join(DIRECTIONS)})")
             paths[p][d] = _netem(net, f"paths.{p}.{d}")
     sc["paths"] = paths
     tl = []
     for i, ev in enumerate(sc["timeline"]):
         if not isinstance(ev, dict) or "at_s" not in ev or ev.get("path") not in paths:
             raise ScenarioError(f"timeline[{i}] needs at_s and path (p1 or p2)")
-        extra = set(ev) - {"at_s", "path", "c2s", "s2c"}
+        extra = set(ev) - {"at_s", "path", *DIRECTIONS}
         if extra:
             raise ScenarioError(f"timeline[{i}]: unknown keys {sorted(extra)}")
         tl.append({"at_s": float(ev["at_s"]), "path": ev["path"],
-                   "c2s": _netem(ev.get("c2s", {}), f"timeline[{i}].c2s", partial=True),
-                   "s2c": _netem(ev.get("s2c", {}), f"timeline[{i}].s2c", partial=True)})
+                   **{d: _netem(ev.get(d, {}), f"timeline[{i}].{d}", partial=True) for d in DIRECTIONS
+                      if d in ("c2s", "s2c") or ev.get(d)}})
     sc["timeline"] = sorted(tl, key=lambda e: e["at_s"])
     cl, sv, asoc = sc["client"], sc["server"], sc["association"]
     for who in (cl, sv):

@@ -10,7 +10,8 @@ Addresses come from 198.18.0.0/15 (RFC 2544, set aside for network test beds), s
 host.  The client reaches 198.19.1.0/24 only through c1 and 198.19.2.0/24 only through c2, and the server
 likewise, so each SCTP path (source, destination) crosses exactly one pair of veths: the association is
 really multihomed.  Impairments are netem qdiscs on the router's egress interfaces: ``c2s`` on rsN (towards the
-server), ``s2c`` on rcN (towards the client).  The captures run next to each endpoint, so each sees exactly
+server), ``s2c`` on rcN (towards the client); ``client_egress``/``server_egress`` put one on the endpoint's own
+interface (cN/sN), so the delay is spent inside that host, before its capture point.  The captures run next to each endpoint, so each sees exactly
 what its own stack sent and received.
 
 IPv4 forwarding: guest.py turns it on in the root namespace before creating the others, which inherit it
@@ -20,7 +21,7 @@ functions, unit-tested on the host); guest.py runs them.
 from __future__ import annotations
 
 __all__ = ["NS", "PATHS", "topology", "setup_batches", "offload_commands", "teardown_lines", "netem_args",
-           "netem_line", "netem_command"]
+           "netem_line", "netem_command", "netem_namespace", "NETEM_PLACES"]
 
 NS = {"client": "cli", "router": "rtr", "server": "srv"}
 
@@ -45,7 +46,7 @@ def topology() -> dict:
         "server_addrs": [PATHS[p]["server"] for p in ("p1", "p2")],
         "paths": {p: {"client": v["client"], "server": v["server"], "client_if": v["client_if"],
                       "server_if": v["server_if"],
-                      "netem_if": {"c2s": v["router_server_if"], "s2c": v["router_client_if"]}}
+                      "netem_if": {d: v[key] for d, (_role, key) in NETEM_PLACES.items()}}
                   for p, v in PATHS.items()},
     }
 
@@ -118,12 +119,27 @@ def netem_args(params: dict) -> list[str]:
     return args
 
 
+# direction -> (namespace role, interface key of PATHS): where its netem qdisc sits
+NETEM_PLACES = {
+    "c2s": ("router", "router_server_if"),          # the network, client -> server
+    "s2c": ("router", "router_client_if"),          # the network, server -> client
+    "client_egress": ("client", "client_if"),       # inside the client, before its capture point
+    "server_egress": ("server", "server_if"),       # inside the server, before its capture point
+}
+
+
+def netem_namespace(direction: str) -> str:
+    """The network namespace whose ``tc`` sets the netem of ``direction``."""
+    return NS[NETEM_PLACES[direction][0]]
+
+
 def netem_line(path: str, direction: str, params: dict) -> str:
-    """A ``tc -n rtr -batch`` line that sets the full netem state of one direction of a path."""
-    dev = PATHS[path]["router_server_if" if direction == "c2s" else "router_client_if"]
+    """A ``tc -n <netem_namespace(direction)> -batch`` line that sets the full netem state of one direction of a
+    path."""
+    dev = PATHS[path][NETEM_PLACES[direction][1]]
     return " ".join(["qdisc", "replace", "dev", dev, "root", "netem", *netem_args(params)])
 
 
 def netem_command(path: str, direction: str, params: dict) -> list[str]:
     """``tc qdisc replace`` (one process) that sets the full netem state of one direction of a path."""
-    return ["tc", "-n", NS["router"], *netem_line(path, direction, params).split()]
+    return ["tc", "-n", netem_namespace(direction), *netem_line(path, direction, params).split()]

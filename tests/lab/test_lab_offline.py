@@ -33,6 +33,20 @@ def test_shipped_scenarios_load_and_cover_the_issue():
     fo = scenario.load("failover")
     assert fo["timeline"] and fo["timeline"][0]["c2s"]["loss_pct"] == 100
     assert scenario.load("lossy")["paths"]["p1"]["c2s"]["loss_pct"] > 0
+    hd = scenario.load("hostdelay")
+    assert hd["paths"]["p1"]["client_egress"]["delay_ms"] == 15 == hd["paths"]["p2"]["client_egress"]["delay_ms"]
+
+
+def test_host_egress_netem_is_set_on_the_endpoints_own_interface():
+    """client_egress/server_egress shape the endpoint's own interface (inside that host, before its capture
+    point); c2s/s2c the router's."""
+    assert topology.netem_command("p1", "client_egress", {"delay_ms": 15.0}) == [
+        "tc", "-n", "cli", "qdisc", "replace", "dev", "c1", "root", "netem", "delay", "15ms", "limit", "10000"]
+    assert topology.netem_command("p2", "server_egress", {"delay_ms": 5.0})[:7] == [
+        "tc", "-n", "srv", "qdisc", "replace", "dev", "s2"]
+    assert topology.netem_command("p1", "c2s", {})[:7] == ["tc", "-n", "rtr", "qdisc", "replace", "dev", "rs1"]
+    sc = scenario.validate({"name": "x", "timeline": [{"at_s": 1, "path": "p1", "client_egress": {"delay_ms": 3}}]})
+    assert sc["timeline"][0]["client_egress"] == {"delay_ms": 3.0}
 
 
 @pytest.mark.parametrize("bad, msg", [
@@ -42,6 +56,7 @@ def test_shipped_scenarios_load_and_cover_the_issue():
     ({"paths": {"p1": {"c2s": {"delay": 5}}}}, "unknown netem key"),
     ({"paths": {"p1": {"c2s": {"loss_pct": 140}}}}, "<= 100"),
     ({"paths": {"p1": {"c2s": {"reorder_pct": 5}}}}, "needs delay_ms"),
+    ({"paths": {"p1": {"client_out": {"delay_ms": 5}}}}, "unknown direction 'client_out'"),
     ({"client": {"streams": [9]}}, "below association.streams"),
     ({"client": {"size": 8}}, "16 <= min"),
     ({"client": {"style": "one-to-many", "associations": 2}}, "one association per server"),
