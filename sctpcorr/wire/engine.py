@@ -46,7 +46,8 @@ __all__ = [
 ]
 
 #: The analyser (C type). ``Analyzer(events=False, dup_window_ns=5_000_000, max_assocs=1_000_000,
-#: max_outstanding=65536)``; methods ``feed_capture``, ``finish_capture``, ``feed_packet``, ``drain_events``,
+#: max_outstanding=65536, *, records=False)``; methods ``feed_capture``, ``finish_capture``, ``feed_packet``,
+#: ``drain_events``, ``drain_records`` (per-chunk binary records: read them with ``sctpcorr.wire.records``),
 #: ``report`` and ``association(id)`` (one association's report entry). See docs/design/engine.md.
 Analyzer = _engine.Analyzer
 
@@ -101,6 +102,7 @@ LIMITS: Final[Mapping[str, int]] = MappingProxyType(
         "max_addresses": _engine.MAX_ADDRESSES,  # addresses per endpoint -> limits.addresses_dropped
         "max_ppids": _engine.MAX_PPIDS,          # distinct PPIDs per stream, more go to ppids["other"]
         "events_max": _engine.EVENTS_MAX,        # events held between drains -> limits.events_dropped
+        "records_max": _engine.RECORDS_MAX,      # per-chunk records held between drains -> limits.records_dropped
     }
 )
 

@@ -33,6 +33,8 @@
                                    INIT retransmission with a new tag) */
 #define SC_HB_PENDING 4         /* outstanding HEARTBEATs remembered per path */
 #define SC_EVENTS_MAX 65536     /* events held between drains (more are counted in limits.events_dropped) */
+#define SC_RECORDS_MAX (1u << 20) /* per-chunk records held between drains, 64 MiB (more are counted in
+                                   limits.records_dropped) */
 #define SC_DUP_SETS 256         /* duplicate-frame cache: 256 sets x 4 ways of recent packet hashes (32 KiB,
                                    cache-resident; -i any copies arrive microseconds apart) */
 #define SC_DUP_WAYS 4
@@ -243,6 +245,8 @@ typedef struct sc_assoc {
     /* shutdown */
     int64_t shutdown_ns, shutdown_ack_ns, shutdown_complete_ns;
     sc_abortinfo *abort;
+    uint64_t rec_first;      /* records on, orientation still provisional (orient_by_tags): 1 + the sequence number
+                                of its first record (0: none yet), so a swap fixes its pending records only */
 } sc_assoc;
 
 /* ------------------------------------------------------------------------------------------------ */
@@ -279,6 +283,58 @@ typedef struct {
 } sc_event;
 
 /* ------------------------------------------------------------------------------------------------ */
+/* Per-chunk records (Analyzer(records=True), drain_records(); engine.md "Records")                  */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* One fixed-size record per chunk the engine analysed in an SCTP packet of an association (duplicate frames,
+ * packets without an association and chunks too short for their type get none), in capture order, plus after a
+ * SACK / NR-SACK one GAP record per gap ack block (then NR gap block) and one DUP record per duplicate TSN, as
+ * captured. Native byte order, no pointers: Python hands the bytes to numpy.frombuffer (sctpcorr/wire/records.py
+ * holds the matching dtype, checked against RECORD_FIELDS, which module.c builds from offsetof/sizeof). */
+typedef struct {
+    int64_t ts_ns;        /* capture timestamp of the packet (ns since epoch) */
+    uint64_t frame_no;    /* frame of the packet (same numbering as events) */
+    uint32_t assoc_id;    /* association id (report()["associations"][i]["id"]) */
+    uint32_t vtag;        /* the packet's verification tag */
+    uint16_t path;        /* index of the packet's src->dst path in the association's "paths" list; 0xffff when
+                             the path table was full */
+    uint8_t type;         /* chunk type (0 DATA, 3 SACK, ...), or SC_WR_GAP / SC_WR_DUP after a SACK */
+    uint8_t flags;        /* chunk flags as on the wire (GAP/DUP: those of their SACK) */
+    uint8_t dir;          /* 0: sent by endpoint A, 1: by B */
+    uint8_t note;         /* SC_WN_* bits, per type */
+    uint16_t chunk_index; /* 0-based position of the chunk in its packet (GAP/DUP: their SACK's) */
+    uint32_t tsn;         /* DATA/I-DATA: TSN. SACK/NR-SACK/SHUTDOWN: cumulative TSN ack. FORWARD-TSN /
+                             I-FORWARD-TSN: new cumulative TSN. INIT/INIT-ACK: initial TSN. GAP: first TSN of the
+                             block (cum + start). DUP: the duplicate TSN. Else 0. */
+    uint32_t a;           /* DATA: PPID (I-DATA: PPID of a first fragment, else 0). SACK/NR-SACK, INIT, INIT-ACK:
+                             a_rwnd. GAP: last TSN of the block (cum + end). ABORT/ERROR: first cause code (0 if
+                             none). HEARTBEAT/HEARTBEAT-ACK: HB info length (chunk length - 4). Else 0. */
+    uint32_t b;           /* DATA/I-DATA: user-data bytes. SACK/NR-SACK: gap blocks (NR ones included) << 16 | dup
+                             TSNs, as declared, each saturated at 0xffff. INIT/INIT-ACK: initiate tag. Else 0. */
+    uint32_t c;           /* DATA: SID << 16 | SSN. I-DATA: SID << 16. SACK/NR-SACK: the engine's flight bytes of
+                             the acked direction after this SACK (the "sack" event's flight_bytes, saturated at
+                             2^32 - 1). INIT/INIT-ACK: outbound streams << 16 | inbound streams. Else 0. */
+    uint64_t x;           /* HEARTBEAT/HEARTBEAT-ACK: Linux HB info nonce with SC_WN_HB_LINUX, else the engine's
+                             64-bit hash of the info bytes (what it matches HB to HB-ACK with). I-DATA: MID. */
+    uint64_t y;           /* HEARTBEAT/HEARTBEAT-ACK with SC_WN_HB_LINUX: sent_at (sender's jiffies). Else 0. */
+} sc_wrec;
+_Static_assert(sizeof(sc_wrec) == 64, "sc_wrec is 64 bytes (records.py RECORD_DTYPE)");
+
+#define SC_WR_GAP 0xF0          /* record types beyond the wire's: a gap ack block, a duplicate TSN (chunks of
+                                   the unassigned wire types 0xF0 / 0xF1 therefore get no record) */
+#define SC_WR_DUP 0xF1
+/* note bits. DATA / I-DATA: */
+#define SC_WN_RTX      0x01     /* counted as a retransmission */
+#define SC_WN_KIND     0x06     /* retransmission kind << 1: 0 fast, 1 timeout, 2 unknown (with SC_WN_RTX) */
+#define SC_WN_SPURIOUS 0x08     /* spurious as known when sent (the retransmission event's flag) */
+#define SC_WN_IBIT     0x10     /* I (SACK-IMMEDIATELY) flag */
+#define SC_WN_FIRST    0x20     /* first time this TSN is seen in this direction (a new TSN) */
+/* HEARTBEAT / HEARTBEAT-ACK: */
+#define SC_WN_HB_LINUX 0x01     /* Linux 56-byte HB info recognised: x = nonce, y = sent_at */
+/* GAP: */
+#define SC_WN_NR       0x01     /* an NR gap block */
+
+/* ------------------------------------------------------------------------------------------------ */
 /* The analyzer                                                                                      */
 /* ------------------------------------------------------------------------------------------------ */
 
@@ -288,7 +344,7 @@ typedef struct {
     int64_t first_ts_ns, last_ts_ns;
     uint8_t have_ts;
     uint64_t chunks[256];    /* every chunk of every SCTP frame (duplicates included), by type */
-    uint64_t assocs_dropped, tsns_evicted, events_dropped;
+    uint64_t assocs_dropped, tsns_evicted, events_dropped, records_dropped;
     uint64_t paths_dropped, streams_dropped, addresses_dropped;
 } sc_capstats;
 
@@ -334,6 +390,12 @@ typedef struct sc_analyzer {
     sc_event *ev;            /* ring */
     uint32_t ev_cap, ev_head, ev_n;
 
+    int records;             /* per-chunk records wanted (set once, before the first packet) */
+    sc_wrec *rec;            /* pending records, rec_n of rec_cap (grows by doubling up to SC_RECORDS_MAX) */
+    uint32_t rec_n, rec_cap;
+    uint64_t rec_drained;    /* records drained so far: rec[i] has sequence number rec_drained + i */
+    sc_wrec rec_scratch;     /* where a record goes when there is no room: written, then discarded (counted) */
+
     uint64_t auto_frame;     /* frame numbers for feed_packet(frame_no=0) */
 } sc_analyzer;
 
@@ -367,6 +429,15 @@ static inline const sc_event *sc_an_event(const sc_analyzer *an, uint32_t i)
     return &an->ev[(an->ev_head + i) & (an->ev_cap - 1)];
 }
 void sc_an_events_clear(sc_analyzer *an);
+
+/* Records: n pending (contiguous, oldest first), and drop them all. */
+static inline uint32_t sc_an_records_pending(const sc_analyzer *an) { return an->rec_n; }
+static inline const sc_wrec *sc_an_records(const sc_analyzer *an) { return an->rec; }
+static inline void sc_an_records_clear(sc_analyzer *an)
+{
+    an->rec_drained += an->rec_n;
+    an->rec_n = 0;
+}
 
 /* Report helpers. */
 int64_t sc_rtt_percentile(const sc_rtt *r, double pct);   /* SC_NOTS when no sample */

@@ -4,12 +4,14 @@
  * The object owns one sc_capture (the pcap/pcapng stream parser, reset by each finish_capture()) and one
  * sc_analyzer (decoder + analysis state, which carries on across files). feed_capture() runs the whole
  * capture -> decode -> analyse loop in C with the GIL released; a `busy` flag refuses re-entry from another
- * thread meanwhile. Python objects are only built by report() and drain_events().
+ * thread meanwhile. Python objects are only built by report(), drain_events() and drain_records() (one bytes
+ * object for all pending records).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -665,7 +667,8 @@ static PyObject *build_capture(const sc_analyzer *an)
     if (put(sub, "assocs_dropped", u64(cs->assocs_dropped)) < 0 || put(sub, "tsns_evicted", u64(cs->tsns_evicted)) < 0 ||
         put(sub, "events_dropped", u64(cs->events_dropped)) < 0 || put(sub, "paths_dropped", u64(cs->paths_dropped)) < 0 ||
         put(sub, "streams_dropped", u64(cs->streams_dropped)) < 0 ||
-        put(sub, "addresses_dropped", u64(cs->addresses_dropped)) < 0)
+        put(sub, "addresses_dropped", u64(cs->addresses_dropped)) < 0 ||
+        put(sub, "records_dropped", u64(cs->records_dropped)) < 0)
         goto fail;
     MOVE(d, "limits", sub);
     return d;
@@ -788,12 +791,12 @@ static PyObject *Analyzer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 
 static int Analyzer_init(AnalyzerObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"events", "dup_window_ns", "max_assocs", "max_outstanding", NULL};
-    int events = 0;
+    static char *kwlist[] = {"events", "dup_window_ns", "max_assocs", "max_outstanding", "records", NULL};
+    int events = 0, records = 0;
     long long dup_window_ns = 5000000;
     long long max_assocs = 1000000, max_outstanding = 65536;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pLLL:Analyzer", kwlist, &events, &dup_window_ns, &max_assocs,
-                                     &max_outstanding))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pLLL$p:Analyzer", kwlist, &events, &dup_window_ns, &max_assocs,
+                                     &max_outstanding, &records))
         return -1;
     if (dup_window_ns < 0) {
         PyErr_SetString(PyExc_ValueError, "dup_window_ns must be >= 0 (0 disables duplicate detection)");
@@ -819,6 +822,7 @@ static int Analyzer_init(AnalyzerObject *self, PyObject *args, PyObject *kw)
         PyErr_NoMemory();
         return -1;
     }
+    an->records = records;
     sc_an_free(self->an);
     sc_capture_free(self->cap);
     self->an = an;
@@ -1046,6 +1050,21 @@ static PyObject *Analyzer_drain_events(AnalyzerObject *self, PyObject *unused)
     return l;
 }
 
+/* All pending records as one bytes object (native byte order, RECORD_SIZE bytes each), then none pending. */
+static PyObject *Analyzer_drain_records(AnalyzerObject *self, PyObject *unused)
+{
+    if (check_ready(self) < 0)
+        return NULL;
+    sc_analyzer *an = self->an;
+    uint32_t n = sc_an_records_pending(an);
+    PyObject *b = PyBytes_FromStringAndSize(n ? (const char *)sc_an_records(an) : NULL,
+                                            (Py_ssize_t)n * (Py_ssize_t)sizeof(sc_wrec));
+    if (!b)
+        return NULL; /* records stay pending */
+    sc_an_records_clear(an);
+    return b;
+}
+
 static PyObject *build_report(sc_analyzer *an);
 
 static PyObject *Analyzer_report(AnalyzerObject *self, PyObject *unused)
@@ -1112,6 +1131,9 @@ static PyMethodDef Analyzer_methods[] = {
      "automatically)."},
     {"drain_events", (PyCFunction)Analyzer_drain_events, METH_NOARGS,
      "drain_events() -> list[tuple]\n--\n\nEvents since the last drain (only with events=True)."},
+    {"drain_records", (PyCFunction)Analyzer_drain_records, METH_NOARGS,
+     "drain_records() -> bytes\n--\n\nThe per-chunk records since the last drain (only with records=True), "
+     "RECORD_SIZE bytes each in native byte order (sctpcorr.wire.records.as_array reads them)."},
     {"association", (PyCFunction)Analyzer_association, METH_O,
      "association(id: int) -> dict\n--\n\nOne association's report() entry, built alone (cost independent of the "
      "number of associations). Raises KeyError for an id that is not an association."},
@@ -1126,9 +1148,10 @@ static PyTypeObject AnalyzerType = {
     .tp_basicsize = sizeof(AnalyzerObject),
     .tp_dealloc = (destructor)Analyzer_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "Analyzer(events=False, dup_window_ns=5_000_000, max_assocs=1_000_000, max_outstanding=65536)\n\n"
-              "The SCTP wire analyser: feed pcap/pcapng bytes or single frames, read report() and "
-              "drain_events().",
+    .tp_doc = "Analyzer(events=False, dup_window_ns=5_000_000, max_assocs=1_000_000, max_outstanding=65536, *, "
+              "records=False)\n\n"
+              "The SCTP wire analyser: feed pcap/pcapng bytes or single frames, read report(), drain_events() "
+              "and drain_records().",
     .tp_methods = Analyzer_methods,
     .tp_init = (initproc)Analyzer_init,
     .tp_new = Analyzer_new,
@@ -1197,8 +1220,36 @@ PyMODINIT_FUNC PyInit__engine(void)
         PyModule_AddIntConstant(m, "MAX_STREAMS", SC_MAX_STREAMS) < 0 ||
         PyModule_AddIntConstant(m, "MAX_ADDRESSES", SC_MAX_ADDRS) < 0 ||
         PyModule_AddIntConstant(m, "MAX_PPIDS", SC_MAX_PPIDS) < 0 ||
-        PyModule_AddIntConstant(m, "EVENTS_MAX", SC_EVENTS_MAX) < 0)
+        PyModule_AddIntConstant(m, "EVENTS_MAX", SC_EVENTS_MAX) < 0 ||
+        PyModule_AddIntConstant(m, "RECORDS_MAX", SC_RECORDS_MAX) < 0 ||
+        PyModule_AddIntConstant(m, "RECORD_SIZE", (long)sizeof(sc_wrec)) < 0)
         goto fail;
+    {
+        /* (name, offset, size) of every sc_wrec field, from the compiler: records.py checks its dtype on it */
+#define F(f) {#f, offsetof(sc_wrec, f), sizeof(((sc_wrec *)0)->f)}
+        static const struct {
+            const char *name;
+            size_t off, size;
+        } fields[] = {F(ts_ns), F(frame_no), F(assoc_id), F(vtag), F(path), F(type), F(flags), F(dir), F(note),
+                      F(chunk_index), F(tsn), F(a), F(b), F(c), F(x), F(y)};
+#undef F
+        size_t nf = sizeof fields / sizeof fields[0];
+        PyObject *t = PyTuple_New((Py_ssize_t)nf);
+        if (!t)
+            goto fail;
+        for (size_t i = 0; i < nf; i++) {
+            PyObject *f = Py_BuildValue("(snn)", fields[i].name, (Py_ssize_t)fields[i].off, (Py_ssize_t)fields[i].size);
+            if (!f) {
+                Py_DECREF(t);
+                goto fail;
+            }
+            PyTuple_SET_ITEM(t, (Py_ssize_t)i, f);
+        }
+        if (PyModule_AddObject(m, "RECORD_FIELDS", t) < 0) {
+            Py_DECREF(t);
+            goto fail;
+        }
+    }
     return m;
 fail:
     Py_XDECREF(names);
