@@ -240,11 +240,14 @@ main.add_command(pcap)
 
 def _register_optional() -> None:
     # lab and probe live in their own packages; they import nothing heavy (no bcc, no qemu) at import time.
+    from sctpcorr.correlate_cli import correlate_cmd, validate_cmd
     from sctpcorr.kernel.cli import probe
     from sctpcorr.lab.cli import lab
 
     main.add_command(lab)
     main.add_command(probe)
+    main.add_command(correlate_cmd)
+    main.add_command(validate_cmd)
 
 
 _register_optional()

@@ -30,7 +30,7 @@ import struct
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["SCHEMA", "write_manifest", "read_manifest", "update_manifest", "read_jsonl", "capture_info",
+__all__ = ["SCHEMA", "write_manifest", "read_manifest", "update_manifest", "read_jsonl", "read_bytes", "find_file", "capture_info",
            "summary", "is_bundle", "find_bundles"]
 
 SCHEMA = 1
@@ -70,11 +70,37 @@ def update_manifest(bundle: str | Path, **changes: Any) -> dict:
     return m
 
 
+def find_file(bundle: str | Path, rel: str) -> Path:
+    """``bundle/rel``, or ``bundle/rel.gz`` when only the compressed copy exists (the bundles committed under
+    pcaps/lab/ are gzipped; sctpcorr reads both)."""
+    p = Path(bundle) / rel
+    gz = p.with_name(p.name + ".gz")
+    return gz if not p.exists() and gz.exists() else p
+
+
+def read_bytes(path: str | Path) -> bytes:
+    data = Path(path).read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        import gzip
+        import zlib
+        try:
+            return gzip.decompress(data)
+        except (OSError, EOFError, zlib.error):
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)     # a cut gzip: what decompresses
+            return d.decompress(data)
+    return data
+
+
 def read_jsonl(path: str | Path) -> tuple[list[dict], int]:
-    """(records, bad_lines): lines that are not JSON objects (e.g. a last line cut by a crash) are counted."""
+    """(records, bad_lines): lines that are not JSON objects (e.g. a last line cut by a crash) are counted.
+    A ``.gz`` twin is read when the file itself is absent."""
     recs, bad = [], 0
+    p = Path(path)
+    if not p.exists() and p.with_name(p.name + ".gz").exists():
+        p = p.with_name(p.name + ".gz")
     try:
-        with open(path, errors="replace") as f:
+        import io
+        with io.TextIOWrapper(io.BytesIO(read_bytes(p)), errors="replace") as f:
             for line in f:
                 line = line.strip()
                 if not line:
@@ -112,10 +138,12 @@ def capture_info(path: str | Path) -> dict:
 
     A truncated tail (the writer was killed) is reported as ``truncated_tail: true``, not as an error."""
     p = Path(path)
+    if not p.exists() and p.with_name(p.name + ".gz").exists():
+        p = p.with_name(p.name + ".gz")
     info: dict[str, Any] = {"file": p.name, "bytes": 0, "format": None, "packets": 0, "interfaces": [],
                             "first_ts_ns": None, "last_ts_ns": None, "truncated_tail": False}
     try:
-        data = p.read_bytes()
+        data = read_bytes(p)
     except OSError as e:
         info["error"] = str(e)
         return info
@@ -209,7 +237,7 @@ def summary(bundle: str | Path) -> dict:
     }
     for role in ("client", "server"):
         for ext in ("pcapng", "pcap"):
-            cap = b / f"{role}.{ext}"
+            cap = find_file(b, f"{role}.{ext}")
             if cap.exists():
                 out["captures"][role] = capture_info(cap)
                 break

@@ -16,6 +16,39 @@ from sctpcorr.lab import scenario as scn
 EXIT_INPUT = 1
 EXIT_UNAVAILABLE = 3   # the lab cannot run here (prerequisites)
 EXIT_INCOMPLETE = 4    # the run finished but a bundle is incomplete
+EXIT_INVALID = 5       # every bundle is complete, but the kernel's view and the wire's disagree in one of them
+VALIDATION = "validation.json"
+
+
+def validate_bundle(b: Path, write: bool = False) -> dict | None:
+    """``sctpcorr validate`` on one bundle (None when it has no kernel recording): the verdicts, with ``write``
+    also into the bundle's validation.json."""
+    from sctpcorr import correlate_io
+    from sctpcorr.errors import SctpcorrError
+    from sctpcorr.report.correlate import verdict_counts
+
+    if not bdl.find_file(b / "kernel", "probe.jsonl").exists():
+        return None
+    try:
+        cx, _inp = correlate_io.run(bundles=[str(b)])
+    except SctpcorrError as e:
+        return {"verdict": "error", "error": str(e), "checks": []}
+    doc = cx.as_dict()
+    out = {"schema_version": doc["schema_version"], "verdict": cx.verdict, "counts": verdict_counts(cx),
+           "checks": doc["checks"], "clocks": doc["clocks"]}
+    if write:
+        try:
+            (b / VALIDATION).write_text(json.dumps(out, indent=1, default=int) + "\n")
+        except OSError:
+            pass
+    return out
+
+
+def _verdict_line(v: dict) -> str:
+    if v.get("verdict") == "error":
+        return f"validate: ERROR {v.get('error')}"
+    ok = v["verdict"] not in ("disagree", "not checkable")
+    return (f"validate: {'PASS' if ok else 'FAIL'} ({', '.join(f'{n} {k}' for k, n in v['counts'].items() if n)})")
 
 
 @click.group(epilog="""\b
@@ -53,8 +86,10 @@ def list_cmd(as_json: bool) -> None:
 
 @lab.command("run", epilog="""\b
 One scenario: DIR is its bundle. Several: DIR/<scenario>/ each, one boot for all.
-Exit codes: 0 all complete, 1 bad scenario, 3 lab unavailable (prints what to install),
-4 a run was incomplete (interrupted, timed out, or the workload failed).
+With --probe each bundle is validated at the end (sctpcorr validate; verdicts in validation.json).
+Exit codes: 0 all complete (and valid), 1 bad scenario, 3 lab unavailable (prints what to install),
+4 a run was incomplete (interrupted, timed out, or the workload failed), 5 complete, but the
+kernel's view and the wire's disagree in a bundle.
 """)
 @click.argument("scenarios", nargs=-1, required=True)
 @click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False), help="Bundle directory.")
@@ -111,7 +146,21 @@ def run_cmd(scenarios: tuple[str, ...], out: str, timeout: float | None, memory:
     click.echo(f"guest run took {res.elapsed_s:.1f} s; console: {res.console}", err=True)
     if res.reason and res.reason.startswith("interrupted"):
         sys.exit(130)
-    sys.exit(EXIT_INCOMPLETE if incomplete else 0)
+    invalid = 0
+    if with_probe or probe_argv:
+        # the kernel's view against the captures, per bundle (sctpcorr validate; verdicts in validation.json)
+        for b in res.bundles:
+            if not bdl.read_manifest(b).get("complete"):
+                continue
+            v = validate_bundle(Path(b), write=True)
+            if v is not None:
+                click.echo(f"{b}: {_verdict_line(v)}")
+                for c in v["checks"]:
+                    if c["verdict"] == "disagree":
+                        click.echo(f"  DISAGREE {c['check']} {c.get('assoc') or ''} {c.get('direction') or ''}: "
+                                   f"{c['sentence']}")
+                invalid += v["verdict"] in ("disagree", "not checkable", "error")
+    sys.exit(EXIT_INCOMPLETE if incomplete else EXIT_INVALID if invalid else 0)
 
 
 def _fmt_ns(ns: int | None) -> str:
@@ -130,13 +179,21 @@ def _netem_text(d: dict) -> str:
 @lab.command("show")
 @click.argument("bundle_dir", type=click.Path(exists=True, file_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def show_cmd(bundle_dir: str, as_json: bool) -> None:
-    """What a bundle (or each bundle of a group directory) holds."""
+@click.option("--verdicts/--no-verdicts", default=True, show_default=True,
+              help="With a kernel recording: the correlator's verdicts (sctpcorr validate).")
+def show_cmd(bundle_dir: str, as_json: bool, verdicts: bool) -> None:
+    """What a bundle (or each bundle of a group directory) holds, and whether its kernel recording agrees with
+    its captures."""
     bundles = bdl.find_bundles(bundle_dir)
     if not bundles:
         raise click.ClickException(f"{bundle_dir}: no manifest.json (not a lab bundle)")
     sums = [bdl.summary(b) for b in bundles]
     if as_json:
+        if verdicts:
+            for s in sums:
+                v = validate_bundle(Path(s["bundle"]))
+                if v is not None:
+                    s["validation"] = {"verdict": v["verdict"], "counts": v.get("counts"), "checks": v["checks"]}
         click.echo(json.dumps(sums if len(sums) > 1 else sums[0], indent=1))
         return
     for s in sums:
@@ -168,6 +225,13 @@ def show_cmd(bundle_dir: str, as_json: bool) -> None:
                        + (f"  {w['bad_lines']} bad lines" if w["bad_lines"] else ""))
         for role, n in s["snapshots"].items():
             click.echo(f"kernel   {role:<6} {n['records']} snapshots (/proc/net/sctp, sock_diag)")
+        v = validate_bundle(Path(s["bundle"])) if verdicts else None
+        if v is not None:
+            click.echo(f"verdicts {_verdict_line(v)}")
+            for c in v["checks"]:
+                where = f"{c.get('assoc') or ''} {c.get('direction') or ''}".strip() or "all"
+                click.echo(f"         {c['verdict']:<14} {c['check']:<16} {where:<6} "
+                           f"{c['sentence'][:52] + ('...' if len(c['sentence']) > 52 else '')}")
         click.echo(f"files    {len(s['files'])}: {', '.join(s['files'][:12])}{' ...' if len(s['files']) > 12 else ''}")
         click.echo("")
 

@@ -184,7 +184,13 @@ class Lab:
             self.batch(argv, lines)
         self.apply_netem([(p, d, params) for p, dirs in self.sc["paths"].items() for d, params in dirs.items()
                           if params or d in ("c2s", "s2c")], at_s=None)
-        self.manifest(topology=topo.topology(), netem=self.sc["paths"])
+        inodes = {}
+        for role, ns in topo.NS.items():
+            try:   # the inode a probe event's netns field carries: which kernel end lived on which host
+                inodes[role] = os.stat(f"/run/netns/{ns}").st_ino
+            except OSError:
+                pass
+        self.manifest(topology={**topo.topology(), "netns_inodes": inodes}, netem=self.sc["paths"])
 
     def apply_netem(self, changes: list[tuple[str, str, dict]], at_s: float | None, **log: Any) -> None:
         """Set the netem of (path, direction, params), one ``tc -batch`` process per namespace (the router for

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.skipif(not lt.have_tshark(), reason="needs tshark (apt-
 
 
 def _frames(b: Path, role: str) -> list[lt.Frame]:
-    return lt.frames(b / f"{role}.pcapng")
+    return lt.frames(bundle.find_file(b, f"{role}.pcapng"))
 
 
 def _log(b: Path, role: str) -> list[dict]:
@@ -244,7 +244,7 @@ def _engine_report(pcap: Path) -> dict:
     except Exception as e:  # noqa: BLE001 - EngineUnavailable or an older tree
         pytest.skip(f"the wire engine does not load: {e}")
     a = Analyzer()
-    a.feed_capture(pcap.read_bytes())
+    a.feed_capture(bundle.read_bytes(pcap))
     a.finish_capture()
     return a.report()
 
@@ -254,7 +254,7 @@ def test_wire_engine_agrees_with_tshark_on_lab_captures(lab_bundles, name):
     b = lab_bundles[name]
     for role in ("client", "server"):
         frs = _frames(b, role)
-        rep = _engine_report(b / f"{role}.pcapng")
+        rep = _engine_report(bundle.find_file(b, f"{role}.pcapng"))
         assert rep["capture"]["bad_checksum"] == 0 and rep["capture"]["malformed"] == 0
         assert rep["capture"]["chunks"]["DATA"] == len(lt.data_chunks(frs))
         assocs = rep["associations"]
@@ -267,15 +267,15 @@ def test_wire_engine_agrees_with_tshark_on_lab_captures(lab_bundles, name):
 
 
 def test_wire_engine_sees_the_netem_delay_and_the_failover(lab_bundles):
-    rep = _engine_report(lab_bundles["baseline"] / "server.pcapng")
+    rep = _engine_report(bundle.find_file(lab_bundles["baseline"], "server.pcapng"))
     paths = {(p["src"], p["dst"]): p for p in rep["associations"][0]["paths"]}
     for path, two_d in ((P1, 40), (P2, 60)):   # the server's heartbeats: B>A
         rtt = paths[(path["server"], path["client"])]["rtt"]
         assert rtt["heartbeat_samples"] >= 3
         assert two_d * 1e6 - 5e5 <= rtt["min_ns"] <= (two_d + 15) * 1e6
-    rep = _engine_report(lab_bundles["failover"] / "server.pcapng")
+    rep = _engine_report(bundle.find_file(lab_bundles["failover"], "server.pcapng"))
     paths = {(p["src"], p["dst"]): p for p in rep["associations"][0]["paths"]}
     assert paths[(P1["server"], P1["client"])]["heartbeats"]["unanswered"] >= 2
     assert paths[(P2["client"], P2["server"])]["data_chunks"] > 0
-    rep = _engine_report(lab_bundles["lossy"] / "client.pcapng")
+    rep = _engine_report(bundle.find_file(lab_bundles["lossy"], "client.pcapng"))
     assert rep["associations"][0]["directions"]["A>B"]["retransmissions"]["total"] > 0

@@ -1,0 +1,207 @@
+"""Clock alignment between a kernel recording (CLOCK_MONOTONIC) and a capture (the capture's own clock).
+
+Theory of operation
+-------------------
+Let ``delta = capture_time - kernel_time`` for the same instant.  Matched events bound it from both sides,
+whatever the capture's position on the path:
+
+* the kernel made a packet, then the capture saw it (an egress event and the packet on the wire: DATA by TSN,
+  SACK by its fields, HEARTBEAT by nonce and sent_at): ``wire = kernel + delta + d`` with ``d >= 0``, so
+  ``delta <= wire - kernel``: every such pair is an **upper bound**;
+* the capture saw a packet, then the kernel processed it (a SACK or HEARTBEAT-ACK on the wire and the kernel's
+  ``sack``/``hb_ack`` event): ``delta >= wire - kernel``: a **lower bound**.
+
+``hi`` is the smallest upper bound and ``lo`` the largest lower bound (robustly: the 0.1 % quantile, so that a
+single mismatched pair cannot decide); the offset lies in ``[lo, hi]``.  Next to the recorded host both bounds
+are tight (the stack's own microseconds); a capture on the other host leaves the network's one-way delays
+between them and the middle assumes a symmetric path, like NTP.  The estimate is the middle of the interval
+and the uncertainty its half width.  A constant delay inside the host before the capture point (a qdisc) widens
+the interval by that delay and cannot be told from the offset without a shared clock: the output says so.
+
+**Drift**: over a long recording the two clocks may run at different rates (NTP slewing one of them, another
+host's oscillator).  The bounds are taken per time window, a line is fitted through the windows' middles,
+and when it moves more than the interval's half width over the recording, the offset is modelled as
+``delta(t) = delta0 + rate * (t - t0)`` (rate reported in ppm) and the bounds are recomputed around it.
+
+**Recorded offsets**: when the capture was taken on the recorded host (a lab bundle; the same host label), the
+recording's own CLOCK_REALTIME - CLOCK_MONOTONIC (startup and clock records, bracketed reads) is the offset,
+good to microseconds.  It is used when it lies within the matched events' bounds (plus its own uncertainty and
+``tolerance_ns``); otherwise the capture's clock was shifted (or the capture is from elsewhere) and the
+estimate is used instead, and the ``clock`` check says by how much they differ.
+
+Pure: arrays of matched times in, a ``ClockFit`` out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ClockFit", "Pairs", "fit", "recorded_offset"]
+
+QUANTILE = 0.001          # robust extremes: a mismatched pair in a thousand cannot move a bound
+MIN_WINDOW_PAIRS = 20     # a drift window needs this many pairs on each side
+DRIFT_WINDOWS = 8
+
+
+@dataclass
+class Pairs:
+    """Matched (kernel_ns, wire_ns) pairs, by causal order."""
+
+    fwd_k: list[np.ndarray] = field(default_factory=list)    # kernel first, then the wire: upper bounds
+    fwd_w: list[np.ndarray] = field(default_factory=list)
+    bwd_k: list[np.ndarray] = field(default_factory=list)    # the wire first, then the kernel: lower bounds
+    bwd_w: list[np.ndarray] = field(default_factory=list)
+    kinds: dict[str, int] = field(default_factory=dict)      # what the pairs are (data, sack, heartbeat...)
+
+    def add(self, forward: bool, kernel_ns: np.ndarray, wire_ns: np.ndarray, kind: str) -> None:
+        kernel_ns, wire_ns = np.asarray(kernel_ns, dtype=np.int64), np.asarray(wire_ns, dtype=np.int64)
+        if not len(kernel_ns):
+            return
+        (self.fwd_k if forward else self.bwd_k).append(kernel_ns)
+        (self.fwd_w if forward else self.bwd_w).append(wire_ns)
+        self.kinds[kind] = self.kinds.get(kind, 0) + len(kernel_ns)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        cat = lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=np.int64)  # noqa: E731
+        return cat(self.fwd_k), cat(self.fwd_w), cat(self.bwd_k), cat(self.bwd_w)
+
+
+@dataclass
+class ClockFit:
+    """How a capture's clock maps onto a recording's: ``capture_ns = kernel_ns + offset_at(kernel_ns)``."""
+
+    offset_ns: int | None           # at t0_ns
+    method: str                     # "recorded", "estimated", "one-sided", "none"
+    lo_ns: int | None = None        # matched-event bounds of the offset (at t0_ns, drift removed)
+    hi_ns: int | None = None
+    uncertainty_ns: int | None = None
+    rate_ppm: float = 0.0           # drift: capture clock rate relative to the kernel's, in parts per million
+    t0_ns: int = 0
+    n_upper: int = 0
+    n_lower: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    recorded_ns: int | None = None  # the recording's own offset, when the capture is from the recorded host
+    recorded_uncertainty_ns: int | None = None
+    recorded_error_ns: int | None = None   # how far the recorded offset lies outside [lo, hi] (0: inside)
+    note: str = ""
+
+    def offset_at(self, kernel_ns: np.ndarray | int) -> np.ndarray | int:
+        if self.offset_ns is None:
+            raise ValueError("no clock offset")
+        if not self.rate_ppm:
+            return self.offset_ns
+        return self.offset_ns + (np.asarray(kernel_ns, dtype=np.float64) - self.t0_ns) * self.rate_ppm * 1e-6
+
+    def to_kernel(self, wire_ns: np.ndarray | int) -> np.ndarray | int:
+        """A capture time in the kernel's clock."""
+        w = np.asarray(wire_ns, dtype=np.int64)
+        if not self.rate_ppm:
+            return w - self.offset_ns  # type: ignore[operator]
+        k = w - self.offset_ns
+        return (w - self.offset_at(k)).astype(np.int64)  # one fixed-point step is exact to << 1 ns for ppm rates
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"offset_ns": self.offset_ns, "method": self.method, "bounds_ns": [self.lo_ns, self.hi_ns],
+                "uncertainty_ns": self.uncertainty_ns, "drift_ppm": round(self.rate_ppm, 3),
+                "at_kernel_ns": self.t0_ns, "upper_bounds": self.n_upper, "lower_bounds": self.n_lower,
+                "matched": self.kinds, "recorded_offset_ns": self.recorded_ns,
+                "recorded_uncertainty_ns": self.recorded_uncertainty_ns,
+                "recorded_error_ns": self.recorded_error_ns, "note": self.note}
+
+
+def _low(x: np.ndarray) -> int:
+    k = int(len(x) * QUANTILE)
+    return int(np.partition(x, k)[k]) if k else int(x.min())
+
+
+def _high(x: np.ndarray) -> int:
+    k = int(len(x) * QUANTILE)
+    return int(np.partition(x, len(x) - 1 - k)[len(x) - 1 - k]) if k else int(x.max())
+
+
+def _drift(fk: np.ndarray, fd: np.ndarray, bk: np.ndarray, bd: np.ndarray) -> tuple[float, int]:
+    """(rate as a fraction, t0): a line through the middles of the bounds per time window; 0 when there are too
+    few windows with pairs on both sides."""
+    t_all = np.concatenate([fk, bk])
+    t0 = int(np.median(t_all)) if len(t_all) else 0
+    if len(fk) < MIN_WINDOW_PAIRS * 2 or len(bk) < MIN_WINDOW_PAIRS * 2:
+        return 0.0, t0
+    edges = np.quantile(t_all, np.linspace(0, 1, DRIFT_WINDOWS + 1))
+    mids, ts = [], []
+    for a, b in zip(edges[:-1], edges[1:]):
+        f = fd[(fk >= a) & (fk <= b)]
+        lo = bd[(bk >= a) & (bk <= b)]
+        if len(f) < MIN_WINDOW_PAIRS or len(lo) < MIN_WINDOW_PAIRS:
+            continue
+        mids.append((_low(f) + _high(lo)) / 2)
+        ts.append((a + b) / 2 - t0)
+    if len(mids) < 3:
+        return 0.0, t0
+    return float(np.polyfit(np.asarray(ts), np.asarray(mids), 1)[0]), t0
+
+
+def _bounds(fd: np.ndarray, bd: np.ndarray) -> tuple[int | None, int | None]:
+    return (_high(bd) if len(bd) else None), (_low(fd) if len(fd) else None)
+
+
+def fit(pairs: Pairs, recorded: tuple[int, int] | None = None, tolerance_ns: int = 500_000) -> ClockFit:
+    """Fit the offset from matched pairs; ``recorded`` = (offset, uncertainty) of the recorded host's
+    CLOCK_REALTIME - CLOCK_MONOTONIC when the capture is from that host.
+
+    A constant offset is assumed while one fits every pair (the largest lower bound is below the smallest
+    upper bound); only when none does is a drift fitted (and kept if the bounds around it then agree)."""
+    fk, fw, bk, bw = pairs.arrays()
+    fd, bd = fw - fk, bw - bk
+    out = ClockFit(None, "none", n_upper=len(fd), n_lower=len(bd), kinds=dict(pairs.kinds))
+    if recorded is not None:
+        out.recorded_ns, out.recorded_uncertainty_ns = recorded
+    if not len(fd) and not len(bd):
+        if recorded is not None:
+            out.offset_ns, out.method = recorded[0], "recorded"
+            out.uncertainty_ns = recorded[1]
+            out.note = "no matched events: the recorded offset is used unchecked"
+        return out
+    lo, hi = _bounds(fd, bd)
+    t_all = np.concatenate([fk, bk])
+    out.t0_ns = int(np.median(t_all))
+    if lo is not None and hi is not None and lo > hi:
+        rate, t0 = _drift(fk, fd, bk, bd)
+        if rate:
+            lo2, hi2 = _bounds(fd - ((fk - t0) * rate).astype(np.int64), bd - ((bk - t0) * rate).astype(np.int64))
+            if lo2 is not None and hi2 is not None and lo2 <= hi2:
+                lo, hi, out.rate_ppm, out.t0_ns = lo2, hi2, rate * 1e6, t0
+        if lo > hi:  # type: ignore[operator]
+            out.note = (f"the bounds cross by {(lo - hi) / 1e6:.3f} ms (clock steps, or events matched wrongly); "  # type: ignore[operator]
+                        "their middle is used")
+    out.lo_ns, out.hi_ns = lo, hi
+    if lo is not None and hi is not None:
+        out.offset_ns, out.uncertainty_ns, out.method = (lo + hi) // 2, abs(hi - lo) // 2, "estimated"
+    else:
+        out.offset_ns = hi if hi is not None else lo
+        out.method = "one-sided"
+        out.note = "events matched one way only: the offset is a bound, not an estimate"
+    if recorded is not None:
+        r, ru = recorded
+        slack = ru + tolerance_ns
+        if out.rate_ppm:   # the recorded offset is a constant: compare it with the bounds at the ends
+            out.recorded_error_ns = None
+        lo_ok = out.lo_ns is None or r >= out.lo_ns - slack
+        hi_ok = out.hi_ns is None or r <= out.hi_ns + slack
+        out.recorded_error_ns = 0 if lo_ok and hi_ok else (
+            r - out.hi_ns if not hi_ok else r - out.lo_ns)  # type: ignore[operator]
+        if lo_ok and hi_ok:
+            out.offset_ns, out.uncertainty_ns, out.method, out.rate_ppm = r, ru, "recorded", 0.0
+    return out
+
+
+def recorded_offset(offsets: list[tuple[int, int, int]]) -> tuple[int, int] | None:
+    """(offset, uncertainty) from a recording's [(at_mono, real_minus_mono, uncertainty)] reads: the median
+    offset, its uncertainty the largest of its spread and the reads' own."""
+    if not offsets:
+        return None
+    vals = np.array([o[1] for o in offsets], dtype=np.int64)
+    med = int(np.median(vals))
+    spread = int(vals.max() - vals.min())
+    return med, max(spread, max(o[2] for o in offsets))

@@ -1,0 +1,343 @@
+"""Per TSN, per SACK and per HEARTBEAT: the same chunk in the kernel's events and in each capture.
+
+Theory of operation
+-------------------
+For one direction of one association (``side`` sends DATA, the other side sends SACKs):
+
+**TSNs.**  The sender's kernel lists every DATA chunk it put in a packet (``egress`` events: TSN, sent_count,
+sent_at jiffies, retransmission reason); each capture lists every DATA chunk it saw.  TSNs are unwrapped to 64
+bits around the direction's first TSN (RFC 1982 serial arithmetic: a recording of less than 2^31 TSNs cannot be
+ambiguous) and the n-th kernel transmission of a TSN is paired with the n-th time a capture shows it.
+
+**SACKs.**  A SACK is named by (cumulative TSN ack, a_rwnd, gap blocks, dup TSNs) and its occurrence: the k-th
+SACK with those fields in one source is the k-th in another.  Three views are joined: the receiver's kernel
+building it (an egress SACK chunk: cum ack and a_rwnd only), each capture, and the sender's kernel processing it
+(``sack`` event, before processing).  A SACK one source misses shifts nothing else: occurrences only count
+equal fields.
+
+**HEARTBEATs.**  Linux puts sent_at (jiffies) and the transport's nonce in the HEARTBEAT info; the pair names one
+HEARTBEAT exactly, in ``hb_sent``/``hb_ack`` events and in both HEARTBEAT and HEARTBEAT-ACK on the wire.
+
+**Acks.**  A TSN is acked on a capture by the first SACK from the peer whose cumulative ack reaches it or one of
+whose gap blocks covers it (RFC 9260 6.3.1: the RTT sample is taken at the first ack of either kind).
+
+Everything here works on whole columns (``tables.Table``); times stay in each source's clock.  Pure.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sctpcorr.correlate.assoc import Assoc
+from sctpcorr.correlate.kernel import DATA_TYPES, SACK_TYPES, KernelView
+from sctpcorr.correlate.tables import Table
+from sctpcorr.correlate.wire import WireView
+
+__all__ = ["Direction", "build_direction", "unwrap", "occurrence_match"]
+
+NONE = -1
+
+
+def unwrap(tsn: np.ndarray, base: int) -> np.ndarray:
+    """32-bit TSNs as int64 offsets around ``base``: base + int32(tsn - base)."""
+    d = (np.asarray(tsn, dtype=np.int64) - base) & 0xFFFFFFFF
+    return base + np.where(d >= 1 << 31, d - (1 << 32), d)
+
+
+def _key_ids(*arrays_per_source: list[np.ndarray]) -> list[np.ndarray]:
+    """Dense integer ids for rows of equal values, across sources: each argument is the list of columns of
+    one source (same number of columns each)."""
+    lens = [len(cols[0]) if cols else 0 for cols in arrays_per_source]
+    if not sum(lens):
+        return [np.zeros(n, dtype=np.int64) for n in lens]
+    stacked = np.stack([np.concatenate([np.asarray(cols[i], dtype=np.int64) for cols in arrays_per_source])
+                        for i in range(len(arrays_per_source[0]))], axis=1)
+    _u, inv = np.unique(stacked, axis=0, return_inverse=True)
+    inv = inv.reshape(-1)
+    out, o = [], 0
+    for n in lens:
+        out.append(inv[o:o + n])
+        o += n
+    return out
+
+
+def _occurrence(ids: np.ndarray, order_ts: np.ndarray) -> np.ndarray:
+    """For each row, how many earlier rows (by ``order_ts``) have the same id."""
+    n = len(ids)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    o = np.lexsort((np.arange(n), order_ts, ids))
+    sid = ids[o]
+    start = np.ones(n, dtype=bool)
+    start[1:] = sid[1:] != sid[:-1]
+    grp_start = np.maximum.accumulate(np.where(start, np.arange(n), 0))
+    occ = np.empty(n, dtype=np.int64)
+    occ[o] = np.arange(n) - grp_start
+    return occ
+
+
+def occurrence_match(ids_a: np.ndarray, ts_a: np.ndarray, ids_b: np.ndarray, ts_b: np.ndarray) -> np.ndarray:
+    """For each row of A, the row of B with the same id and the same occurrence (k-th of that id, in time
+    order), or -1."""
+    if not len(ids_a) or not len(ids_b):
+        return np.full(len(ids_a), NONE, dtype=np.int64)
+    occ_a, occ_b = _occurrence(ids_a, ts_a), _occurrence(ids_b, ts_b)
+    ka = ids_a.astype(np.int64) * (1 << 24) + occ_a
+    kb = ids_b.astype(np.int64) * (1 << 24) + occ_b
+    ob = np.argsort(kb, kind="stable")
+    skb = kb[ob]
+    pos = np.searchsorted(skb, ka)
+    pos_c = np.minimum(pos, len(skb) - 1)
+    hit = skb[pos_c] == ka
+    return np.where(hit, ob[pos_c], NONE)
+
+
+@dataclass
+class Direction:
+    """One direction of one association: ``side`` sends DATA, ``1 - side`` SACKs (see the module doc).
+
+    Tables (``t`` = unwrapped TSN, ``ts`` in the source's clock):
+
+    * ``k_tx``: the sender kernel's DATA transmissions: t, ts, jif, sent_count, sent_at, rtx (reason code),
+      path (address id of the recording), length; ``k_rec``: that recording's index (None: no kernel end);
+    * ``w_tx[c]``: capture c's DATA chunks of this direction: t, ts, frame, path, rtx, kind, spurious, first,
+      length; ``w_tx_k[c]``: for each, the kernel transmission it is (-1: none);
+    * ``w_sack[c]``: capture c's SACKs from the receiver: cum (unwrapped), a_rwnd, ngap, ndup, ts, frame,
+      flight, path; ``w_gap[c]``: their gap blocks (start, end unwrapped, sack row);
+    * ``k_sack``: the sender kernel's sack events (cum unwrapped, a_rwnd, ngap, ndup, ts, peer_rwnd,
+      outstanding, path); ``k_sack_w[c]``: the capture-c SACK each is (-1: none);
+    * ``k_sack_out``: the receiver kernel's egress SACK chunks (cum, a_rwnd, ts, eg) and ``k_sack_out_w[c]``;
+    * ``hb``: see ``heartbeats``.
+    """
+
+    asc: Assoc
+    side: int
+    base: int
+    k_rec: int | None = None
+    k_end: int | None = None
+    r_rec: int | None = None       # the receiver's kernel end
+    r_end: int | None = None
+    k_tx: Table | None = None
+    w_tx: dict[int, Table] = field(default_factory=dict)
+    w_tx_k: dict[int, np.ndarray] = field(default_factory=dict)
+    w_sack: dict[int, Table] = field(default_factory=dict)
+    w_gap: dict[int, Table] = field(default_factory=dict)
+    k_sack: Table | None = None
+    k_sack_w: dict[int, np.ndarray] = field(default_factory=dict)
+    k_sack_out: Table | None = None
+    k_sack_out_w: dict[int, np.ndarray] = field(default_factory=dict)
+    w_sack_x: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)   # (c, c2): SACK row of c in c2
+    hb: dict[str, Any] = field(default_factory=dict)
+
+    # ---- acks -------------------------------------------------------------------------------------------
+    def first_ack(self, cap: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For unwrapped TSNs ``t``: (row in w_sack[cap] of the first SACK that acked each, by its cumulative ack
+        or a gap block, or -1; True where a gap block did it)."""
+        s = self.w_sack.get(cap)
+        t = np.asarray(t, dtype=np.int64)
+        row = np.full(len(t), NONE, dtype=np.int64)
+        by_gap = np.zeros(len(t), dtype=bool)
+        if s is None or not len(s) or not len(t):
+            return row, by_gap
+        runmax = np.maximum.accumulate(s.cum)
+        row = np.searchsorted(runmax, t, side="left")
+        row = np.where(row < len(s), row, NONE)
+        g = self.w_gap.get(cap)
+        if g is not None and len(g):
+            first_gap = self._first_gap(g, t)
+            by_gap = (first_gap != NONE) & ((row == NONE) | (first_gap < row))
+            row = np.where(by_gap, first_gap, row)
+        return row, by_gap
+
+    @staticmethod
+    def _first_gap(g: Table, t: np.ndarray) -> np.ndarray:
+        """Row of the first SACK (by sack row order) whose gap blocks cover each TSN, or -1."""
+        out = np.full(len(t), NONE, dtype=np.int64)
+        if not len(t):
+            return out
+        order = np.argsort(t)
+        ts_sorted = t[order]
+        best = np.full(len(t), np.iinfo(np.int64).max, dtype=np.int64)
+        for start, end, sack in zip(g.start.tolist(), g.end.tolist(), g.sack.tolist()):
+            a = np.searchsorted(ts_sorted, start, side="left")
+            b = np.searchsorted(ts_sorted, end, side="right")
+            if a < b:
+                seg = best[a:b]
+                np.minimum(seg, sack, out=seg)
+        hit = best != np.iinfo(np.int64).max
+        out[order[hit]] = best[hit]
+        return out
+
+
+def _tsn_base(asc: Assoc, side: int, kernels: list[KernelView], captures: list[WireView]) -> int | None:
+    """The direction's first TSN by time in any source (the unwrap origin)."""
+    cands: list[tuple[int, int]] = []
+    ke = asc.kernel_end(side)
+    if ke is not None:
+        kv = kernels[ke[0]]
+        m = (kv.echunks.end == ke[1]) & np.isin(kv.echunks.type, DATA_TYPES)
+        if m.any():
+            i = int(np.flatnonzero(m)[0])
+            cands.append((int(kv.echunks.ts[i]) + 10**18, int(kv.echunks.value[i])))   # kernel clock: last resort
+    for c, aid in asc.wire.items():
+        d = captures[c].data
+        m = (d.assoc == aid) & (d.dir == asc.wire_dir(c, side))
+        if m.any():
+            i = int(np.flatnonzero(m)[0])
+            cands.append((int(d.ts[i]), int(d.tsn[i])))
+    if not cands:
+        return None
+    return min(cands)[1]
+
+
+def _kernel_tx(kv: KernelView, end: int, base: int) -> Table:
+    c = kv.echunks
+    m = (c.end == end) & np.isin(c.type, DATA_TYPES)
+    sel = c[m]
+    eg = kv.egress
+    return Table({"t": unwrap(sel.value, base), "ts": sel.ts, "jif": eg.jif[sel.eg] if len(sel) else sel.ts,
+                  "sent_count": sel.sent_count, "sent_at": sel.sent_at, "rtx": sel.rtx, "path": sel.path,
+                  "length": sel.length - np.where(sel.type == 64, 20, 16), "eg": sel.eg})
+
+
+def _nth(t: np.ndarray, ts: np.ndarray) -> np.ndarray:
+    """For each row: it is the n-th (0-based) row of its TSN in time order."""
+    return _occurrence(t, ts)
+
+
+def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: list[WireView]) -> Direction | None:
+    """Join one direction's TSNs, SACKs and HEARTBEATs (see the module doc); None when nobody sent DATA."""
+    base = _tsn_base(asc, side, kernels, captures)
+    rside = 1 - side
+    d = Direction(asc, side, base if base is not None else 0)
+    ke, re_ = asc.kernel_end(side), asc.kernel_end(rside)
+    if ke is not None:
+        d.k_rec, d.k_end = ke
+    if re_ is not None:
+        d.r_rec, d.r_end = re_
+    if base is not None and ke is not None:
+        d.k_tx = _kernel_tx(kernels[ke[0]], ke[1], base)
+    # captures: DATA of this direction, SACKs of the other
+    for c, aid in asc.wire.items():
+        cap = captures[c]
+        dd, sd = asc.wire_dir(c, side), asc.wire_dir(c, rside)
+        if base is not None:
+            m = (cap.data.assoc == aid) & (cap.data.dir == dd)
+            w = cap.data[m]
+            d.w_tx[c] = w.with_columns(t=unwrap(w.tsn, base))
+        ms = (cap.sacks.assoc == aid) & (cap.sacks.dir == sd)
+        rows = np.flatnonzero(ms)
+        s = cap.sacks[ms]
+        if base is None and len(s):
+            d.base = base = int(s.cum[0])
+        d.w_sack[c] = s.with_columns(cum=unwrap(s.cum, d.base))
+        g = cap.gaps
+        gm = np.isin(g.sack, rows)
+        gg = g[gm]
+        local = np.searchsorted(rows, gg.sack)
+        d.w_gap[c] = Table({"start": unwrap(gg.start, d.base), "end": unwrap(gg.end, d.base), "sack": local})
+    # kernel transmissions <-> wire appearances: the n-th transmission is the n-th appearance
+    if d.k_tx is not None:
+        kn = _nth(d.k_tx.t, d.k_tx.ts)
+        for c, w in d.w_tx.items():
+            d.w_tx_k[c] = occurrence_match(w.t, w.ts, d.k_tx.t, d.k_tx.ts) if len(kn) else \
+                np.full(len(w), NONE, dtype=np.int64)
+    # the sender kernel's sack events
+    if ke is not None:
+        kv = kernels[ke[0]]
+        ks = kv.sacks[kv.sacks.end == ke[1]]
+        d.k_sack = ks.with_columns(cum=unwrap(ks.cum, d.base), ctsn=unwrap(ks.ctsn, d.base))
+    if re_ is not None:
+        kv = kernels[re_[0]]
+        c = kv.echunks
+        m = (c.end == re_[1]) & np.isin(c.type, SACK_TYPES)
+        sel = c[m]
+        d.k_sack_out = Table({"cum": unwrap(sel.value, d.base), "a_rwnd": kv.egress.a_rwnd[sel.eg],
+                              "ts": sel.ts, "eg": sel.eg})
+    # SACK joins: (cum, a_rwnd, ngap, ndup) + occurrence
+    caps = list(d.w_sack)
+    if d.k_sack is not None:
+        for c in caps:
+            w = d.w_sack[c]
+            ids_k, ids_w = _key_ids([d.k_sack.cum, d.k_sack.a_rwnd, d.k_sack.ngap, d.k_sack.ndup],
+                                    [w.cum, w.a_rwnd, np.minimum(w.ngap, 0xFFFF), np.minimum(w.ndup, 0xFFFF)])
+            d.k_sack_w[c] = occurrence_match(ids_k, d.k_sack.ts, ids_w, w.ts)
+    if d.k_sack_out is not None:
+        for c in caps:
+            w = d.w_sack[c]
+            ids_k, ids_w = _key_ids([d.k_sack_out.cum, d.k_sack_out.a_rwnd], [w.cum, w.a_rwnd])
+            d.k_sack_out_w[c] = occurrence_match(ids_k, d.k_sack_out.ts, ids_w, w.ts)
+    for c in caps:
+        for c2 in caps:
+            if c2 != c:
+                a, b = d.w_sack[c], d.w_sack[c2]
+                ia, ib = _key_ids([a.cum, a.a_rwnd, a.ngap, a.ndup], [b.cum, b.a_rwnd, b.ngap, b.ndup])
+                d.w_sack_x[(c, c2)] = occurrence_match(ia, a.ts, ib, b.ts)
+    d.hb = heartbeats(asc, side, kernels, captures)
+    return d
+
+
+def heartbeats(asc: Assoc, side: int, kernels: list[KernelView], captures: list[WireView]) -> dict[str, Any]:
+    """HEARTBEATs ``side`` sent, by (nonce, sent_at): {"key": unique keys (nonce, sent_at) as a structured
+    array, "k_sent": kernel hb_sent ts, "k_sent_path", "k_ack": kernel hb_ack ts, "w": {c: {"hb": ts,
+    "ack": ts, "hb_path": path idx, "hb_frame", "ack_frame"}}}, every array aligned on "key" (-1: none)."""
+    ke = asc.kernel_end(side)
+    parts_n, parts_s = [], []
+    k_sent = k_ack = None
+    if ke is not None:
+        kv = kernels[ke[0]]
+        k_sent = kv.hb_sent[kv.hb_sent.end == ke[1]]
+        k_ack = kv.hb_ack[kv.hb_ack.end == ke[1]]
+        parts_n += [k_sent.nonce, k_ack.nonce]
+        parts_s += [k_sent.sent_at, k_ack.sent_at]
+    w_rows: dict[int, tuple[Table, Table]] = {}
+    for c, aid in asc.wire.items():
+        h = captures[c].hbs
+        m = (h.assoc == aid) & h.linux
+        hb = h[m & ~h.ack & (h.dir == asc.wire_dir(c, side))]
+        ack = h[m & h.ack & (h.dir == asc.wire_dir(c, 1 - side))]
+        w_rows[c] = (hb, ack)
+        parts_n += [hb.nonce, ack.nonce]
+        parts_s += [hb.sent_at, ack.sent_at]
+    if not parts_n or not sum(len(p) for p in parts_n):
+        return {"n": 0}
+    key = np.unique(np.rec.fromarrays([np.concatenate(parts_n).astype(np.uint64),
+                                       np.concatenate(parts_s).astype(np.int64)], names="nonce,sent_at"))
+
+    def pos(nonce: np.ndarray, sent_at: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """ts of the first row per key (-1: none)."""
+        out = np.full(len(key), NONE, dtype=np.int64)
+        if not len(nonce):
+            return out
+        q = np.rec.fromarrays([nonce.astype(np.uint64), sent_at.astype(np.int64)], names="nonce,sent_at")
+        i = np.searchsorted(key, q)
+        order = np.argsort(ts)[::-1]          # the earliest row is written last
+        out[i[order]] = ts[order]
+        return out
+
+    def rowpos(nonce: np.ndarray, sent_at: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        out = np.full(len(key), NONE, dtype=np.int64)
+        if not len(nonce):
+            return out
+        q = np.rec.fromarrays([nonce.astype(np.uint64), sent_at.astype(np.int64)], names="nonce,sent_at")
+        i = np.searchsorted(key, q)
+        out[i[::-1]] = vals[::-1]
+        return out
+
+    res: dict[str, Any] = {"n": len(key), "key": key, "w": {}}
+    if k_sent is not None:
+        res["k_sent"] = pos(k_sent.nonce, k_sent.sent_at, k_sent.ts)
+        res["k_sent_path"] = rowpos(k_sent.nonce, k_sent.sent_at, k_sent.path.astype(np.int64))
+        res["k_ack"] = pos(k_ack.nonce, k_ack.sent_at, k_ack.ts)
+        res["k_ack_jif"] = rowpos(k_ack.nonce, k_ack.sent_at, k_ack.jif)
+    for c, (hb, ack) in w_rows.items():
+        res["w"][c] = {"hb": pos(hb.nonce, hb.sent_at, hb.ts), "ack": pos(ack.nonce, ack.sent_at, ack.ts),
+                       "hb_path": rowpos(hb.nonce, hb.sent_at, hb.path.astype(np.int64)),
+                       "hb_frame": rowpos(hb.nonce, hb.sent_at, hb.frame.astype(np.int64)),
+                       "ack_frame": rowpos(ack.nonce, ack.sent_at, ack.frame.astype(np.int64)),
+                       "hb_count": np.bincount(np.searchsorted(key, np.rec.fromarrays(
+                           [hb.nonce.astype(np.uint64), hb.sent_at.astype(np.int64)], names="nonce,sent_at")),
+                           minlength=len(key)) if len(hb) else np.zeros(len(key), dtype=np.int64)}
+    return res

@@ -1,0 +1,343 @@
+"""The kernel's side of a correlation: one `sctpcorr probe` recording as association ends and column tables.
+
+A recording (JSONL records of ``sctpcorr probe``, or ``--raw`` records decoded by ``sctpcorr.kernel.abi`` and
+``derive``; field reference in docs/probe.md) mixes events of every association the kernel had, from every
+network namespace.  ``KernelView.build(records)`` sorts them out:
+
+* **ends**: one per association *end* the kernel knew, keyed by (network namespace, local port, my_vtag): the
+  tag the peer puts in packets to this end, which the wire carries.  A kernel pointer is reused after an
+  association is freed and the vtags are not, so the pointer is never part of the key; a restart gets new tags
+  and therefore a new end (the wire engine opens a new association for it too).  ``peer_vtag`` is 0 until the
+  INIT-ACK; the end takes it from the first event that has it.
+* **tables** (``sctpcorr.correlate.tables.Table``): ``egress`` (one row per packet leaving the stack) and
+  ``echunks`` (one row per chunk of it: DATA with TSN, sent_count, sent_at jiffies and the retransmission
+  reason; SACK with its cumulative TSN ack), ``sacks`` (SACKs the stack processed, before processing),
+  ``paths`` (per transport, per SACK), ``rto`` (every RTT sample with SRTT/RTTVAR/RTO before and after),
+  ``hb_sent`` / ``hb_ack`` (HEARTBEATs built and HEARTBEAT-ACKs taken, with nonce and sent_at).
+* **other**: the rare events as dicts (path_state, assoc_change, derived assoc_state, rtx_mark, t3_expire, cwnd
+  reductions), each with ``end`` set; **diag**: sock_diag snapshots, each with ``end``.
+
+Times stay in the recording's clock: ``ts_ns`` is CLOCK_MONOTONIC, ``jif`` the kernel's jiffies.  What the
+recording says about itself (startup: HZ, clock offsets, missing probes; clock records; end: losses) is kept in
+``startup``, ``clocks`` and ``end``.  Pure: records in, tables out.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from sctpcorr.correlate.tables import Rows, Table
+from sctpcorr.kernel.abi import CHUNK_TYPES, PATH_STATES, RTX_REASONS
+
+__all__ = ["KEnd", "KernelView", "RTX_CODE", "CHUNK_CODE", "PATH_STATE_CODE"]
+
+CHUNK_CODE = {name: code for code, name in CHUNK_TYPES.items()}
+RTX_CODE = {name: code for code, name in RTX_REASONS.items()}          # None -> 0, "t3" -> 1, "fast" -> 2 ...
+PATH_STATE_CODE = {name: code for code, name in PATH_STATES.items() if code < 256}
+DATA_TYPES = (0, 64)       # DATA, I-DATA
+SACK_TYPES = (3, 16)       # SACK, NR-SACK
+
+
+@dataclass
+class KEnd:
+    """One association end the kernel knew (see the module doc for the key)."""
+
+    id: int
+    netns: int
+    lport: int
+    pport: int
+    my_vtag: int           # the tag packets TO this end carry
+    peer_vtag: int         # the tag packets FROM this end carry (0 until the INIT-ACK)
+    asoc: str              # the kernel pointer it had (informative: pointers are reused)
+    assoc_id: int          # the host-local association id (never on the wire)
+    first_ns: int
+    last_ns: int
+    events: int = 0
+    peer_addrs: set[str] = field(default_factory=set)
+    states: list[tuple[int, str]] = field(default_factory=list)   # (ts_ns, state) whenever the header's state changed
+
+    @property
+    def ident(self) -> tuple[int, int]:
+        """(port, tag it expects to receive): how the wire names this endpoint."""
+        return (self.lport, self.my_vtag)
+
+    def describe(self) -> str:
+        return f"port {self.lport} vtag 0x{self.my_vtag:08x} (peer {self.pport}, 0x{self.peer_vtag:08x})"
+
+
+_EGRESS = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "vtag": np.uint32,
+           "size": np.int32, "cwnd": np.int64, "flight": np.int64, "ssthresh": np.int64, "rwnd": np.int64,
+           "a_rwnd": np.int64, "nchunks": np.int32, "truncated": np.bool_}
+_ECHUNK = {"eg": np.int32, "ts": np.int64, "end": np.int32, "path": np.int32, "type": np.int16,
+           "value": np.uint32, "sent_count": np.int32, "sent_at": np.int64, "rtx": np.int8, "length": np.int32,
+           "flags": np.int16, "pos": np.int16}
+_SACK = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "cum": np.uint32,
+         "a_rwnd": np.int64, "ngap": np.int32, "ndup": np.int32, "peer_rwnd": np.int64, "outstanding": np.int64,
+         "next_tsn": np.uint32, "ctsn": np.uint32, "pathmtu": np.int32, "out_qlen": np.int64}
+_PATHEV = {"ts": np.int64, "end": np.int32, "path": np.int32, "cwnd": np.int64, "ssthresh": np.int64,
+           "flight": np.int64, "pba": np.int64, "srtt_j": np.int64, "rttvar_j": np.int64, "rto_j": np.int64,
+           "state": np.int16, "primary": np.bool_, "active": np.bool_, "errors": np.int32, "pathmtu": np.int32}
+_RTO = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "rtt_j": np.int64,
+        "srtt_b": np.int64, "rttvar_b": np.int64, "rto_b": np.int64, "srtt": np.int64, "rttvar": np.int64,
+        "rto": np.int64, "rto_min": np.int64, "rto_max": np.int64, "hb": np.bool_, "paired": np.bool_}
+_HB = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "nonce": np.uint64,
+       "sent_at": np.int64, "rtt_j": np.int64, "rto_j": np.int64}
+
+# event types whose loss weakens a join (the checks cite them)
+TABLE_TYPES = ("egress", "sack", "path", "rto_update", "hb_sent", "hb_ack")
+OTHER_TYPES = ("path_state", "assoc_change", "assoc_state", "rtx_mark", "t3_expire", "cwnd", "rwnd")
+
+
+# the kernel functions the probes hook -> the event type a missed hit takes away (docs/probe.md, Probes)
+_HOOK_EVENTS = {"sctp_packet_transmit": "egress", "sctp_transport_update_rto": "rto_update",
+                "sctp_transport_lower_cwnd": "cwnd", "sctp_retransmit": "rtx_mark",
+                "sctp_generate_t3_rtx_event": "t3_expire", "sctp_make_heartbeat": "hb_sent",
+                "sctp_sf_backbeat_8_3": "hb_ack", "sctp_assoc_control_transport": "path_state",
+                "sctp_ulpevent_make_assoc_change": "assoc_change", "sctp_association_free": "assoc_change",
+                "sctp_probe": "sack", "sctp_probe_path": "path", "packet_transmit": "egress", "update_rto": "rto_update"}
+
+
+def _kprobe_event_type(name: str) -> str:
+    """``p_sctp_packet_transmit_bcc_258`` -> ``egress`` (unknown hooks keep their function name)."""
+    fn = name[2:] if name[:2] in ("p_", "r_") else name
+    fn = fn.split("_bcc_")[0]
+    return _HOOK_EVENTS.get(fn, fn)
+
+
+def _prog_event_type(name: str) -> str:
+    """A BPF program name (``kp_packet_transmit``, ``rtp_sctp_probe_path``) -> its event type."""
+    for prefix in ("krp_", "kp_", "rtp_", "tp_"):
+        if name.startswith(prefix):
+            name = name[len(prefix):]
+            break
+    return _HOOK_EVENTS.get(name, _HOOK_EVENTS.get("sctp_" + name, name))
+
+
+def _hex(v: Any) -> int:
+    if v is None:
+        return 0
+    return int(v, 16) if isinstance(v, str) else int(v)
+
+
+class KernelView:
+    """One recording, sorted into ends and tables (see the module doc)."""
+
+    def __init__(self, name: str = "kernel", host: str | None = None):
+        self.name = name
+        self.host = host
+        self.startup: dict[str, Any] | None = None
+        self.end: dict[str, Any] | None = None
+        self.clocks: list[dict[str, Any]] = []
+        self.ends: list[KEnd] = []
+        self.addrs: list[str] = []
+        self.other: list[dict[str, Any]] = []
+        self.diag: list[dict[str, Any]] = []
+        self.counts: dict[str, int] = {}
+        self.bad_records = 0
+        self.egress = Table.empty(_EGRESS)
+        self.echunks = Table.empty(_ECHUNK)
+        self.sacks = Table.empty(_SACK)
+        self.paths = Table.empty(_PATHEV)
+        self.rto = Table.empty(_RTO)
+        self.hb_sent = Table.empty(_HB)
+        self.hb_ack = Table.empty(_HB)
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+        self.end_hosts: dict[int, str] = {}     # end id -> host, when one recording holds several hosts (the lab)
+
+    def host_of(self, end: int) -> str | None:
+        """The host an end lived on: its own label (one recording of several network namespaces), else the
+        recording's."""
+        return self.end_hosts.get(end, self.host)
+
+    def label_hosts(self, netns_hosts: dict[int, str]) -> None:
+        """Name the host of each end by its network namespace inode (``{inode: "client"}``)."""
+        for e in self.ends:
+            if e.netns in netns_hosts:
+                self.end_hosts[e.id] = netns_hosts[e.netns]
+
+    # ---- what the recording says about itself ------------------------------------------------------------
+    @property
+    def hz(self) -> int | None:
+        return (self.startup or {}).get("hz")
+
+    @property
+    def jiffy_ns(self) -> int | None:
+        return 1_000_000_000 // self.hz if self.hz else None
+
+    @property
+    def source(self) -> str:
+        """'bpf' (per-event probes) or 'diag' (sock_diag snapshots only: weaker evidence)."""
+        return (self.startup or {}).get("source") or ("diag" if self.diag and not len(self.egress) else "bpf")
+
+    @property
+    def snapshots_only(self) -> bool:
+        return self.source == "diag"
+
+    def capability(self, event_type: str) -> bool:
+        caps = (self.startup or {}).get("capabilities")
+        if caps is None:
+            return self.counts.get(event_type, 0) > 0
+        return bool(caps.get(event_type))
+
+    def real_minus_mono(self) -> list[tuple[int, int, int]]:
+        """Recorded CLOCK_REALTIME - CLOCK_MONOTONIC offsets: [(at_mono_ns, offset_ns, uncertainty_ns)]."""
+        out = []
+        for c in [(self.startup or {}).get("clock")] + self.clocks + [(self.end or {}).get("clock")]:
+            if c and c.get("real_minus_mono_ns") is not None:
+                out.append((int(c.get("at_mono_ns") or c.get("ts_ns") or 0), int(c["real_minus_mono_ns"]),
+                            int(c.get("uncertainty_ns") or 0)))
+        return out
+
+    def losses(self) -> dict[str, Any]:
+        """What the recording says it could not record: {lost: {type: n}, kprobe_missed (and
+        ``missed_by_type``: {event type: n} from the kprobe names), recursion_misses, backlog_dropped,
+        decode_errors, undecoded, truncated (no end record), bad_records}."""
+        e = self.end or {}
+        by_type: dict[str, int] = {}
+        for name, v in (e.get("kprobe_profile") or {}).items():
+            if v.get("misses"):
+                t = _kprobe_event_type(name)
+                by_type[t] = by_type.get(t, 0) + int(v["misses"])
+        for name, n in (e.get("recursion_misses") or {}).items():
+            t = _prog_event_type(name)
+            by_type[t] = by_type.get(t, 0) + int(n)
+        return {"lost": {k: v for k, v in (e.get("lost") or {}).items() if v},
+                "missed_by_type": by_type,
+                "kprobe_missed": int(e.get("kprobe_missed_total") or 0),
+                "recursion_misses": int(e.get("recursion_misses_total") or 0),
+                "backlog_dropped": int(e.get("backlog_dropped") or 0),
+                "decode_errors": int(e.get("decode_errors") or 0),
+                "undecoded": int(e.get("undecoded") or 0),
+                "truncated": self.end is None,
+                "bad_records": self.bad_records}
+
+    # ---- building ---------------------------------------------------------------------------------------------
+    @classmethod
+    def build(cls, records: Iterable[dict[str, Any]], name: str = "kernel", host: str | None = None,
+              bad_records: int = 0) -> KernelView:
+        kv = cls(name, host)
+        kv.bad_records = bad_records
+        kv._build(records)
+        return kv
+
+    def _addr(self, a: Any, ids: dict[str, int]) -> int:
+        if not a:
+            return -1
+        i = ids.get(a)
+        if i is None:
+            i = ids[a] = len(self.addrs)
+            self.addrs.append(a)
+        return i
+
+    def _build(self, records: Iterable[dict[str, Any]]) -> None:
+        ends: dict[tuple[int, int, int], KEnd] = {}
+        addr_ids: dict[str, int] = {}
+        eg, ch, sk, pa, rt = Rows(_EGRESS), Rows(_ECHUNK), Rows(_SACK), Rows(_PATHEV), Rows(_RTO)
+        hs, ha = Rows(_HB), Rows(_HB)
+        counts: dict[str, int] = {}
+        first = last = None
+        for r in records:
+            t = r.get("type")
+            if t == "startup":
+                if self.startup is None:
+                    self.startup = r
+                continue
+            if t == "end":
+                self.end = r
+                continue
+            if t == "clock":
+                self.clocks.append(r)
+                continue
+            if t == "toggle" or t is None:
+                continue
+            counts[t] = counts.get(t, 0) + 1
+            ts = r.get("ts_ns")
+            my_vtag = r.get("my_vtag")
+            if ts is None or not my_vtag:
+                continue
+            first = ts if first is None or ts < first else first
+            last = ts if last is None or ts > last else last
+            key = (int(r.get("netns") or 0), int(r["lport"]), int(my_vtag))
+            e = ends.get(key)
+            if e is None:
+                e = ends[key] = KEnd(len(self.ends), key[0], key[1], int(r.get("pport") or 0), key[2],
+                                     int(r.get("peer_vtag") or 0), str(r.get("asoc") or ""),
+                                     int(r.get("assoc_id") or 0), ts, ts)
+                self.ends.append(e)
+            else:
+                if ts < e.first_ns:
+                    e.first_ns = ts
+                if ts > e.last_ns:
+                    e.last_ns = ts
+                if not e.peer_vtag and r.get("peer_vtag"):
+                    e.peer_vtag = int(r["peer_vtag"])
+                if not e.assoc_id and r.get("assoc_id"):
+                    e.assoc_id = int(r["assoc_id"])
+            e.events += 1
+            st = r.get("state")
+            if st and t != "diag" and (not e.states or e.states[-1][1] != st):
+                e.states.append((ts, st))
+            pa_addr = r.get("path_addr")
+            if pa_addr:
+                e.peer_addrs.add(pa_addr)
+            p = self._addr(pa_addr, addr_ids)
+            if t == "egress":
+                row = eg.add(ts, r.get("jiffies") or 0, e.id, p, r.get("vtag") or 0, r.get("size") or 0,
+                             r.get("cwnd") or 0, r.get("flight_size") or 0, r.get("ssthresh") or 0,
+                             r.get("rwnd") or 0, r.get("a_rwnd") or 0, r.get("n_chunks") or 0,
+                             bool(r.get("chunks_truncated")))
+                for pos, c in enumerate(r.get("chunks") or ()):
+                    ct = c.get("type")
+                    code = CHUNK_CODE.get(ct, ct if isinstance(ct, int) else (int(ct) if str(ct).isdigit() else 255))
+                    value = c.get("tsn", c.get("cum_tsn_ack", c.get("new_cum_tsn", c.get("value", 0)))) or 0
+                    ch.add(row, ts, e.id, p, code, value, c.get("sent_count") or 0, c.get("sent_at_jiffies") or 0,
+                           RTX_CODE.get(c.get("rtx_reason"), 5), c.get("length") or 0, c.get("flags") or 0, pos)
+            elif t == "sack":
+                sk.add(ts, r.get("jiffies") or 0, e.id, p, r["cum_tsn_ack"], r.get("a_rwnd") or 0,
+                       r.get("n_gap_blocks") or 0, r.get("n_dup_tsns") or 0, r.get("peer_rwnd") or 0,
+                       r.get("outstanding_bytes") or 0, r.get("next_tsn") or 0, r.get("ctsn_ack_point") or 0,
+                       r.get("pathmtu") or 0, r.get("out_qlen") or 0)
+            elif t == "path":
+                pa.add(ts, e.id, p, r.get("cwnd") or 0, r.get("ssthresh") or 0, r.get("flight_size") or 0,
+                       r.get("partial_bytes_acked") or 0, r.get("srtt_jiffies") or 0, r.get("rttvar_jiffies") or 0,
+                       r.get("rto_jiffies") or 0, PATH_STATE_CODE.get(r.get("path_state"), 255),
+                       bool(r.get("primary")), bool(r.get("active")), r.get("error_count") or 0,
+                       r.get("pathmtu") or 0)
+            elif t == "rto_update":
+                rt.add(ts, r.get("jiffies") or 0, e.id, p, r["rtt_jiffies"], r.get("srtt_before_jiffies") or 0,
+                       r.get("rttvar_before_jiffies") or 0, r.get("rto_before_jiffies") or 0,
+                       r.get("srtt_jiffies") or 0, r.get("rttvar_jiffies") or 0, r.get("rto_jiffies") or 0,
+                       r.get("rto_min_jiffies") or 0, r.get("rto_max_jiffies") or 0,
+                       r.get("source") == "heartbeat", bool(r.get("paired", True)))
+            elif t == "hb_sent":
+                hs.add(ts, r.get("jiffies") or 0, e.id, p, _hex(r.get("hb_nonce")), r.get("sent_at_jiffies") or 0,
+                       0, r.get("rto_jiffies") or 0)
+            elif t == "hb_ack":
+                ha.add(ts, r.get("jiffies") or 0, e.id, p, _hex(r.get("hb_nonce")), r.get("sent_at_jiffies") or 0,
+                       r.get("rtt_jiffies") or 0, 0)
+            elif t == "diag":
+                self.diag.append({**r, "end": e.id})
+            else:
+                self.other.append({**r, "end": e.id})
+        self.counts = counts
+        self.first_ns, self.last_ns = first, last
+        self.egress, self.echunks, self.sacks, self.paths = eg.table(), ch.table(), sk.table(), pa.table()
+        self.rto, self.hb_sent, self.hb_ack = rt.table(), hs.table(), ha.table()
+
+    # ---- lookups --------------------------------------------------------------------------------------------
+    def of(self, *types: str) -> list[dict[str, Any]]:
+        return [e for e in self.other if e.get("type") in types]
+
+    def addr(self, i: int) -> str | None:
+        return self.addrs[i] if 0 <= i < len(self.addrs) else None
+
+    def summary(self) -> dict[str, Any]:
+        s = self.startup or {}
+        return {"name": self.name, "host": self.host, "source": self.source, "kernel": s.get("kernel_release"),
+                "hz": self.hz, "events": sum(self.counts.values()), "by_type": dict(sorted(self.counts.items())),
+                "ends": len(self.ends), "first_ns": self.first_ns, "last_ns": self.last_ns,
+                "missing_probes": [m.get("probe") for m in s.get("missing") or []], "losses": self.losses()}

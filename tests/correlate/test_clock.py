@@ -1,0 +1,72 @@
+"""Clock alignment from matched events (sctpcorr.correlate.clock): bounds, the recorded-offset check, drift."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sctpcorr.correlate.clock import Pairs, fit, recorded_offset
+
+OFF = 1_700_000_000_000_000_000   # capture (realtime) - kernel (monotonic), ns
+
+
+def _pairs(n: int = 200, off: int = OFF, tx_min: int = 20_000, rx_min: int = 30_000, rate: float = 0.0,
+           seed: int = 1) -> Pairs:
+    """Kernel egress -> wire (>= tx_min later) and wire -> kernel processing (>= rx_min later), over 100 s."""
+    rng = np.random.default_rng(seed)
+    k = np.sort(rng.integers(0, 100_000_000_000, n)) + 10**12
+    drift = ((k - k[0]) * rate).astype(np.int64)
+    p = Pairs()
+    p.add(True, k, k + off + drift + tx_min + rng.integers(0, 200_000, n), "data")
+    w = k + off + drift + 500_000
+    p.add(False, w - off - drift + rx_min + rng.integers(0, 200_000, n), w, "sack")
+    return p
+
+
+def test_bounds_come_from_both_directions_and_contain_the_offset():
+    f = fit(_pairs())
+    assert f.method == "estimated" and f.lo_ns <= OFF <= f.hi_ns
+    # the interval is the two stacks' quickest times: 20 us + 30 us here
+    assert 50_000 <= f.hi_ns - f.lo_ns <= 56_000
+    assert abs(f.offset_ns - OFF) <= f.uncertainty_ns
+
+
+def test_recorded_offset_is_used_when_it_fits_and_refused_when_shifted():
+    p = _pairs()
+    ok = fit(p, recorded=(OFF + 1_000, 5_000))
+    assert ok.method == "recorded" and ok.offset_ns == OFF + 1_000 and ok.recorded_error_ns == 0
+    shifted = fit(p, recorded=(OFF + 2_500_000_000, 5_000), tolerance_ns=500_000)
+    assert shifted.method == "estimated" and shifted.recorded_error_ns == pytest.approx(2_500_000_000, rel=1e-4)
+    assert abs(shifted.offset_ns - OFF) < 100_000
+
+
+def test_one_mismatched_pair_in_a_thousand_cannot_move_a_bound():
+    p = _pairs(n=3000)
+    fk, fw, bk, bw = p.arrays()
+    bad = Pairs()
+    bad.add(True, fk, fw, "data")
+    bad.add(False, bk, bw, "sack")
+    bad.add(True, np.array([fk[5]]), np.array([fk[5] + OFF - 50_000_000]), "data")   # 50 ms too early
+    f = fit(bad)
+    assert f.lo_ns <= OFF <= f.hi_ns
+
+
+def test_drift_is_fitted_only_when_no_constant_offset_fits():
+    f = fit(_pairs(rate=20e-6))              # 20 ppm over 100 s = 2 ms: no constant offset fits
+    assert f.rate_ppm == pytest.approx(20, abs=2)
+    assert f.lo_ns <= f.hi_ns
+    still = fit(_pairs(rate=0.0))
+    assert still.rate_ppm == 0.0
+
+
+def test_one_sided_and_empty():
+    p = Pairs()
+    p.add(True, np.array([10, 20]), np.array([OFF + 15, OFF + 22]), "data")
+    f = fit(p)
+    assert f.method == "one-sided" and f.offset_ns == OFF + 2
+    assert fit(Pairs()).offset_ns is None
+    assert fit(Pairs(), recorded=(OFF, 10)).method == "recorded"
+
+
+def test_recorded_offset_takes_the_median_of_the_reads():
+    assert recorded_offset([(1, 100, 5), (2, 104, 3), (3, 101, 4)]) == (101, 5)
+    assert recorded_offset([]) is None

@@ -1,0 +1,35 @@
+"""Pure pieces of the joins and the RTT module: TSN unwrapping, occurrence matching, Linux's RTO arithmetic."""
+from __future__ import annotations
+
+import numpy as np
+
+from sctpcorr.correlate.joins import occurrence_match, unwrap
+from sctpcorr.correlate.rtt import recompute_rto
+
+
+def test_unwrap_is_serial_arithmetic_around_the_base():
+    base = 0xFFFFFFF0
+    t = np.array([0xFFFFFFF0, 0xFFFFFFFF, 0, 5, 0xFFFFFFE0], dtype=np.uint32)
+    assert unwrap(t, base).tolist() == [base, base + 15, base + 16, base + 21, base - 16]
+
+
+def test_occurrence_match_pairs_the_nth_with_the_nth():
+    # ids: TSN 7 sent twice, 8 once; the capture shows 7 twice and 9 once (8 lost before the capture point)
+    a_ids, a_ts = np.array([7, 8, 7]), np.array([1, 2, 3])
+    b_ids, b_ts = np.array([7, 9, 7]), np.array([10, 11, 12])
+    assert occurrence_match(a_ids, a_ts, b_ids, b_ts).tolist() == [0, -1, 2]
+    assert occurrence_match(np.array([1]), np.array([1]), np.array([], dtype=np.int64),
+                            np.array([], dtype=np.int64)).tolist() == [-1]
+
+
+def test_rto_follows_linux_integer_arithmetic():
+    rows = [{"rtt_j": 11, "srtt_b": 0, "rttvar_b": 0, "rto_min": 50, "rto_max": 500},       # C2
+            {"rtt_j": 15, "srtt_b": 11, "rttvar_b": 5, "rto_min": 50, "rto_max": 500},      # C3
+            {"rtt_j": 0, "srtt_b": 0, "rttvar_b": 1, "rto_min": 50, "rto_max": 500},        # G1: RTTVAR >= 1
+            {"rtt_j": 400, "srtt_b": 300, "rttvar_b": 100, "rto_min": 50, "rto_max": 500}]  # C7: capped
+    got = recompute_rto(rows)
+    assert got[0] == {"srtt": 11, "rttvar": 5, "rto": 50}            # 11 + 20 = 31 -> rto_min 50
+    # rttvar = 5 - 1 + (4 >> 2) = 5; srtt = 11 - 1 + (15 >> 3) = 11
+    assert got[1] == {"srtt": 11, "rttvar": 5, "rto": 50}
+    assert got[2]["rttvar"] == 1
+    assert got[3]["rto"] == 500
