@@ -79,8 +79,15 @@ def load_capture(path: str, host: str | None = None, name: str | None = None,
 
 
 def load_kernel(path: str, host: str | None = None, hz: int | None = None, name: str | None = None) -> KernelView:
+    from sctpcorr.sources.recording import read_raw_or_none
+
+    data = read_raw_or_none(path)
+    if data is not None:     # --raw records: straight into columns
+        return KernelView.build_raw(data, hz, name or Path(path).name, host)
     loaded = load_recording(path, hz)
-    return KernelView.build(loaded.records, name or Path(path).name, host, loaded.bad_records)
+    kv = KernelView.build(loaded.records, name or Path(path).name, host, loaded.bad_records)
+    kv.raw = loaded.kind == "raw"
+    return kv
 
 
 @dataclass
@@ -126,11 +133,15 @@ def load_bundle(d: str | Path, into: Inputs | None = None) -> Inputs:
         drops = sum(int(v.get("kernel_drops") or 0) for v in (counts.get(role) or {}).values()
                     if isinstance(v, dict))
         inp.captures.append(load_capture(str(p), host=role, name=f"{d.name}/{p.name}", meta={"drops": drops}))
-    kp = _first_existing(d / "kernel", ["probe.jsonl", "diag.jsonl"])
+    kp = _first_existing(d / "kernel", ["probe.jsonl", "probe.raw", "diag.jsonl"])
     if kp is None:
         inp.notes.append(f"{d}: no kernel recording (kernel/probe.jsonl): run the lab with --probe")
     else:
-        kv = load_kernel(str(kp), name=f"{d.name}/kernel/{kp.name}")
+        kv = load_kernel(str(kp), name=f"{d.name}/kernel/{kp.name}", hz=(manifest.get("guest") or {}).get("hz"))
+        if kv.startup is not None and not kv.startup.get("clock") and manifest.get("clock_offsets"):
+            # --raw records carry no clock offsets: the manifest read them in the same guest
+            kv.startup["clock"] = manifest["clock_offsets"][0]
+            kv.clocks.extend(manifest["clock_offsets"][1:])
         inodes = ((manifest.get("topology") or {}).get("netns_inodes") or {})
         if inodes:
             kv.label_hosts({int(v): k for k, v in inodes.items()})

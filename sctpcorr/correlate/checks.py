@@ -124,6 +124,11 @@ def check_recording(cx: Correlation) -> list[Check]:
              "bad_lines": lo["bad_records"], "source": kv.source}
         tols = f"at most {tol.lost_pct:g} % of events missing"
         name = f"recording {kv.name}"
+        if kv.raw and kv.end is None:
+            out.append(Check("recording", NOT_CHECKABLE, f"{kv.name} holds --raw records: they carry no loss "
+                             "counters (the JSONL recorded alongside has them in its end record)", tolerance=tols,
+                             numbers=n))
+            continue
         if kv.snapshots_only:
             out.append(Check("recording", NOT_CHECKABLE, f"{kv.name} holds sock_diag snapshots only: the checks "
                              "that need per-event data (per TSN, per RTT sample) are not checkable from snapshots",

@@ -196,10 +196,9 @@ def _kernel_tx(kv: KernelView, end: int, base: int) -> Table:
     c = kv.echunks
     m = (c.end == end) & np.isin(c.type, DATA_TYPES)
     sel = c[m]
-    eg = kv.egress
-    return Table({"t": unwrap(sel.value, base), "ts": sel.ts, "jif": eg.jif[sel.eg] if len(sel) else sel.ts,
+    return Table({"t": unwrap(sel.value, base), "ts": sel.ts, "jif": sel.jif,
                   "sent_count": sel.sent_count, "sent_at": sel.sent_at, "rtx": sel.rtx, "path": sel.path,
-                  "length": sel.length - np.where(sel.type == 64, 20, 16), "eg": sel.eg})
+                  "length": sel.length - np.where(sel.type == 64, 20, 16)})
 
 
 def _nth(t: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -254,8 +253,7 @@ def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: 
         c = kv.echunks
         m = (c.end == re_[1]) & np.isin(c.type, SACK_TYPES)
         sel = c[m]
-        d.k_sack_out = Table({"cum": unwrap(sel.value, d.base), "a_rwnd": kv.egress.a_rwnd[sel.eg],
-                              "ts": sel.ts, "eg": sel.eg})
+        d.k_sack_out = Table({"cum": unwrap(sel.value, d.base), "a_rwnd": sel.a_rwnd, "ts": sel.ts})
     # SACK joins: (cum, a_rwnd, ngap, ndup) + occurrence
     caps = list(d.w_sack)
     if d.k_sack is not None:

@@ -71,9 +71,9 @@ class KEnd:
 _EGRESS = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "vtag": np.uint32,
            "size": np.int32, "cwnd": np.int64, "flight": np.int64, "ssthresh": np.int64, "rwnd": np.int64,
            "a_rwnd": np.int64, "nchunks": np.int32, "truncated": np.bool_}
-_ECHUNK = {"eg": np.int32, "ts": np.int64, "end": np.int32, "path": np.int32, "type": np.int16,
+_ECHUNK = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "type": np.int16,
            "value": np.uint32, "sent_count": np.int32, "sent_at": np.int64, "rtx": np.int8, "length": np.int32,
-           "flags": np.int16, "pos": np.int16}
+           "flags": np.int16, "pos": np.int16, "a_rwnd": np.int64}
 _SACK = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "cum": np.uint32,
          "a_rwnd": np.int64, "ngap": np.int32, "ndup": np.int32, "peer_rwnd": np.int64, "outstanding": np.int64,
          "next_tsn": np.uint32, "ctsn": np.uint32, "pathmtu": np.int32, "out_qlen": np.int64}
@@ -133,20 +133,73 @@ class KernelView:
         self.clocks: list[dict[str, Any]] = []
         self.ends: list[KEnd] = []
         self.addrs: list[str] = []
-        self.other: list[dict[str, Any]] = []
-        self.diag: list[dict[str, Any]] = []
         self.counts: dict[str, int] = {}
         self.bad_records = 0
-        self.egress = Table.empty(_EGRESS)
-        self.echunks = Table.empty(_ECHUNK)
-        self.sacks = Table.empty(_SACK)
-        self.paths = Table.empty(_PATHEV)
-        self.rto = Table.empty(_RTO)
-        self.hb_sent = Table.empty(_HB)
-        self.hb_ack = Table.empty(_HB)
+        self._ends_by_key: dict[tuple[int, int, int], KEnd] = {}
+        self._addr_ids: dict[str, int] = {}
+        self._batches: list[dict[str, Any]] = []     # tables as read, chunk by chunk (see window())
+        self._win: tuple[int, int] | None = None
+        self._cache: dict[str, Any] = {}
         self.first_ns: int | None = None
         self.last_ns: int | None = None
         self.end_hosts: dict[int, str] = {}     # end id -> host, when one recording holds several hosts (the lab)
+        self.raw = False                         # made from --raw records: no end record, no loss counters
+
+    # ---- tables: every batch read so far, or the rows of the current window ---------------------------------
+    _SCHEMAS = {"egress": _EGRESS, "echunks": _ECHUNK, "sacks": _SACK, "paths": _PATHEV, "rto": _RTO,
+                "hb_sent": _HB, "hb_ack": _HB}
+
+    def _table(self, name: str) -> Table:
+        t = self._cache.get(name)
+        if t is None:
+            parts = [b[name] for b in self._batches if name in b and len(b[name])]
+            t = Table.concat(parts) if parts else Table.empty(self._SCHEMAS[name])
+            if self._win is not None and len(t):
+                t = t[(t.ts >= self._win[0]) & (t.ts < self._win[1])]
+            self._cache[name] = t
+        return t
+
+    def _list(self, name: str) -> list[dict[str, Any]]:
+        out = self._cache.get(name)
+        if out is None:
+            out = [r for b in self._batches for r in b.get(name, ())
+                   if self._win is None or self._win[0] <= r.get("ts_ns", 0) < self._win[1]]
+            self._cache[name] = out
+        return out
+
+    egress = property(lambda self: self._table("egress"))
+    echunks = property(lambda self: self._table("echunks"))
+    sacks = property(lambda self: self._table("sacks"))
+    paths = property(lambda self: self._table("paths"))
+    rto = property(lambda self: self._table("rto"))
+    hb_sent = property(lambda self: self._table("hb_sent"))
+    hb_ack = property(lambda self: self._table("hb_ack"))
+    other = property(lambda self: self._list("other"))
+    diag = property(lambda self: self._list("diag"))
+
+    def window(self, lo: int | None, hi: int | None) -> None:
+        """Show only rows with ``lo <= ts_ns < hi`` (None: everything read).  Ends, addresses and what the
+        recording says about itself stay whole."""
+        self._win = None if lo is None or hi is None else (lo, hi)
+        self._cache.clear()
+
+    def drop_before(self, t: int) -> None:
+        """Forget the batches that end before ``t`` (streaming: memory stays bounded)."""
+        self._batches = [b for b in self._batches if b["hi"] >= t]
+        self._cache.clear()
+
+    def _add_batch(self, batch: dict[str, Any]) -> None:
+        ts = [int(v.ts.min()) for k, v in batch.items() if isinstance(v, Table) and len(v)]
+        te = [int(v.ts.max()) for k, v in batch.items() if isinstance(v, Table) and len(v)]
+        ts += [r["ts_ns"] for k in ("other", "diag") for r in batch.get(k, ()) if "ts_ns" in r]
+        te += [r["ts_ns"] for k in ("other", "diag") for r in batch.get(k, ()) if "ts_ns" in r]
+        if not ts:
+            return
+        batch["lo"], batch["hi"] = min(ts), max(te)
+        self.first_ns = batch["lo"] if self.first_ns is None else min(self.first_ns, batch["lo"])
+        self.last_ns = batch["hi"] if self.last_ns is None else max(self.last_ns, batch["hi"])
+        self._batches.append(batch)
+        self._cache.clear()
 
     def host_of(self, end: int) -> str | None:
         """The host an end lived on: its own label (one recording of several network namespaces), else the
@@ -212,7 +265,7 @@ class KernelView:
                 "backlog_dropped": int(e.get("backlog_dropped") or 0),
                 "decode_errors": int(e.get("decode_errors") or 0),
                 "undecoded": int(e.get("undecoded") or 0),
-                "truncated": self.end is None,
+                "truncated": self.end is None and not self.raw,
                 "bad_records": self.bad_records}
 
     # ---- building ---------------------------------------------------------------------------------------------
@@ -224,22 +277,27 @@ class KernelView:
         kv._build(records)
         return kv
 
-    def _addr(self, a: Any, ids: dict[str, int]) -> int:
+    def _addr(self, a: Any, ids: dict[str, int] | None = None) -> int:
         if not a:
             return -1
-        i = ids.get(a)
+        i = self._addr_ids.get(a)
         if i is None:
-            i = ids[a] = len(self.addrs)
+            i = self._addr_ids[a] = len(self.addrs)
             self.addrs.append(a)
         return i
 
+    def add_records(self, records: Iterable[dict[str, Any]]) -> None:
+        """More decoded records (JSONL), e.g. the next chunk of a recording read as it goes."""
+        self._build(records)
+
     def _build(self, records: Iterable[dict[str, Any]]) -> None:
-        ends: dict[tuple[int, int, int], KEnd] = {}
-        addr_ids: dict[str, int] = {}
+        ends = self._ends_by_key
+        addr_ids = self._addr_ids
         eg, ch, sk, pa, rt = Rows(_EGRESS), Rows(_ECHUNK), Rows(_SACK), Rows(_PATHEV), Rows(_RTO)
         hs, ha = Rows(_HB), Rows(_HB)
-        counts: dict[str, int] = {}
-        first = last = None
+        other: list[dict[str, Any]] = []
+        diag: list[dict[str, Any]] = []
+        counts = self.counts
         for r in records:
             t = r.get("type")
             if t == "startup":
@@ -259,8 +317,6 @@ class KernelView:
             my_vtag = r.get("my_vtag")
             if ts is None or not my_vtag:
                 continue
-            first = ts if first is None or ts < first else first
-            last = ts if last is None or ts > last else last
             key = (int(r.get("netns") or 0), int(r["lport"]), int(my_vtag))
             e = ends.get(key)
             if e is None:
@@ -294,8 +350,10 @@ class KernelView:
                     ct = c.get("type")
                     code = CHUNK_CODE.get(ct, ct if isinstance(ct, int) else (int(ct) if str(ct).isdigit() else 255))
                     value = c.get("tsn", c.get("cum_tsn_ack", c.get("new_cum_tsn", c.get("value", 0)))) or 0
-                    ch.add(row, ts, e.id, p, code, value, c.get("sent_count") or 0, c.get("sent_at_jiffies") or 0,
-                           RTX_CODE.get(c.get("rtx_reason"), 5), c.get("length") or 0, c.get("flags") or 0, pos)
+                    ch.add(ts, r.get("jiffies") or 0, e.id, p, code, value, c.get("sent_count") or 0,
+                           c.get("sent_at_jiffies") or 0, RTX_CODE.get(c.get("rtx_reason"), 5), c.get("length") or 0,
+                           c.get("flags") or 0, pos, r.get("a_rwnd") or 0)
+                del row
             elif t == "sack":
                 sk.add(ts, r.get("jiffies") or 0, e.id, p, r["cum_tsn_ack"], r.get("a_rwnd") or 0,
                        r.get("n_gap_blocks") or 0, r.get("n_dup_tsns") or 0, r.get("peer_rwnd") or 0,
@@ -320,13 +378,215 @@ class KernelView:
                 ha.add(ts, r.get("jiffies") or 0, e.id, p, _hex(r.get("hb_nonce")), r.get("sent_at_jiffies") or 0,
                        r.get("rtt_jiffies") or 0, 0)
             elif t == "diag":
-                self.diag.append({**r, "end": e.id})
+                diag.append({**r, "end": e.id})
             else:
-                self.other.append({**r, "end": e.id})
-        self.counts = counts
-        self.first_ns, self.last_ns = first, last
-        self.egress, self.echunks, self.sacks, self.paths = eg.table(), ch.table(), sk.table(), pa.table()
-        self.rto, self.hb_sent, self.hb_ack = rt.table(), hs.table(), ha.table()
+                other.append({**r, "end": e.id})
+        self._add_batch({"egress": eg.table(), "echunks": ch.table(), "sacks": sk.table(), "paths": pa.table(),
+                         "rto": rt.table(), "hb_sent": hs.table(), "hb_ack": ha.table(), "other": other,
+                         "diag": diag})
+
+    # ---- --raw records, vectorized --------------------------------------------------------------------------
+    @classmethod
+    def build_raw(cls, data: bytes, hz: int | None, name: str = "kernel", host: str | None = None) -> KernelView:
+        """A recording of ``--raw`` records (``<u32 len><ABI struct>``...), built column by column: a million
+        events are a few numpy passes, not a million Python objects.  Derived events (derive.py) are not made:
+        the correlator reads the samples they come from directly."""
+        kv = cls(name, host)
+        kv.raw = True
+        kv.startup = {"type": "startup", "tool": "sctpcorr probe", "source": "bpf", "hz": hz,
+                      "note": "from --raw records: no clock offsets, no losses recorded"}
+        if kv.add_raw(data) != len(data):
+            kv.bad_records += 1       # a torn last record
+        return kv
+
+    def add_raw(self, data: bytes) -> int:
+        """More --raw records (the next block of a recording read as it goes); returns the bytes consumed (a
+        torn last record is left for the next block)."""
+        from sctpcorr.kernel import _ringbuf
+        from sctpcorr.kernel.abi import EVENT_TYPES
+
+        by_type, consumed, bad = _ringbuf.split(data)
+        self.bad_records += int(bad)
+        arrays: dict[str, np.ndarray] = {}
+        for code, buf in by_type.items():
+            if code not in EVENT_TYPES:
+                self.bad_records += 1
+                continue
+            tname, struct_cls = EVENT_TYPES[code]
+            dt = np.dtype(struct_cls)
+            n = len(buf) // dt.itemsize
+            if n * dt.itemsize != len(buf):
+                self.bad_records += 1
+                continue
+            arrays[tname] = np.frombuffer(buf, dtype=dt, count=n)
+        self._from_arrays(arrays)
+        return int(consumed)
+
+    def _from_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """One batch of raw ABI records, by type (structured arrays of the ctypes mirrors), into tables."""
+        from sctpcorr.kernel.abi import ASSOC_STATES, decode
+
+        names = sorted(t for t in arrays if len(arrays[t]))
+        if not names:
+            return
+        for t in names:
+            self.counts[t] = self.counts.get(t, 0) + len(arrays[t])
+        hdr = {t: arrays[t]["hdr"] for t in names}
+        sizes = [len(arrays[t]) for t in names]
+
+        def cat(f: str, dtype: Any = np.int64) -> np.ndarray:
+            return np.concatenate([hdr[t][f].astype(dtype) for t in names])
+
+        ts, netns, lport, vtag = cat("ts_ns"), cat("netns"), cat("lport"), cat("my_vtag")
+        key = (netns << 48) | (lport << 32) | vtag
+        order = np.argsort(key, kind="stable")       # stable: time order kept inside each end
+        ks = key[order]
+        starts = np.flatnonzero(np.concatenate([[True], ks[1:] != ks[:-1]]))
+        bounds = np.append(starts, len(ks))
+        pport, pvtag, asoc, aid, state = cat("pport"), cat("peer_vtag"), cat("asoc", np.uint64), cat("assoc_id"), \
+            cat("state")
+        end_of_row = np.full(len(ts), -1, dtype=np.int32)
+        for gi in range(len(starts)):
+            rows = order[bounds[gi]:bounds[gi + 1]]
+            i = int(rows[0])
+            if not vtag[i]:
+                continue
+            k = (int(netns[i]), int(lport[i]), int(vtag[i]))
+            tsr = ts[rows]
+            e = self._ends_by_key.get(k)
+            if e is None:
+                e = self._ends_by_key[k] = KEnd(len(self.ends), k[0], k[1], int(pport[i]), k[2], 0,
+                                                f"0x{int(asoc[i]):016x}", int(aid[i]), int(tsr.min()), int(tsr.max()))
+                self.ends.append(e)
+            e.first_ns, e.last_ns = min(e.first_ns, int(tsr.min())), max(e.last_ns, int(tsr.max()))
+            e.events += len(rows)
+            if not e.peer_vtag:
+                e.peer_vtag = int(pvtag[rows].max())
+            if not e.assoc_id:
+                e.assoc_id = int(aid[rows].max())
+            st = state[rows][np.argsort(tsr, kind="stable")]
+            chg = np.flatnonzero(np.concatenate([[True], st[1:] != st[:-1]]))
+            tss = np.sort(tsr)
+            for j in chg[:16].tolist():      # the first changes are what the host labels read
+                name = ASSOC_STATES.get(int(st[j]), str(int(st[j])))
+                if not e.states or e.states[-1][1] != name:
+                    e.states.append((int(tss[j]), name))
+            end_of_row[rows] = e.id
+        ends_by_type, o = {}, 0
+        for t, n in zip(names, sizes):
+            ends_by_type[t] = end_of_row[o:o + n]
+            o += n
+        # path addresses -> ids: IPv4 as one integer key, the rare IPv6 through a bytes key
+        path_ids: dict[str, np.ndarray] = {}
+        for t in names:
+            if "path" not in (arrays[t].dtype.names or ()):
+                continue
+            ad = arrays[t]["path"]["addr"]
+            fam = ad["family"].astype(np.int64)
+            raw = np.ascontiguousarray(ad["addr"]).reshape(len(fam), 16)
+            v4 = (raw[:, 0].astype(np.int64) << 24) | (raw[:, 1].astype(np.int64) << 16) | \
+                (raw[:, 2].astype(np.int64) << 8) | raw[:, 3].astype(np.int64)
+            k4 = np.where(fam == 2, v4, -1 - np.arange(len(fam)))      # non-IPv4 rows get unique keys
+            uk, first, inv = np.unique(k4, return_index=True, return_inverse=True)
+            ids = np.full(len(uk), -1, dtype=np.int32)
+            import ipaddress
+            for j, (kk, fi) in enumerate(zip(uk.tolist(), first.tolist())):
+                f = int(fam[fi])
+                if f == 2:
+                    a_ = str(ipaddress.IPv4Address(kk))
+                elif f == 10:
+                    a_ = str(ipaddress.IPv6Address(bytes(raw[fi])))
+                else:
+                    continue
+                ids[j] = self._addr(a_)
+            path_ids[t] = ids[inv.reshape(-1)]
+            pe = np.unique((ends_by_type[t].astype(np.int64) << 32) | (path_ids[t].astype(np.int64) & 0xFFFFFFFF))
+            for v in pe.tolist():
+                eid, pid = v >> 32, v & 0xFFFFFFFF
+                if eid >= 0 and pid != 0xFFFFFFFF and pid < len(self.addrs):
+                    self.ends[eid].peer_addrs.add(self.addrs[pid])
+        batch: dict[str, Any] = {}
+        if "egress" in arrays:
+            a = arrays["egress"]
+            h = a["hdr"]
+            eg = Table({"ts": h["ts_ns"].astype(np.int64), "jif": h["jiffies"].astype(np.int64),
+                        "end": ends_by_type["egress"], "path": path_ids["egress"], "vtag": a["vtag"],
+                        "size": a["size"].astype(np.int32), "cwnd": a["cwnd"].astype(np.int64),
+                        "flight": a["flight_size"].astype(np.int64), "ssthresh": a["ssthresh"].astype(np.int64),
+                        "rwnd": a["rwnd"].astype(np.int64), "a_rwnd": a["a_rwnd"].astype(np.int64),
+                        "nchunks": a["n_chunks"].astype(np.int32), "truncated": a["n_chunks"] > a["n_recorded"]})
+            batch["egress"] = eg
+            ch = a["chunks"]
+            nrec = np.minimum(a["n_recorded"], ch.shape[1])
+            mask = np.arange(ch.shape[1])[None, :] < nrec[:, None]
+            eg_idx = np.broadcast_to(np.arange(len(a))[:, None], mask.shape)[mask]
+            c = ch[mask]
+            ref = eg.jif[eg_idx]
+            lo = c["sent_at_lo"].astype(np.int64)
+            sent_at = (ref & ~0xFFFFFFFF) | lo
+            sent_at = np.where(sent_at > ref, sent_at - (1 << 32), sent_at)
+            is_data = (c["type"] == 0) | (c["type"] == 64)
+            batch["echunks"] = Table({
+                "ts": eg.ts[eg_idx], "jif": ref, "end": eg.end[eg_idx], "path": eg.path[eg_idx],
+                "type": c["type"].astype(np.int16), "value": c["value"].astype(np.uint32),
+                "sent_count": c["sent_count"].astype(np.int32), "sent_at": np.where(is_data, sent_at, 0),
+                "rtx": np.where(is_data & (c["sent_count"] > 1), c["rtx_reason"], 0).astype(np.int8),
+                "length": c["length"].astype(np.int32), "flags": c["flags"].astype(np.int16),
+                "pos": np.broadcast_to(np.arange(ch.shape[1])[None, :], mask.shape)[mask].astype(np.int16),
+                "a_rwnd": eg.a_rwnd[eg_idx]})
+        if "sack" in arrays:
+            a = arrays["sack"]
+            h = a["hdr"]
+            batch["sacks"] = Table({
+                "ts": h["ts_ns"].astype(np.int64), "jif": h["jiffies"].astype(np.int64), "end": ends_by_type["sack"],
+                "path": path_ids["sack"], "cum": a["cum_tsn_ack"], "a_rwnd": a["a_rwnd"].astype(np.int64),
+                "ngap": a["n_gap_blocks"].astype(np.int32), "ndup": a["n_dup_tsns"].astype(np.int32),
+                "peer_rwnd": a["peer_rwnd"].astype(np.int64), "outstanding": a["outstanding_bytes"].astype(np.int64),
+                "next_tsn": a["next_tsn"], "ctsn": a["ctsn_ack_point"], "pathmtu": a["pathmtu"].astype(np.int32),
+                "out_qlen": a["out_qlen"].astype(np.int64)})
+        if "path" in arrays:
+            a = arrays["path"]
+            h = a["hdr"]
+            batch["paths"] = Table({
+                "ts": h["ts_ns"].astype(np.int64), "end": ends_by_type["path"], "path": path_ids["path"],
+                "cwnd": a["cwnd"].astype(np.int64), "ssthresh": a["ssthresh"].astype(np.int64),
+                "flight": a["flight_size"].astype(np.int64), "pba": a["partial_bytes_acked"].astype(np.int64),
+                "srtt_j": a["srtt_j"].astype(np.int64), "rttvar_j": a["rttvar_j"].astype(np.int64),
+                "rto_j": a["rto_j"].astype(np.int64), "state": a["path_state"].astype(np.int16),
+                "primary": a["primary"] > 0, "active": a["active"] > 0, "errors": a["error_count"].astype(np.int32),
+                "pathmtu": a["pathmtu"].astype(np.int32)})
+        if "rto_update" in arrays:
+            a = arrays["rto_update"]
+            h = a["hdr"]
+            batch["rto"] = Table({
+                "ts": h["ts_ns"].astype(np.int64), "jif": h["jiffies"].astype(np.int64),
+                "end": ends_by_type["rto_update"], "path": path_ids["rto_update"], "rtt_j": a["rtt_j"].astype(np.int64),
+                "srtt_b": a["srtt_before_j"].astype(np.int64), "rttvar_b": a["rttvar_before_j"].astype(np.int64),
+                "rto_b": a["rto_before_j"].astype(np.int64), "srtt": a["srtt_j"].astype(np.int64),
+                "rttvar": a["rttvar_j"].astype(np.int64), "rto": a["rto_j"].astype(np.int64),
+                "rto_min": a["rto_min_j"].astype(np.int64), "rto_max": a["rto_max_j"].astype(np.int64),
+                "hb": a["source"] == 1, "paired": a["paired"] > 0})
+        for t in ("hb_sent", "hb_ack"):
+            if t in arrays:
+                a = arrays[t]
+                h = a["hdr"]
+                batch[t] = Table({
+                    "ts": h["ts_ns"].astype(np.int64), "jif": h["jiffies"].astype(np.int64), "end": ends_by_type[t],
+                    "path": path_ids[t], "nonce": a["path"]["hb_nonce"].astype(np.uint64),
+                    "sent_at": a["sent_at_j"].astype(np.int64),
+                    "rtt_j": a["rtt_j"].astype(np.int64) if t == "hb_ack" else np.zeros(len(a), dtype=np.int64),
+                    "rto_j": a["rto_j"].astype(np.int64)})
+        # the rare events, as the JSONL recorder would write them
+        other: list[dict[str, Any]] = []
+        for t in ("path_state", "assoc_change", "rtx_mark", "t3_expire", "cwnd"):
+            if t not in arrays:
+                continue
+            for i, rec in enumerate(arrays[t]):
+                eid = int(ends_by_type[t][i])
+                if eid >= 0:
+                    other.append({**decode(rec.tobytes(), self.hz), "end": eid})
+        batch["other"] = other
+        self._add_batch(batch)
 
     # ---- lookups --------------------------------------------------------------------------------------------
     def of(self, *types: str) -> list[dict[str, Any]]:

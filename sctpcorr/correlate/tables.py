@@ -53,6 +53,16 @@ class Table:
     def row(self, i: int) -> dict[str, Any]:
         return {k: v[i].item() if hasattr(v[i], "item") else v[i] for k, v in self._cols.items()}
 
+    @classmethod
+    def concat(cls, tables: list[Table]) -> Table:
+        """Rows of several tables with the same columns, in order."""
+        tables = [t for t in tables if t is not None]
+        if not tables:
+            raise ValueError("nothing to concatenate")
+        if len(tables) == 1:
+            return tables[0]
+        return cls({k: np.concatenate([t._cols[k] for t in tables]) for k in tables[0]._cols})
+
     def sorted_by(self, *keys: str) -> Table:
         """Rows sorted by the given columns, the last one most significant (numpy.lexsort order reversed: the
         first key given is the primary one)."""

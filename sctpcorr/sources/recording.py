@@ -102,6 +102,12 @@ def _looks_raw(data: bytes) -> bool:
     return 64 <= n <= 4096 and 1 <= t <= 15 and len(data) >= 4 + n
 
 
+def read_raw_or_none(path: str) -> bytes | None:
+    """The bytes of a --raw recording (gunzipped), or None when ``path`` holds something else (JSONL...)."""
+    data = _open(path)
+    return data if data.lstrip()[:1] != b"{" and _looks_raw(data) else None
+
+
 def load_recording(path: str, hz: int | None = None) -> Loaded:
     """The records of one recording (raise InputError with a one-line reason when it is not one)."""
     data = _open(path)

@@ -223,8 +223,102 @@ static PyTypeObject ReaderType = {
 	.tp_getset = Reader_getset,
 };
 
+/*
+ * split(buf) -> (records_by_type, consumed, bad)
+ *
+ * A --raw recording (and what drain() returns) is <u32 little-endian length><record>..., each record an ABI struct
+ * whose first __u32 is its event type (sctpcorr_abi.h). Reading one in Python is a loop per record; this walks
+ * the buffer once and hands back, per event type, every record of that type concatenated (lengths dropped): the
+ * caller views each as a numpy array of that struct. `consumed` is where the last complete record ends (a torn
+ * tail is left for the next block); `bad` counts records too short to hold a type (skipped).
+ */
+#define SPLIT_TYPES 64
+static PyObject *mod_split(PyObject *self, PyObject *arg)
+{
+	Py_buffer view;
+	if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0)
+		return NULL;
+	const unsigned char *p = view.buf;
+	size_t n = (size_t)view.len, off = 0, end = 0;
+	size_t bytes[SPLIT_TYPES] = {0};
+	unsigned long long bad = 0;
+	/* pass 1: bytes per type */
+	while (off + 4 <= n) {
+		uint32_t len;
+		memcpy(&len, p + off, 4);
+		if (off + 4 + (size_t)len > n)
+			break;
+		if (len >= 4) {
+			uint32_t t;
+			memcpy(&t, p + off + 4, 4);
+			if (t < SPLIT_TYPES)
+				bytes[t] += len;
+			else
+				bad++;
+		} else {
+			bad++;
+		}
+		off += 4 + (size_t)len;
+	}
+	end = off;
+	PyObject *out = PyDict_New();
+	PyObject *bufs[SPLIT_TYPES] = {0};
+	char *w[SPLIT_TYPES] = {0};
+	if (!out)
+		goto fail;
+	for (int t = 0; t < SPLIT_TYPES; t++) {
+		if (!bytes[t])
+			continue;
+		bufs[t] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)bytes[t]);
+		if (!bufs[t])
+			goto fail;
+		w[t] = PyBytes_AS_STRING(bufs[t]);
+	}
+	/* pass 2: copy */
+	Py_BEGIN_ALLOW_THREADS
+	off = 0;
+	while (off < end) {
+		uint32_t len, t;
+		memcpy(&len, p + off, 4);
+		if (len >= 4) {
+			memcpy(&t, p + off + 4, 4);
+			if (t < SPLIT_TYPES) {
+				memcpy(w[t], p + off + 4, len);
+				w[t] += len;
+			}
+		}
+		off += 4 + (size_t)len;
+	}
+	Py_END_ALLOW_THREADS
+	for (int t = 0; t < SPLIT_TYPES; t++) {
+		if (!bufs[t])
+			continue;
+		PyObject *k = PyLong_FromLong(t);
+		if (!k || PyDict_SetItem(out, k, bufs[t]) < 0) {
+			Py_XDECREF(k);
+			goto fail;
+		}
+		Py_DECREF(k);
+		Py_CLEAR(bufs[t]);
+	}
+	PyBuffer_Release(&view);
+	return Py_BuildValue("(NnK)", out, (Py_ssize_t)end, bad);
+fail:
+	for (int t = 0; t < SPLIT_TYPES; t++)
+		Py_XDECREF(bufs[t]);
+	Py_XDECREF(out);
+	PyBuffer_Release(&view);
+	return NULL;
+}
+
+static PyMethodDef mod_methods[] = {
+	{"split", mod_split, METH_O,
+	 "split(buf) -> ({event_type: records concatenated}, consumed_bytes, bad_records): <u32 len><record>... by type"},
+	{NULL},
+};
+
 static struct PyModuleDef moddef = {
-	PyModuleDef_HEAD_INIT, "sctpcorr.kernel._ringbuf", "Bulk reader of BPF ring buffer maps.", -1, NULL, NULL, NULL, NULL, NULL,
+	PyModuleDef_HEAD_INIT, "sctpcorr.kernel._ringbuf", "Bulk reader of BPF ring buffer maps.", -1, mod_methods, NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__ringbuf(void)
