@@ -2,6 +2,8 @@
 retransmissions."""
 from __future__ import annotations
 
+import pytest
+
 from craft import MS, S, US, Assoc, analyze, data, named, path, rtts, sack
 
 A1, A2, B1, B2 = "10.0.0.1", "10.1.0.1", "10.0.0.2", "10.1.0.2"
@@ -70,6 +72,103 @@ def test_timeout_retransmission_to_an_alternate_path():
     s = rep["associations"][0]
     assert path(s, A1, B1)["retransmissions"] == 0 and path(s, A2, B2)["retransmissions"] == 1
     assert path(s, A1, B1)["data_chunks"] == 1 and path(s, A2, B2)["data_chunks"] == 1
+
+
+# ------------------------------------------------------------------------------------------------ fast recovery
+# RFC 9260 §7.2.4: "If an endpoint is in Fast Recovery and a SACK arrives that advances the Cumulative TSN Ack
+# Point, the miss indications are incremented for all TSNs reported missing in the SACK." Fast Recovery begins
+# with a fast retransmission (exit point: the highest TSN sent then) and ends when the cum ack reaches the exit
+# point, or when T3-rtx fires (Linux 6.1). As in Linux's sctp_outq_sack, only SACKs with gap blocks count misses.
+
+
+def _lose_and_fast_retransmit(a, sent_before: int):
+    """A sends 1000 .. 1000 + sent_before - 1; 1000 is lost, the peer reports it missing 3 times (it has 1001 ..
+    1003); A fast-retransmits it: Fast Recovery, exit point 1000 + sent_before - 1."""
+    for tsn in range(1000, 1000 + sent_before):
+        a.wait(1 * MS).a_sends(data(tsn))
+    for top in (1001, 1002, 1003):
+        a.wait(1 * MS).b_sends(sack(999, gaps=[(1001, top)]))
+    a.wait(100 * US).a_sends(data(1000))
+
+
+def test_fast_recovery_sack_advancing_the_cum_ack_counts_misses_up_to_its_highest_tsn():
+    a = Assoc.make()
+    _lose_and_fast_retransmit(a, 6)                                    # Fast Recovery, exit point 1005
+    a.wait(10 * MS).b_sends(sack(999, gaps=[(1001, 1003), (1005, 1005)]))  # 1004 missing: miss 1 (HTNA 1005)
+    a.wait(1 * MS).a_sends(data(1006))
+    a.wait(10 * MS).b_sends(sack(999, gaps=[(1001, 1003), (1005, 1006)]))  # miss 2 (HTNA 1006)
+    # the resent 1000 arrives: cum 999 -> 1003. Newly acked: 1000 .. 1003 only, all below 1004, so the HTNA rule
+    # alone counts no miss; in Fast Recovery (1003 < exit 1005) every TSN reported missing below the SACK's
+    # highest TSN (1006) gets one: 1004's third
+    a.wait(10 * MS).b_sends(sack(1003, gaps=[(1005, 1006)]))
+    a.wait(100 * US).a_sends(data(1004))
+    rep, ev = analyze(a.frames)
+    assert retrans(ev) == [(1000, "fast", False), (1004, "fast", False)]
+    assert counts(rep) == (2, 2, 0, 0)
+
+
+def test_cum_ack_advancing_outside_fast_recovery_counts_no_miss():
+    a = Assoc.make()                                                    # the same SACKs, no fast retransmission
+    for tsn in range(1000, 1007):
+        a.wait(1 * MS).a_sends(data(tsn))
+    a.wait(10 * MS).b_sends(sack(999, gaps=[(1001, 1003), (1005, 1005)]))  # 1000 and 1004 missing: miss 1
+    a.wait(10 * MS).b_sends(sack(999, gaps=[(1001, 1003), (1005, 1006)]))  # miss 2
+    a.wait(1 * S).a_sends(data(1000))                                   # T3
+    a.wait(10 * MS).b_sends(sack(1003, gaps=[(1005, 1006)]))            # cum moves, nothing newly gap-acked
+    a.wait(1 * S).a_sends(data(1004))
+    rep, ev = analyze(a.frames)
+    assert retrans(ev) == [(1000, "timeout", False), (1004, "timeout", False)]
+
+
+def test_sacks_without_gap_blocks_count_no_miss_even_in_fast_recovery():
+    a = Assoc.make()
+    _lose_and_fast_retransmit(a, 8)                                    # Fast Recovery, exit point 1007
+    # 1004 .. 1007 are on their way: SACKs without gap blocks report nothing missing, although the cum ack
+    # moves three times in Fast Recovery (1003, 1004, 1005 < 1007) with 1006 outstanding below the highest sent
+    for cum in (1003, 1004, 1005):
+        a.wait(5 * MS).b_sends(sack(cum))
+    a.wait(1 * S).a_sends(data(1006))
+    # and outside Fast Recovery: three SACKs without gap blocks, the same cum ack, 1009 outstanding
+    a.wait(10 * MS).b_sends(sack(1007))                                 # exit point reached
+    a.wait(1 * MS).a_sends(data(1008))
+    a.wait(1 * MS).a_sends(data(1009))
+    for _ in range(3):
+        a.wait(5 * MS).b_sends(sack(1008))
+    a.wait(1 * S).a_sends(data(1009))
+    rep, ev = analyze(a.frames)
+    assert retrans(ev) == [(1000, "fast", False), (1006, "timeout", False), (1009, "timeout", False)]
+
+
+@pytest.mark.parametrize("sent_before, kind", [(5, "timeout"), (6, "fast")])
+def test_fast_recovery_ends_when_the_cum_ack_reaches_its_exit_point(sent_before, kind):
+    a = Assoc.make()
+    _lose_and_fast_retransmit(a, sent_before)                          # exit point 1004, or 1005
+    for tsn in range(1000 + sent_before, 1010):                         # sent after: not the exit point
+        a.wait(1 * MS).a_sends(data(tsn))
+    # 1005 is late, 1006 lost
+    a.wait(10 * MS).b_sends(sack(999, gaps=[(1001, 1004), (1007, 1007)]))  # 1005, 1006: miss 1 (HTNA 1007)
+    a.wait(1 * MS).b_sends(sack(999, gaps=[(1001, 1004), (1007, 1008)]))   # miss 2 (HTNA 1008)
+    # the resent 1000 arrives: cum 999 -> 1004, nothing newly gap-acked. Exit point 1004: reached (<=), Fast
+    # Recovery ends before this SACK's misses count, 1006 has 2 and its resend is a timeout. Exit point 1005:
+    # still in Fast Recovery (also though 1009 was sent since: the exit point is the highest TSN sent when Fast
+    # Recovery began), 1006 is reported missing below the SACK's highest TSN 1008: its third miss
+    a.wait(1 * MS).b_sends(sack(1004, gaps=[(1007, 1008)]))
+    a.wait(1 * S if kind == "timeout" else 100 * US).a_sends(data(1006))
+    rep, ev = analyze(a.frames)
+    assert retrans(ev) == [(1000, "fast", False), (1006, kind, False)]
+
+
+def test_timeout_retransmission_ends_fast_recovery():
+    a = Assoc.make()
+    _lose_and_fast_retransmit(a, 10)                                   # exit point 1009; 1005 lost as well
+    a.wait(10 * MS).b_sends(sack(999, gaps=[(1001, 1004), (1006, 1006)]))  # 1000 (resent) and 1005: miss 1
+    a.wait(1 * MS).b_sends(sack(999, gaps=[(1001, 1004), (1006, 1009)]))   # miss 2
+    a.wait(1 * S).a_sends(data(1000))           # the resent 1000 was lost too: T3-rtx, which ends Fast Recovery
+    # cum 999 -> 1004 < exit 1009, nothing newly gap-acked: in Fast Recovery this would be 1005's third miss
+    a.wait(10 * MS).b_sends(sack(1004, gaps=[(1006, 1009)]))
+    a.wait(1 * S).a_sends(data(1005))
+    rep, ev = analyze(a.frames)
+    assert retrans(ev) == [(1000, "fast", False), (1000, "timeout", False), (1005, "timeout", False)]
 
 
 # ------------------------------------------------------------------------------------------------ spurious

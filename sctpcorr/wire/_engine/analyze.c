@@ -33,8 +33,9 @@
  * TSN tracking, per direction: a ring of the TSNs from the oldest not cumulatively acked ("base") to the
  * highest sent, indexed by TSN (serial-number arithmetic, RFC 1982), at most max_outstanding long.
  * DATA: a new TSN is appended (flight grows); a TSN already in the ring is a retransmission, classified
- * `fast` when the peer's SACKs reported it missing >= 3 times (RFC 9260 §7.2.4, HTNA rule), else `timeout`;
- * `unknown` when its first transmission is not in the ring any more. SACK/NR-SACK from the peer: the cum ack
+ * `fast` when the peer's SACKs reported it missing >= 3 times (RFC 9260 §7.2.4: the HTNA rule, and the
+ * Fast Recovery rule that a fast retransmission brings into play, see fr_sack), else `timeout`; `unknown`
+ * when its first transmission is not in the ring any more. SACK/NR-SACK from the peer: the cum ack
  * releases entries, gap blocks mark them; a TSN acked before its retransmission (or later reported as a
  * duplicate TSN) makes that retransmission spurious.
  *
@@ -1284,6 +1285,49 @@ static void ack_entry(sc_assoc *A, sc_dir *D, sc_tsn_ent *ent, uint32_t t, int64
     }
 }
 
+/* Fast Recovery as the wire shows it, for the miss indications of a SACK from the peer (apply_ack calls this first,
+ * only while q is in Fast Recovery: q->peer_cum is still the previous cum ack, nothing is released yet).
+ * RFC 9260 §7.2.4: "miss indications are incremented only for missing TSNs prior to the highest TSN newly
+ * acknowledged in the SACK" (HTNA), but "If an endpoint is in Fast Recovery and a SACK arrives that advances the
+ * Cumulative TSN Ack Point, the miss indications are incremented for all TSNs reported missing in the SACK."
+ * As Linux 6.1 does it (sctp_outq_sack): misses only for a SACK that carries gap blocks (one without reports no
+ * TSN missing, and HTNA finds none either), and then for every outstanding TSN not gap-acked below the highest TSN
+ * the SACK reports (cum + the largest block end), whether any TSN near it is newly acked or not. Fast Recovery
+ * ends when the cum ack reaches its exit point (TSN_lte(fast_recovery_exit, sack_ctsn)); Linux checks that
+ * before it counts the SACK's misses (sctp_transport_raise_cwnd, from sctp_check_transmitted), so this does too.
+ * It begins in on_data, with a retransmission found fast. Returns the TSN below which every TSN not gap-acked
+ * gets a miss (capped at the end of the ring: TSNs above the highest sent are nobody's), or -1 for none beyond
+ * the HTNA rule's. */
+static NOINLINE int64_t fr_sack(sc_tsnq *q, uint32_t cum, const uint8_t *blk, uint32_t nblk, const uint8_t *nrblk,
+                                uint32_t nnr)
+{
+    if (ser_le(q->fr_exit, cum)) {
+        q->in_fr = 0;
+        return -1;
+    }
+    if (!q->n || !ser_lt(q->peer_cum, cum))
+        return -1; /* nothing outstanding, or the cum ack did not advance */
+    int have = 0;
+    uint32_t top = 0;
+    for (int list = 0; list < 2; list++) {
+        const uint8_t *b = list ? nrblk : blk;
+        uint32_t nb = list ? nnr : nblk;
+        for (uint32_t i = 0; i < nb; i++) {
+            uint16_t s = be16(b + 4 * i), e = be16(b + 4 * i + 2);
+            if (s == 0 || e < s)
+                continue; /* malformed block */
+            if (!have || ser_lt(top, cum + e)) {
+                top = cum + e;
+                have = 1;
+            }
+        }
+    }
+    if (!have)
+        return -1; /* no gap blocks */
+    uint32_t end = q->base + q->n;
+    return ser_lt(end, top) ? end : top;
+}
+
 /* Apply an acknowledgement from the peer to direction `dd`'s outstanding TSNs: cumulative TSN ack `cum`,
  * gap blocks (pairs of 16-bit offsets from cum, big-endian, at blk[4*i]), NR gap blocks likewise, and dup TSNs.
  * sample: take RTT samples (SACK/NR-SACK; not SHUTDOWN's cum ack). */
@@ -1293,8 +1337,26 @@ static void apply_ack(sc_analyzer *an, sc_assoc *A, unsigned dd, uint32_t cum, c
 {
     sc_dir *D = &A->dir[dd];
     sc_tsnq *q = &D->q;
-    if (q->cum_known && ser_lt(cum, q->peer_cum))
-        return; /* an older SACK overtaken on the wire: nothing new (RFC 9260 §6.2.1 D) */
+    /* RFC 9260 §7.2.4: this SACK's miss indications go to the TSNs still missing below htna, the highest TSN it
+     * newly acks (found with the gap blocks below) or, in Fast Recovery, the highest TSN it reports (fr_sack).
+     * Fast Recovery implies cum_known (it follows misses, which follow a SACK), so in_fr is tested inside that
+     * branch, where GCC still has the direction's address: 2 instructions per SACK there, 7 just before the
+     * misses are counted (the address recomputed). Bench corpus, callgrind, feed loop: 2,086.8 -> 2,091.2
+     * instructions per packet (the rest is register allocation), against 2,093.9 inline and 2,092.1 out of line
+     * at the miss count. */
+    int have_htna = 0;
+    uint32_t htna = 0;
+    if (q->cum_known) {
+        if (ser_lt(cum, q->peer_cum))
+            return; /* an older SACK overtaken on the wire: nothing new (RFC 9260 §6.2.1 D) */
+        if (__builtin_expect(q->in_fr, 0)) {
+            int64_t top = fr_sack(q, cum, blk, nblk, nrblk, nnr);
+            if (top >= 0) {
+                htna = (uint32_t)top;
+                have_htna = 1;
+            }
+        }
+    }
     ack_ctx cxs;
     ack_ctx *cx = sample ? &cxs : NULL;
     /* only the header: s[] (768 bytes) is written before it is read; clearing it all cost ~100 instructions
@@ -1345,9 +1407,8 @@ static void apply_ack(sc_analyzer *an, sc_assoc *A, unsigned dd, uint32_t cum, c
     if (q->n == 0 && q->started && ser_lt(q->base, cum + 1))
         q->base = cum + 1;
 
-    /* Gap blocks (then NR gap blocks): mark, remembering the highest TSN newly acked (HTNA). */
-    int have_htna = 0;
-    uint32_t htna = 0;
+    /* Gap blocks (then NR gap blocks): mark, remembering the highest TSN newly acked (HTNA). In Fast Recovery
+     * htna may already hold the highest TSN the SACK reports, set above: no TSN the blocks newly ack is above it. */
     for (int list = 0; list < 2; list++) {
         const uint8_t *b = list ? nrblk : blk;
         uint32_t nb = list ? nnr : nblk;
@@ -1381,7 +1442,7 @@ static void apply_ack(sc_analyzer *an, sc_assoc *A, unsigned dd, uint32_t cum, c
         }
     }
 
-    /* RFC 9260 §7.2.4: miss indications for the TSNs still missing below the highest TSN newly acked. */
+    /* RFC 9260 §7.2.4: miss indications for the TSNs still missing below htna (see above). */
     if (have_htna) {
         for (uint32_t t = q->base; ser_lt(t, htna); t++) {
             sc_tsn_ent *ent = q_slot(q, t);
@@ -1751,6 +1812,18 @@ static void on_data(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, uin
     int64_t first_frame = SC_NOTS;
     if (rtx_known) {
         kind = ent->miss >= 3 ? 0 : 1; /* fast (RFC 9260 §7.2.4: three miss indications) or timeout */
+        /* RFC 9260 §7.2.4 step 4: a fast retransmission puts a sender not in Fast Recovery into it, with the
+         * highest outstanding TSN as its exit point (Linux: fast_recovery_exit = next_tsn - 1, the highest TSN it
+         * has sent: new DATA bundled after this chunk comes later). A T3-rtx expiry ends it (Linux
+         * sctp_transport_lower_cwnd: "T3-rtx also clears fast recovery"). Once per retransmission, not per DATA. */
+        if (kind == 0) {
+            if (!q->in_fr) {
+                q->in_fr = 1;
+                q->fr_exit = q->base + q->n - 1;
+            }
+        } else {
+            q->in_fr = 0;
+        }
         if (ent->flags & SC_TSN_ACKED)
             spurious = 1;
         if (spurious)

@@ -133,7 +133,7 @@ typedef struct {
     uint32_t bytes;          /* user-data bytes */
     uint16_t path;           /* path index of the last transmission (0xffff: none) */
     uint8_t flags;           /* SC_TSN_* */
-    uint8_t miss;            /* missing reports (RFC 9260 §7.2.4, HTNA) since the last transmission */
+    uint8_t miss;            /* miss indications (RFC 9260 §7.2.4: HTNA, Fast Recovery) since the last transmission */
 } sc_tsn_ent;
 
 typedef struct {
@@ -143,7 +143,9 @@ typedef struct {
     uint32_t n;              /* TSNs base .. base + n - 1 are in the ring */
     uint32_t low;            /* lowest TSN ever seen in this direction */
     uint32_t peer_cum;       /* highest cumulative TSN ack the peer sent (valid if cum_known) */
+    uint32_t fr_exit;        /* Fast Recovery exit point (valid if in_fr): the highest TSN sent when it began */
     uint8_t started, cum_known;
+    uint8_t in_fr;           /* the sender is in Fast Recovery as the wire shows it (RFC 9260 §7.2.4, analyze.c) */
 } sc_tsnq;
 
 /* Per direction ("A>B" = what A sent). Fields used by every DATA/SACK come first (fewer cache lines). */
