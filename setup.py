@@ -14,7 +14,8 @@ setup(
         ),
         Extension(
             "sctpcorr.kernel._ringbuf",
-            sources=["sctpcorr/kernel/_ringbuf/ringbuf.c"],
+            sources=["sctpcorr/kernel/_ringbuf/ringbuf.c", "sctpcorr/kernel/_ringbuf/columns.c"],
+            depends=["sctpcorr/kernel/bpf/sctpcorr_abi.h"],
             extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         ),
     ]

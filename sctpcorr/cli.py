@@ -16,11 +16,16 @@ import tempfile
 from collections.abc import Iterator
 from typing import IO, Any
 
-import click
+# numpy's OpenBLAS starts a pool of threads that spin while idle: on a pinned core (or a busy one) they take the
+# CPU from the work.  sctpcorr does no large linear algebra; one thread (unless the user says otherwise).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from sctpcorr import __version__
-from sctpcorr.errors import EXIT_INTERRUPTED, EXIT_OK, OutputUnwritable, SctpcorrError
-from sctpcorr.sources.pcapfile import STDIN
+import click  # noqa: E402
+
+from sctpcorr import __version__  # noqa: E402
+from sctpcorr.errors import EXIT_INTERRUPTED, EXIT_OK, OutputUnwritable, SctpcorrError  # noqa: E402
+from sctpcorr.sources.pcapfile import STDIN  # noqa: E402
 
 __all__ = ["main", "pcap"]
 

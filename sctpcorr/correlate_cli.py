@@ -50,6 +50,9 @@ def _inputs(f: Callable[..., Any]) -> Callable[..., Any]:
                      help="Share of probe events a recording may have lost and still vouch."),
         click.option("--tol-state-ms", type=click.FloatRange(min=0), default=200.0, show_default=True,
                      help="A state change may follow the chunk that caused it by this much."),
+        click.option("--window-events", type=click.IntRange(min=0), default=None, metavar="N",
+                     help="Read in windows of N kernel events (0: in one piece). Default: windows of "
+                          "300000 when the inputs exceed 96 MB and share one recorded clock."),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -58,7 +61,8 @@ def _inputs(f: Callable[..., Any]) -> Callable[..., Any]:
 
 def _run(bundles: tuple[str, ...], captures: tuple[str, ...], kernels: tuple[str, ...], hz: int | None,
          no_recorded_clock: bool, tol_time_ms: float, tol_clock_ms: float, tol_bytes: int,
-         tol_outliers_pct: float, tol_lost_pct: float, tol_state_ms: float) -> Any:
+         tol_outliers_pct: float, tol_lost_pct: float, tol_state_ms: float, window_events: int | None,
+         keep_tables: bool = False, tsn_sink: Any = None) -> Any:
     from sctpcorr import correlate_io
 
     if not (bundles or captures or kernels):
@@ -69,7 +73,8 @@ def _run(bundles: tuple[str, ...], captures: tuple[str, ...], kernels: tuple[str
     for b in bundles:
         found += correlate_io.expand_bundles(b)
     cx, inp = correlate_io.run(bundles=found, captures=captures, kernels=kernels, hz=hz, tolerances=tol,
-                               use_recorded_clock=not no_recorded_clock)
+                               use_recorded_clock=not no_recorded_clock, keep_tables=keep_tables,
+                               window_events=window_events, tsn_sink=tsn_sink)
     for note in inp.notes:
         click.echo(f"sctpcorr: note: {note}", err=True)
     return cx
@@ -106,7 +111,16 @@ def correlate_cmd(as_json: bool, as_jsonl: bool, as_csv: bool, output: str | Non
 
     if sum((as_json, as_jsonl, as_csv)) > 1:
         raise click.UsageError("choose one of --json, --jsonl, --csv")
-    cx = _run(**kw)
+    spill = None
+    if as_jsonl:     # a run read in windows hands its TSN records over as it goes: kept on disk until written
+        import json
+        import tempfile
+
+        spill = tempfile.TemporaryFile("w+", encoding="utf-8")
+        kw["tsn_sink"] = lambda r: spill.write(json.dumps(r, separators=(",", ":"), default=int) + "\n")
+    cx = _run(keep_tables=bool(plot_dir), **kw)
+    if spill is not None and cx.windows > 1:
+        cx.tsn_spill = spill
     with _output(output) as out:
         if as_json:
             rep.write_json(cx, out)

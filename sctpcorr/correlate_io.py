@@ -21,12 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from sctpcorr.correlate import Correlation, Tolerances, correlate
+from sctpcorr.correlate.checks import CAPTURE_TAIL_NS
+from sctpcorr.correlate.clock import recorded_offset
+from sctpcorr.correlate.core import Correlator
 from sctpcorr.correlate.kernel import KernelView
 from sctpcorr.correlate.wire import WireView
 from sctpcorr.errors import FileUnreadable, InputError, TruncatedCapture
 from sctpcorr.sources.pcapfile import CaptureReader, check_readable
-from sctpcorr.sources.recording import load_recording
+from sctpcorr.sources.recording import RecordingStream
 
 __all__ = ["Spec", "parse_spec", "expand_bundles", "load_capture", "load_kernel", "load_bundle", "Inputs", "run"]
 
@@ -45,65 +50,194 @@ def parse_spec(text: str) -> Spec:
     return Spec(text, None)
 
 
+def load_kernel(path: str, host: str | None = None, hz: int | None = None, name: str | None = None) -> KernelView:
+    """A whole recording (see ``KernelFeed`` for one read as it goes)."""
+    feed = KernelFeed(path, host, hz, name)
+    while feed.more():
+        pass
+    return feed.kv
+
+
+class KernelFeed:
+    """A kernel recording read block by block into a ``KernelView`` (--raw records column by column, JSONL in
+    batches of lines)."""
+
+    def __init__(self, path: str, host: str | None = None, hz: int | None = None, name: str | None = None):
+        self.stream = RecordingStream(path)
+        self.kv = KernelView(name or Path(path).name, host)
+        self.done = False
+        if self.stream.kind == "raw":
+            self.kv.raw = True
+            self.kv.startup = {"type": "startup", "tool": "sctpcorr probe", "source": "bpf", "hz": hz,
+                               "note": "from --raw records: no clock offsets, no losses recorded"}
+            self._it = self.stream.raw_feed(self.kv.add_raw)  # type: ignore[arg-type]
+        else:
+            self._it = (self.kv.add_records(b) for b in self.stream.jsonl_batches())
+
+    def more(self) -> bool:
+        """Read one more block; False at the end of the recording."""
+        if self.done:
+            return False
+        try:
+            next(self._it)
+        except StopIteration:
+            self.done = True
+            self.kv.bad_records += self.stream.bad_records
+            self.stream.close()
+            return False
+        return True
+
+
+class CaptureFeed:
+    """A capture fed to the wire engine block by block (per-chunk records on); the records of the windows still
+    open are kept, older ones dropped."""
+
+    def __init__(self, path: str, host: str | None = None, name: str | None = None,
+                 meta: dict[str, Any] | None = None):
+        from sctpcorr.wire.engine import Analyzer
+
+        check_readable(path)
+        self.path, self.host, self.name = path, host, name or Path(path).name
+        self.meta = dict(meta or {})
+        self.analyzer = Analyzer(records=True)
+        self.reader = CaptureReader(path)
+        self.reader.open()
+        self._blocks = self.reader.blocks()
+        self._recs: list[np.ndarray] = []
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None         # the newest record read so far
+        self.done = False
+        self.info: dict[str, Any] = {}
+        self._sorted = True
+
+    def _step(self) -> tuple[np.ndarray | None, bool]:
+        """Analyse one more block: (its records, at the end?)."""
+        from sctpcorr.wire.records import as_array
+
+        a = self.analyzer
+        block = next(self._blocks, None)
+        if block is not None:
+            try:
+                a.feed_capture(block)
+            except ValueError as e:
+                raise InputError(self.path, str(e)) from None
+        else:
+            self.info = a.finish_capture()
+        recs = a.drain_records()
+        return (as_array(recs) if recs else None), block is None
+
+    def more(self) -> bool:
+        """One more block of records; False at the end of the capture."""
+        if self.done:
+            return False
+        try:
+            arr, end = self._step()
+        except BaseException:
+            self.close()
+            raise
+        if arr is not None and len(arr):
+            self._recs.append(arr)
+            ts = arr["ts_ns"]
+            if self._sorted and ((self.last_ns is not None and int(ts[0]) < self.last_ns)
+                                 or bool((ts[1:] < ts[:-1]).any())):
+                self._sorted = False        # out of order: windows select with a mask instead of a slice
+            lo, hi = int(ts.min()), int(ts.max())
+            self.first_ns = lo if self.first_ns is None else min(self.first_ns, lo)
+            self.last_ns = hi if self.last_ns is None else max(self.last_ns, hi)
+        if end:
+            self.done = True
+            self.close()
+        return not self.done
+
+    def close(self) -> None:
+        self.reader.close()
+
+    def records(self, lo: int | None = None, hi: int | None = None) -> np.ndarray:
+        """The records kept, or those with ``lo <= ts < hi`` (a slice, not a copy, when they are in time order,
+        as a capture's packets nearly always are)."""
+        from sctpcorr.wire.records import RECORD_DTYPE
+
+        if not self._recs:
+            return np.zeros(0, dtype=RECORD_DTYPE)
+        if len(self._recs) > 1:
+            self._recs = [np.concatenate(self._recs)]
+        r = self._recs[0]
+        if lo is None or hi is None:
+            return r
+        ts = r["ts_ns"]
+        if self._sorted:
+            return r[int(np.searchsorted(ts, lo, side="left")):int(np.searchsorted(ts, hi, side="left"))]
+        return r[(ts >= lo) & (ts < hi)]
+
+    def view(self, lo: int | None = None, hi: int | None = None) -> WireView:
+        """The records with ``lo <= ts < hi`` (capture clock; None: all kept), with the engine's report so far."""
+        m = dict(self.meta)
+        m.update(format=self.info.get("format"), path=self.path)
+        if self.info.get("truncated_bytes"):
+            m["truncated_bytes"] = self.info["truncated_bytes"]
+        return WireView(self.name, self.records(lo, hi), self.analyzer.report(), host=self.host, meta=m)
+
+    def final_view(self) -> WireView:
+        """What the run's summary needs once every window is done: the report and the capture's time span."""
+        v = self.view(0, 0)
+        v.first_ns, v.last_ns = self.first_ns, self.last_ns
+        return v
+
+    def drop_before(self, t: int) -> None:
+        r = self.records()
+        if len(r):
+            self._recs = [self.records(t, _FAR * 2)]
+
+
 def load_capture(path: str, host: str | None = None, name: str | None = None,
                  meta: dict[str, Any] | None = None) -> WireView:
-    """A capture through the wire engine, with its per-chunk records."""
-    from sctpcorr.wire.engine import Analyzer
-    from sctpcorr.wire.records import as_array
-
-    check_readable(path)
-    a = Analyzer(records=True)
-    chunks: list[bytes] = []
-    truncated = None
-    with CaptureReader(path) as r:
-        try:
-            for block in r.blocks():
-                try:
-                    a.feed_capture(block)
-                except ValueError as e:
-                    raise InputError(path, str(e)) from None
-                chunks.append(a.drain_records())
-        finally:
-            info = a.finish_capture()
-    if info.get("truncated_bytes"):
-        truncated = info["truncated_bytes"]
-    chunks.append(a.drain_records())
-    import numpy as np
-
-    recs = as_array(b"".join(chunks)) if any(chunks) else np.zeros(0, dtype=as_array(b"").dtype)
-    m = dict(meta or {})
-    m.update(format=info.get("format"), path=path)
-    if truncated:
-        m["truncated_bytes"] = truncated
-    return WireView(name or Path(path).name, recs, a.report(), host=host, meta=m)
-
-
-def load_kernel(path: str, host: str | None = None, hz: int | None = None, name: str | None = None) -> KernelView:
-    from sctpcorr.sources.recording import read_raw_or_none
-
-    data = read_raw_or_none(path)
-    if data is not None:     # --raw records: straight into columns
-        return KernelView.build_raw(data, hz, name or Path(path).name, host)
-    loaded = load_recording(path, hz)
-    kv = KernelView.build(loaded.records, name or Path(path).name, host, loaded.bad_records)
-    kv.raw = loaded.kind == "raw"
-    return kv
+    """A whole capture through the wire engine, with its per-chunk records."""
+    feed = CaptureFeed(path, host, name, meta)
+    while feed.more():
+        pass
+    return feed.view()
 
 
 @dataclass
 class Inputs:
-    captures: list[WireView] = field(default_factory=list)
-    kernels: list[KernelView] = field(default_factory=list)
+    """What the user named, opened but not yet read: one feed per capture and per recording."""
+
+    cap_feeds: list[CaptureFeed] = field(default_factory=list)
+    kern_feeds: list[KernelFeed] = field(default_factory=list)
     same_host: set[tuple[int, int]] = field(default_factory=set)
     bundles: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    captures: list[WireView] = field(default_factory=list)      # filled by read_all()
+    kernels: list[KernelView] = field(default_factory=list)
+
+    def read_all(self) -> None:
+        """Read every input whole (a one-piece correlation)."""
+        for f in self.cap_feeds:
+            while f.more():
+                pass
+        for k in self.kern_feeds:
+            while k.more():
+                pass
+        self.captures = [f.view() for f in self.cap_feeds]
+        self.kernels = [k.kv for k in self.kern_feeds]
+        self.add_same_host_by_label()
 
     def add_same_host_by_label(self) -> None:
         for ri, kv in enumerate(self.kernels):
-            hosts = {kv.host, *kv.end_hosts.values()} - {None}
-            for ci, cap in enumerate(self.captures):
+            hosts = {kv.host, *kv.end_host_labels} - {None}
+            for ci, cap in enumerate(self.cap_feeds):
                 if cap.host is not None and cap.host in hosts:
                     self.same_host.add((ri, ci))
+
+    def close(self) -> None:
+        for f in self.cap_feeds:
+            f.close()
+        for k in self.kern_feeds:
+            k.stream.close()
+
+    def input_bytes(self) -> int:
+        paths = [f.path for f in self.cap_feeds] + [k.stream.path for k in self.kern_feeds]
+        return sum(os.path.getsize(p) for p in paths if os.path.isfile(p))
 
 
 def _first_existing(d: Path, names: list[str]) -> Path | None:
@@ -114,7 +248,7 @@ def _first_existing(d: Path, names: list[str]) -> Path | None:
     return None
 
 
-def load_bundle(d: str | Path, into: Inputs | None = None) -> Inputs:
+def open_bundle(d: str | Path, into: Inputs | None = None) -> Inputs:
     """A lab bundle's captures and kernel recording, labelled by host (see the module doc)."""
     d = Path(d)
     inp = into or Inputs()
@@ -124,7 +258,7 @@ def load_bundle(d: str | Path, into: Inputs | None = None) -> Inputs:
         raise FileUnreadable(str(d), f"not a lab bundle (manifest.json: {getattr(e, 'strerror', None) or e})") from None
     files = manifest.get("files") or {}
     counts = manifest.get("capture_counts") or {}
-    base = len(inp.captures)
+    base = len(inp.cap_feeds)
     for role in ("client", "server"):
         p = _first_existing(d, [files.get(f"{role}_capture") or f"{role}.pcapng"])
         if p is None:
@@ -132,33 +266,34 @@ def load_bundle(d: str | Path, into: Inputs | None = None) -> Inputs:
             continue
         drops = sum(int(v.get("kernel_drops") or 0) for v in (counts.get(role) or {}).values()
                     if isinstance(v, dict))
-        inp.captures.append(load_capture(str(p), host=role, name=f"{d.name}/{p.name}", meta={"drops": drops}))
+        inp.cap_feeds.append(CaptureFeed(str(p), host=role, name=f"{d.name}/{p.name}", meta={"drops": drops}))
     kp = _first_existing(d / "kernel", ["probe.jsonl", "probe.raw", "diag.jsonl"])
     if kp is None:
         inp.notes.append(f"{d}: no kernel recording (kernel/probe.jsonl): run the lab with --probe")
     else:
-        kv = load_kernel(str(kp), name=f"{d.name}/kernel/{kp.name}", hz=(manifest.get("guest") or {}).get("hz"))
-        if kv.startup is not None and not kv.startup.get("clock") and manifest.get("clock_offsets"):
+        kf = KernelFeed(str(kp), name=f"{d.name}/kernel/{kp.name}", hz=(manifest.get("guest") or {}).get("hz"))
+        kv = kf.kv
+        if kv.raw and manifest.get("clock_offsets"):
             # --raw records carry no clock offsets: the manifest read them in the same guest
-            kv.startup["clock"] = manifest["clock_offsets"][0]
+            kv.startup["clock"] = manifest["clock_offsets"][0]     # type: ignore[index]
             kv.clocks.extend(manifest["clock_offsets"][1:])
         inodes = ((manifest.get("topology") or {}).get("netns_inodes") or {})
         if inodes:
             kv.label_hosts({int(v): k for k, v in inodes.items()})
         else:   # bundles made before the lab recorded inodes: the client starts the association
-            by_ns: dict[int, str] = {}
-            for e in kv.ends:
-                if e.states and e.states[0][1] in ("COOKIE_WAIT", "COOKIE_ECHOED"):
-                    by_ns.setdefault(e.netns, "client")
-            for e in kv.ends:
-                if e.netns not in by_ns:
-                    by_ns.setdefault(e.netns, "server" if "client" in by_ns.values() else "client")
-            kv.label_hosts(by_ns)
-        ri = len(inp.kernels)
-        inp.kernels.append(kv)
-        for ci in range(base, len(inp.captures)):
+            kv.infer_client_server = True
+        ri = len(inp.kern_feeds)
+        inp.kern_feeds.append(kf)
+        for ci in range(base, len(inp.cap_feeds)):
             inp.same_host.add((ri, ci))     # one guest kernel: every capture shares the recording's clocks
     inp.bundles.append(str(d))
+    return inp
+
+
+def load_bundle(d: str | Path) -> Inputs:
+    """A lab bundle read whole."""
+    inp = open_bundle(d)
+    inp.read_all()
     return inp
 
 
@@ -178,21 +313,100 @@ def expand_bundles(path: str) -> list[str]:
     return subs
 
 
+# ---- windows -----------------------------------------------------------------------------------------------------
+STREAM_BYTES = 96 << 20       # inputs at least this large (on disk) are read in windows
+WINDOW_EVENTS = 300_000       # kernel events per window (its tables, and the capture records of the same time)
+MARGIN_NS = 20_000_000_000    # context on each side of a window: a chunk's SACK, retransmissions, HEARTBEATs
+_FAR = 1 << 62
+
+
+def plan_windows(inp: Inputs, use_recorded_clock: bool, window_events: int = WINDOW_EVENTS) -> int | None:
+    """Whether the inputs can be read in windows, and the capture-minus-kernel offset to cut them with: one
+    recording, every capture taken with it on one host (one clock), the offset recorded with the data.  None: read
+    them in one piece.  Sets the recording's read size to a fraction of a window."""
+    if len(inp.kern_feeds) != 1 or not inp.cap_feeds or not use_recorded_clock:
+        return None
+    if any((0, ci) not in inp.same_host for ci in range(len(inp.cap_feeds))):
+        return None
+    kf = inp.kern_feeds[0]
+    kf.stream.batch_lines = max(256, min(20000, window_events // 8))        # JSON lines
+    kf.stream.block_bytes = max(64 << 10, min(2 << 20, window_events * 8))   # raw records (~250 bytes each)
+    if kf.kv.startup is None:
+        kf.more()                    # JSONL: the startup record comes with the first batch
+    rec = recorded_offset(kf.kv.real_minus_mono())
+    return None if rec is None else rec[0]
+
+
+def correlate_windows(inp: Inputs, off: int, tolerances: Tolerances | None, use_recorded_clock: bool,
+                      window_events: int = WINDOW_EVENTS, margin_ns: int = MARGIN_NS,
+                      tsn_sink: Any = None) -> Correlation:
+    """Read the inputs a window at a time (``window_events`` kernel events, the captures over the same time,
+    ``margin_ns`` of context on each side) and correlate each as it comes: memory holds one window, not the
+    run.  ``off``: capture clock - kernel clock."""
+    kf, caps = inp.kern_feeds[0], inp.cap_feeds
+    kv = kf.kv
+    cor = Correlator(tolerances, inp.same_host, use_recorded_clock, tsn_sink=tsn_sink)
+    lo = -_FAR
+    while True:
+        target = sum(kv.counts.values()) + window_events
+        while not kf.done and sum(kv.counts.values()) < target:
+            kf.more()
+        hi = (kv.last_ns + 1) if kv.last_ns is not None else -_FAR
+        while not kf.done and (kv.last_ns or 0) < hi + margin_ns:
+            kf.more()
+        if kf.done:
+            hi = _FAR                # the last window takes everything left (captures that outlast the recording)
+        for f in caps:   # (and far enough to know whether the capture ends near the window: CAPTURE_TAIL_NS)
+            while not f.done and (f.last_ns is None
+                                  or f.last_ns < min(hi, _FAR // 2) + margin_ns + CAPTURE_TAIL_NS + off):
+                f.more()
+        kv.window(lo - margin_ns, hi + margin_ns)
+        views = [f.view(lo - margin_ns + off, hi + margin_ns + off) for f in caps]
+        spans = {i: (f.first_ns, f.last_ns if f.done else None) for i, f in enumerate(caps) if f.first_ns is not None}
+        cor.step(views, [kv], (lo, hi), spans)
+        kv.window(None, None)
+        if hi >= _FAR:
+            break
+        kv.drop_before(hi - margin_ns)
+        for f in caps:
+            f.drop_before(hi - margin_ns + off)
+        lo = hi
+    return cor.finish([f.final_view() for f in caps], [kv])
+
+
 def run(bundles: list[str] = (), captures: list[str] = (), kernels: list[str] = (), hz: int | None = None,
-        tolerances: Tolerances | None = None, use_recorded_clock: bool = True) -> tuple[Correlation, Inputs]:
-    """Load everything named and correlate it.  Raises InputError (one line) for what cannot be read."""
+        tolerances: Tolerances | None = None, use_recorded_clock: bool = True, keep_tables: bool = False,
+        window_events: int | None = None, tsn_sink: Any = None) -> tuple[Correlation, Inputs]:
+    """Open everything named and correlate it: in windows when the inputs are large and share one recorded
+    clock (``window_events``: force windows of that many kernel events; 0: one piece), else in one piece
+    (``keep_tables``: one piece, keeping the joined tables the plots draw).  Raises InputError (one line) for
+    what cannot be read."""
     inp = Inputs()
-    for b in bundles:
-        load_bundle(b, inp)
-    for text in captures:
-        s = parse_spec(text)
-        inp.captures.append(load_capture(s.path, s.host))
-    for text in kernels:
-        s = parse_spec(text)
-        inp.kernels.append(load_kernel(s.path, s.host, hz))
-    inp.add_same_host_by_label()
-    cx = correlate(inp.captures, inp.kernels, tolerances, inp.same_host, use_recorded_clock)
+    try:
+        for b in bundles:
+            open_bundle(b, inp)
+        for text in captures:
+            s = parse_spec(text)
+            inp.cap_feeds.append(CaptureFeed(s.path, s.host))
+        for text in kernels:
+            s = parse_spec(text)
+            inp.kern_feeds.append(KernelFeed(s.path, s.host, hz))
+        for ri, kf in enumerate(inp.kern_feeds):          # explicit labels; end labels are known once read
+            for ci, cf in enumerate(inp.cap_feeds):
+                if kf.kv.host is not None and cf.host == kf.kv.host:
+                    inp.same_host.add((ri, ci))
+        off = None
+        if not keep_tables and window_events != 0 and (window_events or inp.input_bytes() >= STREAM_BYTES):
+            off = plan_windows(inp, use_recorded_clock, window_events or WINDOW_EVENTS)
+        if off is not None:
+            cx = correlate_windows(inp, off, tolerances, use_recorded_clock, window_events or WINDOW_EVENTS,
+                                   tsn_sink=tsn_sink)
+        else:
+            inp.read_all()
+            cx = correlate(inp.captures, inp.kernels, tolerances, inp.same_host, use_recorded_clock)
+    finally:
+        inp.close()
     return cx, inp
 
 
-__all__ += ["TruncatedCapture"]
+__all__ += ["TruncatedCapture", "KernelFeed", "CaptureFeed", "open_bundle", "correlate_windows", "plan_windows"]

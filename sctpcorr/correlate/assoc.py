@@ -29,7 +29,7 @@ from typing import Any
 from sctpcorr.correlate.kernel import KernelView
 from sctpcorr.correlate.wire import WireAssoc, WireView
 
-__all__ = ["Assoc", "Side", "join"]
+__all__ = ["Assoc", "Side", "Registry", "join"]
 
 Ident = tuple[int, int]
 
@@ -91,101 +91,130 @@ def _wire_key(wa: WireAssoc) -> frozenset[Ident] | None:
     return frozenset({(wa.ports[0], wa.vtags[0]), (wa.ports[1], wa.vtags[1])})
 
 
-def join(captures: list[WireView], kernels: list[KernelView]) -> tuple[list[Assoc], dict[str, Any]]:
-    """The correlated associations, and what could not be joined: {"wire_only": [...], "kernel_only": [...]}."""
-    by_ident: dict[Ident, Assoc] = {}
-    out: list[Assoc] = []
+class Registry:
+    """The associations of a run, kept across the windows a long run is read in: an association, its id, its
+    orientation and which capture is next to which end are decided once, when first seen."""
 
-    def new(a_ident: Ident | None, b_ident: Ident | None) -> Assoc:
-        asc = Assoc(len(out) + 1, (Side(a_ident), Side(b_ident)))
-        out.append(asc)
+    def __init__(self) -> None:
+        self.assocs: list[Assoc] = []
+        self.by_ident: dict[Ident, Assoc] = {}
+        self._seen_wire: dict[tuple[int, int], Assoc] = {}      # (capture, its association id) -> ours
+        self._seen_end: dict[tuple[int, int], Assoc] = {}       # (recording, end id) -> ours
+        self._placed: set[tuple[int, int]] = set()              # (association id, capture): near decided
+
+    def _new(self, a_ident: Ident | None, b_ident: Ident | None) -> Assoc:
+        asc = Assoc(len(self.assocs) + 1, (Side(a_ident), Side(b_ident)))
+        self.assocs.append(asc)
         for i in (a_ident, b_ident):
             if i is not None and i[1] is not None:
-                by_ident.setdefault(i, asc)
+                self.by_ident.setdefault(i, asc)
         return asc
 
-    # 1. captures, in order: the first one that has an association orients it
-    for ci, cap in enumerate(captures):
-        for wa in cap.assocs.values():
-            ia, ib = wa.ident(0), wa.ident(1)
-            asc = by_ident.get(ia) if ia[1] is not None else None
-            if asc is None and ib[1] is not None:
-                asc = by_ident.get(ib)
-            if asc is None or ci in asc.wire:
-                asc = new(ia if ia[1] is not None else None, ib if ib[1] is not None else None)
-                asc.flip[ci] = False
-            else:
-                ours_a = asc.sides[0].ident
-                asc.flip[ci] = not (ours_a == ia or (ours_a is None and asc.sides[1].ident != ib))
-                for side, ident in ((0, ia), (1, ib)):
-                    s = asc.sides[side ^ int(asc.flip[ci])]
-                    if s.ident is None and ident[1] is not None:
-                        s.ident = ident
-                        by_ident.setdefault(ident, asc)
-            asc.wire[ci] = wa.id
-            for p in wa.paths:
-                d = p.get("direction") == "B>A"
-                asc.sides[int(d) ^ int(asc.flip[ci])].addrs.add(p.get("src"))
-
-    # 2. kernel ends
-    kernel_only_ends = []
-    for ri, kv in enumerate(kernels):
-        for e in kv.ends:
+    def join(self, captures: list[WireView], kernels: list[KernelView]) -> list[Assoc]:
+        """Add what these views show; returns every association known so far."""
+        by_ident = self.by_ident
+        for ci, cap in enumerate(captures):
+            for wa in cap.assocs.values():
+                if (ci, wa.id) in self._seen_wire:
+                    asc = self._seen_wire[(ci, wa.id)]
+                    for p in wa.paths:
+                        d = p.get("direction") == "B>A"
+                        asc.sides[int(d) ^ int(asc.flip[ci])].addrs.add(p.get("src"))
+                    continue
+                ia, ib = wa.ident(0), wa.ident(1)
+                asc = by_ident.get(ia) if ia[1] is not None else None
+                if asc is None and ib[1] is not None:
+                    asc = by_ident.get(ib)
+                if asc is None or ci in asc.wire:
+                    asc = self._new(ia if ia[1] is not None else None, ib if ib[1] is not None else None)
+                    asc.flip[ci] = False
+                else:
+                    ours_a = asc.sides[0].ident
+                    asc.flip[ci] = not (ours_a == ia or (ours_a is None and asc.sides[1].ident != ib))
+                    for side, ident in ((0, ia), (1, ib)):
+                        s_ = asc.sides[side ^ int(asc.flip[ci])]
+                        if s_.ident is None and ident[1] is not None:
+                            s_.ident = ident
+                            by_ident.setdefault(ident, asc)
+                asc.wire[ci] = wa.id
+                self._seen_wire[(ci, wa.id)] = asc
+                for p in wa.paths:
+                    d = p.get("direction") == "B>A"
+                    asc.sides[int(d) ^ int(asc.flip[ci])].addrs.add(p.get("src"))
+        pending = []
+        for ri, kv in enumerate(kernels):
+            for e in kv.ends:
+                if (ri, e.id) in self._seen_end:
+                    continue
+                asc = by_ident.get(e.ident)
+                if asc is None and e.peer_vtag:
+                    asc = by_ident.get((e.pport, e.peer_vtag))
+                    if asc is not None:
+                        side = 0 if asc.sides[1].ident == (e.pport, e.peer_vtag) else 1
+                        if asc.sides[side].ident is None:
+                            asc.sides[side].ident = e.ident
+                            by_ident[e.ident] = asc
+                if asc is None:
+                    pending.append((ri, e))
+                    continue
+                side = 0 if asc.sides[0].ident == e.ident else 1
+                asc.sides[side].kernel.append((ri, e.id))
+                self._seen_end[(ri, e.id)] = asc
+        for ri, e in pending:         # kernel ends no capture has shown (yet): pair them with each other
             asc = by_ident.get(e.ident)
             if asc is None and e.peer_vtag:
                 asc = by_ident.get((e.pport, e.peer_vtag))
-                if asc is not None:         # we know our peer: we are the other side
-                    side = 0 if asc.sides[1].ident == (e.pport, e.peer_vtag) else 1
-                    if asc.sides[side].ident is None:
-                        asc.sides[side].ident = e.ident
-                        by_ident[e.ident] = asc
             if asc is None:
-                kernel_only_ends.append((ri, e))
-                continue
+                first_state = e.states[0][1] if e.states else ""
+                initiator = first_state in ("COOKIE_WAIT", "COOKIE_ECHOED") or (
+                    first_state == "CLOSED" and len(e.states) > 1 and e.states[1][1] == "COOKIE_WAIT")
+                peer = (e.pport, e.peer_vtag) if e.peer_vtag else None
+                asc = self._new(e.ident, peer) if initiator or peer is None else self._new(peer, e.ident)
             side = 0 if asc.sides[0].ident == e.ident else 1
+            if asc.sides[side].ident is None:
+                asc.sides[side].ident = e.ident
+                by_ident[e.ident] = asc
             asc.sides[side].kernel.append((ri, e.id))
-    # kernel ends with no capture: pair them with each other (both ends in one recording: the lab)
-    for ri, e in kernel_only_ends:
-        asc = by_ident.get(e.ident)
-        if asc is None and e.peer_vtag:
-            asc = by_ident.get((e.pport, e.peer_vtag))
-        if asc is None:
-            first_state = e.states[0][1] if e.states else ""
-            initiator = first_state in ("COOKIE_WAIT", "COOKIE_ECHOED") or (first_state == "CLOSED" and
-                                                                             len(e.states) > 1 and
-                                                                             e.states[1][1] == "COOKIE_WAIT")
-            peer = (e.pport, e.peer_vtag) if e.peer_vtag else None
-            asc = new(e.ident, peer) if initiator or peer is None else new(peer, e.ident)
-        side = 0 if asc.sides[0].ident == e.ident else 1
-        if asc.sides[side].ident is None:
-            asc.sides[side].ident = e.ident
-            by_ident[e.ident] = asc
-        asc.sides[side].kernel.append((ri, e.id))
-
-    # 3. which capture sits next to which end: the host labels when they say it, else the vantage point
-    for asc in out:
-        for ci, aid in asc.wire.items():
-            host = captures[ci].host
-            placed = False
-            if host is not None:
-                for side in (0, 1):
-                    hosts = {kernels[r].host_of(e) for r, e in asc.sides[side].kernel}
-                    others = {kernels[r].host_of(e) for r, e in asc.sides[1 - side].kernel}
-                    if host in hosts and host not in others:
-                        asc.near[side].append(ci)
+            self._seen_end[(ri, e.id)] = asc
+        # which capture sits next to which end: the host labels when they say it, else the vantage point
+        for asc in self.assocs:
+            for ci, aid in asc.wire.items():
+                if (asc.id, ci) in self._placed or aid not in captures[ci].assocs:
+                    continue
+                host = captures[ci].host
+                placed = False
+                if host is not None:
+                    for side in (0, 1):
+                        hosts = {kernels[r].host_of(e) for r, e in asc.sides[side].kernel}
+                        others = {kernels[r].host_of(e) for r, e in asc.sides[1 - side].kernel}
+                        if host in hosts and host not in others:
+                            asc.near[side].append(ci)
+                            placed = True
+                if not placed:
+                    vp = captures[ci].assocs[aid].vantage
+                    if vp == "local":
+                        asc.near[0].append(ci)
+                        asc.near[1].append(ci)
                         placed = True
-            if placed:
-                continue
-            vp = captures[ci].assocs[aid].vantage
-            if vp == "local":
-                asc.near[0].append(ci)
-                asc.near[1].append(ci)
-            elif vp in ("A", "B"):
-                asc.near[("A", "B").index(vp) ^ int(asc.flip[ci])].append(ci)
-    unjoined = {
-        "wire_only": [{"capture": ci, "assoc_id": aid, "name": a.name}
-                      for a in out for ci, aid in a.wire.items() if not (a.sides[0].kernel or a.sides[1].kernel)],
-        "kernel_only": [{"recording": r, "end": e, "name": a.name}
-                        for a in out if not a.wire for s in a.sides for r, e in s.kernel],
-    }
-    return out, unjoined
+                    elif vp in ("A", "B"):
+                        asc.near[("A", "B").index(vp) ^ int(asc.flip[ci])].append(ci)
+                        placed = True
+                if placed or vp not in ("unknown",):
+                    self._placed.add((asc.id, ci))
+        return self.assocs
+
+    def unjoined(self) -> dict[str, Any]:
+        return {
+            "wire_only": [{"capture": ci, "assoc_id": aid, "name": a.name}
+                          for a in self.assocs for ci, aid in a.wire.items()
+                          if not (a.sides[0].kernel or a.sides[1].kernel)],
+            "kernel_only": [{"recording": r, "end": e, "name": a.name}
+                            for a in self.assocs if not a.wire for s in a.sides for r, e in s.kernel],
+        }
+
+
+def join(captures: list[WireView], kernels: list[KernelView]) -> tuple[list[Assoc], dict[str, Any]]:
+    """The correlated associations, and what could not be joined: {"wire_only": [...], "kernel_only": [...]}."""
+    reg = Registry()
+    assocs = reg.join(captures, kernels)
+    return assocs, reg.unjoined()

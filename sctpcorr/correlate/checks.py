@@ -21,24 +21,34 @@ local_rwnd              is the window a receiver advertised on the wire the one 
 path_state              does each path state change follow what the wire shows on that path?
 assoc_state             does each association state change follow the chunk that causes it?
 ======================  ================================================================================
+
+Theory of operation: a long recording is read in time windows (``core.Correlator``).  Each check is split in
+two: ``measure_*`` looks at one window (the joins see the window plus a margin of context on both sides, but a
+check counts only the items whose time falls inside the window, so each is counted once) and adds to a
+``Tally``; ``judge_*`` turns the tally of the whole run into the verdict and the sentence.  A run read in one
+piece is a single window.  Tallies hold counts, maxima, a few examples and ``Sketch``es for medians: memory does
+not grow with the length of the run.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sctpcorr.correlate.joins import NONE, Direction
-from sctpcorr.correlate.model import AGREE, DISAGREE, EXPLAINED, NOT_CHECKABLE, Check, worst
+from sctpcorr.correlate.model import AGREE, DISAGREE, EXPLAINED, NOT_CHECKABLE, Check
 
 if TYPE_CHECKING:
-    from sctpcorr.correlate.core import Correlation
+    from sctpcorr.correlate.core import Window
 
-__all__ = ["run_all", "rtt_summary", "ms"]
+__all__ = ["Book", "Tally", "Sketch", "measure_window", "judge_all", "ms", "flight_series", "USES"]
 
 SIDE = ("A", "B")
 RTX_NAMES = {1: "t3", 2: "fast", 3: "pmtud", 4: "t1", 5: "unknown"}
 WIRE_KIND = ("fast", "timeout", "unknown")
+EXAMPLES = 5
 # which recorded event types each check reads (a loss of one of them weakens the check)
 USES = {"tsn_coverage": ("egress",), "retransmissions": ("egress",), "rtt_samples": ("rto_update", "egress", "sack",
         "hb_ack", "hb_sent"), "rto": ("rto_update",), "flight": ("sack", "egress", "path"),
@@ -58,12 +68,120 @@ def _pct(n: int, total: int) -> float:
     return round(100.0 * n / total, 2) if total else 0.0
 
 
-def _weak(cx: Correlation, rec: int | None, check: str) -> list[str]:
+# ---- accumulators --------------------------------------------------------------------------------------------
+class Sketch:
+    """Values for a median and extremes: exact up to ``cap`` values, then a log-scale histogram (1 % bins,
+    sign kept), so memory stays bounded over a long run."""
+
+    def __init__(self, cap: int = 50_000):
+        self.cap = cap
+        self.vals: list[np.ndarray] = []
+        self.n = 0
+        self.hist: dict[int, int] | None = None
+        self.lo = float("inf")
+        self.hi = float("-inf")
+
+    @staticmethod
+    def _bin(v: np.ndarray) -> np.ndarray:
+        a = np.abs(v).astype(np.float64)
+        b = np.where(a < 1, 0, np.floor(np.log(np.maximum(a, 1)) / np.log(1.01)) + 1)
+        return (np.sign(v) * b).astype(np.int64)
+
+    def add(self, v: np.ndarray) -> None:
+        v = np.asarray(v, dtype=np.float64)
+        v = v[~np.isnan(v)]
+        if not len(v):
+            return
+        self.n += len(v)
+        self.lo, self.hi = min(self.lo, float(v.min())), max(self.hi, float(v.max()))
+        if self.hist is None:
+            self.vals.append(v)
+            if self.n > self.cap:
+                allv = np.concatenate(self.vals)
+                self.vals = []
+                self.hist = {}
+                self._hist_add(allv)
+        else:
+            self._hist_add(v)
+
+    def _hist_add(self, v: np.ndarray) -> None:
+        assert self.hist is not None
+        b, c = np.unique(self._bin(v), return_counts=True)
+        for k, n in zip(b.tolist(), c.tolist()):
+            self.hist[k] = self.hist.get(k, 0) + n
+
+    def quantile(self, q: float) -> float | None:
+        if not self.n:
+            return None
+        if self.hist is None:
+            return float(np.quantile(np.concatenate(self.vals), q))
+        want = q * (self.n - 1)
+        seen = 0
+        for k in sorted(self.hist):
+            seen += self.hist[k]
+            if seen > want:
+                return float(np.sign(k) * 1.01 ** (abs(k) - 0.5)) if k else 0.0
+        return self.hi
+
+    def median(self) -> float | None:
+        return self.quantile(0.5)
+
+
+@dataclass
+class Tally:
+    """What one check saw of one association (and direction) over the windows read so far."""
+
+    name: str
+    assoc: int | None
+    direction: str | None
+    n: dict[str, int] = field(default_factory=dict)         # counts, summed
+    mx: dict[str, float] = field(default_factory=dict)      # maxima
+    ex: dict[str, list[Any]] = field(default_factory=dict)  # the first few examples
+    v: dict[str, Sketch] = field(default_factory=dict)      # values for medians
+    info: dict[str, Any] = field(default_factory=dict)      # set once, or carried to the next window
+
+    def add(self, key: str, k: int | float = 1) -> None:
+        self.n[key] = self.n.get(key, 0) + int(k)
+
+    def max(self, key: str, x: float | None) -> None:
+        if x is not None and (key not in self.mx or x > self.mx[key]):
+            self.mx[key] = float(x)
+
+    def example(self, key: str, items: Any) -> None:
+        lst = self.ex.setdefault(key, [])
+        for it in items:
+            if len(lst) >= EXAMPLES:
+                break
+            lst.append(it)
+
+    def values(self, key: str, arr: Any) -> None:
+        self.v.setdefault(key, Sketch()).add(np.asarray(arr))
+
+    def med(self, key: str) -> float | None:
+        s = self.v.get(key)
+        return s.median() if s is not None else None
+
+
+class Book:
+    """Every tally of a run, in the order the checks first reported."""
+
+    def __init__(self) -> None:
+        self.tallies: dict[tuple[str, int | None, str | None], Tally] = {}
+
+    def get(self, name: str, assoc: int | None, direction: str | None) -> Tally:
+        k = (name, assoc, direction)
+        t = self.tallies.get(k)
+        if t is None:
+            t = self.tallies[k] = Tally(name, assoc, direction)
+        return t
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------------
+def _weak(J: Any, rec: int | None, check: str) -> list[str]:
     """The recording's losses that touch this check, as phrases."""
     if rec is None:
         return []
-    kv = cx.kernels[rec]
-    lo = kv.losses()
+    lo = J.kernels[rec].losses()
     uses = USES.get(check, ())
     out = [f"{n} {t} events lost" for t, n in lo["lost"].items() if t in uses]
     out += [f"{n} {t} events the kernel skipped (kprobe misses)" for t, n in lo["missed_by_type"].items()
@@ -75,329 +193,222 @@ def _weak(cx: Correlation, rec: int | None, check: str) -> list[str]:
     return out
 
 
-def _lost_n(cx: Correlation, rec: int | None, types: tuple[str, ...]) -> int:
+def _lost_n(J: Any, rec: int | None, types: tuple[str, ...]) -> int:
     if rec is None:
         return 0
-    lo = cx.kernels[rec].losses()
+    lo = J.kernels[rec].losses()
     return (sum(v for t, v in lo["lost"].items() if t in types)
             + sum(v for t, v in lo["missed_by_type"].items() if t in types)
             + lo["backlog_dropped"] + lo["decode_errors"] + lo["undecoded"])
 
 
-# ---------------------------------------------------------------------------------------------------------
-def run_all(cx: Correlation) -> list[Check]:
-    out: list[Check] = []
-    out += check_recording(cx)
-    out += check_associations(cx)
-    out += check_clock(cx)
-    for a in cx.assocs:
-        if not a.wire or not (a.sides[0].kernel or a.sides[1].kernel):
-            continue
-        for side in (0, 1):
-            d = cx.directions.get((a.id, side))
-            if d is None:
-                continue
-            out += check_tsn_coverage(cx, d)
-            out += check_retransmissions(cx, d)
-            out += check_rtt_samples(cx, d)
-            out += check_rto(cx, d)
-            out += check_flight(cx, d)
-            out += check_peer_rwnd(cx, d)
-            out += check_local_rwnd(cx, d)
-        out += check_path_state(cx, a)
-        out += check_assoc_state(cx, a)
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------
-def check_recording(cx: Correlation) -> list[Check]:
-    out = []
-    tol = cx.tolerances
-    for ri, kv in enumerate(cx.kernels):
-        lo = kv.losses()
-        events = sum(kv.counts.values())
-        lost = sum(lo["lost"].values()) + lo["backlog_dropped"] + lo["undecoded"]
-        skipped = lo["kprobe_missed"] + lo["recursion_misses"]
-        n = {"events": events, "lost": lo["lost"], "kprobe_missed": lo["kprobe_missed"],
-             "recursion_misses": lo["recursion_misses"], "backlog_dropped": lo["backlog_dropped"],
-             "decode_errors": lo["decode_errors"], "undecoded": lo["undecoded"], "truncated": lo["truncated"],
-             "bad_lines": lo["bad_records"], "source": kv.source}
-        tols = f"at most {tol.lost_pct:g} % of events missing"
-        name = f"recording {kv.name}"
-        if kv.raw and kv.end is None:
-            out.append(Check("recording", NOT_CHECKABLE, f"{kv.name} holds --raw records: they carry no loss "
-                             "counters (the JSONL recorded alongside has them in its end record)", tolerance=tols,
-                             numbers=n))
-            continue
-        if kv.snapshots_only:
-            out.append(Check("recording", NOT_CHECKABLE, f"{kv.name} holds sock_diag snapshots only: the checks "
-                             "that need per-event data (per TSN, per RTT sample) are not checkable from snapshots",
-                             tolerance=tols, numbers=n))
-            continue
-        missing = lost + skipped + lo["decode_errors"]
-        share = _pct(missing, events + missing)
-        parts = []
-        if lo["lost"]:
-            parts.append(", ".join(f"{v} {t}" for t, v in sorted(lo["lost"].items())) +
-                         " events lost (ring buffer full)")
-        if lo["kprobe_missed"]:
-            parts.append(f"{lo['kprobe_missed']} probe hits skipped by the kernel (kprobe_profile misses: "
-                         + ", ".join(f"{n} {t}" for t, n in sorted(lo["missed_by_type"].items())) + ")")
-        if lo["recursion_misses"]:
-            parts.append(f"{lo['recursion_misses']} probe runs skipped while another probe ran")
-        if lo["backlog_dropped"]:
-            parts.append(f"{lo['backlog_dropped']} events dropped by the recorder (backlog full)")
-        if lo["undecoded"] or lo["decode_errors"]:
-            parts.append(f"{lo['undecoded'] + lo['decode_errors']} records not decoded")
-        if lo["truncated"]:
-            v, s = DISAGREE, (f"{name} has no end record: it was cut short, so what it lost is unknown"
-                              + (f"; also {'; '.join(parts)}" if parts else ""))
-        elif not parts:
-            v, s = AGREE, f"{name}: {events} events, nothing lost"
-        elif share <= tol.lost_pct:
-            v, s = EXPLAINED, (f"{name}: {'; '.join(parts)} ({share:g} % of {events + missing}): checks that use "
-                               "those events allow for them")
-        else:
-            v, s = DISAGREE, (f"{name}: {'; '.join(parts)}: {share:g} % of the events are missing, more than "
-                              f"{tol.lost_pct:g} %; the per-event checks cannot vouch for what they do not see")
-        n["missing_pct"] = share
-        out.append(Check("recording", v, s, tolerance=tols, numbers=n))
-    return out
-
-
-def check_associations(cx: Correlation) -> list[Check]:
-    joined = [a for a in cx.assocs if a.wire and (a.sides[0].kernel or a.sides[1].kernel)]
-    wire_only = [a for a in cx.assocs if a.wire and not (a.sides[0].kernel or a.sides[1].kernel)]
-    kernel_only = [a for a in cx.assocs if not a.wire]
-    n = {"joined": len(joined), "wire_only": len(wire_only), "kernel_only": len(kernel_only)}
-    if not cx.kernels or not cx.captures:
-        what = "no kernel recording" if not cx.kernels else "no capture"
-        return [Check("associations", NOT_CHECKABLE, f"{what} given: nothing to join", numbers=n)]
-    if not joined:
-        kinfo = ", ".join(a.name for a in kernel_only[:3]) or "none"
-        winfo = ", ".join(a.name for a in wire_only[:3]) or "none"
-        overlap = _time_overlap(cx)
-        why = ("their times do not overlap either: kernel events from a different run" if overlap is False else
-               "a capture of a different association, or a recording from a different run")
-        return [Check("associations", NOT_CHECKABLE,
-                      f"no association of the recordings is in the captures (tags and ports differ: {why}); "
-                      f"captures: {winfo}; recordings: {kinfo}", numbers=n)]
-    # a kernel end that had traffic in the captures' time but is not in them is worth saying
-    s = f"{len(joined)} association(s) joined by tags and ports"
-    if wire_only:
-        s += f"; {len(wire_only)} only in the captures ({', '.join(a.name for a in wire_only[:3])})"
-    if kernel_only:
-        s += f"; {len(kernel_only)} only in the recordings"
-    return [Check("associations", AGREE, s, numbers=n)]
-
-
-def _time_overlap(cx: Correlation) -> bool | None:
-    """Do the recordings' and captures' time spans overlap, by their recorded clocks? None: cannot tell."""
-    for kv in cx.kernels:
-        off = kv.real_minus_mono()
-        if not off or kv.first_ns is None:
-            return None
-        d = off[0][1]
-        for cap in cx.captures:
-            if cap.first_ns is None:
-                continue
-            if kv.first_ns + d <= cap.last_ns and cap.first_ns <= kv.last_ns + d:  # type: ignore[operator]
-                return True
-    return False
-
-
-def check_clock(cx: Correlation) -> list[Check]:
-    out = []
-    for (r, c), f in sorted(cx.clocks.items()):
-        kv, cap = cx.kernels[r], cx.captures[c]
-        n = f.as_dict()
-        pair = f"{cap.name} vs {kv.name}"
-        tol = f"the recorded offset within the matched events' bounds +- {ms(cx.tolerances.clock_ns)}"
-        if f.recorded_ns is not None:
-            if f.recorded_error_ns:
-                shift = (f.offset_ns or 0) - f.recorded_ns
-                n["shift_ns"] = shift
-                out.append(Check("clock", DISAGREE,
-                                 f"{pair}: the capture's clock is {ms(abs(shift))} "
-                                 f"{'ahead of' if shift > 0 else 'behind'} the offset recorded with the data "
-                                 f"(the matched events allow {ms(f.lo_ns - f.recorded_ns)} .. "
-                                 f"{ms(f.hi_ns - f.recorded_ns)} around it): the capture was shifted or is from "
-                                 f"another host; the matched events' estimate (+- {ms(f.uncertainty_ns)}) is used",
-                                 tolerance=tol, numbers=n))
-            else:
-                out.append(Check("clock", AGREE, f"{pair}: the recorded offset fits the {f.n_upper + f.n_lower} "
-                                 f"matched events (bounds {ms(f.lo_ns - f.recorded_ns if f.lo_ns is not None else None)}"
-                                 f" .. +{ms(f.hi_ns - f.recorded_ns if f.hi_ns is not None else None)})",
-                                 tolerance=tol, numbers=n))
-        else:
-            drift = f", drift {f.rate_ppm:.1f} ppm" if f.rate_ppm else ""
-            if f.offset_ns is None:
-                out.append(Check("clock", NOT_CHECKABLE, f"{pair}: no matched events and no recorded offset: the "
-                                 "two cannot be put on one time line", numbers=n))
-            else:
-                out.append(Check("clock", NOT_CHECKABLE,
-                                 f"{pair}: no shared clock; aligned from {f.n_upper} upper and {f.n_lower} lower "
-                                 f"bounds within +- {ms(f.uncertainty_ns)}{drift} (a constant delay before the "
-                                 "capture point cannot be told from the offset)" + (f"; {f.note}" if f.note else ""),
-                                 numbers=n))
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------------
 def _near(d: Direction) -> int | None:
     caps = d.asc.near[d.side]
     return caps[0] if caps else None
 
 
-def _cap_span_in_kernel(cx: Correlation, d: Direction, c: int) -> tuple[int, int] | None:
-    f = cx.clocks.get((d.k_rec, c)) if d.k_rec is not None else None
-    cap = cx.captures[c]
-    if f is None or f.offset_ns is None or cap.first_ns is None:
-        return None
-    return int(f.to_kernel(cap.first_ns)), int(f.to_kernel(cap.last_ns))
+def _tsn_list(values: list[int]) -> str:
+    return ", ".join(str(x) for x in values[:EXAMPLES]) + (" ..." if len(values) > EXAMPLES else "")
 
 
-def check_tsn_coverage(cx: Correlation, d: Direction) -> list[Check]:
-    dn = _dname(d.side)
-    c = _near(d)
+# ---- per window ------------------------------------------------------------------------------------------------
+def measure_window(W: Window, book: Book) -> None:
+    """Add what this window shows to the tallies."""
+    for a in W.assocs:
+        if not a.wire or not (a.sides[0].kernel or a.sides[1].kernel):
+            continue
+        for side in (0, 1):
+            d = W.directions.get((a.id, side))
+            if d is None:
+                continue
+            measure_tsn_coverage(W, d, book)
+            measure_retransmissions(W, d, book)
+            measure_rtt_samples(W, d, book)
+            measure_rto(W, d, book)
+            measure_flight(W, d, book)
+            measure_peer_rwnd(W, d, book)
+            measure_local_rwnd(W, d, book)
+        measure_path_state(W, a, book)
+        measure_assoc_state(W, a, book)
+
+
+CAPTURE_TAIL_NS = 2_000_000_000   # a chunk the kernel sent this close to a capture's end may not have reached it
+
+
+def measure_tsn_coverage(W: Window, d: Direction, book: Book) -> None:
     if d.k_tx is None or not len(d.k_tx):
-        return []
-    if c is None:
-        return [Check("tsn_coverage", NOT_CHECKABLE, f"no capture next to {SIDE[d.side]}: which of its DATA chunks "
-                      "reached the wire there is not seen", d.asc.id, dn)]
-    cap = cx.captures[c]
-    w, m = d.w_tx[c], d.w_tx_k[c]
-    span = _cap_span_in_kernel(cx, d, c)
+        return
+    t = book.get("tsn_coverage", d.asc.id, _dname(d.side))
+    t.info["rec"] = d.k_rec
+    c = _near(d)
     k = d.k_tx
-    in_span = np.ones(len(k), dtype=bool)
-    host_margin = 2_000_000_000   # a chunk sent in the last 2 s of a capture may still be queued in the host
+    kw = W.in_win(k.ts)
+    if c is None:
+        t.add("kernel_sent", int(kw.sum()))
+        t.info["no_near"] = True
+        return
+    cap = W.captures[c]
+    t.info["capture"] = cap.name
+    t.info["drops"] = int(cap.meta.get("drops") or 0)
+    w, m = d.w_tx[c], d.w_tx_k[c]
+    span = W.cap_span_kernel(d.k_rec, c)
+    in_span = kw.copy()
+    tail = np.zeros(len(k), dtype=bool)
     if span is not None:
-        in_span = (k.ts >= span[0] - 1_000_000) & (k.ts <= span[1] - min(host_margin, (span[1] - span[0]) // 10))
+        first, last = span
+        in_span &= k.ts >= first - 1_000_000
+        if last is not None:   # a chunk sent in the capture's last moments may still have been in the host
+            tail = k.ts > last - min(CAPTURE_TAIL_NS, max(0, (last - first) // 10))
     seen_k = np.zeros(len(k), dtype=bool)
     seen_k[m[m != NONE]] = True
-    k_missing = np.flatnonzero(in_span & ~seen_k)
-    w_missing = np.flatnonzero(m == NONE)
-    n = {"kernel_sent": int(in_span.sum()), "capture_shows": len(w), "kernel_not_on_wire": len(k_missing),
-         "wire_not_in_kernel": len(w_missing), "capture": cap.name}
-    lost = _lost_n(cx, d.k_rec, ("egress",))
-    weak = _weak(cx, d.k_rec, "tsn_coverage")
-    drops = int(cap.meta.get("drops") or 0)
-    tsns = lambda idx, t: ", ".join(str(int(x) & 0xFFFFFFFF) for x in t[idx[:5]]) + (" ..." if len(idx) > 5 else "")  # noqa: E731
-    if not len(k_missing) and not len(w_missing):
-        return [Check("tsn_coverage", AGREE, f"all {int(in_span.sum())} DATA chunks {SIDE[d.side]}'s kernel sent "
-                      f"are in {cap.name}, and nothing else", d.asc.id, dn, "every chunk", n, weak)]
-    parts = []
-    v = DISAGREE
-    if len(k_missing):
-        rtx_missing = int((k.sent_count[k_missing] > 1).sum())
-        parts.append(f"{len(k_missing)} DATA chunks the kernel sent (TSN {tsns(k_missing, k.t)}) are not in "
-                     f"{cap.name}" + (f", {rtx_missing} of them retransmissions" if rtx_missing else "")
+    k_missing = np.flatnonzero(in_span & ~seen_k & ~tail)
+    t.add("kernel_sent_at_capture_end", int((in_span & ~seen_k & tail).sum()))
+    ww = W.wire_in_win(d.k_rec, c, w.ts)
+    w_missing = np.flatnonzero(ww & (m == NONE))
+    t.add("kernel_sent", int(in_span.sum()))
+    t.add("capture_shows", int(ww.sum()))
+    t.add("kernel_not_on_wire", len(k_missing))
+    t.add("kernel_rtx_not_on_wire", int((k.sent_count[k_missing] > 1).sum()))
+    t.add("wire_not_in_kernel", len(w_missing))
+    t.example("kernel_not_on_wire", [int(x) & 0xFFFFFFFF for x in k.t[k_missing[:EXAMPLES]]])
+    t.example("wire_not_in_kernel", [int(x) & 0xFFFFFFFF for x in w.t[w_missing[:EXAMPLES]]])
+
+
+def judge_tsn_coverage(t: Tally, J: Any) -> Check:
+    dn, n = t.direction, t.n
+    side = SIDE.index(dn[0])     # type: ignore[index]
+    if t.info.get("no_near"):
+        return Check("tsn_coverage", NOT_CHECKABLE, f"no capture next to {SIDE[side]}: which of its DATA chunks "
+                     "reached the wire there is not seen", t.assoc, dn)
+    cap, drops = t.info.get("capture"), t.info.get("drops", 0)
+    km, wm = n.get("kernel_not_on_wire", 0), n.get("wire_not_in_kernel", 0)
+    tail = n.get("kernel_sent_at_capture_end", 0)
+    num = {"kernel_sent": n.get("kernel_sent", 0), "capture_shows": n.get("capture_shows", 0),
+           "kernel_not_on_wire": km, "wire_not_in_kernel": wm, "sent_as_the_capture_ended": tail, "capture": cap}
+    weak = _weak(J, t.info.get("rec"), "tsn_coverage")
+    if not km and not wm:
+        if tail:
+            return Check("tsn_coverage", AGREE, f"{n.get('kernel_sent', 0) - tail} of the "
+                         f"{n.get('kernel_sent', 0)} DATA chunks {SIDE[side]}'s kernel sent are in {cap}, and nothing "
+                         f"else; the other {tail} were sent as the capture ended", t.assoc, dn, "every chunk", num,
+                         weak)
+        return Check("tsn_coverage", AGREE, f"all {n.get('kernel_sent', 0)} DATA chunks {SIDE[side]}'s kernel sent "
+                     f"are in {cap}, and nothing else", t.assoc, dn, "every chunk", num, weak)
+    parts, v = [], DISAGREE
+    if km:
+        rtx = n.get("kernel_rtx_not_on_wire", 0)
+        parts.append(f"{km} DATA chunks the kernel sent (TSN {_tsn_list(t.ex.get('kernel_not_on_wire', []))}) are "
+                     f"not in {cap}" + (f", {rtx} of them retransmissions" if rtx else "")
                      + (f"; the capture reports {drops} drops" if drops else
                         "; the capture reports no drops: they were lost between the stack and the capture point "
                         "(a qdisc), or removed from the file"))
-    if len(w_missing):
-        parts.append(f"{len(w_missing)} DATA chunks in {cap.name} (TSN {tsns(w_missing, w.t)}) have no egress event "
-                     "in the recording")
-    if len(w_missing) and not len(k_missing) and lost >= len(w_missing):
+    if wm:
+        parts.append(f"{wm} DATA chunks in {cap} (TSN {_tsn_list(t.ex.get('wire_not_in_kernel', []))}) have no "
+                     "egress event in the recording")
+    lost = _lost_n(J, t.info.get("rec"), ("egress",))
+    if wm and not km and lost >= wm:
         v = EXPLAINED
         parts.append(f"the recording lost or skipped {lost} events, enough to account for them")
-    elif len(k_missing) and drops >= len(k_missing) and not len(w_missing):
+    elif km and drops >= km and not wm:
         v = EXPLAINED
-    return [Check("tsn_coverage", v, "; ".join(parts), d.asc.id, dn, "every chunk", n, weak)]
+    return Check("tsn_coverage", v, "; ".join(parts), t.assoc, dn, "every chunk", num, weak)
 
 
-def check_retransmissions(cx: Correlation, d: Direction) -> list[Check]:
-    dn = _dname(d.side)
-    c = _near(d)
-    if d.k_tx is None:
-        return []
+def measure_retransmissions(W: Window, d: Direction, book: Book) -> None:
+    if d.k_tx is None or not (len(d.k_tx) or any(len(w) for w in d.w_tx.values())):
+        return
+    t = book.get("retransmissions", d.asc.id, _dname(d.side))
+    t.info["rec"] = d.k_rec
     k = d.k_tx
-    k_rtx = np.flatnonzero(k.sent_count > 1)
-    kern = {}
+    kw = W.in_win(k.ts)
+    k_rtx = np.flatnonzero(kw & (k.sent_count > 1))
     for code in k.rtx[k_rtx].tolist():
-        kern[RTX_NAMES.get(code, "unknown")] = kern.get(RTX_NAMES.get(code, "unknown"), 0) + 1
+        t.add("kernel." + RTX_NAMES.get(code, "unknown"))
+    c = _near(d)
     if c is None:
-        return [Check("retransmissions", NOT_CHECKABLE, f"no capture next to {SIDE[d.side]}: its retransmissions "
-                      f"cannot be compared with the wire's (the kernel made {len(k_rtx)})", d.asc.id, dn,
-                      numbers={"kernel": kern})]
-    cap = cx.captures[c]
+        t.info["no_near"] = True
+        return
+    t.info["capture"] = W.captures[c].name
     w, m = d.w_tx[c], d.w_tx_k[c]
-    wire = {}
-    for i in np.flatnonzero(w.rtx).tolist():
-        key = WIRE_KIND[int(w.kind[i])]
-        wire[key] = wire.get(key, 0) + 1
-    wire["spurious"] = int((w.rtx & w.spurious).sum())
-    # per kernel retransmission: what the wire says of that transmission
+    ww = W.wire_in_win(d.k_rec, c, w.ts)
+    for i in np.flatnonzero(ww & w.rtx).tolist():
+        t.add("wire." + WIRE_KIND[int(w.kind[i])])
+    t.add("wire.spurious", int((ww & w.rtx & w.spurious).sum()))
     k_to_w = np.full(len(k), NONE, dtype=np.int64)
     ok = m != NONE
     k_to_w[m[ok]] = np.flatnonzero(ok)
-    same = mismatch = orig_lost = not_on_wire = 0
-    pairs: dict[str, int] = {}
-    examples: list[str] = []
     for ki in k_rtx.tolist():
         reason = RTX_NAMES.get(int(k.rtx[ki]), "unknown")
         wi = int(k_to_w[ki])
         if wi == NONE:
-            not_on_wire += 1
+            t.add("kernel_rtx_not_on_wire")
             continue
         if not w.rtx[wi]:
-            orig_lost += 1        # the wire sees this transmission as the TSN's first: the original never got there
+            t.add("original_not_captured")
             continue
         wk = WIRE_KIND[int(w.kind[wi])]
-        key = f"{reason}/{wk}"
-        pairs[key] = pairs.get(key, 0) + 1
+        t.add(f"pair.{reason}/{wk}")
         if (reason, wk) in (("fast", "fast"), ("t3", "timeout"), ("t1", "timeout"), ("pmtud", "timeout"),
                             ("unknown", "unknown")):
-            same += 1
+            t.add("matched_same_kind")
         else:
-            mismatch += 1
-            if len(examples) < 3:
-                examples.append(f"TSN {int(k.t[ki]) & 0xFFFFFFFF}: kernel {reason}, wire {wk}")
-    wire_extra = int((w.rtx & ~np.isin(np.arange(len(w)), np.flatnonzero(ok)) ).sum())
-    # a wire retransmission whose kernel transmission was a first one: the capture shows a TSN twice
+            t.add("kind_differs")
+            t.example("kind_differs", [f"TSN {int(k.t[ki]) & 0xFFFFFFFF}: kernel {reason}, wire {wk}"])
     first_k = np.zeros(len(w), dtype=bool)
     first_k[ok] = k.sent_count[m[ok]] == 1
-    wire_twice = int((w.rtx & first_k).sum())
-    n = {"kernel": kern, "wire": wire, "matched_same_kind": same, "kind_differs": mismatch,
-         "original_not_captured": orig_lost, "kernel_rtx_not_on_wire": not_on_wire,
-         "wire_rtx_kernel_sent_once": wire_twice, "wire_rtx_without_kernel_event": wire_extra, "pairs": pairs,
-         "capture": cap.name}
-    total = len(k_rtx)
-    weak = _weak(cx, d.k_rec, "retransmissions")
+    t.add("wire_rtx_kernel_sent_once", int((ww & w.rtx & first_k).sum()))
+    t.add("wire_rtx_without_kernel_event", int((ww & w.rtx & ~ok).sum()))
+
+
+def judge_retransmissions(t: Tally, J: Any) -> Check:
+    dn, n = t.direction, t.n
+    side = SIDE.index(dn[0])     # type: ignore[index]
+    kern = {k[7:]: v for k, v in n.items() if k.startswith("kernel.")}
+    wire = {k[5:]: v for k, v in n.items() if k.startswith("wire.")}
+    if t.info.get("no_near"):
+        return Check("retransmissions", NOT_CHECKABLE, f"no capture next to {SIDE[side]}: its retransmissions "
+                     f"cannot be compared with the wire's (the kernel made {sum(kern.values())})", t.assoc, dn,
+                     numbers={"kernel": kern})
+    cap = t.info.get("capture")
+    same, mismatch = n.get("matched_same_kind", 0), n.get("kind_differs", 0)
+    orig_lost, not_on_wire = n.get("original_not_captured", 0), n.get("kernel_rtx_not_on_wire", 0)
+    wire_twice, wire_extra = n.get("wire_rtx_kernel_sent_once", 0), n.get("wire_rtx_without_kernel_event", 0)
+    num = {"kernel": kern, "wire": wire, "matched_same_kind": same, "kind_differs": mismatch,
+           "original_not_captured": orig_lost, "kernel_rtx_not_on_wire": not_on_wire,
+           "wire_rtx_kernel_sent_once": wire_twice, "wire_rtx_without_kernel_event": wire_extra,
+           "pairs": {k[5:]: v for k, v in n.items() if k.startswith("pair.")}, "capture": cap}
+    total = sum(kern.values())
+    weak = _weak(J, t.info.get("rec"), "retransmissions")
     if not total and not sum(v for kk, v in wire.items() if kk != "spurious"):
-        return [Check("retransmissions", AGREE, f"no retransmissions in the kernel or in {cap.name}", d.asc.id, dn,
-                      "kind by kind", n, weak)]
+        return Check("retransmissions", AGREE, f"no retransmissions in the kernel or in {cap}", t.assoc, dn,
+                     "kind by kind", num, weak)
     desc = ", ".join(f"{v} {kk}" for kk, v in sorted(kern.items())) or "none"
     wdesc = ", ".join(f"{v} {kk}" for kk, v in sorted(wire.items()) if v) or "none"
     notes = []
     if orig_lost:
-        notes.append(f"{orig_lost} retransmitted chunk(s) have no original in {cap.name}: the original was lost "
-                     "before the capture point, so the wire shows the retransmission as the first transmission")
+        notes.append(f"{orig_lost} retransmitted chunk(s) have no original in {cap}: the original was lost before "
+                     "the capture point, so the wire shows the retransmission as the first transmission")
     if not_on_wire:
         notes.append(f"{not_on_wire} kernel retransmission(s) are not in the capture")
     v = AGREE
     if mismatch:
         v = DISAGREE
-        notes.append(f"{mismatch} differ in kind ({'; '.join(examples)})")
+        notes.append(f"{mismatch} differ in kind ({'; '.join(t.ex.get('kind_differs', []))})")
     if wire_twice:
         v = DISAGREE
         notes.append(f"{wire_twice} chunk(s) the kernel sent once appear twice in the capture")
-    if wire_extra and _lost_n(cx, d.k_rec, ("egress",)) < wire_extra:
+    if wire_extra and _lost_n(J, t.info.get("rec"), ("egress",)) < wire_extra:
         v = DISAGREE
         notes.append(f"{wire_extra} retransmission(s) in the capture have no egress event")
     if v == AGREE and (orig_lost or not_on_wire):
         v = EXPLAINED
-    s = f"kernel: {desc}; {cap.name}: {wdesc}; {same} of {total} matched kind by kind"
+    s = f"kernel: {desc}; {cap}: {wdesc}; {same} of {total} matched kind by kind"
     if notes:
         s += "; " + "; ".join(notes)
-    return [Check("retransmissions", v, s, d.asc.id, dn, "kind by kind (fast=fast, t3=timeout)", n, weak)]
+    return Check("retransmissions", v, s, t.assoc, dn, "kind by kind (fast=fast, t3=timeout)", num, weak)
 
 
-def _median(xs: list[int]) -> float | None:
-    return float(np.median(xs)) if xs else None
-
-
-def check_rtt_samples(cx: Correlation, d: Direction) -> list[Check]:
+def measure_rtt_samples(W: Window, d: Direction, book: Book) -> None:
     """Each kernel RTT sample against the wire RTT of the chunk it timed.
 
     By construction ``rtt = wire_rtt + host_tx + host_rx + clock``, where ``clock`` is the kernel's own
@@ -407,124 +418,198 @@ def check_rtt_samples(cx: Correlation, d: Direction) -> list[Check]:
     says how much, and where), and *disagrees* when no chunk on the wire fits it or a host part is negative
     beyond the clocks' uncertainty (the wire saw the chunk before the kernel sent it: the join or the clock
     alignment is wrong)."""
-    dn = _dname(d.side)
-    samples = [s for s in cx.samples if s.assoc == d.asc.id and s.side == d.side]
-    if not samples:
-        return []
-    kv = cx.kernels[d.k_rec]  # type: ignore[index]
+    from sctpcorr.correlate.rtt import _MATCH
+
+    c = W.samples.cols
+    sel = (c["assoc"] == d.asc.id) & (c["side"] == d.side)
+    ns = int(sel.sum())
+    if not ns:
+        return
+    t = book.get("rtt_samples", d.asc.id, _dname(d.side))
+    kv = W.kernels[d.k_rec]  # type: ignore[index]
     jns = kv.jiffy_ns or 0
-    tol = cx.tolerances
-    weak = _weak(cx, d.k_rec, "rtt_samples")
-    unmatched = [s for s in samples if s.match == "none"]
-    skipped = [s for s in samples if s.match == "egress_missing"]   # timed a chunk whose egress event was skipped
-    dec = [s for s in samples if s.wire_rtt_ns is not None and s.kernel_interval_ns is not None
-           and s.host_tx_ns is not None and s.host_rx_ns is not None]
-    n: dict[str, Any] = {"samples": len(samples), "data": sum(s.kind == "data" for s in samples),
-                         "heartbeat": sum(s.kind == "heartbeat" for s in samples),
-                         "attributed": len(samples) - len(unmatched), "decomposed": len(dec), "jiffy_ns": jns}
-    tols = f"host time within one jiffy ({ms(jns, 0)}) + {ms(tol.time_ns, 1)}; {tol.outlier_pct:g} % outliers"
+    tol = W.tolerances
     near = _near(d)
+    t.info["rec"], t.info["jiffy_ns"] = d.k_rec, jns
+    match = c["match"][sel]
+    t.add("samples", ns)
+    t.add("heartbeat", int(c["hb"][sel].sum()))
+    t.add("data", ns - int(c["hb"][sel].sum()))
+    unmatched = int((match == _MATCH.index("none")).sum())
+    skipped = match == _MATCH.index("egress_missing")
+    t.add("attributed", ns - unmatched)
+    t.add("unattributed", unmatched)
+    t.add("chunk_without_egress_event", int(skipped.sum()))
+    t.example("skipped_tsns", c["tsn"][sel][skipped].tolist())
     if near is None:
-        return [Check("rtt_samples", NOT_CHECKABLE, f"{len(samples)} kernel RTT samples, but no capture next to "
-                      f"{SIDE[d.side]}: the wire RTT of the chunks it timed is not seen", d.asc.id, dn, tols, n, weak)]
-    if not dec:
-        return [Check("rtt_samples", NOT_CHECKABLE, f"none of the {len(samples)} kernel RTT samples could be put on "
-                      "the wire (no chunk matched, or no clock)", d.asc.id, dn, tols, n, weak)]
-    f = cx.clocks.get((d.k_rec, near))  # type: ignore[arg-type]
+        t.info["no_near"] = True
+        return
+    p = W.samples.parts(sel)
+    rtt_ns = c["rtt_ns"][sel]
+    ok = ~(np.isnan(p["wire_rtt_ns"]) | np.isnan(p["kernel_interval_ns"]) | np.isnan(p["host_tx_ns"])
+           | np.isnan(p["host_rx_ns"]))
+    t.add("decomposed", int(ok.sum()))
+    if not ok.any():
+        return
+    f = W.clocks.get((d.k_rec, near))  # type: ignore[arg-type]
     clock_unc = (f.uncertainty_ns or 0) if f is not None else 0
+    t.max("clock_uncertainty_ns", clock_unc)
     slack = jns + tol.time_ns
-    htx = np.array([s.host_tx_ns for s in dec], dtype=np.int64)
-    hrx = np.array([s.host_rx_ns for s in dec], dtype=np.int64)
+    htx = p["host_tx_ns"][ok].astype(np.int64)
+    hrx = p["host_rx_ns"][ok].astype(np.int64)
     host = htx + hrx
-    excess = np.array([s.rtt_ns - s.wire_rtt_ns for s in dec], dtype=np.int64)   # type: ignore[operator]
-    clk = np.array([s.quantisation_ns for s in dec], dtype=np.int64)
-    drift = np.array([s.tick_drift_ns if s.tick_drift_ns is not None else 0 for s in dec], dtype=np.int64)
+    excess = rtt_ns[ok] - p["wire_rtt_ns"][ok].astype(np.int64)
+    clk = p["quantisation_ns"][ok].astype(np.int64)
+    drift = np.nan_to_num(p["tick_drift_ns"][ok]).astype(np.int64)
     negative = (htx < -(clock_unc + tol.time_ns)) | (hrx < -(clock_unc + tol.time_ns))
     agree = ~negative & (host <= slack)
     explained = ~negative & ~agree
-    n.update({"excess_median_ns": int(np.median(excess)), "host_tx_median_ns": int(np.median(htx)),
-              "host_rx_median_ns": int(np.median(hrx)), "host_tx_max_ns": int(htx.max()),
-              "kernel_clock_max_abs_ns": int(np.abs(clk).max()), "tick_drift_max_abs_ns": int(np.abs(drift).max()),
-              "negative_host_time": int(negative.sum()), "within_a_jiffy": int(agree.sum()),
-              "longer_by_host_time": int(explained.sum()), "unattributed": len(unmatched),
-              "chunk_without_egress_event": len(skipped), "clock_uncertainty_ns": clock_unc})
-    bad = int(negative.sum()) + len(unmatched)
-    bad_pct = _pct(bad, len(samples))
+    t.values("host_tx", htx)
+    t.values("host_rx", hrx)
+    t.values("host", host)
+    t.values("excess", excess)
+    t.add("negative_host_time", int(negative.sum()))
+    t.add("within_a_jiffy", int(agree.sum()))
+    t.add("longer_by_host_time", int(explained.sum()))
+    t.max("host_tx_max_ns", float(htx.max()))
+    t.max("kernel_clock_max_abs_ns", float(np.abs(clk).max()))
+    t.max("tick_drift_max_abs_ns", float(np.abs(drift).max()))
+    if explained.any():
+        t.max("host_explained_max_ns", float(host[explained].max()))
+
+
+def judge_rtt_samples(t: Tally, J: Any) -> Check:
+    dn, n = t.direction, t.n
+    side = SIDE.index(dn[0])     # type: ignore[index]
+    jns = t.info.get("jiffy_ns", 0)
+    tol = J.tolerances
+    weak = _weak(J, t.info.get("rec"), "rtt_samples")
+    tols = f"host time within one jiffy ({ms(jns, 0)}) + {ms(tol.time_ns, 1)}; {tol.outlier_pct:g} % outliers"
+    samples, unmatched, skipped = n.get("samples", 0), n.get("unattributed", 0), n.get("chunk_without_egress_event", 0)
+    num: dict[str, Any] = {k: n.get(k, 0) for k in ("samples", "data", "heartbeat", "attributed", "decomposed",
+                                                    "negative_host_time", "within_a_jiffy", "longer_by_host_time",
+                                                    "unattributed", "chunk_without_egress_event")}
+    num.update({"jiffy_ns": jns, "excess_median_ns": t.med("excess"), "host_tx_median_ns": t.med("host_tx"),
+                "host_rx_median_ns": t.med("host_rx"), **{k: t.mx.get(k) for k in (
+                    "host_tx_max_ns", "kernel_clock_max_abs_ns", "tick_drift_max_abs_ns", "clock_uncertainty_ns")}})
+    for k in ("excess_median_ns", "host_tx_median_ns", "host_rx_median_ns", "host_tx_max_ns",
+              "kernel_clock_max_abs_ns", "tick_drift_max_abs_ns", "clock_uncertainty_ns"):
+        if num[k] is not None:
+            num[k] = int(num[k])
+    if t.info.get("no_near"):
+        return Check("rtt_samples", NOT_CHECKABLE, f"{samples} kernel RTT samples, but no capture next to "
+                     f"{SIDE[side]}: the wire RTT of the chunks it timed is not seen", t.assoc, dn, tols, num, weak)
+    if not n.get("decomposed"):
+        return Check("rtt_samples", NOT_CHECKABLE, f"none of the {samples} kernel RTT samples could be put on the "
+                     "wire (no chunk matched, or no clock)", t.assoc, dn, tols, num, weak)
+    slack = jns + tol.time_ns
+    negative = n.get("negative_host_time", 0)
+    bad = negative + unmatched
+    bad_pct = _pct(bad, samples)
+    drift_max = t.mx.get("tick_drift_max_abs_ns", 0)
     clock_note = ""
-    if np.abs(drift).max() > jns:
-        clock_note = (f"; the kernel's jiffies ran up to {ms(int(np.abs(drift).max()))} off its monotonic clock "
-                      "during a sample (timer ticks came late and in bursts)")
-    where = (f"host time {ms(int(np.median(htx)))} median in {SIDE[d.side]} before the capture point, "
-             f"{ms(int(np.median(hrx)))} from the answer on the wire to the kernel")
+    if drift_max > jns:
+        clock_note = (f"; the kernel's jiffies ran up to {ms(drift_max)} off its monotonic clock during a sample "
+                      "(timer ticks came late and in bursts)")
+    if skipped:
+        clock_note += (f"; {skipped} timed a chunk whose egress event the kernel skipped (TSN "
+                       f"{_tsn_list(t.ex.get('skipped_tsns', []))}: on the wire, acked by the SACK before the sample, "
+                       "missing from the recording)")
+    htx, hrx, host = t.med("host_tx") or 0, t.med("host_rx") or 0, t.med("host") or 0
+    where = (f"host time {ms(htx)} median in {SIDE[side]} before the capture point, {ms(hrx)} from the answer on "
+             "the wire to the kernel")
     if bad_pct > tol.outlier_pct:
         why = []
         if unmatched:
-            why.append(f"{len(unmatched)} match no chunk in the recording and captures")
-        if negative.any():
-            why.append(f"{int(negative.sum())} have their chunk on the wire before the kernel sent it or its answer "
-                       f"after the kernel took the sample (by more than the clock uncertainty {ms(clock_unc)})")
-        return [Check("rtt_samples", DISAGREE, f"{bad} of {len(samples)} kernel RTT samples ({bad_pct:g} %) do not fit "
-                      "the wire: " + "; ".join(why), d.asc.id, dn, tols, n, weak)]
-    if skipped:
-        clock_note += (f"; {len(skipped)} timed a chunk whose egress event the kernel skipped (TSN "
-                       f"{', '.join(str(s.tsn) for s in skipped[:3])}: on the wire, acked by the SACK before the "
-                       "sample, missing from the recording)")
-    if np.median(host) <= slack and not skipped:
+            why.append(f"{unmatched} match no chunk in the recording and captures")
+        if negative:
+            why.append(f"{negative} have their chunk on the wire before the kernel sent it or its answer after "
+                       f"the kernel took the sample (by more than the clock uncertainty "
+                       f"{ms(t.mx.get('clock_uncertainty_ns', 0))})")
+        return Check("rtt_samples", DISAGREE, f"{bad} of {samples} kernel RTT samples ({bad_pct:g} %) do not fit "
+                     "the wire: " + "; ".join(why), t.assoc, dn, tols, num, weak)
+    if host <= slack and not skipped:
         some = ""
-        if explained.any():
-            some = (f"; {int(explained.sum())} were longer by host time (up to {ms(int(host[explained].max()))}: "
-                    "the stack was late now and then)")
-        return [Check("rtt_samples", AGREE, f"{len(dec)} kernel RTT samples are the wire RTT of the chunk they timed, "
-                      f"counted in jiffies ({where}){some}{clock_note}", d.asc.id, dn, tols, n, weak)]
-    if np.median(host) <= slack:
-        return [Check("rtt_samples", EXPLAINED, f"{len(dec)} kernel RTT samples are the wire RTT of the chunk they "
-                      f"timed, counted in jiffies ({where}){clock_note}", d.asc.id, dn, tols, n, weak)]
-    return [Check("rtt_samples", EXPLAINED, f"kernel RTT samples are {ms(int(np.median(excess)))} (median) longer "
-                  f"than the wire RTT of the same chunks: {where}{clock_note}", d.asc.id, dn, tols, n, weak)]
+        if n.get("longer_by_host_time"):
+            some = (f"; {n['longer_by_host_time']} were longer by host time (up to "
+                    f"{ms(t.mx.get('host_explained_max_ns'))}: the stack was late now and then)")
+        return Check("rtt_samples", AGREE, f"{n['decomposed']} kernel RTT samples are the wire RTT of the chunk "
+                     f"they timed, counted in jiffies ({where}){some}{clock_note}", t.assoc, dn, tols, num, weak)
+    if host <= slack:
+        return Check("rtt_samples", EXPLAINED, f"{n['decomposed']} kernel RTT samples are the wire RTT of the chunk "
+                     f"they timed, counted in jiffies ({where}){clock_note}", t.assoc, dn, tols, num, weak)
+    return Check("rtt_samples", EXPLAINED, f"kernel RTT samples are {ms(t.med('excess'))} (median) longer than the "
+                 f"wire RTT of the same chunks: {where}{clock_note}", t.assoc, dn, tols, num, weak)
 
 
-def check_rto(cx: Correlation, d: Direction) -> list[Check]:
-    from sctpcorr.correlate.rtt import recompute_rto
+def measure_rto(W: Window, d: Direction, book: Book) -> None:
+    from sctpcorr.correlate.rtt import recompute_rto_arrays
 
-    dn = _dname(d.side)
     if d.k_rec is None:
-        return []
-    kv = cx.kernels[d.k_rec]
-    rt = kv.rto[(kv.rto.end == d.k_end) & kv.rto.paired]
+        return
+    kv = W.kernels[d.k_rec]
+    sel = (kv.rto.end == d.k_end) & kv.rto.paired
+    sel &= W.in_win(kv.rto.ts)
+    rt = kv.rto[sel]
     if not len(rt):
-        return []
-    rows = [rt.row(i) for i in range(len(rt))]
-    got = recompute_rto(rows)
-    bad = [(r, g) for r, g in zip(rows, got) if (r["srtt"], r["rttvar"], r["rto"]) != (g["srtt"], g["rttvar"], g["rto"])]
-    # the chain: each sample starts from what the previous one on that transport left
-    chain_breaks = 0
-    last: dict[int, dict[str, Any]] = {}
-    for r in rows:
-        p = last.get(r["path"])
-        if p is not None and (r["srtt_b"], r["rttvar_b"]) != (p["srtt"], p["rttvar"]):
-            chain_breaks += 1
-        last[r["path"]] = r
-    jns = kv.jiffy_ns or 0
-    final = {kv.addr(p): {"srtt_ns": r["srtt"] * jns, "rttvar_ns": r["rttvar"] * jns, "rto_ns": r["rto"] * jns}
-             for p, r in last.items()}
-    n = {"samples": len(rows), "formula_mismatches": len(bad), "chain_breaks": chain_breaks, "final": final,
-         "rto_min_ns": rows[0]["rto_min"] * jns, "rto_max_ns": rows[0]["rto_max"] * jns}
+        return
+    t = book.get("rto", d.asc.id, _dname(d.side))
+    t.info["rec"], t.info["jiffy_ns"] = d.k_rec, kv.jiffy_ns or 0
+    srtt, rttvar, rto = recompute_rto_arrays(rt.rtt_j, rt.srtt_b, rt.rttvar_b, rt.rto_min, rt.rto_max)
+    t.add("samples", len(rt))
+    bad = np.flatnonzero((rt.srtt != srtt) | (rt.rttvar != rttvar) | (rt.rto != rto))
+    if len(bad):
+        t.add("formula_mismatches", len(bad))
+        t.example("mismatch", [tuple(int(x) for x in (rt.rtt_j[i], rt.srtt_b[i], rt.rttvar_b[i], rt.srtt[i],
+                                                       rt.rttvar[i], rt.rto[i], srtt[i], rttvar[i], rto[i]))
+                               for i in bad[:5].tolist()])
+    # each update starts from the values the one before it on the same path left (else another code path set
+    # them: a path reset); the window's first update per path against the last of the window before
+    last: dict[str, dict[str, Any]] = t.info.setdefault("last", {})
+    order = np.lexsort((np.arange(len(rt)), rt.path))
+    p = rt.path[order]
+    same = np.zeros(len(rt), dtype=bool)
+    same[1:] = p[1:] == p[:-1]
+    prev_s, prev_v = np.roll(rt.srtt[order], 1), np.roll(rt.rttvar[order], 1)
+    breaks = same & ((rt.srtt_b[order] != prev_s) | (rt.rttvar_b[order] != prev_v))
+    t.add("chain_breaks", int(breaks.sum()))
+    for i in np.flatnonzero(~same).tolist():
+        r = int(order[i])
+        addr = kv.addr(int(rt.path[r]))
+        pr = last.get(addr)
+        if pr is not None and (int(rt.srtt_b[r]), int(rt.rttvar_b[r])) != (pr["srtt"], pr["rttvar"]):
+            t.add("chain_breaks")
+    ends = np.flatnonzero(np.append(p[1:] != p[:-1], True))
+    for i in ends.tolist():
+        r = int(order[i])
+        last[kv.addr(int(rt.path[r]))] = {"srtt": int(rt.srtt[r]), "rttvar": int(rt.rttvar[r]), "rto": int(rt.rto[r])}
+    t.info.setdefault("rto_min", int(rt.rto_min[0]))
+    t.info.setdefault("rto_max", int(rt.rto_max[0]))
+
+
+def judge_rto(t: Tally, J: Any) -> Check:
+    jns = t.info.get("jiffy_ns", 0)
+    final = {a: {"srtt_ns": v["srtt"] * jns, "rttvar_ns": v["rttvar"] * jns, "rto_ns": v["rto"] * jns}
+             for a, v in t.info.get("last", {}).items()}
+    n = t.n
+    num = {"samples": n.get("samples", 0), "formula_mismatches": n.get("formula_mismatches", 0),
+           "chain_breaks": n.get("chain_breaks", 0), "final": final, "rto_min_ns": t.info["rto_min"] * jns,
+           "rto_max_ns": t.info["rto_max"] * jns}
     tol = "exact (integer jiffies, alpha 1/8, beta 1/4, RTTVAR >= 1 jiffy, RTO in [rto_min, rto_max])"
-    weak = _weak(cx, d.k_rec, "rto")
-    if bad:
-        r, g = bad[0]
-        return [Check("rto", DISAGREE, f"{len(bad)} of {len(rows)} updates do not follow RFC 9260 6.3.1 from the "
-                      f"kernel's own values: e.g. sample {r['rtt_j']} j from SRTT {r['srtt_b']} RTTVAR {r['rttvar_b']} "
-                      f"gave {r['srtt']}/{r['rttvar']}/{r['rto']} j, the formula {g['srtt']}/{g['rttvar']}/{g['rto']}",
-                      d.asc.id, dn, tol, n, weak)]
-    s = (f"all {len(rows)} SRTT/RTTVAR/RTO updates follow RFC 9260 6.3.1 (rto_min {ms(n['rto_min_ns'], 0)}, rto_max "
-         f"{ms(n['rto_max_ns'], 0)}) from the kernel's samples")
-    if chain_breaks:
-        s += f"; {chain_breaks} update(s) started from values another code path had set (a path reset)"
-    return [Check("rto", AGREE, s, d.asc.id, dn, tol, n, weak)]
+    weak = _weak(J, t.info.get("rec"), "rto")
+    if num["formula_mismatches"]:
+        e = t.ex["mismatch"][0]
+        return Check("rto", DISAGREE, f"{num['formula_mismatches']} of {num['samples']} updates do not follow RFC 9260 "
+                     f"6.3.1 from the kernel's own values: e.g. sample {e[0]} j from SRTT {e[1]} RTTVAR {e[2]} gave "
+                     f"{e[3]}/{e[4]}/{e[5]} j, the formula {e[6]}/{e[7]}/{e[8]}", t.assoc, t.direction, tol, num, weak)
+    s = (f"all {num['samples']} SRTT/RTTVAR/RTO updates follow RFC 9260 6.3.1 (rto_min {ms(num['rto_min_ns'], 0)}, "
+         f"rto_max {ms(num['rto_max_ns'], 0)}) from the kernel's samples")
+    if num["chain_breaks"]:
+        s += f"; {num['chain_breaks']} update(s) started from values another code path had set (a path reset)"
+    return Check("rto", AGREE, s, t.assoc, t.direction, tol, num, weak)
 
 
-def flight_series(cx: Correlation, d: Direction) -> dict[str, np.ndarray] | None:
+def flight_series(W: Any, d: Direction) -> dict[str, np.ndarray] | None:
     """At each SACK the sender's kernel processed (matched to the capture next to it), all at the moment of
     processing: the kernel's outstanding bytes before that SACK; the bytes in flight the capture shows then
     (first transmissions it had seen minus those acked by earlier SACKs); the bytes the kernel had sent that
@@ -533,7 +618,7 @@ def flight_series(cx: Correlation, d: Direction) -> dict[str, np.ndarray] | None
     c = _near(d)
     if d.k_sack is None or not len(d.k_sack) or d.k_tx is None or c is None or c not in d.k_sack_w:
         return None
-    f = cx.clocks.get((d.k_rec, c))  # type: ignore[arg-type]
+    f = W.clocks.get((d.k_rec, c))  # type: ignore[arg-type]
     if f is None or f.offset_ns is None:
         return None
     w = d.w_tx[c]
@@ -570,217 +655,289 @@ def flight_series(cx: Correlation, d: Direction) -> dict[str, np.ndarray] | None
             "capture": np.full(len(kt), c)}
 
 
-def check_flight(cx: Correlation, d: Direction) -> list[Check]:
+def measure_flight(W: Window, d: Direction, book: Book) -> None:
     """Kernel outstanding bytes before each SACK vs the bytes in flight the capture next to the sender shows
     then; the kernel may count more by what it sent that had not yet reached the capture point."""
-    dn = _dname(d.side)
-    fs = flight_series(cx, d)
+    fs = flight_series(W, d)
     if fs is None:
-        return []
-    c = _near(d)
-    kt, kern, wire_flight, queued, unrec = fs["kt"], fs["kernel"], fs["wire"], fs["queued"], fs["unrecorded"]
+        return
+    inw = W.in_win(fs["kt"])
+    if not inw.any():
+        return
+    t = book.get("flight", d.asc.id, _dname(d.side))
+    t.info["rec"], t.info["capture"] = d.k_rec, W.captures[_near(d)].name  # type: ignore[index]
+    kt, kern, wire_flight, queued, unrec = (fs[k][inw] for k in ("kt", "kernel", "wire", "queued", "unrecorded"))
     diff = kern - wire_flight
-    tol = cx.tolerances.bytes
+    tol = W.tolerances.bytes
     agree = np.abs(diff) <= tol
     explained = ~agree & (diff >= -tol) & (diff <= queued + tol)
     # a chunk whose egress event the kernel skipped is on the wire but was never in the kernel's sends
     by_loss = ~agree & ~explained & (unrec > 0) & (diff >= -tol - unrec) & (diff <= queued + tol)
-    explained |= by_loss
-    n = {"sacks": int(len(kt)), "within_mtu": int(agree.sum()), "explained_by_host_queue": int((explained & ~by_loss).sum()),
-         "explained_by_missing_egress": int(by_loss.sum()),
-         "max_diff_bytes": int(np.abs(diff).max()), "max_host_queued_bytes": int(queued.max()),
-         "wire_flight_max": int(wire_flight.max()), "kernel_outstanding_max": int(kern.max())}
-    # cwnd: the wire's flight never above the kernel's congestion windows (+1 MTU, the kernel's own allowance)
-    pv = cx.kernels[d.k_rec].paths  # type: ignore[index]
+    t.add("sacks", len(kt))
+    t.add("within_mtu", int(agree.sum()))
+    t.add("explained_by_host_queue", int(explained.sum()))
+    t.add("explained_by_missing_egress", int(by_loss.sum()))
+    t.max("max_diff_bytes", float(np.abs(diff).max()))
+    t.max("max_host_queued_bytes", float(queued.max()))
+    t.max("wire_flight_max", float(wire_flight.max()))
+    t.max("kernel_outstanding_max", float(kern.max()))
+    if explained.any():
+        t.max("host_queue_diff_max", float(diff[explained].max()))
+    # cwnd: the wire's flight against the sum of every transport's latest cwnd (+1 MTU)
+    pv = W.kernels[d.k_rec].paths  # type: ignore[index]
     pe = pv[pv.end == d.k_end]
-    over = 0
     if len(pe):
-        # the sum of every transport's latest cwnd at each SACK (an upper bound of what the kernel may send)
         cwnd_sum = np.zeros(len(kt), dtype=np.int64)
         for p in np.unique(pe.path).tolist():
             q = pe[pe.path == p]
             idx = np.searchsorted(q.ts, kt, side="right") - 1
             cwnd_sum += np.where(idx >= 0, q.cwnd[np.maximum(idx, 0)], 0)
         have = cwnd_sum > 0
-        over = int((wire_flight[have] - unrec[have] > cwnd_sum[have] + tol).sum())
-        n["flight_above_cwnd"] = over
-        if _pct(over, len(kt)) <= cx.tolerances.outlier_pct:
-            over = 0     # now and then, e.g. while chunks marked for retransmission are out of the kernel's flight
+        t.add("flight_above_cwnd", int((wire_flight[have] - unrec[have] > cwnd_sum[have] + tol).sum()))
+
+
+def judge_flight(t: Tally, J: Any) -> Check:
+    n, mx = t.n, t.mx
+    tol = J.tolerances.bytes
+    sacks = n.get("sacks", 0)
+    agree, hq, bl = n.get("within_mtu", 0), n.get("explained_by_host_queue", 0), n.get("explained_by_missing_egress", 0)
+    over = n.get("flight_above_cwnd", 0)
+    num = {"sacks": sacks, "within_mtu": agree, "explained_by_host_queue": hq, "explained_by_missing_egress": bl,
+           "flight_above_cwnd": over, **{k: int(v) for k, v in mx.items()}}
     tols = f"{tol} bytes, plus what the kernel had sent that was not yet on the wire"
-    pct_ok = (agree | explained).mean() * 100
-    if pct_ok < 100 - cx.tolerances.outlier_pct or over:
-        s = (f"at {int((~(agree | explained)).sum())} of {len(kt)} SACKs the kernel's outstanding bytes differ from "
-             f"the bytes in flight in {cx.captures[c].name} by more than {tol} bytes and the host's queue "
-             f"(up to {int(np.abs(diff).max())} bytes)")
-        if over:
+    cap = t.info.get("capture")
+    weak = _weak(J, t.info.get("rec"), "flight")
+    bad = sacks - agree - hq - bl
+    over_bad = over if _pct(over, sacks) > J.tolerances.outlier_pct else 0
+    if _pct(bad, sacks) > J.tolerances.outlier_pct or over_bad:
+        s = (f"at {bad} of {sacks} SACKs the kernel's outstanding bytes differ from the bytes in flight in {cap} "
+             f"by more than {tol} bytes and the host's queue (up to {int(mx.get('max_diff_bytes', 0))} bytes)")
+        if over_bad:
             s += f"; at {over} SACKs the wire had more in flight than the kernel's cwnd"
-        return [Check("flight", DISAGREE, s, d.asc.id, dn, tols, n, _weak(cx, d.k_rec, "flight"))]
-    if agree.mean() * 100 >= 100 - cx.tolerances.outlier_pct:
-        return [Check("flight", AGREE, f"the kernel's outstanding bytes equal the wire's bytes in flight within {tol} "
-                      f"bytes at {int(agree.sum())} of {len(kt)} SACKs (largest {int(wire_flight.max())} bytes), "
-                      "never above its cwnd", d.asc.id, dn, tols, n, _weak(cx, d.k_rec, "flight"))]
+        return Check("flight", DISAGREE, s, t.assoc, t.direction, tols, num, weak)
+    if _pct(sacks - agree, sacks) <= J.tolerances.outlier_pct:
+        return Check("flight", AGREE, f"the kernel's outstanding bytes equal the wire's bytes in flight within {tol} "
+                     f"bytes at {agree} of {sacks} SACKs (largest {int(mx.get('wire_flight_max', 0))} bytes), "
+                     "never above its cwnd", t.assoc, t.direction, tols, num, weak)
     why = []
-    if (explained & ~by_loss).any():
-        why.append(f"the kernel counted up to {int(diff[explained & ~by_loss].max())} bytes more in flight than "
-                   f"{cx.captures[c].name} shows: data it had sent that was still in the host before the capture "
-                   f"point (up to {int(queued.max())} bytes queued)")
-    if by_loss.any():
-        why.append(f"at {int(by_loss.sum())} SACKs the difference is data on the wire whose egress event the "
-                   "kernel skipped (the recording's probe misses)")
-    return [Check("flight", EXPLAINED, "; ".join(why), d.asc.id, dn, tols, n, _weak(cx, d.k_rec, "flight"))]
+    if hq:
+        why.append(f"the kernel counted up to {int(mx.get('host_queue_diff_max', 0))} bytes more in flight than "
+                   f"{cap} shows: data it had sent that was still in the host before the capture point (up to "
+                   f"{int(mx.get('max_host_queued_bytes', 0))} bytes queued)")
+    if bl:
+        why.append(f"at {bl} SACKs the difference is data on the wire whose egress event the kernel skipped (the "
+                   "recording's probe misses)")
+    return Check("flight", EXPLAINED, "; ".join(why) or "within tolerance", t.assoc, t.direction, tols, num, weak)
 
 
-def check_peer_rwnd(cx: Correlation, d: Direction) -> list[Check]:
+def measure_peer_rwnd(W: Window, d: Direction, book: Book) -> None:
     """Before each SACK the kernel processes, its view of the peer's window plus its outstanding bytes is the
     a_rwnd of the previous SACK (Linux: rwnd = a_rwnd - outstanding on a SACK, minus each chunk sent, plus each
     chunk marked for retransmission)."""
-    dn = _dname(d.side)
-    c = _near(d)
     if d.k_sack is None or len(d.k_sack) < 2:
-        return []
+        return
     ks = d.k_sack
-    # the a_rwnd each kernel SACK carried, as the wire shows it (where matched), else as the kernel read it
     a_wire = ks.a_rwnd.copy()
-    read_differs = 0
+    read_differs = np.zeros(len(ks), dtype=bool)
     src = None
     for cc, m in d.k_sack_w.items():
         ok = m != NONE
         if ok.any():
             wa = d.w_sack[cc].a_rwnd[m[ok]]
-            read_differs = int((wa != ks.a_rwnd[ok]).sum())
+            read_differs[np.flatnonzero(ok)] = wa != ks.a_rwnd[ok]
             a_wire[ok] = wa
-            src = cx.captures[cc].name
+            src = W.captures[cc].name
             break
+    inw = W.in_win(ks.ts)
     x = ks.peer_rwnd[1:] + ks.outstanding[1:]
     prev = a_wire[:-1]
     cum_adv = ks.cum[1:] >= ks.cum[:-1]        # an older SACK does not update the window
     floor = (ks.peer_rwnd[1:] == 0) & (ks.outstanding[1:] >= prev)
-    ok = cum_adv & ~floor
+    ok = cum_adv & ~floor & inw[1:]
     diff = x[ok] - prev[ok]
-    tol = cx.tolerances.bytes
-    agree = np.abs(diff) <= tol
-    n = {"sacks": int(ok.sum()), "equal": int((diff == 0).sum()), "within_mtu": int(agree.sum()),
-         "max_diff_bytes": int(np.abs(diff).max()) if len(diff) else 0, "a_rwnd_read_differs": read_differs,
-         "zero_window_sacks": int(floor.sum())}
-    tols = f"{tol} bytes; {cx.tolerances.outlier_pct:g} % outliers"
-    weak = _weak(cx, d.k_rec, "peer_rwnd")
-    if read_differs:
-        return [Check("peer_rwnd", DISAGREE, f"{read_differs} SACKs carried a different a_rwnd in the kernel than in "
-                      f"{src}", d.asc.id, dn, tols, n, weak)]
-    if not len(diff):
-        return []
-    if agree.mean() * 100 >= 100 - cx.tolerances.outlier_pct:
-        return [Check("peer_rwnd", AGREE, f"before each of {len(diff)} SACKs the kernel's peer rwnd plus its "
-                      f"outstanding bytes is the previous SACK's a_rwnd{' on the wire' if src else ''} "
-                      f"({int((diff == 0).sum())} exactly)", d.asc.id, dn, tols, n, weak)]
-    return [Check("peer_rwnd", DISAGREE, f"at {int((~agree).sum())} of {len(diff)} SACKs the kernel's peer rwnd plus "
-                  f"outstanding is not the previous SACK's a_rwnd (up to {int(np.abs(diff).max())} bytes off)",
-                  d.asc.id, dn, tols, n, weak)]
+    t = book.get("peer_rwnd", d.asc.id, _dname(d.side))
+    t.info["rec"] = d.k_rec
+    if src:
+        t.info["capture"] = src
+    tol = W.tolerances.bytes
+    t.add("sacks", int(ok.sum()))
+    t.add("equal", int((diff == 0).sum()))
+    t.add("within_mtu", int((np.abs(diff) <= tol).sum()))
+    t.add("zero_window_sacks", int((floor & inw[1:]).sum()))
+    t.add("a_rwnd_read_differs", int((read_differs & inw).sum()))
+    if len(diff):
+        t.max("max_diff_bytes", float(np.abs(diff).max()))
 
 
-def check_local_rwnd(cx: Correlation, d: Direction) -> list[Check]:
+def judge_peer_rwnd(t: Tally, J: Any) -> Check | None:
+    n = t.n
+    tol = J.tolerances.bytes
+    num = {k: n.get(k, 0) for k in ("sacks", "equal", "within_mtu", "zero_window_sacks", "a_rwnd_read_differs")}
+    num["max_diff_bytes"] = int(t.mx.get("max_diff_bytes", 0))
+    tols = f"{tol} bytes; {J.tolerances.outlier_pct:g} % outliers"
+    weak = _weak(J, t.info.get("rec"), "peer_rwnd")
+    src = t.info.get("capture")
+    if num["a_rwnd_read_differs"]:
+        return Check("peer_rwnd", DISAGREE, f"{num['a_rwnd_read_differs']} SACKs carried a different a_rwnd in the "
+                     f"kernel than in {src}", t.assoc, t.direction, tols, num, weak)
+    if not num["sacks"]:
+        return None
+    if _pct(num["sacks"] - num["within_mtu"], num["sacks"]) <= J.tolerances.outlier_pct:
+        return Check("peer_rwnd", AGREE, f"before each of {num['sacks']} SACKs the kernel's peer rwnd plus its "
+                     f"outstanding bytes is the previous SACK's a_rwnd{' on the wire' if src else ''} "
+                     f"({num['equal']} exactly)", t.assoc, t.direction, tols, num, weak)
+    return Check("peer_rwnd", DISAGREE, f"at {num['sacks'] - num['within_mtu']} of {num['sacks']} SACKs the kernel's peer "
+                 f"rwnd plus outstanding is not the previous SACK's a_rwnd (up to {num['max_diff_bytes']} bytes "
+                 "off)", t.assoc, t.direction, tols, num, weak)
+
+
+def measure_local_rwnd(W: Window, d: Direction, book: Book) -> None:
     """The receiver (the other side) put a_rwnd in each SACK; its egress event says which window it had."""
-    dn = _dname(1 - d.side)
     if d.k_sack_out is None or not len(d.k_sack_out):
-        return []
+        return
     ko = d.k_sack_out
+    inw = W.in_win(ko.ts)
     for c, m in d.k_sack_out_w.items():
         ok = m != NONE
         if not ok.any():
             continue
-        wa = d.w_sack[c].a_rwnd[m[ok]]
-        ka = ko.a_rwnd[ok]
-        same = int((wa == ka).sum())
-        zero_w = int((wa == 0).sum())
-        n = {"sacks": int(ok.sum()), "equal": same, "zero_window_sacks": zero_w, "capture": cx.captures[c].name,
-             "unmatched": int((~ok).sum())}
-        if same == ok.sum():
-            return [Check("local_rwnd", AGREE, f"all {same} SACKs {SIDE[1 - d.side]} sent carry on the wire the window "
-                          f"its kernel had (a_rwnd{', ' + str(zero_w) + ' of them zero' if zero_w else ''})",
-                          d.asc.id, dn, "exact", n, _weak(cx, d.r_rec, "local_rwnd"))]
-        return [Check("local_rwnd", DISAGREE, f"{int(ok.sum()) - same} of {int(ok.sum())} SACKs {SIDE[1 - d.side]} sent "
-                      f"carry another a_rwnd on the wire than its kernel had", d.asc.id, dn, "exact", n,
-                      _weak(cx, d.r_rec, "local_rwnd"))]
-    return []
+        t = book.get("local_rwnd", d.asc.id, _dname(1 - d.side))
+        t.info["rec"], t.info["capture"] = d.r_rec, W.captures[c].name
+        sel = ok & inw
+        wa = d.w_sack[c].a_rwnd[m[sel]]
+        ka = ko.a_rwnd[sel]
+        t.add("sacks", int(sel.sum()))
+        t.add("equal", int((wa == ka).sum()))
+        t.add("zero_window_sacks", int((wa == 0).sum()))
+        t.add("unmatched", int((~ok & inw).sum()))
+        return
 
 
-# ---------------------------------------------------------------------------------------------------------
-def _wire_path_rows(cx: Correlation, c: int, aid: int, peer_addr: str) -> set[int]:
-    wa = cx.captures[c].assocs[aid]
-    return {i for i, p in enumerate(wa.paths) if p.get("dst") == peer_addr or p.get("src") == peer_addr}
+def judge_local_rwnd(t: Tally, J: Any) -> Check:
+    n = t.n
+    num = {k: n.get(k, 0) for k in ("sacks", "equal", "zero_window_sacks", "unmatched")}
+    num["capture"] = t.info.get("capture")
+    who = t.direction[0]    # type: ignore[index]
+    weak = _weak(J, t.info.get("rec"), "local_rwnd")
+    if num["equal"] == num["sacks"]:
+        z = num["zero_window_sacks"]
+        return Check("local_rwnd", AGREE, f"all {num['sacks']} SACKs {who} sent carry on the wire the window its kernel "
+                     f"had (a_rwnd{', ' + str(z) + ' of them zero' if z else ''})", t.assoc, t.direction, "exact",
+                     num, weak)
+    return Check("local_rwnd", DISAGREE, f"{num['sacks'] - num['equal']} of {num['sacks']} SACKs {who} sent carry another "
+                 "a_rwnd on the wire than its kernel had", t.assoc, t.direction, "exact", num, weak)
 
 
-def check_path_state(cx: Correlation, a: Any) -> list[Check]:
-    out = []
-    tol_ns = cx.tolerances.state_ns
+# ---- path and association state --------------------------------------------------------------------------------
+def _wire_path_rows(W: Window, c: int, aid: int, peer_addr: str) -> list[int]:
+    wa = W.captures[c].assocs.get(aid)
+    return [] if wa is None else [i for i, p in enumerate(wa.paths) if peer_addr in (p.get("dst"), p.get("src"))]
+
+
+def measure_path_state(W: Window, a: Any, book: Book) -> None:
+    tol_ns = W.tolerances.state_ns
     for side in (0, 1):
         ke = a.kernel_end(side)
         if ke is None:
             continue
-        kv = cx.kernels[ke[0]]
-        evs = [e for e in kv.of("path_state") if e["end"] == ke[1]]
+        kv = W.kernels[ke[0]]
+        evs = [e for e in kv.of("path_state") if e["end"] == ke[1] and W.in_win_one(e["ts_ns"])]
         if not evs:
             continue
+        t = book.get("path_state", a.id, SIDE[side])
+        t.info["rec"] = ke[0]
         c = a.near[side][0] if a.near[side] else None
-        dn = SIDE[side]
         if c is None:
-            out.append(Check("path_state", NOT_CHECKABLE, f"{len(evs)} path state changes at {dn}, but no capture "
-                             f"next to {dn} to see their causes", a.id, dn))
+            t.info["no_near"] = True
+            t.add("changes", len(evs))
             continue
-        f = cx.clocks.get((ke[0], c))
-        if f is None or f.offset_ns is None:
+        f = W.clocks.get((ke[0], c))
+        if f is None or f.offset_ns is None or c not in a.wire:
             continue
-        cap = cx.captures[c]
+        cap = W.captures[c]
+        t.info["capture"] = cap.name
         aid = a.wire[c]
         wd_out, wd_in = a.wire_dir(c, side), a.wire_dir(c, 1 - side)
         hbs = cap.hbs[cap.hbs.assoc == aid]
-        data = cap.data[cap.data.assoc == aid]
         sacks = cap.sacks[cap.sacks.assoc == aid]
-        good = bad = 0
-        details = []
+        dd = W.directions.get((a.id, side))
+        data_ack = None
+        if dd is not None and c in dd.w_tx and len(dd.w_tx[c]):
+            w = dd.w_tx[c]
+            rows, _g = dd.first_ack(c, w.t)
+            sk = dd.w_sack[c]
+            ack_ts = np.where(rows != NONE, sk.ts[np.maximum(rows, 0)] if len(sk) else 0, np.iinfo(np.int64).max)
+            data_ack = (w, np.maximum(w.ts, ack_ts))
+        per_path: dict[str, dict[str, np.ndarray]] = {}
+
+        def times(addr: str) -> dict[str, np.ndarray]:
+            """Sorted capture times on the path(s) to/from ``addr``: HEARTBEAT-ACKs in, HEARTBEATs out, SACKs in,
+            and DATA sent / DATA settled (sent and acked: max of the two times), all and retransmitted only."""
+            got = per_path.get(addr)
+            if got is None:
+                prow = _wire_path_rows(W, c, aid, addr)
+                hp, sp = np.isin(hbs.path, prow), np.isin(sacks.path, prow)
+                got = {"hb_ack_in": np.sort(hbs.ts[hbs.ack & (hbs.dir == wd_in) & hp]),
+                       "hb_out": np.sort(hbs.ts[~hbs.ack & (hbs.dir == wd_out) & hp]),
+                       "sack_in": np.sort(sacks.ts[(sacks.dir == wd_in) & sp])}
+                if data_ack is not None:
+                    w, settled = data_ack
+                    on = np.isin(w.path, prow)
+                    got.update(sent=np.sort(w.ts[on]), settled=np.sort(settled[on]),
+                               rtx_sent=np.sort(w.ts[on & w.rtx]), rtx_settled=np.sort(settled[on & w.rtx]))
+                per_path[addr] = got
+            return got
+
+        def count(x: np.ndarray, lo: int | None, hi: int) -> int:
+            """Values of sorted ``x`` in (lo, hi] (lo None: up to hi)."""
+            n = int(np.searchsorted(x, hi, side="right"))
+            return n - (int(np.searchsorted(x, lo, side="right")) if lo is not None else 0)
+
         for e in evs:
             addr = e.get("path_addr")
-            prow = _wire_path_rows(cx, c, aid, addr)
+            tm = times(addr)
             t_w = int(np.asarray(f.offset_at(e["ts_ns"]))) + e["ts_ns"]
             cmd, why = e.get("command"), e.get("sn_error")
             if cmd == "UP":
-                # an answer from the peer on that path just before: a HEARTBEAT-ACK (or a SACK)
-                m = (hbs.ack & (hbs.dir == wd_in) & np.isin(hbs.path, list(prow)) & (hbs.ts <= t_w + tol_ns // 10)
-                     & (hbs.ts >= t_w - tol_ns))
-                m2 = ((sacks.dir == wd_in) & np.isin(sacks.path, list(prow)) & (sacks.ts <= t_w + tol_ns // 10)
-                      & (sacks.ts >= t_w - tol_ns))
-                ok = bool(m.any() or (why != "HEARTBEAT_SUCCESS" and m2.any()))
+                lo, hi = t_w - tol_ns - 1, t_w + tol_ns // 10
+                ok = bool(count(tm["hb_ack_in"], lo, hi) or (why != "HEARTBEAT_SUCCESS" and count(tm["sack_in"], lo, hi)))
                 what = "a HEARTBEAT-ACK" if why == "HEARTBEAT_SUCCESS" else "an answer"
-                details.append(f"{addr} UP ({why}): {what} on that path {'seen' if ok else 'NOT seen'} just before")
+                detail = f"{addr} UP ({why}): {what} on that path {'seen' if ok else 'NOT seen'} just before"
             else:
                 # what was unanswered on that path then: HEARTBEATs after the last HEARTBEAT-ACK, and DATA sent on
                 # it that no SACK had acked yet (a T3-rtx expiry: the error counter behind FAILED_THRESHOLD)
-                prev_ok = hbs.ts[(hbs.ack) & (hbs.dir == wd_in) & np.isin(hbs.path, list(prow)) & (hbs.ts <= t_w)]
-                since = int(prev_ok.max()) if len(prev_ok) else 0
-                n_hb = int(((~hbs.ack) & (hbs.dir == wd_out) & np.isin(hbs.path, list(prow)) & (hbs.ts > since)
-                            & (hbs.ts <= t_w)).sum())
+                k = int(np.searchsorted(tm["hb_ack_in"], t_w, side="right"))
+                since = int(tm["hb_ack_in"][k - 1]) if k else 0
+                n_hb = count(tm["hb_out"], since, t_w)
                 n_data = n_rtx = 0
-                dd = cx.directions.get((a.id, side))
-                if dd is not None and c in dd.w_tx:
-                    w = dd.w_tx[c]
-                    on = np.isin(w.path, list(prow)) & (w.ts <= t_w)
-                    rows, _g = dd.first_ack(c, w.t[on])
-                    acked_ts = np.where(rows != NONE, dd.w_sack[c].ts[np.maximum(rows, 0)], np.iinfo(np.int64).max)
-                    open_ = acked_ts > t_w
-                    n_data = int(open_.sum())
-                    n_rtx = int((w.rtx[on] & open_).sum())
+                if "sent" in tm:
+                    n_data = count(tm["sent"], None, t_w) - count(tm["settled"], None, t_w)
+                    n_rtx = count(tm["rtx_sent"], None, t_w) - count(tm["rtx_settled"], None, t_w)
                 ok = n_hb + n_data > 0
-                details.append(f"{addr} {cmd} ({why}) with {n_hb} unanswered HEARTBEATs and {n_data} unacked DATA "
-                               f"chunks ({n_rtx} retransmitted) on that path")
-            good += ok
-            bad += not ok
-        n = {"changes": len(evs), "with_cause_on_wire": good, "without": bad, "capture": cap.name}
-        v = AGREE if not bad else DISAGREE
-        out.append(Check("path_state", v, f"{good} of {len(evs)} path state changes at {dn} follow what "
-                         f"{cap.name} shows on that path: " + "; ".join(details[:4]) + (" ..." if len(details) > 4
-                                                                                         else ""),
-                         a.id, dn, f"cause within {ms(tol_ns, 0)} before", n, _weak(cx, ke[0], "path_state")))
-    return out
+                detail = (f"{addr} {cmd} ({why}) with {n_hb} unanswered HEARTBEATs and {n_data} unacked DATA chunks "
+                          f"({n_rtx} retransmitted) on that path")
+            t.add("changes")
+            t.add("with_cause_on_wire" if ok else "without")
+            if ok:
+                t.example("details", [detail])
+            else:
+                t.example("bad", [detail])
+
+
+def judge_path_state(t: Tally, J: Any) -> Check:
+    n = t.n
+    who = t.direction
+    if t.info.get("no_near"):
+        return Check("path_state", NOT_CHECKABLE, f"{n.get('changes', 0)} path state changes at {who}, but no capture "
+                     f"next to {who} to see their causes", t.assoc, who)
+    good, bad = n.get("with_cause_on_wire", 0), n.get("without", 0)
+    details = t.ex.get("bad", []) + t.ex.get("details", [])
+    num = {"changes": good + bad, "with_cause_on_wire": good, "without": bad, "capture": t.info.get("capture")}
+    return Check("path_state", AGREE if not bad else DISAGREE,
+                 f"{good} of {good + bad} path state changes at {who} follow what {t.info.get('capture')} shows on "
+                 "that path: " + "; ".join(details[:4]) + (" ..." if len(details) > 4 else ""),
+                 t.assoc, who, f"cause within {ms(J.tolerances.state_ns, 0)} before", num,
+                 _weak(J, t.info.get("rec"), "path_state"))
 
 
 _CAUSES = {
@@ -792,75 +949,261 @@ _CAUSES = {
 }
 
 
-def check_assoc_state(cx: Correlation, a: Any) -> list[Check]:
-    out = []
-    tol_ns = cx.tolerances.state_ns
+def measure_assoc_state(W: Window, a: Any, book: Book) -> None:
+    tol_ns = W.tolerances.state_ns
     for side in (0, 1):
         ke = a.kernel_end(side)
         if ke is None:
             continue
-        kv = cx.kernels[ke[0]]
-        evs = [e for e in kv.of("assoc_change") if e["end"] == ke[1] and e.get("kind") == "notification"]
+        kv = W.kernels[ke[0]]
+        evs = [e for e in kv.of("assoc_change") if e["end"] == ke[1] and e.get("kind") == "notification"
+               and W.in_win_one(e["ts_ns"])]
         if not evs:
             continue
+        t = book.get("assoc_state", a.id, SIDE[side])
+        t.info["rec"] = ke[0]
         c = a.near[side][0] if a.near[side] else None
-        dn = SIDE[side]
         if c is None:
-            out.append(Check("assoc_state", NOT_CHECKABLE, f"{len(evs)} association state changes at {dn}, but no "
-                             f"capture next to {dn}", a.id, dn))
+            t.info["no_near"] = True
+            t.add("notifications", len(evs))
             continue
-        f = cx.clocks.get((ke[0], c))
-        if f is None or f.offset_ns is None:
+        f = W.clocks.get((ke[0], c))
+        if f is None or f.offset_ns is None or c not in a.wire:
             continue
-        cap = cx.captures[c]
-        aid = a.wire[c]
-        ctrl = cap.ctrl[cap.ctrl.assoc == aid]
+        cap = W.captures[c]
+        t.info["capture"] = cap.name
+        ctrl = cap.ctrl[cap.ctrl.assoc == a.wire[c]]
         wd_in = a.wire_dir(c, 1 - side)
-        good, bad, details = 0, 0, []
         for e in evs:
             st = e.get("sac_state")
             causes = _CAUSES.get(st, {}).get(side == 0)
-            t_w = int(np.asarray(f.offset_at(e["ts_ns"]))) + e["ts_ns"]
             if not causes:
                 continue
+            t_w = int(np.asarray(f.offset_at(e["ts_ns"]))) + e["ts_ns"]
             m = (np.isin(ctrl.type, causes) & (ctrl.dir == wd_in) & (ctrl.ts <= t_w + tol_ns // 10)
                  & (ctrl.ts >= t_w - tol_ns))
+            t.add("notifications")
             if m.any():
-                lag = t_w - int(ctrl.ts[m].max())
-                good += 1
-                details.append(f"{st} {ms(lag, 1)} after its chunk on the wire")
+                t.add("with_cause")
+                t.example("details", [f"{st} {ms(t_w - int(ctrl.ts[m].max()), 1)} after its chunk on the wire"])
             elif st == "COMM_LOST":
-                good += 1
-                details.append("COMM_LOST with no ABORT on the wire: retransmissions exhausted")
+                t.add("with_cause")
+                t.example("details", ["COMM_LOST with no ABORT on the wire: retransmissions exhausted"])
             else:
-                bad += 1
-                details.append(f"{st} with no causing chunk in {cap.name}")
-        if good + bad == 0:
-            continue
-        out.append(Check("assoc_state", AGREE if not bad else DISAGREE,
-                         f"{good} of {good + bad} notifications at {dn} follow their chunk: " + "; ".join(details),
-                         a.id, dn, f"within {ms(tol_ns, 0)}", {"notifications": good + bad, "with_cause": good},
-                         _weak(cx, ke[0], "assoc_state")))
+                t.example("bad", [f"{st} with no causing chunk in {cap.name}"])
+
+
+def judge_assoc_state(t: Tally, J: Any) -> Check | None:
+    n = t.n
+    who = t.direction
+    if t.info.get("no_near"):
+        return Check("assoc_state", NOT_CHECKABLE, f"{n.get('notifications', 0)} association state changes at {who}, "
+                     f"but no capture next to {who}", t.assoc, who)
+    total, good = n.get("notifications", 0), n.get("with_cause", 0)
+    if not total:
+        return None
+    details = t.ex.get("bad", []) + t.ex.get("details", [])
+    return Check("assoc_state", AGREE if good == total else DISAGREE,
+                 f"{good} of {total} notifications at {who} follow their chunk: " + "; ".join(details), t.assoc, who,
+                 f"within {ms(J.tolerances.state_ns, 0)}", {"notifications": total, "with_cause": good},
+                 _weak(J, t.info.get("rec"), "assoc_state"))
+
+
+JUDGES: dict[str, Callable[[Tally, Any], Check | None]] = {
+    "tsn_coverage": judge_tsn_coverage, "retransmissions": judge_retransmissions, "rtt_samples": judge_rtt_samples,
+    "rto": judge_rto, "flight": judge_flight, "peer_rwnd": judge_peer_rwnd, "local_rwnd": judge_local_rwnd,
+    "path_state": judge_path_state, "assoc_state": judge_assoc_state,
+}
+ORDER = ("tsn_coverage", "retransmissions", "rtt_samples", "rto", "flight", "peer_rwnd", "local_rwnd",
+         "path_state", "assoc_state")
+
+
+# ---- the run as a whole ----------------------------------------------------------------------------------------
+def judge_all(J: Any, book: Book) -> list[Check]:
+    """Every check of the run: the recording, association and clock checks, then per association the tallied
+    ones in their usual order."""
+    out: list[Check] = []
+    out += check_recording(J)
+    out += check_associations(J)
+    out += check_clock(J)
+    by_assoc: dict[int | None, list[Tally]] = {}
+    for t in book.tallies.values():
+        by_assoc.setdefault(t.assoc, []).append(t)
+
+    def rank(t: Tally) -> tuple[int, int, int]:
+        if t.name in ("path_state", "assoc_state"):     # the endpoints' state checks after both directions
+            return (2, ORDER.index(t.name), SIDE.index(t.direction) if t.direction in SIDE else 0)
+        return (_dir_rank(t), 0, ORDER.index(t.name))
+
+    for aid in sorted(by_assoc, key=lambda x: -1 if x is None else x):
+        for t in sorted(by_assoc[aid], key=rank):
+            c = JUDGES[t.name](t, J)
+            if c is not None:
+                out.append(c)
     return out
 
 
-# ---------------------------------------------------------------------------------------------------------
-def rtt_summary(cx: Correlation, a: Any) -> dict[str, Any]:
-    """Per sender and path: kernel samples, median parts of the decomposition, final SRTT/RTO."""
-    out: dict[str, Any] = {}
-    for side in (0, 1):
-        ss = [s for s in cx.samples if s.assoc == a.id and s.side == side]
-        if not ss:
+def _dir_rank(t: Tally) -> int:
+    """A direction's checks together; local_rwnd is about the SACKs the other side sent, listed with the DATA
+    direction they acknowledge."""
+    d = t.direction or ""
+    if t.name == "local_rwnd":
+        d = d[::-1]
+    return 0 if d.startswith("A") else 1
+
+
+def check_recording(J: Any) -> list[Check]:
+    out = []
+    tol = J.tolerances
+    for kv in J.kernels:
+        lo = kv.losses()
+        events = sum(kv.counts.values())
+        lost = sum(lo["lost"].values()) + lo["backlog_dropped"] + lo["undecoded"]
+        skipped = lo["kprobe_missed"] + lo["recursion_misses"]
+        n = {"events": events, "lost": lo["lost"], "kprobe_missed": lo["kprobe_missed"],
+             "recursion_misses": lo["recursion_misses"], "backlog_dropped": lo["backlog_dropped"],
+             "decode_errors": lo["decode_errors"], "undecoded": lo["undecoded"], "truncated": lo["truncated"],
+             "bad_lines": lo["bad_records"], "source": kv.source}
+        tols = f"at most {tol.lost_pct:g} % of events missing"
+        name = f"recording {kv.name}"
+        if kv.raw and kv.end is None:
+            out.append(Check("recording", NOT_CHECKABLE, f"{kv.name} holds --raw records: they carry no loss "
+                             "counters (the JSONL recorded alongside has them in its end record)", tolerance=tols,
+                             numbers=n))
             continue
+        if kv.snapshots_only:
+            out.append(Check("recording", NOT_CHECKABLE, f"{kv.name} holds sock_diag snapshots only: the checks "
+                             "that need per-event data (per TSN, per RTT sample) are not checkable from snapshots",
+                             tolerance=tols, numbers=n))
+            continue
+        missing = lost + skipped + lo["decode_errors"]
+        share = _pct(missing, events + missing)
+        parts = []
+        if lo["lost"]:
+            parts.append(", ".join(f"{v} {t}" for t, v in sorted(lo["lost"].items())) +
+                         " events lost (ring buffer full)")
+        if lo["kprobe_missed"]:
+            parts.append(f"{lo['kprobe_missed']} probe hits skipped by the kernel (kprobe_profile misses: "
+                         + ", ".join(f"{n_} {t}" for t, n_ in sorted(lo["missed_by_type"].items())) + ")")
+        if lo["recursion_misses"]:
+            parts.append(f"{lo['recursion_misses']} probe runs skipped while another probe ran")
+        if lo["backlog_dropped"]:
+            parts.append(f"{lo['backlog_dropped']} events dropped by the recorder (backlog full)")
+        if lo["undecoded"] or lo["decode_errors"]:
+            parts.append(f"{lo['undecoded'] + lo['decode_errors']} records not decoded")
+        if lo["truncated"]:
+            v, s = DISAGREE, (f"{name} has no end record: it was cut short, so what it lost is unknown"
+                              + (f"; also {'; '.join(parts)}" if parts else ""))
+        elif not parts:
+            v, s = AGREE, f"{name}: {events} events, nothing lost"
+        elif share <= tol.lost_pct:
+            v, s = EXPLAINED, (f"{name}: {'; '.join(parts)} ({share:g} % of {events + missing}): checks that use "
+                               "those events allow for them")
+        else:
+            v, s = DISAGREE, (f"{name}: {'; '.join(parts)}: {share:g} % of the events are missing, more than "
+                              f"{tol.lost_pct:g} %; the per-event checks cannot vouch for what they do not see")
+        n["missing_pct"] = share
+        out.append(Check("recording", v, s, tolerance=tols, numbers=n))
+    return out
+
+
+def check_associations(J: Any) -> list[Check]:
+    joined = [a for a in J.assocs if a.wire and (a.sides[0].kernel or a.sides[1].kernel)]
+    wire_only = [a for a in J.assocs if a.wire and not (a.sides[0].kernel or a.sides[1].kernel)]
+    kernel_only = [a for a in J.assocs if not a.wire]
+    n = {"joined": len(joined), "wire_only": len(wire_only), "kernel_only": len(kernel_only)}
+    if not J.kernels or not J.captures:
+        what = "no kernel recording" if not J.kernels else "no capture"
+        return [Check("associations", NOT_CHECKABLE, f"{what} given: nothing to join", numbers=n)]
+    if not joined:
+        kinfo = ", ".join(a.name for a in kernel_only[:3]) or "none"
+        winfo = ", ".join(a.name for a in wire_only[:3]) or "none"
+        overlap = _time_overlap(J)
+        why = ("their times do not overlap either: kernel events from a different run" if overlap is False else
+               "a capture of a different association, or a recording from a different run")
+        return [Check("associations", NOT_CHECKABLE,
+                      f"no association of the recordings is in the captures (tags and ports differ: {why}); "
+                      f"captures: {winfo}; recordings: {kinfo}", numbers=n)]
+    s = f"{len(joined)} association(s) joined by tags and ports"
+    if wire_only:
+        s += f"; {len(wire_only)} only in the captures ({', '.join(a.name for a in wire_only[:3])})"
+    if kernel_only:
+        s += f"; {len(kernel_only)} only in the recordings"
+    return [Check("associations", AGREE, s, numbers=n)]
+
+
+def _time_overlap(J: Any) -> bool | None:
+    """Do the recordings' and captures' time spans overlap, by their recorded clocks? None: cannot tell."""
+    for kv in J.kernels:
+        off = kv.real_minus_mono()
+        if not off or kv.first_ns is None:
+            return None
+        d = off[0][1]
+        for cap in J.captures:
+            if cap.first_ns is None:
+                continue
+            if kv.first_ns + d <= cap.last_ns and cap.first_ns <= kv.last_ns + d:  # type: ignore[operator]
+                return True
+    return False
+
+
+def check_clock(J: Any) -> list[Check]:
+    out = []
+    for (r, c), f in sorted(J.clocks.items()):
+        kv, cap = J.kernels[r], J.captures[c]
+        n = f.as_dict()
+        pair = f"{cap.name} vs {kv.name}"
+        tol = f"the recorded offset within the matched events' bounds +- {ms(J.tolerances.clock_ns)}"
+        if f.recorded_ns is not None:
+            if f.recorded_error_ns:
+                shift = (f.offset_ns or 0) - f.recorded_ns
+                n["shift_ns"] = shift
+                out.append(Check("clock", DISAGREE,
+                                 f"{pair}: the capture's clock is {ms(abs(shift))} "
+                                 f"{'ahead of' if shift > 0 else 'behind'} the offset recorded with the data "
+                                 f"(the matched events allow {ms(f.lo_ns - f.recorded_ns)} .. "
+                                 f"{ms(f.hi_ns - f.recorded_ns)} around it): the capture was shifted or is from "
+                                 f"another host; the matched events' estimate (+- {ms(f.uncertainty_ns)}) is used",
+                                 tolerance=tol, numbers=n))
+            else:
+                out.append(Check("clock", AGREE, f"{pair}: the recorded offset fits the {f.n_upper + f.n_lower} "
+                                 f"matched events (bounds {ms(f.lo_ns - f.recorded_ns if f.lo_ns is not None else None)}"
+                                 f" .. +{ms(f.hi_ns - f.recorded_ns if f.hi_ns is not None else None)})",
+                                 tolerance=tol, numbers=n))
+        elif f.offset_ns is None:
+            out.append(Check("clock", NOT_CHECKABLE, f"{pair}: no matched events and no recorded offset: the two "
+                             "cannot be put on one time line", numbers=n))
+        else:
+            drift = f", drift {f.rate_ppm:.1f} ppm" if f.rate_ppm else ""
+            out.append(Check("clock", NOT_CHECKABLE,
+                             f"{pair}: no shared clock; aligned from {f.n_upper} upper and {f.n_lower} lower bounds "
+                             f"within +- {ms(f.uncertainty_ns)}{drift} (a constant delay before the capture point "
+                             "cannot be told from the offset)" + (f"; {f.note}" if f.note else ""), numbers=n))
+    return out
+
+
+def rtt_summary(samples: Any, aid: int) -> dict[str, Any]:
+    """Per sender and path: kernel samples, median parts of the decomposition, last SRTT/RTO (from the run's
+    ``rtt.SampleStore``)."""
+    c = samples.cols
+    out: dict[str, Any] = {}
+    if not len(samples):
+        return out
+    for side in (0, 1):
+        sel = np.flatnonzero((c["assoc"] == aid) & (c["side"] == side))
+        if not len(sel):
+            continue
+        parts = samples.parts(sel)
         per: dict[str, Any] = {}
-        for p in sorted({s.path or "?" for s in ss}):
-            sp = [s for s in ss if (s.path or "?") == p]
-            parts = {k: _median([x for s in sp if (x := s.parts()[k]) is not None]) for k in sp[0].parts()}
-            per[p] = {"samples": len(sp), "data": sum(s.kind == "data" for s in sp),
-                      "heartbeat": sum(s.kind == "heartbeat" for s in sp),
-                      "kernel_rtt_median_ns": _median([s.rtt_ns for s in sp]),
-                      "srtt_ns": sp[-1].srtt_ns, "rto_ns": sp[-1].rto_ns,
-                      "median_parts_ns": parts}
+        paths = c["path"][sel]
+        for pid in sorted(set(paths.tolist()), key=lambda p: samples.paths[p] or "?"):
+            m = paths == pid
+            idx = sel[m]
+            med = {k: (None if np.all(np.isnan(v[m])) else float(np.nanmedian(v[m]))) for k, v in parts.items()
+                   if k != "stamp_jiffies"}
+            per[samples.paths[pid] or "?"] = {
+                "samples": int(m.sum()), "data": int((c["hb"][idx] == 0).sum()), "heartbeat": int(c["hb"][idx].sum()),
+                "kernel_rtt_median_ns": float(np.median(c["rtt_ns"][idx])), "srtt_ns": int(c["srtt_ns"][idx[-1]]),
+                "rto_ns": int(c["rto_ns"][idx[-1]]), "median_parts_ns": med}
         out[SIDE[side]] = per
     return out
-

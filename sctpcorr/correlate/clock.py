@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ClockFit", "Pairs", "fit", "recorded_offset"]
+__all__ = ["ClockFit", "Pairs", "Part", "Accumulator", "fit", "recorded_offset"]
 
 QUANTILE = 0.001          # robust extremes: a mismatched pair in a thousand cannot move a bound
 MIN_WINDOW_PAIRS = 20     # a drift window needs this many pairs on each side
@@ -205,3 +205,96 @@ def recorded_offset(offsets: list[tuple[int, int, int]]) -> tuple[int, int] | No
     med = int(np.median(vals))
     spread = int(vals.max() - vals.min())
     return med, max(spread, max(o[2] for o in offsets))
+
+
+@dataclass
+class Part:
+    """The bounds of one stretch of time: ``lo`` the largest lower bound, ``hi`` the smallest upper bound."""
+
+    t_ns: int
+    lo: int | None
+    hi: int | None
+    n_lo: int
+    n_hi: int
+    w_ns: int = 0       # the stretch's length (a drift moves the offset inside it too)
+
+
+class Accumulator:
+    """Bounds gathered window after window (a long recording is read in windows): each window's pairs become a
+    few ``Part``s (up to ``DRIFT_WINDOWS`` stretches of time), and ``fit()`` works on the parts, so memory does
+    not grow with the number of pairs."""
+
+    def __init__(self) -> None:
+        self.parts: list[Part] = []
+        self.kinds: dict[str, int] = {}
+
+    def add(self, pairs: Pairs, pieces: int = DRIFT_WINDOWS) -> None:
+        fk, fw, bk, bw = pairs.arrays()
+        for k, v in pairs.kinds.items():
+            self.kinds[k] = self.kinds.get(k, 0) + v
+        t_all = np.concatenate([fk, bk])
+        if not len(t_all):
+            return
+        edges = np.quantile(t_all, np.linspace(0, 1, pieces + 1)) if len(t_all) >= pieces * MIN_WINDOW_PAIRS \
+            else np.array([t_all.min(), t_all.max()])
+        fd, bd = fw - fk, bw - bk
+        for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+            last = i == len(edges) - 2
+            mf = (fk >= a) & ((fk <= b) if last else (fk < b))
+            mb = (bk >= a) & ((bk <= b) if last else (bk < b))
+            if not mf.any() and not mb.any():
+                continue
+            self.parts.append(Part(int((a + b) // 2), _high(bd[mb]) if mb.any() else None,
+                                   _low(fd[mf]) if mf.any() else None, int(mb.sum()), int(mf.sum()), int(b - a)))
+
+    def fit(self, recorded: tuple[int, int] | None = None, tolerance_ns: int = 500_000) -> ClockFit:
+        """As ``fit()``, from the parts: the largest lower and smallest upper bound; a drift only when no
+        constant offset fits every part."""
+        ps = self.parts
+        n_hi, n_lo = sum(p.n_hi for p in ps), sum(p.n_lo for p in ps)
+        out = ClockFit(None, "none", n_upper=n_hi, n_lower=n_lo, kinds=dict(self.kinds))
+        if recorded is not None:
+            out.recorded_ns, out.recorded_uncertainty_ns = recorded
+        his = [(p.t_ns, p.hi) for p in ps if p.hi is not None]
+        los = [(p.t_ns, p.lo) for p in ps if p.lo is not None]
+        if not his and not los:
+            if recorded is not None:
+                out.offset_ns, out.method, out.uncertainty_ns = recorded[0], "recorded", recorded[1]
+                out.note = "no matched events: the recorded offset is used unchecked"
+            return out
+        ts = [t for t, _ in his + los]
+        out.t0_ns = int(np.median(ts))
+        hi = min(v for _, v in his) if his else None
+        lo = max(v for _, v in los) if los else None
+        if lo is not None and hi is not None and lo > hi:
+            both = [p for p in ps if p.lo is not None and p.hi is not None]
+            if len(both) >= 3:
+                t = np.array([p.t_ns - out.t0_ns for p in both], dtype=np.float64)
+                mid = np.array([(p.lo + p.hi) / 2 for p in both])   # type: ignore[operator]
+                rate = float(np.polyfit(t, mid, 1)[0])
+                # inside a stretch the offset moves by rate * its length: widen each bound by half of it
+                wid = {p.t_ns: abs(rate) * p.w_ns / 2 for p in ps}
+                hi2 = min(v - rate * (t_ - out.t0_ns) + wid[t_] for t_, v in his)
+                lo2 = max(v - rate * (t_ - out.t0_ns) - wid[t_] for t_, v in los)
+                if lo2 <= hi2:
+                    lo, hi, out.rate_ppm = int(lo2), int(hi2), rate * 1e6
+            if lo > hi:
+                out.note = (f"the bounds cross by {(lo - hi) / 1e6:.3f} ms (clock steps, or events matched "
+                            "wrongly); their middle is used")
+        out.lo_ns, out.hi_ns = lo, hi
+        if lo is not None and hi is not None:
+            out.offset_ns, out.uncertainty_ns, out.method = (lo + hi) // 2, abs(hi - lo) // 2, "estimated"
+        else:
+            out.offset_ns = hi if hi is not None else lo
+            out.method = "one-sided"
+            out.note = "events matched one way only: the offset is a bound, not an estimate"
+        if recorded is not None:
+            r, ru = recorded
+            slack = ru + tolerance_ns
+            lo_ok = out.lo_ns is None or r >= out.lo_ns - slack
+            hi_ok = out.hi_ns is None or r <= out.hi_ns + slack
+            out.recorded_error_ns = 0 if lo_ok and hi_ok else (
+                r - out.hi_ns if not hi_ok else r - out.lo_ns)  # type: ignore[operator]
+            if lo_ok and hi_ok:
+                out.offset_ns, out.uncertainty_ns, out.method, out.rate_ppm = r, ru, "recorded", 0.0
+        return out

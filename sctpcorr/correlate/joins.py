@@ -52,15 +52,28 @@ def _key_ids(*arrays_per_source: list[np.ndarray]) -> list[np.ndarray]:
     lens = [len(cols[0]) if cols else 0 for cols in arrays_per_source]
     if not sum(lens):
         return [np.zeros(n, dtype=np.int64) for n in lens]
-    stacked = np.stack([np.concatenate([np.asarray(cols[i], dtype=np.int64) for cols in arrays_per_source])
-                        for i in range(len(arrays_per_source[0]))], axis=1)
-    _u, inv = np.unique(stacked, axis=0, return_inverse=True)
-    inv = inv.reshape(-1)
+    cols = [np.concatenate([np.asarray(cols[i], dtype=np.int64) for cols in arrays_per_source])
+            for i in range(len(arrays_per_source[0]))]
+    order = np.lexsort(cols[::-1])
+    new = np.zeros(len(order), dtype=bool)
+    new[0] = True
+    for c in cols:
+        sc = c[order]
+        new[1:] |= sc[1:] != sc[:-1]
+    inv = np.empty(len(order), dtype=np.int64)
+    inv[order] = np.cumsum(new) - 1
     out, o = [], 0
     for n in lens:
         out.append(inv[o:o + n])
         o += n
     return out
+
+
+def _pack(a_rwnd: np.ndarray, ngap: np.ndarray, ndup: np.ndarray) -> np.ndarray:
+    """A SACK's a_rwnd (32 bits) and gap and dup counts (16 bits each; the kernel's fields are 16-bit) as one
+    64-bit key."""
+    return ((np.asarray(a_rwnd, dtype=np.int64) & 0xFFFFFFFF) << 32) | \
+        (np.minimum(np.asarray(ngap, dtype=np.int64), 0xFFFF) << 16) | np.minimum(np.asarray(ndup, dtype=np.int64), 0xFFFF)
 
 
 def _occurrence(ids: np.ndarray, order_ts: np.ndarray) -> np.ndarray:
@@ -153,19 +166,37 @@ class Direction:
 
     @staticmethod
     def _first_gap(g: Table, t: np.ndarray) -> np.ndarray:
-        """Row of the first SACK (by sack row order) whose gap blocks cover each TSN, or -1."""
+        """Row of the first SACK (by sack row order) whose gap blocks cover each TSN, or -1.
+
+        A TSN a SACK's gap blocks cover that the SACK before it covered too was first covered earlier, so each
+        block only counts for what it adds to the previous SACK's block with the same start (a block grows as
+        chunks arrive above a hole; repeated SACKs repeat it).  What is left is expanded against the wanted TSNs,
+        and the lowest SACK row per TSN wins."""
         out = np.full(len(t), NONE, dtype=np.int64)
-        if not len(t):
+        if not len(t) or not len(g):
             return out
-        order = np.argsort(t)
+        start, end, sack = g.start, g.end, g.sack
+        # the previous SACK's block with the same start (sack rows ascend; starts ascend within a SACK)
+        key = sack.astype(np.int64) * (1 << 35) + (start - int(start.min()))
+        o = np.argsort(key, kind="stable")
+        skey = key[o]
+        q = (sack.astype(np.int64) - 1) * (1 << 35) + (start - int(start.min()))
+        pos = np.minimum(np.searchsorted(skey, q), len(skey) - 1)
+        same = skey[pos] == q
+        prev_end = np.where(same, end[o[pos]], start - 1)
+        lo = np.maximum(start, prev_end + 1)
+        order = np.argsort(t, kind="stable")
         ts_sorted = t[order]
+        a = np.searchsorted(ts_sorted, lo, side="left")
+        b = np.searchsorted(ts_sorted, end, side="right")
+        cnt = np.maximum(b - a, 0)
+        tot = int(cnt.sum())
+        if not tot:
+            return out
+        rep_sack = np.repeat(sack, cnt)
+        at = np.repeat(a - np.cumsum(cnt) + cnt, cnt) + np.arange(tot)
         best = np.full(len(t), np.iinfo(np.int64).max, dtype=np.int64)
-        for start, end, sack in zip(g.start.tolist(), g.end.tolist(), g.sack.tolist()):
-            a = np.searchsorted(ts_sorted, start, side="left")
-            b = np.searchsorted(ts_sorted, end, side="right")
-            if a < b:
-                seg = best[a:b]
-                np.minimum(seg, sack, out=seg)
+        np.minimum.at(best, at, rep_sack)
         hit = best != np.iinfo(np.int64).max
         out[order[hit]] = best[hit]
         return out
@@ -206,9 +237,12 @@ def _nth(t: np.ndarray, ts: np.ndarray) -> np.ndarray:
     return _occurrence(t, ts)
 
 
-def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: list[WireView]) -> Direction | None:
-    """Join one direction's TSNs, SACKs and HEARTBEATs (see the module doc); None when nobody sent DATA."""
-    base = _tsn_base(asc, side, kernels, captures)
+def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: list[WireView],
+                    base: int | None = None) -> Direction | None:
+    """Join one direction's TSNs, SACKs and HEARTBEATs (see the module doc).  ``base``: the unwrap origin an
+    earlier window chose (a long run keeps one)."""
+    if base is None:
+        base = _tsn_base(asc, side, kernels, captures)
     rside = 1 - side
     d = Direction(asc, side, base if base is not None else 0)
     ke, re_ = asc.kernel_end(side), asc.kernel_end(rside)
@@ -259,8 +293,8 @@ def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: 
     if d.k_sack is not None:
         for c in caps:
             w = d.w_sack[c]
-            ids_k, ids_w = _key_ids([d.k_sack.cum, d.k_sack.a_rwnd, d.k_sack.ngap, d.k_sack.ndup],
-                                    [w.cum, w.a_rwnd, np.minimum(w.ngap, 0xFFFF), np.minimum(w.ndup, 0xFFFF)])
+            ids_k, ids_w = _key_ids([d.k_sack.cum, _pack(d.k_sack.a_rwnd, d.k_sack.ngap, d.k_sack.ndup)],
+                                    [w.cum, _pack(w.a_rwnd, w.ngap, w.ndup)])
             d.k_sack_w[c] = occurrence_match(ids_k, d.k_sack.ts, ids_w, w.ts)
     if d.k_sack_out is not None:
         for c in caps:
@@ -271,25 +305,25 @@ def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: 
         for c2 in caps:
             if c2 != c:
                 a, b = d.w_sack[c], d.w_sack[c2]
-                ia, ib = _key_ids([a.cum, a.a_rwnd, a.ngap, a.ndup], [b.cum, b.a_rwnd, b.ngap, b.ndup])
+                ia, ib = _key_ids([a.cum, _pack(a.a_rwnd, a.ngap, a.ndup)], [b.cum, _pack(b.a_rwnd, b.ngap, b.ndup)])
                 d.w_sack_x[(c, c2)] = occurrence_match(ia, a.ts, ib, b.ts)
     d.hb = heartbeats(asc, side, kernels, captures)
     return d
 
 
 def heartbeats(asc: Assoc, side: int, kernels: list[KernelView], captures: list[WireView]) -> dict[str, Any]:
-    """HEARTBEATs ``side`` sent, by (nonce, sent_at): {"key": unique keys (nonce, sent_at) as a structured
-    array, "k_sent": kernel hb_sent ts, "k_sent_path", "k_ack": kernel hb_ack ts, "w": {c: {"hb": ts,
-    "ack": ts, "hb_path": path idx, "hb_frame", "ack_frame"}}}, every array aligned on "key" (-1: none)."""
+    """HEARTBEATs ``side`` sent, by (nonce, sent_at), numbered 0..n-1 across every source: {"n", "k_sent":
+    kernel hb_sent ts, "k_sent_path", "k_ack": kernel hb_ack ts, "k_ack_jif", "k_ack_id": the number of each
+    kernel hb_ack row of that end, "w": {c: {"hb": ts, "ack": ts, "hb_path": path idx, "hb_frame", "ack_frame",
+    "hb_count"}}}, every array indexed by the HEARTBEAT's number (-1: none)."""
     ke = asc.kernel_end(side)
-    parts_n, parts_s = [], []
+    srcs: list[Table] = []
     k_sent = k_ack = None
     if ke is not None:
         kv = kernels[ke[0]]
         k_sent = kv.hb_sent[kv.hb_sent.end == ke[1]]
         k_ack = kv.hb_ack[kv.hb_ack.end == ke[1]]
-        parts_n += [k_sent.nonce, k_ack.nonce]
-        parts_s += [k_sent.sent_at, k_ack.sent_at]
+        srcs += [k_sent, k_ack]
     w_rows: dict[int, tuple[Table, Table]] = {}
     for c, aid in asc.wire.items():
         h = captures[c].hbs
@@ -297,45 +331,41 @@ def heartbeats(asc: Assoc, side: int, kernels: list[KernelView], captures: list[
         hb = h[m & ~h.ack & (h.dir == asc.wire_dir(c, side))]
         ack = h[m & h.ack & (h.dir == asc.wire_dir(c, 1 - side))]
         w_rows[c] = (hb, ack)
-        parts_n += [hb.nonce, ack.nonce]
-        parts_s += [hb.sent_at, ack.sent_at]
-    if not parts_n or not sum(len(p) for p in parts_n):
+        srcs += [hb, ack]
+    if not srcs or not sum(len(t) for t in srcs):
         return {"n": 0}
-    key = np.unique(np.rec.fromarrays([np.concatenate(parts_n).astype(np.uint64),
-                                       np.concatenate(parts_s).astype(np.int64)], names="nonce,sent_at"))
+    ids = _key_ids(*[[t.nonce.view(np.int64) if t.nonce.dtype == np.uint64 else t.nonce.astype(np.int64),
+                      t.sent_at] for t in srcs])
+    n = int(max(int(i.max()) for i in ids if len(i))) + 1
+    it = iter(ids)
 
-    def pos(nonce: np.ndarray, sent_at: np.ndarray, ts: np.ndarray) -> np.ndarray:
-        """ts of the first row per key (-1: none)."""
-        out = np.full(len(key), NONE, dtype=np.int64)
-        if not len(nonce):
-            return out
-        q = np.rec.fromarrays([nonce.astype(np.uint64), sent_at.astype(np.int64)], names="nonce,sent_at")
-        i = np.searchsorted(key, q)
-        order = np.argsort(ts)[::-1]          # the earliest row is written last
-        out[i[order]] = ts[order]
+    def pos(idx: np.ndarray, ts: np.ndarray) -> np.ndarray:
+        """ts of the first row (by ts) per HEARTBEAT (-1: none)."""
+        out = np.full(n, NONE, dtype=np.int64)
+        if len(idx):
+            order = np.argsort(ts, kind="stable")[::-1]          # the earliest row is written last
+            out[idx[order]] = ts[order]
         return out
 
-    def rowpos(nonce: np.ndarray, sent_at: np.ndarray, vals: np.ndarray) -> np.ndarray:
-        out = np.full(len(key), NONE, dtype=np.int64)
-        if not len(nonce):
-            return out
-        q = np.rec.fromarrays([nonce.astype(np.uint64), sent_at.astype(np.int64)], names="nonce,sent_at")
-        i = np.searchsorted(key, q)
-        out[i[::-1]] = vals[::-1]
+    def rowpos(idx: np.ndarray, vals: np.ndarray) -> np.ndarray:
+        out = np.full(n, NONE, dtype=np.int64)
+        if len(idx):
+            out[idx[::-1]] = vals[::-1]
         return out
 
-    res: dict[str, Any] = {"n": len(key), "key": key, "w": {}}
-    if k_sent is not None:
-        res["k_sent"] = pos(k_sent.nonce, k_sent.sent_at, k_sent.ts)
-        res["k_sent_path"] = rowpos(k_sent.nonce, k_sent.sent_at, k_sent.path.astype(np.int64))
-        res["k_ack"] = pos(k_ack.nonce, k_ack.sent_at, k_ack.ts)
-        res["k_ack_jif"] = rowpos(k_ack.nonce, k_ack.sent_at, k_ack.jif)
+    res: dict[str, Any] = {"n": n, "w": {}}
+    if k_sent is not None and k_ack is not None:
+        i_sent, i_ack = next(it), next(it)
+        res["k_sent"] = pos(i_sent, k_sent.ts)
+        res["k_sent_path"] = rowpos(i_sent, k_sent.path.astype(np.int64))
+        res["k_ack"] = pos(i_ack, k_ack.ts)
+        res["k_ack_jif"] = rowpos(i_ack, k_ack.jif)
+        res["k_ack_id"] = i_ack
     for c, (hb, ack) in w_rows.items():
-        res["w"][c] = {"hb": pos(hb.nonce, hb.sent_at, hb.ts), "ack": pos(ack.nonce, ack.sent_at, ack.ts),
-                       "hb_path": rowpos(hb.nonce, hb.sent_at, hb.path.astype(np.int64)),
-                       "hb_frame": rowpos(hb.nonce, hb.sent_at, hb.frame.astype(np.int64)),
-                       "ack_frame": rowpos(ack.nonce, ack.sent_at, ack.frame.astype(np.int64)),
-                       "hb_count": np.bincount(np.searchsorted(key, np.rec.fromarrays(
-                           [hb.nonce.astype(np.uint64), hb.sent_at.astype(np.int64)], names="nonce,sent_at")),
-                           minlength=len(key)) if len(hb) else np.zeros(len(key), dtype=np.int64)}
+        i_hb, i_ack = next(it), next(it)
+        res["w"][c] = {"hb": pos(i_hb, hb.ts), "ack": pos(i_ack, ack.ts),
+                       "hb_path": rowpos(i_hb, hb.path.astype(np.int64)),
+                       "hb_frame": rowpos(i_hb, hb.frame.astype(np.int64)),
+                       "ack_frame": rowpos(i_ack, ack.frame.astype(np.int64)),
+                       "hb_count": np.bincount(i_hb, minlength=n) if len(i_hb) else np.zeros(n, dtype=np.int64)}
     return res

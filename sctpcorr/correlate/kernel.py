@@ -122,6 +122,29 @@ def _hex(v: Any) -> int:
     return int(v, 16) if isinstance(v, str) else int(v)
 
 
+_DTYPES: dict[Any, np.dtype] = {}
+
+
+def _dtype_of(struct_cls: Any) -> np.dtype:
+    """numpy's dtype of a ctypes mirror (made once: numpy builds it field by field)."""
+    dt = _DTYPES.get(struct_cls)
+    if dt is None:
+        dt = _DTYPES[struct_cls] = np.dtype(struct_cls)
+    return dt
+
+
+def _addr_str(family: int, a: int, b: int) -> str | None:
+    """An address from the probe's (family, first and last 8 of its 16 bytes as native-order u64)."""
+    import ipaddress
+
+    raw = (a & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little") + (b & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")
+    if family == 2:
+        return str(ipaddress.IPv4Address(raw[:4]))
+    if family == 10:
+        return str(ipaddress.IPv6Address(raw))
+    return None
+
+
 class KernelView:
     """One recording, sorted into ends and tables (see the module doc)."""
 
@@ -137,12 +160,14 @@ class KernelView:
         self.bad_records = 0
         self._ends_by_key: dict[tuple[int, int, int], KEnd] = {}
         self._addr_ids: dict[str, int] = {}
+        self._raw_addr_ids: dict[tuple[int, int, int], int] = {}
         self._batches: list[dict[str, Any]] = []     # tables as read, chunk by chunk (see window())
         self._win: tuple[int, int] | None = None
         self._cache: dict[str, Any] = {}
         self.first_ns: int | None = None
         self.last_ns: int | None = None
-        self.end_hosts: dict[int, str] = {}     # end id -> host, when one recording holds several hosts (the lab)
+        self.netns_hosts: dict[int, str] = {}   # network namespace inode -> host
+        self.infer_client_server = False        # see host_of
         self.raw = False                         # made from --raw records: no end record, no loss counters
 
     # ---- tables: every batch read so far, or the rows of the current window ---------------------------------
@@ -202,15 +227,26 @@ class KernelView:
         self._cache.clear()
 
     def host_of(self, end: int) -> str | None:
-        """The host an end lived on: its own label (one recording of several network namespaces), else the
-        recording's."""
-        return self.end_hosts.get(end, self.host)
+        """The host an end lived on: its network namespace's label (one recording of several namespaces: the
+        lab), else the recording's."""
+        ns = self.ends[end].netns if 0 <= end < len(self.ends) else None
+        if ns in self.netns_hosts:
+            return self.netns_hosts[ns]
+        if self.infer_client_server and ns is not None:
+            # a lab bundle made before it recorded namespace inodes: the client's namespace is the one whose
+            # ends opened their associations (COOKIE_WAIT)
+            client = {e.netns for e in self.ends if e.states and e.states[0][1] in ("COOKIE_WAIT", "COOKIE_ECHOED")}
+            if client:
+                return "client" if ns in client else "server"
+        return self.host
 
     def label_hosts(self, netns_hosts: dict[int, str]) -> None:
         """Name the host of each end by its network namespace inode (``{inode: "client"}``)."""
-        for e in self.ends:
-            if e.netns in netns_hosts:
-                self.end_hosts[e.id] = netns_hosts[e.netns]
+        self.netns_hosts.update(netns_hosts)
+
+    @property
+    def end_host_labels(self) -> set[str]:
+        return {h for h in (self.host_of(e.id) for e in self.ends) if h is not None}
 
     # ---- what the recording says about itself ------------------------------------------------------------
     @property
@@ -284,6 +320,14 @@ class KernelView:
         if i is None:
             i = self._addr_ids[a] = len(self.addrs)
             self.addrs.append(a)
+        return i
+
+    def _addr_id(self, family: int, a: int, b: int) -> int:
+        """The address id of a raw record's (family, address bytes as two u64)."""
+        k = (family, a, b)
+        i = self._raw_addr_ids.get(k)
+        if i is None:
+            i = self._raw_addr_ids[k] = self._addr(_addr_str(family, a, b))
         return i
 
     def add_records(self, records: Iterable[dict[str, Any]]) -> None:
@@ -401,41 +445,52 @@ class KernelView:
 
     def add_raw(self, data: bytes) -> int:
         """More --raw records (the next block of a recording read as it goes); returns the bytes consumed (a
-        torn last record is left for the next block)."""
+        torn last record is left for the next block).  The C reader (``_ringbuf.columns``) writes every field
+        read here into an int64 column in one pass; the rare event types come back as records."""
         from sctpcorr.kernel import _ringbuf
         from sctpcorr.kernel.abi import EVENT_TYPES
 
-        by_type, consumed, bad = _ringbuf.split(data)
+        by_type, consumed, bad = _ringbuf.columns(data)
         self.bad_records += int(bad)
-        arrays: dict[str, np.ndarray] = {}
-        for code, buf in by_type.items():
+        cols: dict[str, dict[str, np.ndarray]] = {}
+        rare: dict[str, np.ndarray] = {}
+        for code, v in by_type.items():
             if code not in EVENT_TYPES:
                 self.bad_records += 1
                 continue
             tname, struct_cls = EVENT_TYPES[code]
-            dt = np.dtype(struct_cls)
-            n = len(buf) // dt.itemsize
-            if n * dt.itemsize != len(buf):
+            if isinstance(v, dict):
+                cols[tname] = {k: np.frombuffer(x, dtype=np.int64) for k, x in v.items()}
+                continue
+            dt = _dtype_of(struct_cls)
+            n = len(v) // dt.itemsize
+            if n * dt.itemsize != len(v):
                 self.bad_records += 1
                 continue
-            arrays[tname] = np.frombuffer(buf, dtype=dt, count=n)
-        self._from_arrays(arrays)
+            rare[tname] = np.frombuffer(v, dtype=dt, count=n)
+        self._from_columns(cols, rare)
         return int(consumed)
 
-    def _from_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        """One batch of raw ABI records, by type (structured arrays of the ctypes mirrors), into tables."""
+    _HDR = ("ts_ns", "netns", "lport", "my_vtag", "pport", "peer_vtag", "asoc", "assoc_id", "state")
+
+    def _from_columns(self, cols: dict[str, dict[str, np.ndarray]], rare: dict[str, np.ndarray]) -> None:
+        """One block of raw records into tables: ``cols`` (event type -> int64 columns, see columns.c) and
+        ``rare`` (event type -> records as structured arrays of the ctypes mirrors)."""
         from sctpcorr.kernel.abi import ASSOC_STATES, decode
 
-        names = sorted(t for t in arrays if len(arrays[t]))
+        names = sorted(t for t in cols if len(cols[t]["ts_ns"])) + sorted(t for t in rare if len(rare[t]))
         if not names:
             return
         for t in names:
-            self.counts[t] = self.counts.get(t, 0) + len(arrays[t])
-        hdr = {t: arrays[t]["hdr"] for t in names}
-        sizes = [len(arrays[t]) for t in names]
+            self.counts[t] = self.counts.get(t, 0) + (len(cols[t]["ts_ns"]) if t in cols else len(rare[t]))
 
-        def cat(f: str, dtype: Any = np.int64) -> np.ndarray:
-            return np.concatenate([hdr[t][f].astype(dtype) for t in names])
+        def hdr(t: str, f: str) -> np.ndarray:
+            return cols[t][f] if t in cols else rare[t]["hdr"][f].astype(np.int64)
+
+        sizes = [len(hdr(t, "ts_ns")) for t in names]
+
+        def cat(f: str) -> np.ndarray:
+            return np.concatenate([hdr(t, f) for t in names])
 
         ts, netns, lport, vtag = cat("ts_ns"), cat("netns"), cat("lport"), cat("my_vtag")
         key = (netns << 48) | (lport << 32) | vtag
@@ -443,8 +498,7 @@ class KernelView:
         ks = key[order]
         starts = np.flatnonzero(np.concatenate([[True], ks[1:] != ks[:-1]]))
         bounds = np.append(starts, len(ks))
-        pport, pvtag, asoc, aid, state = cat("pport"), cat("peer_vtag"), cat("asoc", np.uint64), cat("assoc_id"), \
-            cat("state")
+        pport, pvtag, asoc, aid, state = cat("pport"), cat("peer_vtag"), cat("asoc"), cat("assoc_id"), cat("state")
         end_of_row = np.full(len(ts), -1, dtype=np.int32)
         for gi in range(len(starts)):
             rows = order[bounds[gi]:bounds[gi + 1]]
@@ -456,7 +510,8 @@ class KernelView:
             e = self._ends_by_key.get(k)
             if e is None:
                 e = self._ends_by_key[k] = KEnd(len(self.ends), k[0], k[1], int(pport[i]), k[2], 0,
-                                                f"0x{int(asoc[i]):016x}", int(aid[i]), int(tsr.min()), int(tsr.max()))
+                                                f"0x{int(asoc[i]) & 0xFFFFFFFFFFFFFFFF:016x}", int(aid[i]),
+                                                int(tsr.min()), int(tsr.max()))
                 self.ends.append(e)
             e.first_ns, e.last_ns = min(e.first_ns, int(tsr.min())), max(e.last_ns, int(tsr.max()))
             e.events += len(rows)
@@ -464,41 +519,40 @@ class KernelView:
                 e.peer_vtag = int(pvtag[rows].max())
             if not e.assoc_id:
                 e.assoc_id = int(aid[rows].max())
-            st = state[rows][np.argsort(tsr, kind="stable")]
-            chg = np.flatnonzero(np.concatenate([[True], st[1:] != st[:-1]]))
-            tss = np.sort(tsr)
-            for j in chg[:16].tolist():      # the first changes are what the host labels read
-                name = ASSOC_STATES.get(int(st[j]), str(int(st[j])))
-                if not e.states or e.states[-1][1] != name:
-                    e.states.append((int(tss[j]), name))
+            if len(e.states) < 16:           # the first changes are what the host labels read
+                st = state[rows][np.argsort(tsr, kind="stable")]
+                chg = np.flatnonzero(np.concatenate([[True], st[1:] != st[:-1]]))
+                tss = np.sort(tsr)
+                for j in chg[:16].tolist():
+                    name = ASSOC_STATES.get(int(st[j]), str(int(st[j])))
+                    if not e.states or e.states[-1][1] != name:
+                        e.states.append((int(tss[j]), name))
             end_of_row[rows] = e.id
         ends_by_type, o = {}, 0
         for t, n in zip(names, sizes):
             ends_by_type[t] = end_of_row[o:o + n]
             o += n
-        # path addresses -> ids: IPv4 as one integer key, the rare IPv6 through a bytes key
+        # path addresses -> ids, one lookup per distinct (family, 16 address bytes)
         path_ids: dict[str, np.ndarray] = {}
-        for t in names:
-            if "path" not in (arrays[t].dtype.names or ()):
-                continue
-            ad = arrays[t]["path"]["addr"]
-            fam = ad["family"].astype(np.int64)
-            raw = np.ascontiguousarray(ad["addr"]).reshape(len(fam), 16)
-            v4 = (raw[:, 0].astype(np.int64) << 24) | (raw[:, 1].astype(np.int64) << 16) | \
-                (raw[:, 2].astype(np.int64) << 8) | raw[:, 3].astype(np.int64)
-            k4 = np.where(fam == 2, v4, -1 - np.arange(len(fam)))      # non-IPv4 rows get unique keys
-            uk, first, inv = np.unique(k4, return_index=True, return_inverse=True)
-            ids = np.full(len(uk), -1, dtype=np.int32)
-            import ipaddress
-            for j, (kk, fi) in enumerate(zip(uk.tolist(), first.tolist())):
-                f = int(fam[fi])
-                if f == 2:
-                    a_ = str(ipaddress.IPv4Address(kk))
-                elif f == 10:
-                    a_ = str(ipaddress.IPv6Address(bytes(raw[fi])))
-                else:
-                    continue
-                ids[j] = self._addr(a_)
+        for t in cols:
+            c = cols[t]
+            fam, aa, ab = c["family"], c["addr_a"], c["addr_b"]
+            if not ab.any() and bool(((fam == 2) | (fam == 0)).all()):     # IPv4 (or none): one 32-bit key
+                key = np.where(fam == 2, aa & 0xFFFFFFFF, -1)
+                uk, inv = np.unique(key, return_inverse=True)
+                ids = np.array([self._addr_id(2, k, 0) if k >= 0 else -1 for k in uk.tolist()], dtype=np.int32)
+            else:
+                order_ = np.lexsort((ab, aa, fam))
+                new = np.zeros(len(fam), dtype=bool)
+                new[:1] = True
+                for x in (fam, aa, ab):
+                    sx = x[order_]
+                    new[1:] |= sx[1:] != sx[:-1]
+                firsts = order_[new]
+                ids = np.array([self._addr_id(int(fam[j]), int(aa[j]), int(ab[j])) for j in firsts.tolist()],
+                               dtype=np.int32)
+                inv = np.empty(len(fam), dtype=np.int64)
+                inv[order_] = np.cumsum(new) - 1
             path_ids[t] = ids[inv.reshape(-1)]
             pe = np.unique((ends_by_type[t].astype(np.int64) << 32) | (path_ids[t].astype(np.int64) & 0xFFFFFFFF))
             for v in pe.tolist():
@@ -506,82 +560,66 @@ class KernelView:
                 if eid >= 0 and pid != 0xFFFFFFFF and pid < len(self.addrs):
                     self.ends[eid].peer_addrs.add(self.addrs[pid])
         batch: dict[str, Any] = {}
-        if "egress" in arrays:
-            a = arrays["egress"]
-            h = a["hdr"]
-            eg = Table({"ts": h["ts_ns"].astype(np.int64), "jif": h["jiffies"].astype(np.int64),
-                        "end": ends_by_type["egress"], "path": path_ids["egress"], "vtag": a["vtag"],
-                        "size": a["size"].astype(np.int32), "cwnd": a["cwnd"].astype(np.int64),
-                        "flight": a["flight_size"].astype(np.int64), "ssthresh": a["ssthresh"].astype(np.int64),
-                        "rwnd": a["rwnd"].astype(np.int64), "a_rwnd": a["a_rwnd"].astype(np.int64),
+        if "egress" in cols:
+            a = cols["egress"]
+            eg = Table({"ts": a["ts_ns"], "jif": a["jiffies"], "end": ends_by_type["egress"],
+                        "path": path_ids["egress"], "vtag": a["vtag"].astype(np.uint32),
+                        "size": a["size"].astype(np.int32), "cwnd": a["cwnd"], "flight": a["flight_size"],
+                        "ssthresh": a["ssthresh"], "rwnd": a["rwnd"], "a_rwnd": a["a_rwnd"],
                         "nchunks": a["n_chunks"].astype(np.int32), "truncated": a["n_chunks"] > a["n_recorded"]})
             batch["egress"] = eg
-            ch = a["chunks"]
-            nrec = np.minimum(a["n_recorded"], ch.shape[1])
-            mask = np.arange(ch.shape[1])[None, :] < nrec[:, None]
-            eg_idx = np.broadcast_to(np.arange(len(a))[:, None], mask.shape)[mask]
-            c = ch[mask]
+            eg_idx = a["c.row"]
             ref = eg.jif[eg_idx]
-            lo = c["sent_at_lo"].astype(np.int64)
-            sent_at = (ref & ~0xFFFFFFFF) | lo
+            sent_at = (ref & ~0xFFFFFFFF) | a["c.sent_at_lo"]
             sent_at = np.where(sent_at > ref, sent_at - (1 << 32), sent_at)
-            is_data = (c["type"] == 0) | (c["type"] == 64)
+            ctype, scount = a["c.type"], a["c.sent_count"]
+            is_data = (ctype == 0) | (ctype == 64)
             batch["echunks"] = Table({
                 "ts": eg.ts[eg_idx], "jif": ref, "end": eg.end[eg_idx], "path": eg.path[eg_idx],
-                "type": c["type"].astype(np.int16), "value": c["value"].astype(np.uint32),
-                "sent_count": c["sent_count"].astype(np.int32), "sent_at": np.where(is_data, sent_at, 0),
-                "rtx": np.where(is_data & (c["sent_count"] > 1), c["rtx_reason"], 0).astype(np.int8),
-                "length": c["length"].astype(np.int32), "flags": c["flags"].astype(np.int16),
-                "pos": np.broadcast_to(np.arange(ch.shape[1])[None, :], mask.shape)[mask].astype(np.int16),
-                "a_rwnd": eg.a_rwnd[eg_idx]})
-        if "sack" in arrays:
-            a = arrays["sack"]
-            h = a["hdr"]
+                "type": ctype.astype(np.int16), "value": a["c.value"].astype(np.uint32),
+                "sent_count": scount.astype(np.int32), "sent_at": np.where(is_data, sent_at, 0),
+                "rtx": np.where(is_data & (scount > 1), a["c.rtx_reason"], 0).astype(np.int8),
+                "length": a["c.length"].astype(np.int32), "flags": a["c.flags"].astype(np.int16),
+                "pos": a["c.pos"].astype(np.int16), "a_rwnd": eg.a_rwnd[eg_idx]})
+        if "sack" in cols:
+            a = cols["sack"]
             batch["sacks"] = Table({
-                "ts": h["ts_ns"].astype(np.int64), "jif": h["jiffies"].astype(np.int64), "end": ends_by_type["sack"],
-                "path": path_ids["sack"], "cum": a["cum_tsn_ack"], "a_rwnd": a["a_rwnd"].astype(np.int64),
+                "ts": a["ts_ns"], "jif": a["jiffies"], "end": ends_by_type["sack"], "path": path_ids["sack"],
+                "cum": a["cum_tsn_ack"].astype(np.uint32), "a_rwnd": a["a_rwnd"],
                 "ngap": a["n_gap_blocks"].astype(np.int32), "ndup": a["n_dup_tsns"].astype(np.int32),
-                "peer_rwnd": a["peer_rwnd"].astype(np.int64), "outstanding": a["outstanding_bytes"].astype(np.int64),
-                "next_tsn": a["next_tsn"], "ctsn": a["ctsn_ack_point"], "pathmtu": a["pathmtu"].astype(np.int32),
-                "out_qlen": a["out_qlen"].astype(np.int64)})
-        if "path" in arrays:
-            a = arrays["path"]
-            h = a["hdr"]
+                "peer_rwnd": a["peer_rwnd"], "outstanding": a["outstanding_bytes"],
+                "next_tsn": a["next_tsn"].astype(np.uint32), "ctsn": a["ctsn_ack_point"].astype(np.uint32),
+                "pathmtu": a["pathmtu"].astype(np.int32), "out_qlen": a["out_qlen"]})
+        if "path" in cols:
+            a = cols["path"]
             batch["paths"] = Table({
-                "ts": h["ts_ns"].astype(np.int64), "end": ends_by_type["path"], "path": path_ids["path"],
-                "cwnd": a["cwnd"].astype(np.int64), "ssthresh": a["ssthresh"].astype(np.int64),
-                "flight": a["flight_size"].astype(np.int64), "pba": a["partial_bytes_acked"].astype(np.int64),
-                "srtt_j": a["srtt_j"].astype(np.int64), "rttvar_j": a["rttvar_j"].astype(np.int64),
-                "rto_j": a["rto_j"].astype(np.int64), "state": a["path_state"].astype(np.int16),
-                "primary": a["primary"] > 0, "active": a["active"] > 0, "errors": a["error_count"].astype(np.int32),
-                "pathmtu": a["pathmtu"].astype(np.int32)})
-        if "rto_update" in arrays:
-            a = arrays["rto_update"]
-            h = a["hdr"]
+                "ts": a["ts_ns"], "end": ends_by_type["path"], "path": path_ids["path"], "cwnd": a["cwnd"],
+                "ssthresh": a["ssthresh"], "flight": a["flight_size"], "pba": a["partial_bytes_acked"],
+                "srtt_j": a["srtt_j"], "rttvar_j": a["rttvar_j"], "rto_j": a["rto_j"],
+                "state": a["path_state"].astype(np.int16), "primary": a["primary"] > 0, "active": a["active"] > 0,
+                "errors": a["error_count"].astype(np.int32), "pathmtu": a["pathmtu"].astype(np.int32)})
+        if "rto_update" in cols:
+            a = cols["rto_update"]
             batch["rto"] = Table({
-                "ts": h["ts_ns"].astype(np.int64), "jif": h["jiffies"].astype(np.int64),
-                "end": ends_by_type["rto_update"], "path": path_ids["rto_update"], "rtt_j": a["rtt_j"].astype(np.int64),
-                "srtt_b": a["srtt_before_j"].astype(np.int64), "rttvar_b": a["rttvar_before_j"].astype(np.int64),
-                "rto_b": a["rto_before_j"].astype(np.int64), "srtt": a["srtt_j"].astype(np.int64),
-                "rttvar": a["rttvar_j"].astype(np.int64), "rto": a["rto_j"].astype(np.int64),
-                "rto_min": a["rto_min_j"].astype(np.int64), "rto_max": a["rto_max_j"].astype(np.int64),
+                "ts": a["ts_ns"], "jif": a["jiffies"], "end": ends_by_type["rto_update"],
+                "path": path_ids["rto_update"], "rtt_j": a["rtt_j"], "srtt_b": a["srtt_before_j"],
+                "rttvar_b": a["rttvar_before_j"], "rto_b": a["rto_before_j"], "srtt": a["srtt_j"],
+                "rttvar": a["rttvar_j"], "rto": a["rto_j"], "rto_min": a["rto_min_j"], "rto_max": a["rto_max_j"],
                 "hb": a["source"] == 1, "paired": a["paired"] > 0})
         for t in ("hb_sent", "hb_ack"):
-            if t in arrays:
-                a = arrays[t]
-                h = a["hdr"]
+            if t in cols:
+                a = cols[t]
                 batch[t] = Table({
-                    "ts": h["ts_ns"].astype(np.int64), "jif": h["jiffies"].astype(np.int64), "end": ends_by_type[t],
-                    "path": path_ids[t], "nonce": a["path"]["hb_nonce"].astype(np.uint64),
-                    "sent_at": a["sent_at_j"].astype(np.int64),
-                    "rtt_j": a["rtt_j"].astype(np.int64) if t == "hb_ack" else np.zeros(len(a), dtype=np.int64),
-                    "rto_j": a["rto_j"].astype(np.int64)})
-        # the rare events, as the JSONL recorder would write them
+                    "ts": a["ts_ns"], "jif": a["jiffies"], "end": ends_by_type[t], "path": path_ids[t],
+                    "nonce": a["hb_nonce"].view(np.uint64), "sent_at": a["sent_at_j"],
+                    "rtt_j": a["rtt_j"] if t == "hb_ack" else np.zeros(len(a["ts_ns"]), dtype=np.int64),
+                    "rto_j": a["rto_j"]})
+        # the rare events the checks read, as the JSONL recorder would write them (the others are counted)
         other: list[dict[str, Any]] = []
-        for t in ("path_state", "assoc_change", "rtx_mark", "t3_expire", "cwnd"):
-            if t not in arrays:
+        for t in ("path_state", "assoc_change"):
+            if t not in rare:
                 continue
-            for i, rec in enumerate(arrays[t]):
+            for i, rec in enumerate(rare[t]):
                 eid = int(ends_by_type[t][i])
                 if eid >= 0:
                     other.append({**decode(rec.tobytes(), self.hz), "end": eid})

@@ -41,6 +41,11 @@ class Table:
         return self._n
 
     def __getitem__(self, sel: Any) -> Table:
+        if isinstance(sel, np.ndarray) and sel.dtype == np.bool_:
+            # one scan of the mask, then a gather per column (a mask per column scans it again each time)
+            if len(sel) == self._n and sel.all():
+                return self
+            sel = np.flatnonzero(sel)
         return Table({k: v[sel] for k, v in self._cols.items()})
 
     @property

@@ -31,6 +31,7 @@ __all__ = [
     "AbiError",
     "Hdr",
     "decode",
+    "encode_struct",
     "jiffies_to_ns",
     "event_type_of",
 ]
@@ -354,3 +355,117 @@ def decode(raw: bytes, hz: int | None = None) -> dict[str, Any]:
         rec["chunks_truncated"] = ev.n_chunks > ev.n_recorded
         rec["retransmitted_tsns"] = [c["tsn"] for c in chunks if c.get("rtx_reason")]
     return rec
+
+
+# ---- the inverse: JSONL events -> ABI records ------------------------------------------------------------------
+_RTX_CODE = {v: k for k, v in RTX_REASONS.items()}
+_CHUNK_CODE = {v: k for k, v in CHUNK_TYPES.items()}
+_STATE_CODE = {v: k for k, v in ASSOC_STATES.items()}
+_PSTATE_CODE = {v: k for k, v in PATH_STATES.items() if k < 256}
+
+
+def _put_addr(a: Addr, ip: str | None, port: int | None) -> None:
+    if not ip:
+        return
+    x = ipaddress.ip_address(ip)
+    a.family = 2 if x.version == 4 else 10
+    a.port = port or 0
+    for i, b in enumerate(x.packed):
+        a.addr[i] = b
+
+
+def _put_hdr(h: Hdr, e: dict[str, Any], etype: int) -> None:
+    h.type, h.cpu, h.ts_ns, h.jiffies = etype, e.get("cpu", 0), e["ts_ns"], e["jiffies"]
+    h.asoc, h.netns, h.tgid = int(e["asoc"], 16), e["netns"], e.get("tgid", 0)
+    h.my_vtag, h.peer_vtag, h.assoc_id = e["my_vtag"], e["peer_vtag"], e.get("assoc_id", 0)
+    h.lport, h.pport, h.state = e["lport"], e["pport"], _STATE_CODE.get(e.get("state"), 0)
+
+
+def _put_path(p: Path, e: dict[str, Any]) -> None:
+    _put_addr(p.addr, e.get("path_addr"), e.get("path_port"))
+    p.transport = int(e["transport"], 16) if e.get("transport") else 0
+    p.hb_nonce = int(e["hb_nonce"], 16) if e.get("hb_nonce") else 0
+
+
+def encode_struct(e: dict[str, Any]) -> ctypes.Structure | None:
+    """The inverse of ``decode``: one JSONL event as its ABI structure (``bytes()`` of it is the ring-buffer
+    record); None for a derived event (rwnd, cwnd raises, assoc_state), which has no record.  Tests and the
+    correlator's benchmark use it to make --raw recordings from JSONL ones."""
+    t = e["type"]
+    by_name = {name: (code, cls) for code, (name, cls) in EVENT_TYPES.items()}
+    if t not in by_name or e.get("derived"):
+        return None
+    code, cls = by_name[t]
+    ev = cls()
+    _put_hdr(ev.hdr, e, code)
+    if hasattr(ev, "path"):
+        _put_path(ev.path, e)
+    if t == "rto_update":
+        for f in ("rtt", "srtt_before", "rttvar_before", "srtt", "rttvar", "rto_before", "rto", "rto_min", "rto_max"):
+            setattr(ev, f + "_j", e[f + "_jiffies"])
+        ev.source, ev.paired = int(e["source"] == "heartbeat"), int(e["paired"])
+    elif t == "sack":
+        for k in ("cum_tsn_ack", "a_rwnd", "n_gap_blocks", "n_dup_tsns", "unack_data", "peer_rwnd", "pathmtu",
+                  "mark", "next_tsn", "ctsn_ack_point", "outstanding_bytes", "out_qlen", "sndbuf_used",
+                  "sk_wmem_queued", "sk_sndbuf"):
+            setattr(ev, k, e[k])
+    elif t == "path":
+        for k in ("cwnd", "ssthresh", "flight_size", "partial_bytes_acked", "pathmtu", "error_count"):
+            setattr(ev, k, e[k])
+        for f in ("srtt", "rttvar", "rtt", "rto"):
+            setattr(ev, f + "_j", e[f + "_jiffies"])
+        ev.primary, ev.active = int(e["primary"]), int(e["active"])
+        ev.path_state = _PSTATE_CODE.get(e["path_state"], 255)
+    elif t == "cwnd":
+        ev.op = 2
+        ev.reason = {"t3_rtx": 1, "fast_rtx": 2, "ecne": 3, "inactive": 4}.get(e.get("reason"), 0)
+        ev.fast_recovery, ev.paired = int(bool(e.get("fast_recovery"))), 1
+        for k in ("cwnd_before", "cwnd_after", "ssthresh_before", "ssthresh_after", "pba_before", "pba_after",
+                  "flight_size"):
+            setattr(ev, k, e.get(k) or 0)
+    elif t == "rtx_mark":
+        ev.reason = _RTX_CODE.get(e["reason"], 5)
+        ev.error_count, ev.flight_size, ev.cwnd, ev.outstanding_bytes, ev.rto_j = (
+            e["error_count"], e["flight_size"], e["cwnd"], e["outstanding_bytes"], e["rto_jiffies"])
+    elif t == "t3_expire":
+        ev.rto_j, ev.flight_size, ev.cwnd, ev.error_count, ev.deferred = (
+            e["rto_jiffies"], e["flight_size"], e["cwnd"], e["error_count"], int(e["deferred"]))
+    elif t in ("hb_sent", "hb_ack"):
+        ev.sent_at_j, ev.probe_size = e["sent_at_jiffies"], e.get("probe_size", 0)
+        if t == "hb_sent":
+            ev.rto_j, ev.hbinterval_j, ev.error_count = e["rto_jiffies"], e["hbinterval_jiffies"], e["error_count"]
+            ev.path_state = _PSTATE_CODE.get(e["path_state"], 255)
+        else:
+            ev.rtt_j = e["rtt_jiffies"]
+    elif t == "path_state":
+        ev.command = {"UP": 0, "DOWN": 1, "PF": 2}[e["command"]]
+        ev.state_before = _PSTATE_CODE.get(e["state_before"], 255)
+        ev.state_after = _PSTATE_CODE.get(e["state_after"], 255)
+        ev.primary, ev.active, ev.paired, ev.error_count = int(e["primary"]), int(e["active"]), 1, e["error_count"]
+        ev.sn_error = {v: k for k, v in SN_ERRORS.items()}.get(e["sn_error"], 0)
+    elif t == "assoc_change":
+        ev.kind = 1 if e["kind"] == "notification" else 2
+        if ev.kind == 1:
+            ev.sac_state = {v: k for k, v in SAC_STATES.items()}[e["sac_state"]]
+            ev.sac_error, ev.sac_flags = e.get("sac_error", 0), e.get("sac_flags", 0)
+            ev.outbound_streams, ev.inbound_streams = e.get("outbound_streams", 0), e.get("inbound_streams", 0)
+    elif t == "egress":
+        ev.vtag, ev.sport, ev.dport, ev.size = e["vtag"], e["sport"], e["dport"], e["size"]
+        ev.n_chunks, ev.n_recorded = e["n_chunks"], len(e["chunks"])
+        for k, a in (("cwnd", "cwnd"), ("flight_size", "flight_size"), ("ssthresh", "ssthresh"),
+                     ("partial_bytes_acked", "pba"), ("rwnd", "rwnd"), ("a_rwnd", "a_rwnd"),
+                     ("rwnd_over", "rwnd_over"), ("rwnd_press", "rwnd_press"), ("rmem_alloc", "rmem_alloc"),
+                     ("rcvbuf", "rcvbuf")):
+            setattr(ev, a, e[k])
+        for i, c in enumerate(e["chunks"]):
+            ch = ev.chunks[i]
+            ch.type, ch.flags, ch.length = _CHUNK_CODE.get(c["type"], 255), c["flags"], c["length"]
+            ch.value = c.get("tsn", c.get("cum_tsn_ack", c.get("new_cum_tsn", c.get("value", 0))))
+            if c["type"] in ("DATA", "I_DATA"):
+                ch.sent_count, ch.fast_rtx = c["sent_count"], c["fast_rtx"]
+                ch.rtx_reason = _RTX_CODE.get(c["rtx_reason"], 0)
+                ch.sent_at_lo = c["sent_at_jiffies"] & 0xFFFFFFFF
+    else:
+        return None
+    return ev
+

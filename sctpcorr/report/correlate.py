@@ -7,7 +7,6 @@ CLOCK_MONOTONIC), or a capture's clock (``capture:<name>``, ns since the epoch a
 from __future__ import annotations
 
 import csv
-import json
 import textwrap
 from collections import Counter
 from collections.abc import Iterable
@@ -50,7 +49,7 @@ def _inputs(cx: Correlation) -> list[str]:
         s = kv.summary()
         lo = s["losses"]
         lost = sum(lo["lost"].values())
-        hosts = sorted(set(kv.end_hosts.values()) | ({kv.host} if kv.host else set()))
+        hosts = sorted(set(kv.end_host_labels) | ({kv.host} if kv.host else set()))
         out += _wrap(f"{s['name']}  {s['kernel'] or '?'} HZ {s['hz'] or '?'}, {s['source']}, {s['events']} events, "
                      f"{len(kv.ends)} association ends{' on ' + ', '.join(hosts) if hosts else ''}; lost {lost}, "
                      f"kprobe misses {lo['kprobe_missed']}" + ("; NO END RECORD" if lo["truncated"] else ""),
@@ -98,16 +97,18 @@ def _assoc_block(cx: Correlation, a: Any) -> list[str]:
         lines.append("  side was captured too (peer: its turnaround, delayed SACK included)")
     tsn = []
     for side in (0, 1):
-        dd = cx.directions.get((a.id, side))
-        if dd is None:
+        dn = f"{SIDE[side]}>{SIDE[1 - side]}"
+        cov = next((c for c in cx.checks if c.name == "tsn_coverage" and c.assoc == a.id and c.direction == dn), None)
+        rtx = next((c for c in cx.checks if c.name == "retransmissions" and c.assoc == a.id and c.direction == dn),
+                   None)
+        if cov is None:
             continue
-        k = len(dd.k_tx) if dd.k_tx is not None else None
-        krtx = int((dd.k_tx.sent_count > 1).sum()) if dd.k_tx is not None else None
-        caps = ", ".join(f"{cx.captures[c].name.rsplit('/', 1)[-1]} {len(w)}" for c, w in dd.w_tx.items())
-        if k is None and not caps:
+        n = cov.numbers
+        kr = sum((rtx.numbers.get("kernel") or {}).values()) if rtx is not None else 0
+        if "kernel_sent" not in n:
             continue
-        tsn.append(f"{SIDE[side]}>{SIDE[1 - side]}: kernel sent {k if k is not None else '-'} DATA chunks "
-                   f"({krtx if krtx is not None else '-'} retransmitted); on the wire: {caps or '-'}")
+        tsn.append(f"{dn}: kernel sent {n['kernel_sent']} DATA chunks ({kr} retransmitted)"
+                   + (f"; {n.get('capture')} shows {n.get('capture_shows')}" if n.get("capture") else ""))
     if tsn:
         lines.append("")
         for i, t in enumerate(tsn):
@@ -170,8 +171,12 @@ def render_validate(cx: Correlation) -> str:
 
 
 def write_json(cx: Correlation, out: IO[str]) -> None:
-    json.dump(cx.as_dict(samples=True), out, indent=1, default=int)
-    out.write("\n")
+    """One document, one line per association, clock, check, jitter figure and RTT sample (valid JSON for any
+    parser; ``| jq .`` indents it)."""
+    from sctpcorr.report import json as jsonout
+
+    jsonout.write(cx.as_dict(samples=True), out, per_line=("clocks", "associations", "checks", "jitter",
+                                                           "rtt_samples"))
 
 
 def write_jsonl(cx: Correlation, out: IO[str]) -> None:
@@ -180,8 +185,10 @@ def write_jsonl(cx: Correlation, out: IO[str]) -> None:
     records and a closing ``summary``."""
     doc = cx.as_dict()
 
+    from sctpcorr.report.json import encode
+
     def put(rec: dict[str, Any]) -> None:
-        out.write(json.dumps(rec, separators=(",", ":"), default=int) + "\n")
+        out.write(encode(rec) + "\n")
 
     put({"type": "correlate", "schema_version": doc["schema_version"], "tool": f"sctpcorr {__version__}",
          "inputs": doc["inputs"], "clocks": doc["clocks"], "tolerances": doc["tolerances"]})
@@ -189,8 +196,8 @@ def write_jsonl(cx: Correlation, out: IO[str]) -> None:
         put({"type": "association", **a})
     for rec in cx.tsn_records():
         put(rec)
-    for s in cx.samples:
-        put(s.as_dict())
+    for row in cx.samples.rows():
+        put(row)
     for c in doc["checks"]:
         put({"type": "check", **c})
     for j in doc["jitter"]:
@@ -207,5 +214,5 @@ def write_csv(cx: Correlation, out: IO[str]) -> None:
     """One row per kernel RTT sample with its decomposition (kernel clock, ns)."""
     w = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
-    for s in cx.samples:
-        w.writerow(s.as_dict())
+    for row in cx.samples.rows():
+        w.writerow(row)

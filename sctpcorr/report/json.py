@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TextIO
 
-__all__ = ["write"]
+__all__ = ["write", "encode"]
 
 _std_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
 _PER_LINE = ("files", "associations")
@@ -44,13 +44,19 @@ def _encode(value: Any) -> str:
     return _std_encode(value)
 
 
-def write(doc: dict[str, Any], out: TextIO) -> None:
-    """Write the document followed by a newline. Keys keep the engine's order (stable output)."""
+def encode(value: Any) -> str:
+    """One value as compact JSON (the engine's encoder when it can)."""
+    return _encode(value)
+
+
+def write(doc: dict[str, Any], out: TextIO, per_line: tuple[str, ...] = _PER_LINE) -> None:
+    """Write the document followed by a newline, one line per entry of the lists named in ``per_line``. Keys
+    keep the document's order (stable output)."""
     out.write("{\n")
     last = len(doc) - 1
     for i, (key, value) in enumerate(doc.items()):
         comma = "," if i < last else ""
-        if key in _PER_LINE and isinstance(value, list) and value:
+        if key in per_line and isinstance(value, list) and value:
             out.write(f" {_encode(key)}: [\n")
             n = len(value) - 1
             for j, item in enumerate(value):

@@ -1,97 +1,31 @@
-"""Read kernel recordings: the only place that opens them for the correlator.
+"""Read kernel recordings: the only place that opens them for the correlator, block by block.
 
-Three shapes, recognised by their bytes (never by the file name), gzip-compressed or not:
+Shapes, recognised by their bytes (never by the file name), gzip-compressed or not:
 
 * **JSONL** of ``sctpcorr probe --jsonl`` (BPF events, or ``--source diag`` snapshots): the first byte is ``{``;
+  the first record must be the probe's (``tool: "sctpcorr probe"``);
 * **raw** of ``sctpcorr probe --raw``: ring-buffer records as ``<u32 little-endian length><record>``, each record
   an ABI struct starting with its ``__u32`` event type (``sctpcorr/kernel/bpf/sctpcorr_abi.h``).  Raw records
-  carry no startup record, so the HZ comes from the caller (``--hz``, or the JSONL recording made alongside);
-  they are decoded with ``kernel.abi`` and the derived events are made with ``kernel.derive``, as the recorder
-  would have.
+  carry no startup record, so the HZ comes from the caller (``--hz``, or a lab bundle's manifest); the
+  correlator reads them column by column (``correlate.kernel.KernelView.add_raw``).
 
-A torn last line (a recorder that was killed) is counted, not fatal: ``Loaded.bad_records``.
+A torn last line or record (a recorder that was killed) is counted, not fatal: ``RecordingStream.bad_records``.
 """
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from sctpcorr.errors import CorruptCapture, FileUnreadable, InputError
 
-__all__ = ["Loaded", "load_recording", "NotARecording"]
+__all__ = ["RecordingStream", "NotARecording"]
 
 
 class NotARecording(InputError):
     """Neither JSONL of sctpcorr probe nor its --raw records."""
-
-
-@dataclass
-class Loaded:
-    path: str
-    kind: str                         # "jsonl" or "raw"
-    records: list[dict[str, Any]] = field(default_factory=list)
-    bad_records: int = 0
-
-
-def _open(path: str) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError as e:
-        raise FileUnreadable(path, e.strerror or str(e)) from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError, zlib.error) as e:
-            raise CorruptCapture(path, f"corrupt gzip data ({e})") from None
-    return data
-
-
-def _jsonl(path: str, data: bytes) -> Loaded:
-    out = Loaded(path, "jsonl")
-    for line in io.BytesIO(data):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            out.bad_records += 1
-            continue
-        if isinstance(rec, dict):
-            out.records.append(rec)
-        else:
-            out.bad_records += 1
-    if not any(r.get("type") == "startup" and r.get("tool") == "sctpcorr probe" for r in out.records[:1]):
-        if not any(r.get("tool") == "sctpcorr probe" for r in out.records[:5]):
-            raise NotARecording(path, "not a recording of sctpcorr probe (no startup record)")
-    return out
-
-
-def _raw(path: str, data: bytes, hz: int | None) -> Loaded:
-    from sctpcorr.kernel import abi, derive
-    from sctpcorr.kernel.pump import iter_raw
-
-    out = Loaded(path, "raw")
-    out.records.append({"type": "startup", "tool": "sctpcorr probe", "source": "bpf", "hz": hz,
-                        "note": "from --raw records: no clock offsets, no losses recorded"})
-    d = derive.Deriver()
-    n = 0
-    for raw in iter_raw(data):
-        n += 1
-        try:
-            rec = abi.decode(raw, hz)
-        except abi.AbiError:
-            out.bad_records += 1
-            continue
-        out.records.extend(d.feed(rec))
-    if not n:
-        raise NotARecording(path, "not a recording of sctpcorr probe (neither JSONL nor --raw records)")
-    return out
 
 
 def _looks_raw(data: bytes) -> bool:
@@ -102,23 +36,103 @@ def _looks_raw(data: bytes) -> bool:
     return 64 <= n <= 4096 and 1 <= t <= 15 and len(data) >= 4 + n
 
 
-def read_raw_or_none(path: str) -> bytes | None:
-    """The bytes of a --raw recording (gunzipped), or None when ``path`` holds something else (JSONL...)."""
-    data = _open(path)
-    return data if data.lstrip()[:1] != b"{" and _looks_raw(data) else None
+class RecordingStream:
+    """A recording read block by block, so a long one never sits whole in memory (the correlator's windows).
 
+    ``kind`` is "raw" or "jsonl" (from the first bytes, gzip or not).  ``raw_feed()`` hands buffers of whole
+    ``<u32 len><record>`` records to a consumer (a record torn across two reads is carried over; a torn last one
+    counts in ``bad_records``); ``jsonl_batches()`` yields lists of decoded records.  The block buffer is reused:
+    what a raw block holds must be copied out before the next one is read."""
 
-def load_recording(path: str, hz: int | None = None) -> Loaded:
-    """The records of one recording (raise InputError with a one-line reason when it is not one)."""
-    data = _open(path)
-    head = data.lstrip()[:1]
-    if head == b"{":
-        return _jsonl(path, data)
-    if _looks_raw(data):
-        return _raw(path, data, hz)
-    raise NotARecording(path, "not a recording of sctpcorr probe (neither JSONL nor --raw records)")
+    def __init__(self, path: str, block_bytes: int = 8 << 20):
+        self.path = path
+        self.block_bytes = block_bytes
+        self.batch_lines = 20000
+        self.bad_records = 0
+        try:
+            raw = open(path, "rb")
+        except OSError as e:
+            raise FileUnreadable(path, e.strerror or str(e)) from None
+        head = raw.read(2)
+        raw.seek(0)
+        self._f: Any = gzip.GzipFile(fileobj=raw, mode="rb") if head == b"\x1f\x8b" else raw
+        self._raw = raw
+        try:
+            first = self._f.peek(8192)
+        except (OSError, EOFError, zlib.error) as e:
+            raise CorruptCapture(path, f"corrupt gzip data ({e})") from None
+        if first.lstrip()[:1] == b"{":
+            self.kind = "jsonl"
+        elif _looks_raw(first):
+            self.kind = "raw"
+        else:
+            self.close()
+            raise NotARecording(path, "not a recording of sctpcorr probe (neither JSONL nor --raw records)")
 
+    def close(self) -> None:
+        self._f.close()
+        self._raw.close()
 
-def iter_lines(path: str) -> Iterator[str]:   # pragma: no cover - kept for callers that stream
-    data = _open(path)
-    yield from io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", errors="replace")
+    def __enter__(self) -> RecordingStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _readinto(self, mv: memoryview) -> int:
+        try:
+            return self._f.readinto(mv)
+        except (OSError, EOFError, zlib.error) as e:
+            raise CorruptCapture(self.path, f"corrupt gzip data ({e})") from None
+
+    def raw_feed(self, consume: Callable[[memoryview], int]) -> Iterator[None]:
+        """Feed whole-record blocks to ``consume(buffer) -> bytes consumed`` (where the last whole record it took
+        ends; the rest is carried into the next block), one block per step of the iterator."""
+        buf = bytearray(self.block_bytes)
+        have = 0
+        while True:
+            with memoryview(buf) as mv:
+                n = self._readinto(mv[have:max(have + 1, self.block_bytes)])
+            if n == 0 and have == len(buf):       # one record larger than the block: grow
+                buf.extend(bytes(len(buf)))
+                continue
+            have += n
+            if not have:
+                return
+            with memoryview(buf) as mv:
+                used = int(consume(mv[:have]))
+            if n == 0:                            # end of file: whatever is left is a torn record
+                if have - used:
+                    self.bad_records += 1
+                return
+            if used:
+                buf[:have - used] = buf[used:have]
+                have -= used
+            yield
+
+    def jsonl_batches(self) -> Iterator[list[dict[str, Any]]]:
+        """Decoded records, ``batch_lines`` at a time (read at each batch: a caller may change it)."""
+        batch: list[dict[str, Any]] = []
+        seen_startup = False
+        for line in self._f:
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                self.bad_records += 1
+                continue
+            if not isinstance(rec, dict):
+                self.bad_records += 1
+                continue
+            if not seen_startup:
+                if rec.get("tool") != "sctpcorr probe":
+                    raise NotARecording(self.path, "not a recording of sctpcorr probe (no startup record)")
+                seen_startup = True
+            batch.append(rec)
+            if len(batch) >= self.batch_lines:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
+

@@ -33,3 +33,15 @@ def test_rto_follows_linux_integer_arithmetic():
     assert got[1] == {"srtt": 11, "rttvar": 5, "rto": 50}
     assert got[2]["rttvar"] == 1
     assert got[3]["rto"] == 500
+
+
+def test_rfc3550_blocks_equal_the_recurrence():
+    from sctpcorr.correlate.jitter import rfc3550
+
+    d = np.random.default_rng(7).normal(0, 2e6, 5000)     # differences of transit times, ns
+    j = 123.0
+    for x in np.abs(d):
+        j += (x - j) / 16.0
+    assert abs(rfc3550(d, 123.0) - j) <= 1e-9 * j
+    assert rfc3550(d[:1], 0.0) == abs(d[0]) / 16.0
+    assert rfc3550(np.array([]), 5.0) == 5.0

@@ -311,7 +311,11 @@ fail:
 	return NULL;
 }
 
+PyObject *ringbuf_columns(PyObject *self, PyObject *arg); /* columns.c */
+
 static PyMethodDef mod_methods[] = {
+	{"columns", ringbuf_columns, METH_O,
+	 "columns(buf) -> ({event_type: {column: int64 bytes} or records concatenated}, consumed_bytes, bad_records)"},
 	{"split", mod_split, METH_O,
 	 "split(buf) -> ({event_type: records concatenated}, consumed_bytes, bad_records): <u32 len><record>... by type"},
 	{NULL},

@@ -1,0 +1,132 @@
+"""The two ways a long run is read: ``--raw`` recordings (columns written by the C reader, _ringbuf.columns) and
+windows (``correlate_io.correlate_windows``).  Both must give what the JSONL recording read in one piece gives,
+on the committed bundles (real kernel data)."""
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sctpcorr import correlate_io
+from sctpcorr.kernel import _ringbuf, abi
+
+from bundles import bundle
+
+
+def _events(b: Path) -> list[dict]:
+    p = next((b / "kernel").glob("probe.jsonl*"))
+    data = p.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    return [json.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def _raw_bundle(b: Path, tmp: Path) -> Path:
+    """A copy of bundle ``b`` whose recording is --raw records made from its JSONL (abi.encode_struct)."""
+    out = tmp / b.name
+    shutil.copytree(b, out)
+    k = out / "kernel"
+    for p in k.glob("probe.jsonl*"):
+        p.unlink()
+    with open(k / "probe.raw", "wb") as f:
+        for e in _events(b):
+            s = abi.encode_struct(e) if e.get("type") not in ("startup", "end", "clock") else None
+            if s is not None:
+                rec = bytes(s)
+                f.write(struct.pack("<I", len(rec)) + rec)
+    return out
+
+
+def test_encode_struct_is_the_inverse_of_decode():
+    evs = [e for e in _events(bundle("lossy")) if abi.encode_struct(e) is not None]
+    assert len(evs) > 1000
+    kinds = set()
+    for e in evs:
+        d = abi.decode(bytes(abi.encode_struct(e)), 250)
+        kinds.add(e["type"])
+        for k, v in e.items():
+            if k in d and k not in ("derived",):
+                assert d[k] == v, (e["type"], k, v, d[k])
+    assert {"egress", "sack", "rto_update", "hb_sent", "hb_ack", "path"} <= kinds
+
+
+def test_columns_reader_matches_the_structures():
+    raw = b"".join(struct.pack("<I", len(bytes(s))) + bytes(s) for s in
+                   (abi.encode_struct(e) for e in _events(bundle("lossy"))) if s is not None)
+    cols, used, bad = _ringbuf.columns(raw + b"\x10\x00")          # a torn length at the end is left over
+    recs, used2, _ = _ringbuf.split(raw)
+    assert used == used2 == len(raw) and bad == 0
+    for code, v in cols.items():
+        name, cls = abi.EVENT_TYPES[code]
+        if not isinstance(v, dict):
+            assert v == recs[code]
+            continue
+        a = np.frombuffer(recs[code], dtype=np.dtype(cls))
+        assert np.array_equal(np.frombuffer(v["ts_ns"], np.int64), a["hdr"]["ts_ns"].astype(np.int64)), name
+        assert np.array_equal(np.frombuffer(v["my_vtag"], np.int64), a["hdr"]["my_vtag"].astype(np.int64)), name
+        if name == "egress":
+            n = np.minimum(a["n_recorded"], abi.MAX_CHUNKS)
+            tsn = np.concatenate([a["chunks"]["value"][i, :n[i]] for i in range(len(a))])
+            assert np.array_equal(np.frombuffer(v["c.value"], np.int64), tsn.astype(np.int64))
+        if name == "sack":
+            assert np.array_equal(np.frombuffer(v["cum_tsn_ack"], np.int64), a["cum_tsn_ack"].astype(np.int64))
+
+
+@pytest.mark.parametrize("name", ["lossy", "failover"])
+def test_raw_recording_gives_the_jsonl_verdicts(name, tmp_path):
+    b = bundle(name)
+    one, _ = correlate_io.run(bundles=[str(b)])
+    raw, _ = correlate_io.run(bundles=[str(_raw_bundle(b, tmp_path))])
+    assert raw.kernels[0].raw and not one.kernels[0].raw
+
+    def verdicts(cx):   # noqa: ANN001, ANN202
+        return [(c.name, c.assoc, c.direction, c.verdict) for c in cx.checks if c.name != "recording"]
+
+    assert verdicts(raw) == verdicts(one)
+    assert len(raw.samples) == len(one.samples)
+    a, b_ = one.samples.cols, raw.samples.cols
+    for k in ("ts_ns", "rtt_ns", "tsn", "match", "k_send_ns"):
+        assert np.array_equal(a[k], b_[k]), k
+    # capture times in the kernel's clock: the raw bundle's offset is the manifest's reading of the same clocks
+    # (a few microseconds of uncertainty), not the JSONL startup record's
+    for k in ("w_out_ns", "w_in_ns"):
+        assert np.abs(a[k] - b_[k]).max() <= 10_000, k
+
+
+@pytest.mark.parametrize("name", ["lossy", "hostdelay", "bulk"])
+def test_windows_give_the_one_piece_result(name):
+    """Small windows (a few hundred kernel events, 2 s of context) against one piece: same checks, same
+    verdicts, same RTT samples with the same decomposition."""
+    b = str(bundle(name))
+    one, _ = correlate_io.run(bundles=[b], window_events=0)
+    inp = correlate_io.Inputs()
+    correlate_io.open_bundle(b, inp)
+    off = correlate_io.plan_windows(inp, True, window_events=300)
+    assert off is not None     # a lab bundle: one recording, both captures on its clock, the offset recorded
+    win = correlate_io.correlate_windows(inp, off, None, True, window_events=300, margin_ns=2_000_000_000)
+    inp.close()
+    assert win.windows > 1 and one.windows == 1
+    assert [(c.name, c.assoc, c.direction, c.verdict) for c in win.checks] == \
+        [(c.name, c.assoc, c.direction, c.verdict) for c in one.checks]
+    for a, w in zip(one.checks, win.checks):
+        if a.name in ("rtt_samples", "rto", "tsn_coverage", "retransmissions", "path_state"):
+            # counts are exact; medians come from a bounded sketch
+            ka = {k: v for k, v in a.numbers.items() if not k.endswith("median_ns")}
+            kw = {k: v for k, v in w.numbers.items() if not k.endswith("median_ns")}
+            assert ka == kw, a.name
+    assert len(win.samples) == len(one.samples)
+    cw, co = win.samples.cols, one.samples.cols       # a window's samples come direction by direction
+    ow, oo = (np.lexsort((c["ts_ns"], c["side"], c["assoc"])) for c in (cw, co))
+    for k in ("ts_ns", "tsn", "match", "hb", "k_send_ns"):
+        assert np.array_equal(cw[k][ow], co[k][oo]), k
+    # capture times in the kernel's clock: a window uses the clock records read so far (the recording's last one
+    # comes at its end), within their few microseconds of uncertainty
+    for k in ("w_out_ns", "w_in_ns", "a_far_ns", "d_far_ns"):
+        a, b_ = cw[k][ow], co[k][oo]
+        assert np.array_equal(a == np.iinfo(np.int64).min, b_ == np.iinfo(np.int64).min), k
+        assert np.abs(a - b_).max() <= 10_000, k
