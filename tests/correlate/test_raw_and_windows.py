@@ -130,3 +130,20 @@ def test_windows_give_the_one_piece_result(name):
         a, b_ = cw[k][ow], co[k][oo]
         assert np.array_equal(a == np.iinfo(np.int64).min, b_ == np.iinfo(np.int64).min), k
         assert np.abs(a - b_).max() <= 10_000, k
+
+
+def test_raw_blocks_sliced_and_torn(monkeypatch):
+    """--raw records cut anywhere: in the C reader's 1 MB slices (here 4 kB) and at the end of the recording
+    (a recorder that was killed): every whole record is read once, the torn one is counted."""
+    from sctpcorr.correlate import kernel as kmod
+
+    raw = b"".join(struct.pack("<I", len(bytes(s))) + bytes(s) for s in
+                   (abi.encode_struct(e) for e in _events(bundle("lossy"))) if s is not None)
+    whole = kmod.KernelView.build_raw(raw, 250)
+    monkeypatch.setattr(kmod, "RAW_SLICE", 4096)
+    torn = kmod.KernelView.build_raw(raw + raw[:100], 250)
+    assert whole.bad_records == 0 and torn.bad_records == 1
+    assert whole.counts == torn.counts and whole.counts["egress"] > 500
+    for col in ("ts", "jif", "value", "end", "path", "sent_at", "sent_count"):   # each chunk with its packet
+        assert np.array_equal(getattr(whole.echunks, col), getattr(torn.echunks, col)), col
+    assert np.array_equal(whole.rto.ts, torn.rto.ts)

@@ -67,14 +67,14 @@ static inline int64_t u64at(const __u8 *b)
 	X(c.sent_count, r.sent_count) X(c.rtx_reason, r.rtx_reason) X(c.sent_at_lo, r.sent_at_lo)
 
 #define NAME(n, e) #n,
-#define FILL(n, e) w[c++][i] = (int64_t)(e);
+#define FILL(n, e) row[c++] = (int64_t)(e);
 static const char *const RTO_N[] = { RTO(NAME) NULL }, *const SACK_N[] = { SACK(NAME) NULL },
 	*const PATHINFO_N[] = { PATHINFO(NAME) NULL }, *const HB_N[] = { HB(NAME) NULL },
 	*const EGRESS_N[] = { EGRESS(NAME) NULL }, *const CHUNK_N[] = { CHUNK(NAME) "c.row", "c.pos", NULL };
 #define N_CHUNK_COLS 9
 
 #define FILLER(fn, st, LIST)                                                                               \
-	static void fn(const unsigned char *p, int64_t **w, size_t i)                                         \
+	static void fn(const unsigned char *p, int64_t *row)                                                  \
 	{                                                                                                    \
 		st r;                                                                                        \
 		int c = 0;                                                                                   \
@@ -87,7 +87,22 @@ FILLER(fill_pathinfo, struct sctpcorr_pathinfo, PATHINFO)
 FILLER(fill_hb, struct sctpcorr_hb, HB)
 FILLER(fill_egress, struct sctpcorr_egress, EGRESS)
 
-typedef void (*filler_t)(const unsigned char *, int64_t **, size_t);
+typedef void (*filler_t)(const unsigned char *, int64_t *);
+
+/* Rows are written one after the other into a small staging area (one write stream, in the cache), and every
+ * STAGE_ROWS rows handed to the columns a column at a time: writing thirty columns row by row straight into
+ * thirty arrays, or staging a whole 8 MB block, both ran 3 to 6 times slower (cache misses on this machine). */
+#define STAGE_ROWS 256
+
+static void flush(const int64_t *stage, size_t nc, int64_t *const *w, size_t first, size_t n)
+{
+	for (size_t c = 0; c < nc; c++) {
+		int64_t *dst = w[c] + first;
+		const int64_t *src = stage + c;
+		for (size_t i = 0; i < n; i++)
+			dst[i] = src[i * nc];
+	}
+}
 
 /* the columns of event type t (NULL: kept as records), its filler and the record size it needs */
 static const char *const *spec_of(uint32_t t, size_t *min_len, filler_t *fill)
@@ -122,8 +137,13 @@ PyObject *ringbuf_columns(PyObject *self, PyObject *arg)
 	(void)CHUNK_N;
 	unsigned long long bad = 0;
 	/* pass 1: rows per type (and egress chunks), where the whole records end */
+	Py_BEGIN_ALLOW_THREADS
 	while (off + 4 <= n) {
 		uint32_t len, t;
+		/* each record's length says where the next one starts: a chain of dependent loads, one every few
+		 * cache lines; fetch the lines ahead (records are contiguous) instead of waiting for each */
+		__builtin_prefetch(p + off + 1024);
+		__builtin_prefetch(p + off + 1088);
 		memcpy(&len, p + off, 4);
 		if (off + 4 + (size_t)len > n)
 			break;
@@ -149,10 +169,13 @@ PyObject *ringbuf_columns(PyObject *self, PyObject *arg)
 		}
 		off += 4 + (size_t)len;
 	}
+	Py_END_ALLOW_THREADS
 	end = off;
 	PyObject *out = PyDict_New(), *cols[NTYPES][MAXCOLS] = {{0}}, *raws[NTYPES] = {0};
 	PyObject *ccols[N_CHUNK_COLS] = {0};
 	int64_t *w[NTYPES][MAXCOLS] = {{0}}, *cw[N_CHUNK_COLS] = {0};
+	int64_t *stage[NTYPES] = {0};   /* rows as written (row-major): one write stream, not one per column */
+	size_t nc[NTYPES] = {0};
 	char *rw[NTYPES] = {0};
 	if (!out)
 		goto fail;
@@ -161,11 +184,17 @@ PyObject *ringbuf_columns(PyObject *self, PyObject *arg)
 		filler_t fill;
 		const char *const *spec = spec_of((uint32_t)t, &min_len, &fill);
 		if (rows[t] && spec) {
-			for (size_t c = 0; c < ncols(spec); c++) {
+			nc[t] = ncols(spec);
+			for (size_t c = 0; c < nc[t]; c++) {
 				cols[t][c] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)(rows[t] * 8));
 				if (!cols[t][c])
 					goto fail;
 				w[t][c] = (int64_t *)PyBytes_AS_STRING(cols[t][c]);
+			}
+			stage[t] = PyMem_RawMalloc(STAGE_ROWS * nc[t] * 8);
+			if (!stage[t]) {
+				PyErr_NoMemory();
+				goto fail;
 			}
 		} else if (raw_bytes[t]) {
 			raws[t] = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)raw_bytes[t]);
@@ -188,6 +217,8 @@ PyObject *ringbuf_columns(PyObject *self, PyObject *arg)
 	off = 0;
 	while (off < end) {
 		uint32_t len, t;
+		__builtin_prefetch(p + off + 1024);
+		__builtin_prefetch(p + off + 1088);
 		memcpy(&len, p + off, 4);
 		const unsigned char *r = p + off + 4;
 		off += 4 + (size_t)len;
@@ -205,7 +236,9 @@ PyObject *ringbuf_columns(PyObject *self, PyObject *arg)
 			continue;
 		}
 		size_t i = row_of[t]++;
-		fill(r, w[t], i);
+		fill(r, stage[t] + (i % STAGE_ROWS) * nc[t]);
+		if (i % STAGE_ROWS == STAGE_ROWS - 1)
+			flush(stage[t], nc[t], w[t], i + 1 - STAGE_ROWS, STAGE_ROWS);
 		if (t == SCTPCORR_EV_EGRESS) {
 			uint16_t nr;
 			memcpy(&nr, r + offsetof(struct sctpcorr_egress, n_recorded), 2);
@@ -225,6 +258,15 @@ PyObject *ringbuf_columns(PyObject *self, PyObject *arg)
 				*cw[8]++ = k;
 			}
 		}
+	}
+	for (int t = 0; t < NTYPES; t++) {      /* the rows still staged */
+		if (!stage[t])
+			continue;
+		size_t left = row_of[t] % STAGE_ROWS;
+		if (left)
+			flush(stage[t], nc[t], w[t], row_of[t] - left, left);
+		PyMem_RawFree(stage[t]);
+		stage[t] = NULL;
 	}
 	Py_END_ALLOW_THREADS
 	for (int t = 0; t < NTYPES; t++) {
@@ -269,6 +311,7 @@ PyObject *ringbuf_columns(PyObject *self, PyObject *arg)
 	return Py_BuildValue("(NnK)", out, (Py_ssize_t)end, bad);
 fail:
 	for (int t = 0; t < NTYPES; t++) {
+		PyMem_RawFree(stage[t]);
 		for (int c = 0; c < MAXCOLS; c++)
 			Py_XDECREF(cols[t][c]);
 		Py_XDECREF(raws[t]);
