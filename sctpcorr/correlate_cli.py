@@ -11,7 +11,6 @@ from typing import Any
 
 import click
 
-from sctpcorr.correlate.model import Tolerances
 
 __all__ = ["correlate_cmd", "validate_cmd"]
 
@@ -64,6 +63,7 @@ def _run(bundles: tuple[str, ...], captures: tuple[str, ...], kernels: tuple[str
          tol_outliers_pct: float, tol_lost_pct: float, tol_state_ms: float, window_events: int | None,
          keep_tables: bool = False, tsn_sink: Any = None) -> Any:
     from sctpcorr import correlate_io
+    from sctpcorr.correlate.model import Tolerances
 
     if not (bundles or captures or kernels):
         raise click.UsageError("give a lab bundle, or --capture and --kernel files")

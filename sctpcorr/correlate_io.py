@@ -108,7 +108,12 @@ class CaptureFeed:
         self.reader = CaptureReader(path)
         self.reader.open()
         self._blocks = self.reader.blocks()
-        self._recs: list[np.ndarray] = []
+        from sctpcorr.wire.records import RECORD_DTYPE
+
+        self._dtype = RECORD_DTYPE
+        self._w = RECORD_DTYPE.itemsize // 8
+        self._buf = np.empty((0, self._w), dtype=np.uint64)     # records kept, as words: _buf[_start:_n]
+        self._start = self._n = 0
         self.first_ns: int | None = None
         self.last_ns: int | None = None         # the newest record read so far
         self.done = False
@@ -130,8 +135,6 @@ class CaptureFeed:
 
     def more(self) -> bool:
         """One more block of records; False at the end of the capture."""
-        from sctpcorr.wire.records import as_array
-
         if self.done:
             return False
         try:
@@ -141,10 +144,8 @@ class CaptureFeed:
             self.close()
             raise
         recs, info = item if ok else (b"", {})
-        arr = as_array(recs) if recs else None
-        if arr is not None and len(arr):
-            self._recs.append(arr)
-            ts = arr["ts_ns"]
+        if recs:
+            ts = self._append(recs)["ts_ns"]
             if self._sorted and ((self.last_ns is not None and int(ts[0]) < self.last_ns)
                                  or bool((ts[1:] < ts[:-1]).any())):
                 self._sorted = False        # out of order: windows select with a mask instead of a slice
@@ -160,16 +161,31 @@ class CaptureFeed:
     def close(self) -> None:
         self.reader.close()
 
+    def _append(self, recs: bytes) -> np.ndarray:
+        """Add a block's records at the end of the buffer (grown by doubling; copied as 64-bit words: numpy
+        copies a structured dtype field by field); returns them as records."""
+        words = np.frombuffer(recs, dtype=np.uint64).reshape(-1, self._w)
+        need = self._n + len(words)
+        if need > len(self._buf):
+            kept = self._buf[self._start:self._n]
+            if need - self._start <= len(self._buf) // 2:          # room at the front: move the kept part there
+                self._buf[:len(kept)] = kept.copy()
+            else:
+                grown = np.empty((max(2 * (need - self._start), 1 << 16), self._w), dtype=np.uint64)
+                grown[:len(kept)] = kept
+                self._buf = grown
+            self._n -= self._start
+            self._start = 0
+            need = self._n + len(words)
+        self._buf[self._n:need] = words
+        out = self._buf[self._n:need].reshape(-1).view(self._dtype)
+        self._n = need
+        return out
+
     def records(self, lo: int | None = None, hi: int | None = None) -> np.ndarray:
         """The records kept, or those with ``lo <= ts < hi`` (a slice, not a copy, when they are in time order,
         as a capture's packets nearly always are)."""
-        from sctpcorr.wire.records import RECORD_DTYPE
-
-        if not self._recs:
-            return np.zeros(0, dtype=RECORD_DTYPE)
-        if len(self._recs) > 1:
-            self._recs = [np.concatenate(self._recs)]
-        r = self._recs[0]
+        r = self._buf[self._start:self._n].reshape(-1).view(self._dtype)
         if lo is None or hi is None:
             return r
         ts = r["ts_ns"]
@@ -193,8 +209,14 @@ class CaptureFeed:
 
     def drop_before(self, t: int) -> None:
         r = self.records()
-        if len(r):
-            self._recs = [self.records(t, _FAR * 2)]
+        if not len(r):
+            return
+        if self._sorted:
+            self._start += int(np.searchsorted(r["ts_ns"], t, side="left"))
+        else:
+            keep = self._buf[self._start:self._n][r["ts_ns"] >= t]
+            self._buf[self._start:self._start + len(keep)] = keep
+            self._n = self._start + len(keep)
 
 
 def load_capture(path: str, host: str | None = None, name: str | None = None,

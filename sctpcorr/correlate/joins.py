@@ -54,6 +54,18 @@ def _key_ids(*arrays_per_source: list[np.ndarray]) -> list[np.ndarray]:
         return [np.zeros(n, dtype=np.int64) for n in lens]
     cols = [np.concatenate([np.asarray(cols[i], dtype=np.int64) for cols in arrays_per_source])
             for i in range(len(arrays_per_source[0]))]
+    if len(cols) == 2:
+        # one 64-bit hash of the pair, numbered by np.unique; exact when no two different pairs share a hash
+        # (checked: every row equals the first row of its number), else the sort below
+        h = cols[0] * np.int64(0x1F3D5B79A2C4E6F1 >> 1) + cols[1]
+        _u, first, inv = np.unique(h, return_index=True, return_inverse=True)
+        inv = inv.reshape(-1)
+        if all(np.array_equal(c[first][inv], c) for c in cols):
+            out, o = [], 0
+            for n in lens:
+                out.append(inv[o:o + n])
+                o += n
+            return out
     order = np.lexsort(cols[::-1])
     new = np.zeros(len(order), dtype=bool)
     new[0] = True
@@ -81,7 +93,10 @@ def _occurrence(ids: np.ndarray, order_ts: np.ndarray) -> np.ndarray:
     n = len(ids)
     if not n:
         return np.zeros(0, dtype=np.int64)
-    o = np.lexsort((np.arange(n), order_ts, ids))
+    if n < 2 or bool((order_ts[1:] >= order_ts[:-1]).all()):
+        o = np.argsort(ids, kind="stable")      # rows already in time order (the usual case): one key
+    else:
+        o = np.lexsort((order_ts, ids))          # stable: equal times keep their row order
     sid = ids[o]
     start = np.ones(n, dtype=bool)
     start[1:] = sid[1:] != sid[:-1]

@@ -1,8 +1,9 @@
 """The kernel's side of a correlation: one `sctpcorr probe` recording as association ends and column tables.
 
-A recording (JSONL records of ``sctpcorr probe``, or ``--raw`` records decoded by ``sctpcorr.kernel.abi`` and
-``derive``; field reference in docs/probe.md) mixes events of every association the kernel had, from every
-network namespace.  ``KernelView.build(records)`` sorts them out:
+A recording (JSONL records of ``sctpcorr probe``, or ``--raw`` records put in columns by the C reader
+``_ringbuf.columns``; field reference in docs/probe.md) mixes events of every association the kernel had, from
+every network namespace.  ``KernelView.build(records)`` / ``add_records`` (JSONL) and ``build_raw`` / ``add_raw``
+(raw records, block by block) sort them out:
 
 * **ends**: one per association *end* the kernel knew, keyed by (network namespace, local port, my_vtag): the
   tag the peer puts in packets to this end, which the wire carries.  A kernel pointer is reused after an
@@ -12,10 +13,15 @@ network namespace.  ``KernelView.build(records)`` sorts them out:
 * **tables** (``sctpcorr.correlate.tables.Table``): ``egress`` (one row per packet leaving the stack) and
   ``echunks`` (one row per chunk of it: DATA with TSN, sent_count, sent_at jiffies and the retransmission
   reason; SACK with its cumulative TSN ack), ``sacks`` (SACKs the stack processed, before processing),
-  ``paths`` (per transport, per SACK), ``rto`` (every RTT sample with SRTT/RTTVAR/RTO before and after),
+  ``paths`` (per transport, per SACK: its cwnd, ssthresh, flight and state), ``rto`` (every RTT sample with
+  SRTT/RTTVAR/RTO before and after),
   ``hb_sent`` / ``hb_ack`` (HEARTBEATs built and HEARTBEAT-ACKs taken, with nonce and sent_at).
-* **other**: the rare events as dicts (path_state, assoc_change, derived assoc_state, rtx_mark, t3_expire, cwnd
-  reductions), each with ``end`` set; **diag**: sock_diag snapshots, each with ``end``.
+* **other**: the rare events as dicts (path_state, assoc_change; from JSONL also derived assoc_state, rtx_mark,
+  t3_expire, cwnd reductions), each with ``end`` set; **diag**: sock_diag snapshots, each with ``end``.
+
+Only the columns the checks and plots read are kept (a bulk recording is a million events); a long recording is
+read block by block, each block a *batch*, and ``window(lo, hi)`` / ``drop_before(t)`` show and forget them as
+the correlator's windows go by.
 
 Times stay in the recording's clock: ``ts_ns`` is CLOCK_MONOTONIC, ``jif`` the kernel's jiffies.  What the
 recording says about itself (startup: HZ, clock offsets, missing probes; clock records; end: losses) is kept in
@@ -68,9 +74,8 @@ class KEnd:
         return f"port {self.lport} vtag 0x{self.my_vtag:08x} (peer {self.pport}, 0x{self.peer_vtag:08x})"
 
 
-_EGRESS = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "vtag": np.uint32,
-           "size": np.int32, "cwnd": np.int64, "flight": np.int64, "ssthresh": np.int64, "rwnd": np.int64,
-           "a_rwnd": np.int64, "nchunks": np.int32, "truncated": np.bool_}
+_EGRESS = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "size": np.int32, "cwnd": np.int64,
+           "flight": np.int64, "a_rwnd": np.int64, "nchunks": np.int32, "truncated": np.bool_}
 _ECHUNK = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "type": np.int16,
            "value": np.uint32, "sent_count": np.int32, "sent_at": np.int64, "rtx": np.int8, "length": np.int32,
            "flags": np.int16, "pos": np.int16, "a_rwnd": np.int64}
@@ -78,8 +83,7 @@ _SACK = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "cu
          "a_rwnd": np.int64, "ngap": np.int32, "ndup": np.int32, "peer_rwnd": np.int64, "outstanding": np.int64,
          "next_tsn": np.uint32, "ctsn": np.uint32, "pathmtu": np.int32, "out_qlen": np.int64}
 _PATHEV = {"ts": np.int64, "end": np.int32, "path": np.int32, "cwnd": np.int64, "ssthresh": np.int64,
-           "flight": np.int64, "pba": np.int64, "srtt_j": np.int64, "rttvar_j": np.int64, "rto_j": np.int64,
-           "state": np.int16, "primary": np.bool_, "active": np.bool_, "errors": np.int32, "pathmtu": np.int32}
+           "flight": np.int64, "state": np.int16}
 _RTO = {"ts": np.int64, "jif": np.int64, "end": np.int32, "path": np.int32, "rtt_j": np.int64,
         "srtt_b": np.int64, "rttvar_b": np.int64, "rto_b": np.int64, "srtt": np.int64, "rttvar": np.int64,
         "rto": np.int64, "rto_min": np.int64, "rto_max": np.int64, "hb": np.bool_, "paired": np.bool_}
@@ -123,7 +127,7 @@ def _hex(v: Any) -> int:
 
 
 _DTYPES: dict[Any, np.dtype] = {}
-RAW_SLICE = 1 << 20      # bytes of --raw records per call of the C reader
+RAW_SLICE = 4 << 20      # bytes of --raw records per call of the C reader
 
 
 def _dtype_of(struct_cls: Any) -> np.dtype:
@@ -132,6 +136,27 @@ def _dtype_of(struct_cls: Any) -> np.dtype:
     if dt is None:
         dt = _DTYPES[struct_cls] = np.dtype(struct_cls)
     return dt
+
+
+def raw_columns(data: bytes | memoryview) -> tuple[list[dict[int, Any]], int, int]:
+    """--raw records into columns with the C reader (``_ringbuf.columns``), ``RAW_SLICE`` bytes at a time (its
+    input and output stay in the cache: on a large block it ran several times slower): (the pieces, for
+    ``KernelView.add_columns``; bytes consumed, the rest being a record cut at the end; records skipped).  Pure."""
+    from sctpcorr.kernel import _ringbuf
+
+    mv = memoryview(data)
+    parts: list[dict[int, Any]] = []
+    off, n, bad_n = 0, len(mv), 0
+    while off < n:
+        piece = mv[off:off + RAW_SLICE]
+        by_type, used, bad = _ringbuf.columns(piece)
+        bad_n += int(bad)
+        if by_type:
+            parts.append(by_type)
+        off += int(used)
+        if not used or (used < len(piece) and off + len(piece) - used >= n):
+            break            # the rest is a record cut at the end of the block: left for the next one
+    return parts, off, bad_n
 
 
 def _addr_str(family: int, a: int, b: int) -> str | None:
@@ -387,9 +412,8 @@ class KernelView:
                 e.peer_addrs.add(pa_addr)
             p = self._addr(pa_addr, addr_ids)
             if t == "egress":
-                row = eg.add(ts, r.get("jiffies") or 0, e.id, p, r.get("vtag") or 0, r.get("size") or 0,
-                             r.get("cwnd") or 0, r.get("flight_size") or 0, r.get("ssthresh") or 0,
-                             r.get("rwnd") or 0, r.get("a_rwnd") or 0, r.get("n_chunks") or 0,
+                row = eg.add(ts, r.get("jiffies") or 0, e.id, p, r.get("size") or 0, r.get("cwnd") or 0,
+                             r.get("flight_size") or 0, r.get("a_rwnd") or 0, r.get("n_chunks") or 0,
                              bool(r.get("chunks_truncated")))
                 for pos, c in enumerate(r.get("chunks") or ()):
                     ct = c.get("type")
@@ -406,10 +430,7 @@ class KernelView:
                        r.get("pathmtu") or 0, r.get("out_qlen") or 0)
             elif t == "path":
                 pa.add(ts, e.id, p, r.get("cwnd") or 0, r.get("ssthresh") or 0, r.get("flight_size") or 0,
-                       r.get("partial_bytes_acked") or 0, r.get("srtt_jiffies") or 0, r.get("rttvar_jiffies") or 0,
-                       r.get("rto_jiffies") or 0, PATH_STATE_CODE.get(r.get("path_state"), 255),
-                       bool(r.get("primary")), bool(r.get("active")), r.get("error_count") or 0,
-                       r.get("pathmtu") or 0)
+                       PATH_STATE_CODE.get(r.get("path_state"), 255))
             elif t == "rto_update":
                 rt.add(ts, r.get("jiffies") or 0, e.id, p, r["rtt_jiffies"], r.get("srtt_before_jiffies") or 0,
                        r.get("rttvar_before_jiffies") or 0, r.get("rto_before_jiffies") or 0,
@@ -448,24 +469,10 @@ class KernelView:
         """More --raw records (the next block of a recording read as it goes); returns the bytes consumed (a
         torn last record is left for the next block).  The C reader (``_ringbuf.columns``) writes every field
         read here into an int64 column in one pass; the rare event types come back as records."""
-        from sctpcorr.kernel import _ringbuf
-
-        # the C reader a megabyte at a time (its input and output stay in the cache: on an 8 MB block it ran
-        # four times slower), the tables a block at a time (their per-call cost is in Python)
-        mv = memoryview(data)
-        parts: list[dict[int, Any]] = []
-        off, n = 0, len(mv)
-        while off < n:
-            piece = mv[off:off + RAW_SLICE]
-            by_type, used, bad = _ringbuf.columns(piece)
-            self.bad_records += int(bad)
-            if by_type:
-                parts.append(by_type)
-            off += int(used)
-            if not used or (used < len(piece) and off + len(piece) - used >= n):
-                break            # the rest is a record cut at the end of the block: left for the next one
+        parts, used, bad = raw_columns(data)
+        self.bad_records += bad
         self.add_columns(parts)
-        return off
+        return used
 
     def add_columns(self, parts: list[dict[int, Any]]) -> None:
         """What ``_ringbuf.columns`` made of consecutive pieces of --raw records, as one batch."""
@@ -591,10 +598,9 @@ class KernelView:
         if "egress" in cols:
             a = cols["egress"]
             eg = Table({"ts": a["ts_ns"], "jif": a["jiffies"], "end": ends_by_type["egress"],
-                        "path": path_ids["egress"], "vtag": a["vtag"].astype(np.uint32),
-                        "size": a["size"].astype(np.int32), "cwnd": a["cwnd"], "flight": a["flight_size"],
-                        "ssthresh": a["ssthresh"], "rwnd": a["rwnd"], "a_rwnd": a["a_rwnd"],
-                        "nchunks": a["n_chunks"].astype(np.int32), "truncated": a["n_chunks"] > a["n_recorded"]})
+                        "path": path_ids["egress"], "size": a["size"].astype(np.int32), "cwnd": a["cwnd"],
+                        "flight": a["flight_size"], "a_rwnd": a["a_rwnd"], "nchunks": a["n_chunks"].astype(np.int32),
+                        "truncated": a["n_chunks"] > a["n_recorded"]})
             batch["egress"] = eg
             eg_idx = a["c.row"]
             ref = eg.jif[eg_idx]
@@ -622,10 +628,7 @@ class KernelView:
             a = cols["path"]
             batch["paths"] = Table({
                 "ts": a["ts_ns"], "end": ends_by_type["path"], "path": path_ids["path"], "cwnd": a["cwnd"],
-                "ssthresh": a["ssthresh"], "flight": a["flight_size"], "pba": a["partial_bytes_acked"],
-                "srtt_j": a["srtt_j"], "rttvar_j": a["rttvar_j"], "rto_j": a["rto_j"],
-                "state": a["path_state"].astype(np.int16), "primary": a["primary"] > 0, "active": a["active"] > 0,
-                "errors": a["error_count"].astype(np.int32), "pathmtu": a["pathmtu"].astype(np.int32)})
+                "ssthresh": a["ssthresh"], "flight": a["flight_size"], "state": a["path_state"].astype(np.int16)})
         if "rto_update" in cols:
             a = cols["rto_update"]
             batch["rto"] = Table({

@@ -147,3 +147,24 @@ def test_raw_blocks_sliced_and_torn(monkeypatch):
     for col in ("ts", "jif", "value", "end", "path", "sent_at", "sent_count"):   # each chunk with its packet
         assert np.array_equal(getattr(whole.echunks, col), getattr(torn.echunks, col)), col
     assert np.array_equal(whole.rto.ts, torn.rto.ts)
+
+
+def test_capture_feed_keeps_what_the_windows_need():
+    """The record buffer of a capture read in windows: appended block by block, dropped from the front, moved
+    and grown; what it hands out is always exactly the records of the capture in the range asked for."""
+    b = bundle("lossy")
+    cap = next(b.glob("client.pcapng*"))
+    whole = correlate_io.load_capture(str(cap))
+    allts = np.sort(whole.data.ts)
+    f = correlate_io.CaptureFeed(str(cap))
+    f._buf = np.empty((64, f._w), dtype=np.uint64)        # tiny: every path of _append is taken
+    lo = None
+    while f.more():
+        r = f.records()
+        if len(r) > 200:
+            lo = int(np.sort(r["ts_ns"])[len(r) // 2])
+            f.drop_before(lo)
+            assert len(f.records()) and int(f.records()["ts_ns"].min()) >= lo
+    assert lo is not None
+    v = f.view(lo, 1 << 62)
+    assert np.array_equal(np.sort(v.data.ts), allts[allts >= lo])

@@ -15,7 +15,8 @@
  *
  * Every record of a type gets a row; the header and path fields come first (ts_ns, jiffies, asoc, netns,
  * my_vtag, peer_vtag, assoc_id, lport, pport, state; family, addr_a, addr_b: the 16 address bytes as two
- * native-order u64, hb_nonce), then the type's own.  Fields are read as unsigned little-endian integers of their
+ * native-order u64, hb_nonce), then the type's own: only those the correlator reads (a path event, a third of
+ * a bulk recording, is read for its cwnd).  Fields are read as unsigned little-endian integers of their
  * C size.  The offsets come from sctpcorr_abi.h itself, so the ABI has one definition.
  */
 #define PY_SSIZE_T_CLEAN
@@ -55,13 +56,11 @@ static inline int64_t u64at(const __u8 *b)
 	X(ctsn_ack_point, r.ctsn_ack_point) X(outstanding_bytes, r.outstanding_bytes) X(out_qlen, r.out_qlen)
 #define PATHINFO(X)                                                                                        \
 	HDR(X) PATH(X) X(cwnd, r.cwnd) X(ssthresh, r.ssthresh) X(flight_size, r.flight_size)                 \
-	X(partial_bytes_acked, r.partial_bytes_acked) X(pathmtu, r.pathmtu) X(srtt_j, r.srtt_j)             \
-	X(rttvar_j, r.rttvar_j) X(rto_j, r.rto_j) X(error_count, r.error_count) X(primary, r.primary)        \
-	X(active, r.active) X(path_state, r.path_state)
+	X(path_state, r.path_state)
 #define HB(X) HDR(X) PATH(X) X(sent_at_j, r.sent_at_j) X(rtt_j, r.rtt_j) X(rto_j, r.rto_j)
 #define EGRESS(X)                                                                                          \
-	HDR(X) PATH(X) X(vtag, r.vtag) X(size, r.size) X(n_chunks, r.n_chunks) X(n_recorded, r.n_recorded)   \
-	X(cwnd, r.cwnd) X(flight_size, r.flight_size) X(ssthresh, r.ssthresh) X(rwnd, r.rwnd) X(a_rwnd, r.a_rwnd)
+	HDR(X) PATH(X) X(size, r.size) X(n_chunks, r.n_chunks) X(n_recorded, r.n_recorded) X(cwnd, r.cwnd)   \
+	X(flight_size, r.flight_size) X(a_rwnd, r.a_rwnd)
 #define CHUNK(X)                                                                                           \
 	X(c.value, r.value) X(c.length, r.length) X(c.type, r.type) X(c.flags, r.flags)                      \
 	X(c.sent_count, r.sent_count) X(c.rtx_reason, r.rtx_reason) X(c.sent_at_lo, r.sent_at_lo)
