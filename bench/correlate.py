@@ -6,8 +6,8 @@ more than twice as long as ``sctpcorr pcap --json`` on the same captures, measur
 memory.
 
 * **Input**: ``bench/out/corr-1m`` (1,000,000+ packets in two captures, ~900k kernel events as ``--raw``
-  records) and ``bench/out/corr-250k`` (a quarter of it), built by ``bench/build_correlate_corpus.py`` from the
-  committed lab bundle ``pcaps/lab/bulk`` when missing (~15 s).
+  records), ``corr-500k`` and ``corr-250k`` (half and a quarter of it), built by
+  ``bench/build_correlate_corpus.py`` from the committed lab bundle ``pcaps/lab/bulk`` when missing (~15 s each).
 * **Peers, each in its own process pinned to one core** (``taskset -c 0``; the launcher of ``bench/run.py``
   reads that child's own wall time, CPU time and peak RSS):
 
@@ -16,8 +16,10 @@ memory.
   - ``correlate``: ``sctpcorr correlate BUNDLE`` (the text report, the main job);
   - ``validate``: ``sctpcorr validate BUNDLE`` (the CI gate; the run must PASS);
   - ``correlate --json``: the joined view with every RTT sample as JSON (reported, not part of the target);
-  - ``correlate 250k``: the same bundle at a quarter of the size, for memory: peak RSS at 1M / at 250k should be
-    about 1 (the correlator reads in windows).
+  - ``correlate 500k`` and ``correlate 250k``: the same bundle at half and a quarter of the size, for memory: the
+    correlator reads in windows of 300,000 kernel events (~300,000 packets here), so the peak RSS stops growing
+    once a run is longer than a window: 1M / 500k should be about 1 (250k fits in one window: it shows the
+    smaller peak of a run shorter than a window).
 
 * **Rounds**: every peer runs once per round, in the order above, ``--repeat`` rounds (default 3); the table
   shows each peer's median wall time (all runs are in the JSON). The ratio is median(correlate) /
@@ -68,10 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="100k/25k packets instead of 1M/250k")
     args = ap.parse_args(argv)
     os.makedirs(OUT, exist_ok=True)
-    big, small = (100_000, 25_000) if args.quick else (1_000_000, 250_000)
-    nb, ns = ("corr-100k", "corr-25k") if args.quick else ("corr-1m", "corr-250k")
-    mb, ms_ = ensure_bundle(big, nb), ensure_bundle(small, ns)
-    db, ds = os.path.join(OUT, nb), os.path.join(OUT, ns)
+    big, half, small = (100_000, 50_000, 25_000) if args.quick else (1_000_000, 500_000, 250_000)
+    nb, nh, ns = ("corr-100k", "corr-50k", "corr-25k") if args.quick else ("corr-1m", "corr-500k", "corr-250k")
+    mb = ensure_bundle(big, nb)
+    ensure_bundle(half, nh)
+    ensure_bundle(small, ns)
+    db, dh, ds = (os.path.join(OUT, n) for n in (nb, nh, ns))
     pin = [] if args.cpu == "none" or not shutil.which("taskset") else ["taskset", "-c", args.cpu]
     compile_bytecode()
     for f in os.listdir(db):     # the page cache, as for every peer
@@ -86,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         "correlate": [SCTPCORR, "correlate", db],
         "validate": [SCTPCORR, "validate", db],
         "correlate --json": [SCTPCORR, "correlate", "--json", db],
+        f"correlate {nh[5:]}": [SCTPCORR, "correlate", dh],
         f"correlate {ns[5:]}": [SCTPCORR, "correlate", ds],
     }
     runs: dict[str, list[dict]] = {k: [] for k in peers}
@@ -105,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     corr, corr_cpu = med("correlate", "wall_s"), med("correlate", "cpu_s")
     ratio, ratio_cpu = corr / wire, corr_cpu / wire_cpu
     rss_big = max(x["max_rss_mb"] for x in runs["correlate"])
+    rss_half = max(x["max_rss_mb"] for x in runs[f"correlate {nh[5:]}"])
     rss_small = max(x["max_rss_mb"] for x in runs[f"correlate {ns[5:]}"])
     validate_ok = all(x["rc"] == 0 for x in runs["validate"])
     bench = mb.get("bench") or {}
@@ -112,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
           f"pinned: {' '.join(pin) or 'no'}; medians of {args.repeat} rounds")
     print(f"input: {nb}: {bench.get('wire_packets')} wire packets in 2 captures, {bench.get('kernel_records')} "
-          f"kernel events (--raw); {ns}: a quarter")
+          f"kernel events (--raw); {nh}, {ns}: a half, a quarter")
     print(f"{'peer':20} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
     for name in peers:
         print(f"{name:20} {med(name, 'wall_s'):8.2f} {med(name, 'cpu_s'):8.2f} "
@@ -120,14 +126,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wire analysis alone (pcap client + server): {wire:.2f} s wall, {wire_cpu:.2f} s cpu")
     print(f"correlate / wire analysis: {ratio:.2f} x wall, {ratio_cpu:.2f} x cpu (target <= {TARGET_RATIO:g}): "
           f"{'PASS' if ratio <= TARGET_RATIO else 'FAIL'}")
-    print(f"peak RSS {nb} / {ns}: {rss_big:.0f} / {rss_small:.0f} MB = {rss_big / rss_small:.2f} (flat: ~1)")
+    print(f"peak RSS {nb} / {nh}: {rss_big:.0f} / {rss_half:.0f} MB = {rss_big / rss_half:.2f} (flat: ~1); "
+          f"{ns} (shorter than a window): {rss_small:.0f} MB")
     print(f"validate: {'PASS (exit 0) every round' if validate_ok else 'did not pass: see ' + OUT}")
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
                        "pinned": " ".join(pin) or None},
-           "input": {"big": nb, "small": ns, "bench": bench}, "runs": runs,
+           "input": {"big": nb, "half": nh, "small": ns, "bench": bench}, "runs": runs,
            "wire_s": wire, "correlate_s": corr, "ratio_wall": ratio, "ratio_cpu": ratio_cpu,
-           "rss_big_mb": rss_big, "rss_small_mb": rss_small, "validate_pass": validate_ok}
+           "rss_big_mb": rss_big, "rss_half_mb": rss_half, "rss_small_mb": rss_small, "validate_pass": validate_ok}
     with open(os.path.join(OUT, "correlate-results.json"), "w") as f:
         json.dump(res, f, indent=1)
     return 0

@@ -37,6 +37,7 @@ def bundle(tmp_path_factory) -> Path:
     r = subprocess.run([sys.executable, "-m", "sctpcorr", "lab", "run", "baseline", "--probe", "--out", str(out)],
                        capture_output=True, text=True, timeout=2400, cwd=ROOT)
     assert r.returncode == 0, f"lab run --probe exited {r.returncode}: {r.stderr[-2000:]}"
+    (out.parent / "lab-run.stdout").write_text(r.stdout)
     return out
 
 
@@ -79,3 +80,15 @@ def test_replay_reads_the_bundles_recording(bundle):
     assert res.exit_code == 0, res.output
     assert "ESTABLISHED" in res.output or "SHUTDOWN" in res.output or "CLOSED" in res.output
     assert "lost 0" in res.output.splitlines()[-1]
+
+
+def test_the_run_ends_by_validating_the_bundle(bundle):
+    """`lab run --probe` joins the new recording with the new captures (sctpcorr validate): on the baseline
+    scenario nothing may disagree, the verdicts are in validation.json, and the run says so."""
+    v = json.loads((bundle / "validation.json").read_text())
+    assert v["verdict"] in ("agree", "explained"), [c for c in v["checks"] if c["verdict"] == "disagree"]
+    names = {c["check"] for c in v["checks"]}
+    assert {"tsn_coverage", "rtt_samples", "rto", "flight", "retransmissions"} <= names
+    out = bundle.parent / "lab-run.stdout"
+    if out.exists():
+        assert f"{bundle}: validate: PASS" in out.read_text()
