@@ -834,28 +834,41 @@ def _wire_path_rows(W: Window, c: int, aid: int, peer_addr: str) -> list[int]:
     return [] if wa is None else [i for i, p in enumerate(wa.paths) if peer_addr in (p.get("dst"), p.get("src"))]
 
 
+def _state_events(W: Window, a: Any, side: int, book: Book, check: str, count: str,
+                  which: Callable[[dict[str, Any]], bool]) -> tuple[Tally, list[dict[str, Any]], int, Any, Any] | None:
+    """The rare kernel events ``which`` of endpoint ``side`` in this window, with the tally of ``check``, the
+    capture next to that end and the clock to it: (tally, events, capture index, clock fit, capture), or None
+    when there is nothing to compare (no events; no capture next to it, which the tally records; no clock)."""
+    ke = a.kernel_end(side)
+    if ke is None:
+        return None
+    kv = W.kernels[ke[0]]
+    evs = [e for e in kv.other if e["end"] == ke[1] and which(e) and W.in_win_one(e["ts_ns"])]
+    if not evs:
+        return None
+    t = book.get(check, a.id, SIDE[side])
+    t.info["rec"] = ke[0]
+    c = a.near[side][0] if a.near[side] else None
+    if c is None:
+        t.info["no_near"] = True
+        t.add(count, len(evs))
+        return None
+    f = W.clocks.get((ke[0], c))
+    if f is None or f.offset_ns is None or c not in a.wire:
+        return None
+    cap = W.captures[c]
+    t.info["capture"] = cap.name
+    return t, evs, c, f, cap
+
+
 def measure_path_state(W: Window, a: Any, book: Book) -> None:
     tol_ns = W.tolerances.state_ns
     for side in (0, 1):
-        ke = a.kernel_end(side)
-        if ke is None:
+        got = _state_events(W, a, side, book, "path_state", "changes",
+                            lambda e: e.get("type") == "path_state")
+        if got is None:
             continue
-        kv = W.kernels[ke[0]]
-        evs = [e for e in kv.of("path_state") if e["end"] == ke[1] and W.in_win_one(e["ts_ns"])]
-        if not evs:
-            continue
-        t = book.get("path_state", a.id, SIDE[side])
-        t.info["rec"] = ke[0]
-        c = a.near[side][0] if a.near[side] else None
-        if c is None:
-            t.info["no_near"] = True
-            t.add("changes", len(evs))
-            continue
-        f = W.clocks.get((ke[0], c))
-        if f is None or f.offset_ns is None or c not in a.wire:
-            continue
-        cap = W.captures[c]
-        t.info["capture"] = cap.name
+        t, evs, c, f, cap = got
         aid = a.wire[c]
         wd_out, wd_in = a.wire_dir(c, side), a.wire_dir(c, 1 - side)
         hbs = cap.hbs[cap.hbs.assoc == aid]
@@ -952,26 +965,11 @@ _CAUSES = {
 def measure_assoc_state(W: Window, a: Any, book: Book) -> None:
     tol_ns = W.tolerances.state_ns
     for side in (0, 1):
-        ke = a.kernel_end(side)
-        if ke is None:
+        got = _state_events(W, a, side, book, "assoc_state", "notifications",
+                            lambda e: e.get("type") == "assoc_change" and e.get("kind") == "notification")
+        if got is None:
             continue
-        kv = W.kernels[ke[0]]
-        evs = [e for e in kv.of("assoc_change") if e["end"] == ke[1] and e.get("kind") == "notification"
-               and W.in_win_one(e["ts_ns"])]
-        if not evs:
-            continue
-        t = book.get("assoc_state", a.id, SIDE[side])
-        t.info["rec"] = ke[0]
-        c = a.near[side][0] if a.near[side] else None
-        if c is None:
-            t.info["no_near"] = True
-            t.add("notifications", len(evs))
-            continue
-        f = W.clocks.get((ke[0], c))
-        if f is None or f.offset_ns is None or c not in a.wire:
-            continue
-        cap = W.captures[c]
-        t.info["capture"] = cap.name
+        t, evs, c, f, cap = got
         ctrl = cap.ctrl[cap.ctrl.assoc == a.wire[c]]
         wd_in = a.wire_dir(c, 1 - side)
         for e in evs:

@@ -41,6 +41,7 @@ import numpy as np
 __all__ = ["ClockFit", "Pairs", "Part", "Accumulator", "fit", "recorded_offset"]
 
 QUANTILE = 0.001          # robust extremes: a mismatched pair in a thousand cannot move a bound
+MIN_TRIM = 50             # ... nor one in a stretch of 50 or more pairs
 MIN_WINDOW_PAIRS = 20     # a drift window needs this many pairs on each side
 DRIFT_WINDOWS = 8
 
@@ -111,89 +112,30 @@ class ClockFit:
                 "recorded_error_ns": self.recorded_error_ns, "note": self.note}
 
 
+def _trim(n: int) -> int:
+    """How many extreme values to set aside from ``n``: one in a thousand, and at least one from a stretch of
+    MIN_TRIM or more (bounds are taken per stretch of time: a stretch of a few hundred pairs must not let one
+    mismatched pair move the bound either)."""
+    return max(int(n * QUANTILE), 1 if n >= MIN_TRIM else 0)
+
+
 def _low(x: np.ndarray) -> int:
-    k = int(len(x) * QUANTILE)
+    k = _trim(len(x))
     return int(np.partition(x, k)[k]) if k else int(x.min())
 
 
 def _high(x: np.ndarray) -> int:
-    k = int(len(x) * QUANTILE)
+    k = _trim(len(x))
     return int(np.partition(x, len(x) - 1 - k)[len(x) - 1 - k]) if k else int(x.max())
 
 
-def _drift(fk: np.ndarray, fd: np.ndarray, bk: np.ndarray, bd: np.ndarray) -> tuple[float, int]:
-    """(rate as a fraction, t0): a line through the middles of the bounds per time window; 0 when there are too
-    few windows with pairs on both sides."""
-    t_all = np.concatenate([fk, bk])
-    t0 = int(np.median(t_all)) if len(t_all) else 0
-    if len(fk) < MIN_WINDOW_PAIRS * 2 or len(bk) < MIN_WINDOW_PAIRS * 2:
-        return 0.0, t0
-    edges = np.quantile(t_all, np.linspace(0, 1, DRIFT_WINDOWS + 1))
-    mids, ts = [], []
-    for a, b in zip(edges[:-1], edges[1:]):
-        f = fd[(fk >= a) & (fk <= b)]
-        lo = bd[(bk >= a) & (bk <= b)]
-        if len(f) < MIN_WINDOW_PAIRS or len(lo) < MIN_WINDOW_PAIRS:
-            continue
-        mids.append((_low(f) + _high(lo)) / 2)
-        ts.append((a + b) / 2 - t0)
-    if len(mids) < 3:
-        return 0.0, t0
-    return float(np.polyfit(np.asarray(ts), np.asarray(mids), 1)[0]), t0
-
-
-def _bounds(fd: np.ndarray, bd: np.ndarray) -> tuple[int | None, int | None]:
-    return (_high(bd) if len(bd) else None), (_low(fd) if len(fd) else None)
-
-
 def fit(pairs: Pairs, recorded: tuple[int, int] | None = None, tolerance_ns: int = 500_000) -> ClockFit:
-    """Fit the offset from matched pairs; ``recorded`` = (offset, uncertainty) of the recorded host's
-    CLOCK_REALTIME - CLOCK_MONOTONIC when the capture is from that host.
-
-    A constant offset is assumed while one fits every pair (the largest lower bound is below the smallest
-    upper bound); only when none does is a drift fitted (and kept if the bounds around it then agree)."""
-    fk, fw, bk, bw = pairs.arrays()
-    fd, bd = fw - fk, bw - bk
-    out = ClockFit(None, "none", n_upper=len(fd), n_lower=len(bd), kinds=dict(pairs.kinds))
-    if recorded is not None:
-        out.recorded_ns, out.recorded_uncertainty_ns = recorded
-    if not len(fd) and not len(bd):
-        if recorded is not None:
-            out.offset_ns, out.method = recorded[0], "recorded"
-            out.uncertainty_ns = recorded[1]
-            out.note = "no matched events: the recorded offset is used unchecked"
-        return out
-    lo, hi = _bounds(fd, bd)
-    t_all = np.concatenate([fk, bk])
-    out.t0_ns = int(np.median(t_all))
-    if lo is not None and hi is not None and lo > hi:
-        rate, t0 = _drift(fk, fd, bk, bd)
-        if rate:
-            lo2, hi2 = _bounds(fd - ((fk - t0) * rate).astype(np.int64), bd - ((bk - t0) * rate).astype(np.int64))
-            if lo2 is not None and hi2 is not None and lo2 <= hi2:
-                lo, hi, out.rate_ppm, out.t0_ns = lo2, hi2, rate * 1e6, t0
-        if lo > hi:  # type: ignore[operator]
-            out.note = (f"the bounds cross by {(lo - hi) / 1e6:.3f} ms (clock steps, or events matched wrongly); "  # type: ignore[operator]
-                        "their middle is used")
-    out.lo_ns, out.hi_ns = lo, hi
-    if lo is not None and hi is not None:
-        out.offset_ns, out.uncertainty_ns, out.method = (lo + hi) // 2, abs(hi - lo) // 2, "estimated"
-    else:
-        out.offset_ns = hi if hi is not None else lo
-        out.method = "one-sided"
-        out.note = "events matched one way only: the offset is a bound, not an estimate"
-    if recorded is not None:
-        r, ru = recorded
-        slack = ru + tolerance_ns
-        if out.rate_ppm:   # the recorded offset is a constant: compare it with the bounds at the ends
-            out.recorded_error_ns = None
-        lo_ok = out.lo_ns is None or r >= out.lo_ns - slack
-        hi_ok = out.hi_ns is None or r <= out.hi_ns + slack
-        out.recorded_error_ns = 0 if lo_ok and hi_ok else (
-            r - out.hi_ns if not hi_ok else r - out.lo_ns)  # type: ignore[operator]
-        if lo_ok and hi_ok:
-            out.offset_ns, out.uncertainty_ns, out.method, out.rate_ppm = r, ru, "recorded", 0.0
-    return out
+    """Fit the offset from matched pairs read in one piece (``Accumulator`` with one window); ``recorded`` =
+    (offset, uncertainty) of the recorded host's CLOCK_REALTIME - CLOCK_MONOTONIC when the capture is from that
+    host."""
+    acc = Accumulator()
+    acc.add(pairs)
+    return acc.fit(recorded, tolerance_ns)
 
 
 def recorded_offset(offsets: list[tuple[int, int, int]]) -> tuple[int, int] | None:

@@ -225,26 +225,25 @@ def _clock_pairs(W: Window) -> dict[tuple[int, int], Pairs]:
     def keep(kts: np.ndarray) -> np.ndarray:
         return W.in_win(kts)
 
+    def joined(rec: int, c: int, forward: bool, kt: np.ndarray, wt: np.ndarray, kind: str) -> None:
+        """Matched kernel and capture times (both already aligned row by row) of this window."""
+        sel = keep(kt)
+        get(rec, c).add(forward, kt[sel], wt[sel], kind)
+
     for d in W.directions.values():
         for c in d.asc.wire:
             if d.k_rec is not None and d.k_tx is not None and c in d.w_tx_k:
                 m = d.w_tx_k[c]
                 ok = m != NONE
-                kt, wt = d.k_tx.ts[m[ok]], d.w_tx[c].ts[ok]
-                sel = keep(kt)
-                get(d.k_rec, c).add(True, kt[sel], wt[sel], "data")
-            if d.k_rec is not None and d.k_sack is not None and c in d.k_sack_w:
+                joined(d.k_rec, c, True, d.k_tx.ts[m[ok]], d.w_tx[c].ts[ok], "data")
+            if d.k_rec is not None and d.k_sack is not None and c in d.k_sack_w:    # the sender took a SACK in
                 m = d.k_sack_w[c]
                 ok = m != NONE
-                kt, wt = d.k_sack.ts[ok], d.w_sack[c].ts[m[ok]]
-                sel = keep(kt)
-                get(d.k_rec, c).add(False, kt[sel], wt[sel], "sack")
-            if d.r_rec is not None and d.k_sack_out is not None and c in d.k_sack_out_w:
+                joined(d.k_rec, c, False, d.k_sack.ts[ok], d.w_sack[c].ts[m[ok]], "sack")
+            if d.r_rec is not None and d.k_sack_out is not None and c in d.k_sack_out_w:   # the receiver sent it
                 m = d.k_sack_out_w[c]
                 ok = m != NONE
-                kt, wt = d.k_sack_out.ts[ok], d.w_sack[c].ts[m[ok]]
-                sel = keep(kt)
-                get(d.r_rec, c).add(True, kt[sel], wt[sel], "sack")
+                joined(d.r_rec, c, True, d.k_sack_out.ts[ok], d.w_sack[c].ts[m[ok]], "sack")
             hb = d.hb
             if d.k_rec is not None and hb.get("n") and "k_sent" in hb and c in hb["w"]:
                 w = hb["w"][c]
