@@ -14,7 +14,8 @@ import shutil
 from pathlib import Path
 
 PLAIN = {"manifest.json", "scenario.json", "scenario.toml", "netem.json", "lab.jsonl"}
-SKIP = {"probe.out", "diag.out", "probe.ready", "console.log", "lab-group.json"}
+SKIP = {"probe.out", "diag.out", "probe.ready", "console.log", "lab-group.json", "probe-session.out",
+        "validation.json"}   # validation.json: `lab show` computes the verdicts of the committed code
 
 
 def pack(src: Path, dst: Path) -> int:

@@ -10,7 +10,7 @@ import test_lab_scenarios as t
 from sctpcorr.lab import bundle
 
 LAB = Path(__file__).resolve().parents[2] / "pcaps" / "lab"
-BUNDLES = {n: LAB / n for n in ("baseline", "lossy", "failover", "hostdelay", "ngap-like", "bulk")}
+BUNDLES = {n: LAB / n for n in ("baseline", "lossy", "failover", "hostdelay", "ngap-like", "bulk", "slow-receiver")}
 
 pytestmark = [pytest.mark.skipif(not lt.have_tshark(), reason="needs tshark (apt-get install -y tshark)"),
               pytest.mark.skipif(not all(p.is_dir() for p in BUNDLES.values()), reason="pcaps/lab not present")]
