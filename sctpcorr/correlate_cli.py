@@ -113,11 +113,12 @@ def correlate_cmd(as_json: bool, as_jsonl: bool, as_csv: bool, output: str | Non
         raise click.UsageError("choose one of --json, --jsonl, --csv")
     spill = None
     if as_jsonl:     # a run read in windows hands its TSN records over as it goes: kept on disk until written
-        import json
         import tempfile
 
+        from sctpcorr.report.json import encode
+
         spill = tempfile.TemporaryFile("w+", encoding="utf-8")
-        kw["tsn_sink"] = lambda r: spill.write(json.dumps(r, separators=(",", ":"), default=int) + "\n")
+        kw["tsn_sink"] = lambda r: spill.write(encode(r) + "\n")
     cx = _run(keep_tables=bool(plot_dir), **kw)
     if spill is not None and cx.windows > 1:
         cx.tsn_spill = spill

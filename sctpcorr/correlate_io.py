@@ -346,6 +346,7 @@ def expand_bundles(path: str) -> list[str]:
 # ---- windows -----------------------------------------------------------------------------------------------------
 STREAM_BYTES = 96 << 20       # inputs at least this large (on disk) are read in windows
 WINDOW_EVENTS = 300_000       # kernel events per window (its tables, and the capture records of the same time)
+WINDOW_EVENTS_TSN_RECORDS = 60_000   # with per-TSN records (--jsonl): a window's records are held until written
 MARGIN_NS = 20_000_000_000    # context on each side of a window: a chunk's SACK, retransmissions, HEARTBEATs
 _FAR = 1 << 62
 
@@ -443,6 +444,8 @@ def run(bundles: list[str] = (), captures: list[str] = (), kernels: list[str] = 
                 if kf.kv.host is not None and cf.host == kf.kv.host:
                     inp.same_host.add((ri, ci))
         off = None
+        if window_events is None and tsn_sink is not None:
+            window_events = WINDOW_EVENTS_TSN_RECORDS if inp.input_bytes() >= STREAM_BYTES else None
         if not keep_tables and window_events != 0 and (window_events or inp.input_bytes() >= STREAM_BYTES):
             off = plan_windows(inp, use_recorded_clock, window_events or WINDOW_EVENTS)
         if off is not None:
