@@ -41,7 +41,7 @@ says so.  Pure.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,7 +52,7 @@ from sctpcorr.correlate.joins import NONE, Direction
 from sctpcorr.correlate.kernel import KernelView
 from sctpcorr.correlate.wire import WireView
 
-__all__ = ["Sample", "SampleStore", "SAMPLE_COLS", "attribute", "recompute_rto", "JIFFY_SLACK"]
+__all__ = ["Sample", "SampleStore", "SAMPLE_COLS", "PARTS", "attribute", "recompute_rto", "JIFFY_SLACK"]
 
 JIFFY_SLACK = 5   # ticks the probe's read of jiffies may trail the kernel's computation (late timer interrupts)
 HB_LOOKBACK_NS = 50_000_000   # a HEARTBEAT-ACK sample follows its hb_ack event within the same softirq
@@ -62,7 +62,8 @@ FRAME_COLS = ("f_data_near", "f_sack_near", "f_sack_far", "f_data_far", "f_hb_ne
 SAMPLE_COLS = ("assoc", "side", "hb", "ts_ns", "path", "rtt_jiffies", "rtt_ns", "srtt_ns", "rttvar_ns", "rto_ns",
                "tsn", "hb_nonce", "hb_sent_at", "match", "gap_acked", "near", "far", "k_send_ns", "w_out_ns",
                "w_in_ns", "a_far_ns", "d_far_ns", "k_ack_ns", "k_send_jif", "sent_at_jif", "u_jif", *FRAME_COLS)
-_SAMPLE_COLS = SAMPLE_COLS
+PARTS = ("host_tx_ns", "wire_rtt_ns", "net_out_ns", "peer_ns", "net_back_ns", "host_rx_ns", "kernel_interval_ns",
+         "quantisation_ns", "tick_drift_ns", "stamp_jiffies")
 
 
 
@@ -98,74 +99,14 @@ class Sample:
     sent_at_jif: int | None = None  # the chunk's sent_at stamp (jiffies when it was packed) / the HB's
     u_jif: int | None = None        # the kernel's jiffies at the update (as the probe read them)
 
-    # -- the parts (None when a time is missing) --
-    def _d(self, a: int | None, b: int | None) -> int | None:
-        return None if a is None or b is None else int(a - b)
+    parts: dict[str, int | None] = field(default_factory=dict, repr=False)   # SampleStore.parts, per sample
 
-    @property
-    def host_tx_ns(self) -> int | None:
-        return self._d(self.w_out_ns, self.k_send_ns)
-
-    @property
-    def wire_rtt_ns(self) -> int | None:
-        return self._d(self.w_in_ns, self.w_out_ns)
-
-    @property
-    def host_rx_ns(self) -> int | None:
-        return self._d(self.ts_ns, self.w_in_ns)
-
-    @property
-    def kernel_interval_ns(self) -> int | None:
-        return self._d(self.ts_ns, self.k_send_ns)
-
-    @property
-    def quantisation_ns(self) -> int | None:
-        k = self.kernel_interval_ns
-        return None if k is None else self.rtt_ns - k
-
-    @property
-    def net_out_ns(self) -> int | None:
-        return self._d(self.a_far_ns, self.w_out_ns)
-
-    @property
-    def peer_ns(self) -> int | None:
-        return self._d(self.d_far_ns, self.a_far_ns)
-
-    @property
-    def net_back_ns(self) -> int | None:
-        return self._d(self.w_in_ns, self.d_far_ns)
-
-    @property
-    def tick_drift_ns(self) -> int | None:
-        """How far the kernel's jiffies ran from its monotonic clock over the sample: (jiffies elapsed between
-        the send and the update, as the events read them) * jiffy - the monotonic interval.  Within one jiffy
-        (the tick's phase) on real hardware; more when ticks come late and in bursts (an emulated guest)."""
-        if self.u_jif is None or self.k_send_jif is None or self.kernel_interval_ns is None or not self.rtt_jiffies:
-            return None
-        jns = self.rtt_ns // self.rtt_jiffies
-        return (self.u_jif - self.k_send_jif) * jns - self.kernel_interval_ns
-
-    @property
-    def stamp_jiffies(self) -> int | None:
-        """The sample minus (jiffies at the update as the probe read them - the chunk's sent_at stamp): 0, or
-        negative by the ticks that fell between the kernel's computation and the probe's read."""
-        if self.u_jif is None or self.sent_at_jif is None:
-            return None
-        return self.rtt_jiffies - (self.u_jif - self.sent_at_jif)
-
-    def parts(self) -> dict[str, int | None]:
-        return {"host_tx_ns": self.host_tx_ns, "wire_rtt_ns": self.wire_rtt_ns, "net_out_ns": self.net_out_ns,
-                "peer_ns": self.peer_ns, "net_back_ns": self.net_back_ns, "host_rx_ns": self.host_rx_ns,
-                "quantisation_ns": self.quantisation_ns, "tick_drift_ns": self.tick_drift_ns,
-                "stamp_jiffies": self.stamp_jiffies}
-
-    def as_dict(self, names: tuple[str, str] = ("A", "B")) -> dict[str, Any]:
-        return {"type": "rtt_sample", "assoc": self.assoc, "sender": names[self.side], "kind": self.kind,
-                "ts_ns": self.ts_ns, "clock": "kernel_mono", "path": self.path, "rtt_jiffies": self.rtt_jiffies,
-                "rtt_ns": self.rtt_ns, "srtt_ns": self.srtt_ns, "rttvar_ns": self.rttvar_ns, "rto_ns": self.rto_ns,
-                "tsn": self.tsn, "hb_nonce": None if self.hb_nonce is None else f"0x{self.hb_nonce:016x}",
-                "match": self.match, "gap_acked": self.gap_acked, "near_capture": self.near,
-                "far_capture": self.far, "k_send_ns": self.k_send_ns, **self.parts(), "frames": self.frames}
+    def __getattr__(self, name: str) -> int | None:
+        """The decomposition (``PARTS``: host_tx_ns, wire_rtt_ns ...; None when a time is missing), as
+        ``SampleStore.parts`` computed it: one implementation of the arithmetic."""
+        if name in PARTS:
+            return self.__dict__.get("parts", {}).get(name)
+        raise AttributeError(name)
 
 
 def _to_kernel(fit: ClockFit | None, ts: np.ndarray) -> np.ndarray:
@@ -558,7 +499,13 @@ class SampleStore:
         return out
 
     def parts(self, sel: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """The decomposition of the selected samples, as float arrays (NaN where a time is missing)."""
+        """The decomposition of the selected samples (``PARTS``), as float arrays (NaN where a time is missing);
+        the module doc gives the parts.  ``tick_drift_ns``: how far the kernel's jiffies ran from its monotonic
+        clock over the sample, (jiffies elapsed between the send and the update, as the events read them) * jiffy
+        - the monotonic interval: within a jiffy on real hardware, more when ticks come late and in bursts (an
+        emulated guest).  ``stamp_jiffies``: the sample minus (jiffies at the update as the probe read them - the
+        chunk's sent_at stamp): 0, or negative by the ticks between the kernel's computation and the probe's
+        read."""
         c = self.cols
         f = {k: (c[k] if sel is None else c[k][sel]).astype(np.float64) for k in SAMPLE_COLS if k != "hb_nonce"}
         for k in ("k_send_ns", "w_out_ns", "w_in_ns", "a_far_ns", "d_far_ns", "k_send_jif", "sent_at_jif", "u_jif"):
@@ -574,19 +521,18 @@ class SampleStore:
         out["stamp_jiffies"] = f["rtt_jiffies"] - (f["u_jif"] - f["sent_at_jif"])
         return out
 
+    def _lists(self) -> tuple[dict[str, list[Any]], dict[str, list[int | None]]]:
+        """The columns as Python lists, and the parts as ints (None where a time is missing)."""
+        cols = {k: v.tolist() for k, v in self.cols.items()}
+        parts = {k: [None if x != x else int(x) for x in v.tolist()] for k, v in self.parts().items()}
+        return cols, parts
+
     def rows(self) -> list[dict[str, Any]]:
-        """Every sample as a dict (for --json / --jsonl / --csv): ``Sample.as_dict`` plus the frames."""
-        n = len(self)
-        if not n:
-            return []
-        c = self.cols
-        L = {k: v.tolist() for k, v in c.items()}
-        P = {k: v.tolist() for k, v in self.parts().items() if k != "kernel_interval_ns"}
+        """Every sample as a dict (for --json / --jsonl / --csv), frames included."""
+        L, P = self._lists()
         na, paths = _NA, self.paths
-        part_keys = ("host_tx_ns", "wire_rtt_ns", "net_out_ns", "peer_ns", "net_back_ns", "host_rx_ns",
-                     "quantisation_ns", "tick_drift_ns", "stamp_jiffies")
         out = []
-        for i in range(n):
+        for i in range(len(L["ts_ns"])):
             frames = {k[2:]: L[k][i] for k in FRAME_COLS if L[k][i] != na}
             nonce = L["hb_nonce"][i]
             d = {"type": "rtt_sample", "assoc": L["assoc"][i], "sender": "AB"[L["side"][i]],
@@ -598,15 +544,15 @@ class SampleStore:
                  "gap_acked": bool(L["gap_acked"][i]), "near_capture": None if L["near"][i] == na else L["near"][i],
                  "far_capture": None if L["far"][i] == na else L["far"][i],
                  "k_send_ns": None if L["k_send_ns"][i] == na else L["k_send_ns"][i]}
-            for k in part_keys:
-                v = P[k][i]
-                d[k] = None if v != v else int(v)
+            for k in PARTS:
+                if k != "kernel_interval_ns":
+                    d[k] = P[k][i]
             d["frames"] = frames or None
             out.append(d)
         return out
 
     def __iter__(self) -> Iterator[Sample]:
-        c = {k: v.tolist() for k, v in self.cols.items()}
+        c, P = self._lists()
 
         def g(k: str, i: int) -> int | None:
             x = c[k][i]
@@ -620,4 +566,4 @@ class SampleStore:
                          g("hb_sent_at", i), _MATCH[c["match"][i]], g("k_send_ns", i), g("near", i), g("far", i),
                          g("w_out_ns", i), g("w_in_ns", i), g("a_far_ns", i), g("d_far_ns", i), g("k_ack_ns", i),
                          frames or None, bool(c["gap_acked"][i]), g("k_send_jif", i), g("sent_at_jif", i),
-                         g("u_jif", i))
+                         g("u_jif", i), {k: P[k][i] for k in PARTS})

@@ -46,13 +46,26 @@ def _plt() -> Any:
 
 
 def _save(fig: Any, out: Path, stem: str) -> list[str]:
+    """Write the figure as PNG and SVG and close it."""
     fig.tight_layout()
     files = []
     for ext in ("png", "svg"):
         p = out / f"{stem}.{ext}"
         fig.savefig(p, dpi=110, bbox_inches="tight")
         files.append(str(p))
+    _plt().close(fig)
     return files
+
+
+def _directions(cx: Correlation, a: Any, keep: Any) -> tuple[Any, list[tuple[Any, int, Any]]] | None:
+    """One panel per direction of association ``a`` that ``keep(direction)`` accepts: (figure, [(axes, sender
+    side, direction)]), or None when no direction has anything to draw."""
+    dirs = [(side, cx.directions[(a.id, side)]) for side in (0, 1)
+            if (a.id, side) in cx.directions and keep(cx.directions[(a.id, side)])]
+    if not dirs:
+        return None
+    fig, axes = _plt().subplots(len(dirs), 1, figsize=(10, 4 * len(dirs)), squeeze=False)
+    return fig, [(ax, side, d) for ax, (side, d) in zip(axes[:, 0], dirs)]
 
 
 def _fit(cx: Correlation, d: Any, c: int) -> Any:
@@ -111,19 +124,15 @@ def _rtt(cx: Correlation, a: Any, out: Path, t0: int) -> list[str]:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
     axes[-1, 0].set_xlabel("time (s, kernel clock)")
-    files = _save(fig, out, f"assoc{a.id}-rtt")
-    plt.close(fig)
-    return files
+    return _save(fig, out, f"assoc{a.id}-rtt")
 
 
 def _tsn(cx: Correlation, a: Any, out: Path, t0: int) -> list[str]:
-    plt = _plt()
-    dirs = [(side, cx.directions[(a.id, side)]) for side in (0, 1) if (a.id, side) in cx.directions
-            and cx.directions[(a.id, side)].k_tx is not None and len(cx.directions[(a.id, side)].k_tx)]
-    if not dirs:
+    got = _directions(cx, a, lambda d: d.k_tx is not None and len(d.k_tx))
+    if got is None:
         return []
-    fig, axes = plt.subplots(len(dirs), 1, figsize=(10, 4 * len(dirs)), squeeze=False)
-    for ax, (side, d) in zip(axes[:, 0], dirs):
+    fig, panels = got
+    for ax, side, d in panels:
         k = d.k_tx
         base = int(k.t.min())
         first = k.sent_count == 1
@@ -153,19 +162,15 @@ def _tsn(cx: Correlation, a: Any, out: Path, t0: int) -> list[str]:
         ax.set_ylabel("TSN - first")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
-    files = _save(fig, out, f"assoc{a.id}-tsn")
-    plt.close(fig)
-    return files
+    return _save(fig, out, f"assoc{a.id}-tsn")
 
 
 def _window(cx: Correlation, a: Any, out: Path, t0: int) -> list[str]:
-    plt = _plt()
-    dirs = [(side, cx.directions[(a.id, side)]) for side in (0, 1) if (a.id, side) in cx.directions
-            and cx.directions[(a.id, side)].k_sack is not None and len(cx.directions[(a.id, side)].k_sack) > 1]
-    if not dirs:
+    got = _directions(cx, a, lambda d: d.k_sack is not None and len(d.k_sack) > 1)
+    if got is None:
         return []
-    fig, axes = plt.subplots(len(dirs), 1, figsize=(10, 4 * len(dirs)), squeeze=False)
-    for ax, (side, d) in zip(axes[:, 0], dirs):
+    fig, panels = got
+    for ax, side, d in panels:
         kv = cx.kernels[d.k_rec]
         pe = kv.paths[kv.paths.end == d.k_end]
         for p in np.unique(pe.path).tolist():
@@ -193,9 +198,7 @@ def _window(cx: Correlation, a: Any, out: Path, t0: int) -> list[str]:
         ax.set_yscale("symlog", linthresh=1000)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper right")
-    files = _save(fig, out, f"assoc{a.id}-window")
-    plt.close(fig)
-    return files
+    return _save(fig, out, f"assoc{a.id}-window")
 
 
 def _parts(cx: Correlation, a: Any, out: Path) -> list[str]:
@@ -231,9 +234,7 @@ def _parts(cx: Correlation, a: Any, out: Path) -> list[str]:
         ax.set_ylabel("ms")
         ax.grid(alpha=0.3, axis="y")
         ax.legend(fontsize=7, loc="upper right", ncol=4)
-    files = _save(fig, out, f"assoc{a.id}-rtt-parts")
-    plt.close(fig)
-    return files
+    return _save(fig, out, f"assoc{a.id}-rtt-parts")
 
 
 def draw_all(cx: Correlation, directory: str) -> list[str]:
