@@ -284,8 +284,14 @@ def test_baseline_rtt_samples_and_srtt_are_2d_within_a_jiffy(session_dir, sessio
         if len(wire) < 10:
             continue                                     # p2 carries heartbeats only: reported above
         checked += 1
-        w = statistics.median(wire)
-        if w <= d_ns + jiffy:
+        # the kernel's sample spans more than the wire: the stack's time either side of the capture point (egress
+        # probe -> capture, capture -> SACK processed) is in it, and under a loaded TCG host that alone can be a
+        # jiffy or two (CI saw wire within 2D + 1 jiffy, kernel 12 jiffies for 2D = 10).  So "undisturbed" is
+        # judged on the kernel's own ktime interval for the timed chunk, which includes that time
+        mine = [r for r in rows if (r["role"], r["path"]) == (role, addr)]
+        report[f"{role}->{addr}"]["ktime_median_ms"] = round(statistics.median(r["kernel_interval_ns"]
+                                                                               for r in mine) / 1e6, 2)
+        if statistics.median(r["kernel_interval_ns"] for r in mine) <= d_ns + jiffy:
             assert two <= statistics.median(ks) <= two + 1, report[f"{role}->{addr}"]
             # SRTT: Linux updates it in whole jiffies with shifts, srtt += (rtt >> 3) - (srtt >> 3), so while
             # samples and SRTT both lie in the same 8-jiffy band (8..15 jiffies = 32-60 ms at HZ=250) it cannot
@@ -300,7 +306,6 @@ def test_baseline_rtt_samples_and_srtt_are_2d_within_a_jiffy(session_dir, sessio
             # loaded TCG host is itself milliseconds (CI saw wire 47.9 ms, kernel 13 jiffies = 52 ms).  So, per
             # DATA sample: never less than the wire showed (a jiffy below for rounding), and within a jiffy of the
             # kernel's own ktime interval for the same chunk (median over samples: the guest's jiffies run unevenly)
-            mine = [r for r in rows if (r["role"], r["path"]) == (role, addr)]
             below = [r["k"] * jiffy - r["wire_ns"] for r in mine]
             off_k = [r["k"] * jiffy - r["kernel_interval_ns"] for r in mine]
             report[f"{role}->{addr}"].update(k_minus_wire_ms=round(statistics.median(below) / 1e6, 2),
