@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from children import default_signals
 from cli_helpers import ROOT, corpus_file, pcap_record_ends, run_cli
 
 
@@ -37,7 +38,7 @@ def test_ctrl_c_reports_what_was_read(fmt):
     fed = data[: ends[999]]
     args = [sys.executable, "-m", "sctpcorr.cli", "pcap", "-"] + ([fmt] if fmt != "--text" else [])
     proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            cwd=ROOT, env=_env())
+                            cwd=ROOT, env=_env(), preexec_fn=default_signals)
     try:
         writer = threading.Thread(target=lambda: (proc.stdin.write(fed), proc.stdin.flush()))
         writer.start()

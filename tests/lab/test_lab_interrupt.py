@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import labtruth as lt
+from children import default_signals
 from labrun import lab_unavailable, record_timings
 from sctpcorr.lab import bundle
 
@@ -43,7 +44,7 @@ def test_ctrl_c_leaves_an_incomplete_readable_bundle(lab_ok, tmp_path):
     b = tmp_path / "failover"
     t0 = time.monotonic()
     proc = subprocess.Popen([sys.executable, "-m", "sctpcorr.lab.cli", "run", "failover", "--out", str(b)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, preexec_fn=default_signals)
     try:
         # interrupt in the middle of the traffic: after some messages were logged as sent
         _wait_for(lambda: (b / "workload" / "client.jsonl").exists() and _client_sent(b) >= 40, 400,

@@ -27,6 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from children import default_signals  # noqa: E402
 
 from sctpcorr.lab import guest as lab_guest  # noqa: E402
 from sctpcorr.lab import scenario as lab_scenario  # noqa: E402
@@ -105,7 +108,7 @@ def start_probe(out: Path, name: str, extra: list[str]) -> tuple[subprocess.Pope
     ready.unlink(missing_ok=True)
     argv = PROBE + ["--jsonl", str(out / f"{name}.jsonl"), "--ready-file", str(ready), "-q"] + extra
     proc = subprocess.Popen(argv, stdout=open(out / f"{name}.out", "w"), stderr=subprocess.STDOUT,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), preexec_fn=default_signals)
     return proc, ready
 
 
