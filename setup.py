@@ -1,4 +1,5 @@
-"""Build the C extensions (the wire engine sctpcorr.wire._engine, the BPF ring reader sctpcorr.kernel._ringbuf);
+"""Build the C extensions (the wire engine sctpcorr.wire._engine, the BPF ring reader sctpcorr.kernel._ringbuf,
+the libpcap capture sctpcorr.sources._livecap);
 everything else is declared in pyproject.toml."""
 from glob import glob
 
@@ -16,6 +17,12 @@ setup(
             "sctpcorr.kernel._ringbuf",
             sources=["sctpcorr/kernel/_ringbuf/ringbuf.c", "sctpcorr/kernel/_ringbuf/columns.c"],
             depends=["sctpcorr/kernel/bpf/sctpcorr_abi.h"],
+            extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        ),
+        Extension(
+            "sctpcorr.sources._livecap",
+            sources=["sctpcorr/sources/_livecap/livecap.c"],
+            libraries=["pcap"],
             extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         ),
     ]

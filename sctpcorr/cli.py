@@ -248,11 +248,13 @@ def _register_optional() -> None:
     from sctpcorr.correlate_cli import correlate_cmd, validate_cmd
     from sctpcorr.kernel.cli import probe
     from sctpcorr.lab.cli import lab
+    from sctpcorr.live_cli import live_cmd
 
     main.add_command(lab)
     main.add_command(probe)
     main.add_command(correlate_cmd)
     main.add_command(validate_cmd)
+    main.add_command(live_cmd)
 
 
 _register_optional()

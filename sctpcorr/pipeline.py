@@ -280,6 +280,7 @@ class PcapRun:
     elapsed_ns: int
     events_seen: Counter[str] = field(default_factory=Counter)  # drained from the engine, by type
     events_written: int = 0  # handed to on_events after filtering
+    command: str = "pcap"  # the command whose document this is ("live" shares the schema)
 
     @property
     def exit_code(self) -> int:
@@ -431,7 +432,7 @@ def build_document(run: PcapRun) -> dict[str, Any]:
     filters = run.options.filters
     return {
         "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "sctpcorr", "version": __version__, "command": "pcap"},
+        "tool": {"name": "sctpcorr", "version": __version__, "command": run.command},
         "files": [f.to_json() for f in run.files],
         "filters": filters.to_json(),
         "interrupted": run.interrupted,

@@ -34,8 +34,9 @@ class JsonlWriter:
     """Writes the records; the ``startup`` record goes out just before the first other record, so a run that
     finds no capture at all writes nothing."""
 
-    def __init__(self, out: TextIO, opts: PcapOptions) -> None:
+    def __init__(self, out: TextIO, opts: PcapOptions, command: str = "pcap") -> None:
         self.out = out
+        self.command = command
         self.opts = opts
         self.records = 0
         self._started = False
@@ -58,7 +59,7 @@ class JsonlWriter:
         return {
             "type": "startup",
             "schema_version": SCHEMA_VERSION,
-            "tool": {"name": "sctpcorr", "version": __version__, "command": "pcap"},
+            "tool": {"name": "sctpcorr", "version": __version__, "command": self.command},
             "started_at_ns": self._started_at_ns,
             "files": list(opts.files),
             "filters": opts.filters.to_json(),

@@ -1,0 +1,319 @@
+"""The I/O integration layer of ``sctpcorr live``: a live source -> the C engine -> files, view and metrics.
+
+Theory of operation
+-------------------
+1. The source (:mod:`sctpcorr.sources.live`) hands out capture bytes: for interfaces, a pcapng stream whose
+   packets libpcap's kernel filter selected and the C extension packed as Enhanced Packet Blocks, one bytes object
+   per poll (never one Python call per packet); for ``--follow``, what was appended to the file.
+2. Every batch goes, as it is, to the ``-w`` file (:class:`RotatingWriter`) and to ``Analyzer.feed_capture``, the
+   entry point ``sctpcorr pcap`` uses: live and offline analyses are the same code on the same bytes.
+3. With events on, the engine's queue is drained after every batch (``--events`` JSONL).
+4. Once a second (``tick_s``) ``on_tick`` gets a :class:`Tick`: the engine's report, the interfaces' counters
+   (kernel drops included) and rates.  The view and the metrics endpoint render that; they compute nothing.
+5. It ends on ``--duration``, ``--count``, SIGINT/SIGTERM (``stop``), or when every interface went down.  In
+   every case the engine's report is taken, the files are closed whole, and the document is the ``pcap --json``
+   one with a ``live`` section (interfaces, drops, why it stopped, files written).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sctpcorr.pipeline import FileResult, Filters, PcapOptions, PcapRun, _EventFilter, event_to_dict
+from sctpcorr.sources.live import DEFAULT_FILTER, FollowSource, IfaceStats, InterfaceSource, split_blocks
+
+__all__ = ["LiveOptions", "LiveRun", "Tick", "RotatingWriter", "StopFlag", "run_live"]
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    interfaces: tuple[str, ...] = ()
+    follow: str | None = None
+    filter: str = DEFAULT_FILTER
+    write: str | None = None
+    rotate_bytes: int = 0                 # -C: start a new file when this one passes N bytes (0: never)
+    rotate_seconds: float = 0.0           # -G: start a new file every N seconds (0: never)
+    events: bool = False
+    filters: Filters = Filters()
+    duration_s: float | None = None
+    count: int | None = None
+    snaplen: int = 262144
+    buffer_bytes: int = 32 << 20
+    promisc: bool = False
+    dup_window_ns: int = 5_000_000
+    max_assocs: int = 1_000_000
+    max_outstanding: int = 65536
+    tick_s: float = 1.0
+
+
+class StopFlag:
+    """Set by SIGINT/SIGTERM (``install()``), by a test, or by the caller; the loop checks it at least every 0.1 s.
+    A SIGINT ignored by the parent (a background job of a script) stays ignored."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._event = threading.Event()
+
+    def set(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self._event.set()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    def install(self) -> Callable[[], None]:
+        """Catch SIGINT and SIGTERM; returns a function restoring the previous handlers."""
+        old = {}
+        for sig, name in ((signal.SIGINT, "SIGINT"), (signal.SIGTERM, "SIGTERM")):
+            prev = signal.getsignal(sig)
+            if prev is signal.SIG_IGN:
+                continue
+            old[sig] = prev
+            signal.signal(sig, lambda _s, _f, name=name: self.set(name))
+
+        def restore() -> None:
+            for sig, prev in old.items():
+                signal.signal(sig, prev)
+        return restore
+
+
+class RotatingWriter:
+    """The ``-w`` file(s): every batch written as it arrives (unbuffered: a crash loses nothing already read),
+    whole blocks only.  Rotation as tcpdump's ``-C``/``-G``: FILE, then FILE1, FILE2...; each file starts with the
+    pcapng header and reads alone.  A file may pass ``-C`` by one batch (one read of the ring).  A write error
+    (disk full) truncates the file back to its last whole block, stops writing and is reported; capture and
+    analysis go on."""
+
+    def __init__(self, path: str, header: bytes, max_bytes: int = 0, max_seconds: float = 0.0) -> None:
+        self.path, self.header = path, header
+        self.max_bytes, self.max_seconds = max_bytes, max_seconds
+        self.files: list[str] = []
+        self.error: str | None = None
+        self.bytes = 0
+        self._fd: int | None = None
+        self._size = 0
+        self._opened_at = 0.0
+        self._open_next()
+
+    def _name(self, n: int) -> str:
+        return self.path if n == 0 else f"{self.path}{n}"
+
+    def _open_next(self) -> None:
+        from sctpcorr.errors import OutputUnwritable
+
+        self.close()
+        name = self._name(len(self.files))
+        try:
+            self._fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        except OSError as exc:
+            if not self.files:
+                raise OutputUnwritable(f"{name}: {exc.strerror or exc}") from None
+            self.error = f"{name}: {exc.strerror or exc}: -w stopped"
+            return
+        self.files.append(name)
+        self._size = 0
+        self._opened_at = time.monotonic()
+        self._write(self.header)
+
+    def _write(self, data: bytes) -> None:
+        if self._fd is None or not data:
+            return
+        view = memoryview(data)
+        done = 0
+        try:
+            while done < len(view):
+                done += os.write(self._fd, view[done:])
+        except OSError as exc:
+            try:
+                os.ftruncate(self._fd, self._size)
+            except OSError:
+                pass
+            self.error = f"{self.files[-1]}: {exc.strerror or exc} after {self._size} bytes: -w stopped there " \
+                         "(the file is whole up to its last packet); the analysis goes on"
+            self.close()
+            return
+        self._size += len(data)
+        self.bytes += len(data)
+
+    def write(self, data: bytes) -> None:
+        if self._fd is None:
+            return
+        if (self.max_bytes and self._size >= self.max_bytes) or \
+                (self.max_seconds and time.monotonic() - self._opened_at >= self.max_seconds):
+            self._open_next()
+        self._write(data)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+@dataclass
+class Tick:
+    """What the view and the metrics are given once a second."""
+
+    elapsed_s: float
+    packets: int
+    packets_per_s: float
+    report: dict[str, Any]
+    interfaces: list[IfaceStats]
+    recent_events: list[dict[str, Any]]
+    writer_error: str | None = None
+    final: bool = False
+
+
+@dataclass
+class LiveRun:
+    """What a live run produced; ``run`` is the ``PcapRun`` whose document ``pcap --json`` would write."""
+
+    run: PcapRun
+    interfaces: list[IfaceStats]
+    stopped_by: str
+    files_written: list[str] = field(default_factory=list)
+    writer_error: str | None = None
+    started_at_ns: int = 0
+
+    @property
+    def dropped(self) -> int:
+        return sum(s.dropped + s.ifdropped for s in self.interfaces)
+
+    @property
+    def document(self) -> dict[str, Any]:
+        doc = self.run.document
+        doc["live"] = {
+            "started_at_ns": self.started_at_ns,
+            "stopped_by": self.stopped_by,
+            "interfaces": [s.to_json() for s in self.interfaces],
+            "kernel_dropped": sum(s.dropped for s in self.interfaces),
+            "interface_dropped": sum(s.ifdropped for s in self.interfaces),
+            "files_written": self.files_written,
+            "write_error": self.writer_error,
+        }
+        return doc
+
+
+RECENT_EVENTS = 200
+
+
+def open_source(opts: LiveOptions) -> InterfaceSource | FollowSource:
+    if opts.follow:
+        return FollowSource(opts.follow)
+    return InterfaceSource(list(opts.interfaces), opts.filter, opts.snaplen, opts.buffer_bytes, opts.promisc)
+
+
+def pcap_options(opts: LiveOptions, label: str) -> PcapOptions:
+    """The options a ``pcap`` run of the same packets would have (for the shared document and JSONL writers)."""
+    return PcapOptions(files=(label,), filters=opts.filters, events=opts.events, dup_window_ns=opts.dup_window_ns,
+                       max_assocs=opts.max_assocs, max_outstanding=opts.max_outstanding)
+
+
+def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: StopFlag, *,
+             on_events: Callable[[list[dict[str, Any]]], None] | None = None,
+             on_tick: Callable[[Tick], None] | None = None) -> LiveRun:
+    """Capture until stopped; see the module's docstring.  ``source`` is opened by the caller (errors about the
+    interface come before anything is written) and closed here."""
+    from sctpcorr.wire.engine import Analyzer
+
+    a = Analyzer(events=True, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
+                 max_outstanding=opts.max_outstanding)
+    started_ns, t0 = time.time_ns(), time.monotonic()
+    run = PcapRun(options=pcap_options(opts, source.label), files=[FileResult(path=source.label)], report={}, errors=[], interrupted=False,
+                  elapsed_ns=0, command="live")
+    header = source.header()
+    writer = RotatingWriter(opts.write, header, opts.rotate_bytes, opts.rotate_seconds) if opts.write else None
+    evfilter = _EventFilter(opts.filters, lambda aid: _association(a, aid))
+    recent: list[dict[str, Any]] = []
+    packets = 0
+    last_tick, last_packets = t0, 0
+    stopped_by = "end"
+    if header:
+        a.feed_capture(header)
+
+    def drain() -> None:
+        events = [event_to_dict(e) for e in a.drain_events()]
+        if not events:
+            return
+        run.events_seen.update(e["type"] for e in events)
+        ready = evfilter.apply(events)
+        recent.extend(ready[-RECENT_EVENTS:])
+        del recent[:-RECENT_EVENTS]
+        if ready and on_events is not None and opts.events:
+            on_events(ready)
+            run.events_written += len(ready)
+
+    def tick(final: bool = False) -> None:
+        nonlocal last_tick, last_packets
+        if on_tick is None:
+            return
+        now = time.monotonic()
+        rate = (packets - last_packets) / max(now - last_tick, 1e-9)
+        last_tick, last_packets = now, packets
+        on_tick(Tick(now - t0, packets, rate, a.report(), source.refresh_stats(), list(recent),
+                     writer.error if writer else None, final))
+
+    try:
+        while True:
+            if stop:
+                stopped_by = stop.reason or "stopped"
+                break
+            if opts.duration_s is not None and time.monotonic() - t0 >= opts.duration_s:
+                stopped_by = "duration"
+                break
+            if source.done:
+                stopped_by = "interfaces down"
+                break
+            data = source.poll(0.1)
+            if data:
+                if opts.count is not None and isinstance(source, InterfaceSource):
+                    data, _rest = split_blocks(data, opts.count - packets)
+                if writer is not None:
+                    writer.write(data)
+                packets += a.feed_capture(data)
+                drain()
+            if opts.count is not None and packets >= opts.count:
+                stopped_by = "count"
+                break
+            if time.monotonic() - last_tick >= opts.tick_s:
+                tick()
+    except KeyboardInterrupt:
+        stopped_by = "SIGINT"
+    finally:
+        source.refresh_stats()
+        source.close()
+        if writer is not None:
+            writer.close()
+    try:
+        info = a.finish_capture()
+    except ValueError as exc:
+        info = {}
+        run.files[0].error = str(exc)
+    drain()
+    fr = run.files[0]
+    fr.format = info.get("format") or ("pcapng" if header else None)
+    fr.packets = int(info.get("packets", 0) or 0)
+    fr.truncated_bytes = int(info.get("truncated_bytes", 0) or 0)
+    fr.link_types = list(info.get("link_types", ()) or ())
+    fr.complete = fr.error is None and not fr.truncated_bytes
+    run.report = a.report()
+    run.elapsed_ns = int((time.monotonic() - t0) * 1e9)
+    if on_tick is not None:
+        on_tick(Tick(time.monotonic() - t0, packets, 0.0, run.report, source.stats, list(recent),
+                     writer.error if writer else None, final=True))
+    return LiveRun(run, source.stats, stopped_by, writer.files if writer else [], writer.error if writer else None,
+                   started_ns)
+
+
+def _association(a: Any, aid: int) -> dict[str, Any] | None:
+    try:
+        return a.association(aid)
+    except KeyError:
+        return None
+

@@ -1,0 +1,216 @@
+"""What ``sctpcorr live`` shows once a second: a table of associations (rich, on a terminal) or one plain line.
+
+Everything shown comes from the engine's report in a :class:`~sctpcorr.live.Tick`; the only thing computed here is
+what needs two ticks: packets per second per association and which path carried its DATA (the active path) in
+the last second.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["SORT_KEYS", "LiveView", "assoc_rows", "plain_line", "summary_lines"]
+
+SORT_KEYS = ("packets", "rate", "rtt", "retx", "zero", "id")
+
+
+def _ms(ns: int | float | None) -> str:
+    return "-" if ns is None else f"{ns / 1e6:.1f}"
+
+
+def _both(assoc: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return [d.get(key) or {} for d in (assoc.get("directions") or {}).values()]
+
+
+@dataclass
+class _Memory:
+    packets: dict[int, int] = field(default_factory=dict)
+    path_data: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    active: dict[int, str] = field(default_factory=dict)
+    elapsed: float = 0.0
+
+
+def assoc_rows(report: dict[str, Any], mem: _Memory, elapsed_s: float) -> list[dict[str, Any]]:
+    """One flat row per association: what the table and the plain output show."""
+    dt = max(elapsed_s - mem.elapsed, 1e-9)
+    rows = []
+    for a in report.get("associations", []):
+        aid = a["id"]
+        pk = a.get("packets", 0)
+        rate = (pk - mem.packets.get(aid, 0)) / dt if mem.elapsed else 0.0
+        mem.packets[aid] = pk
+        paths = a.get("paths") or []
+        best, grew = None, 0
+        for p in paths:
+            k = (aid, p.get("src"), p.get("dst"))
+            n = p.get("data_chunks", 0)
+            d = n - mem.path_data.get(k, 0)
+            mem.path_data[k] = n
+            if d > grew:
+                best, grew = f"{p.get('src')}>{p.get('dst')}", d
+        if best:
+            mem.active[aid] = best
+        retx = _both(a, "retransmissions")
+        rtts = [p.get("rtt") or {} for p in paths if p.get("rtt_scope", "path") == "path"]
+        srtt = [r.get("srtt_ns") for r in rtts if r.get("srtt_ns") is not None]
+        p50 = [r.get("p50_ns") for r in rtts if r.get("p50_ns") is not None]
+        jit = [d.get("jitter_ns") for d in (a.get("directions") or {}).values() if d.get("jitter_ns") is not None]
+        rwnd = [w.get("min") for w in _both(a, "a_rwnd") if w.get("min") is not None]
+        streams = [(s.get("chunks", 0), s.get("sid")) for d in (a.get("directions") or {}).values()
+                   for s in d.get("streams") or []]
+        hb = [p.get("heartbeats") or {} for p in paths]
+        rows.append({
+            "id": aid,
+            "ports": "/".join(str(p) for p in a.get("ports") or ()),
+            "state": a.get("state") or "-",
+            "paths": len({(p.get("src"), p.get("dst")) for p in paths}),
+            "active": mem.active.get(aid, "-"),
+            "packets": pk,
+            "rate": rate,
+            "rtt_p50_ns": min(p50) if p50 else None,
+            "srtt_ns": min(srtt) if srtt else None,
+            "jitter_ns": max(jit) if jit else None,
+            "retx": sum(r.get("total", 0) for r in retx),
+            "fast": sum(r.get("fast", 0) for r in retx),
+            "timeout": sum(r.get("timeout", 0) for r in retx),
+            "spurious": sum(r.get("spurious", 0) for r in retx),
+            "rwnd_min": min(rwnd) if rwnd else None,
+            "zero": sum(w.get("zero_window_episodes", 0) for w in _both(a, "a_rwnd")),
+            "hb_lost": sum(h.get("unanswered", 0) for h in hb),
+            "top_streams": ",".join(str(sid) for _n, sid in sorted(streams, reverse=True)[:3]) or "-",
+        })
+    mem.elapsed = elapsed_s
+    return rows
+
+
+def _sort(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    if key == "id":
+        return sorted(rows, key=lambda r: r["id"])
+    field_ = {"packets": "packets", "rate": "rate", "rtt": "rtt_p50_ns", "retx": "retx", "zero": "zero"}[key]
+    return sorted(rows, key=lambda r: (r[field_] is not None, r[field_] or 0), reverse=True)
+
+
+def _drops(tick: Any) -> tuple[int, int]:
+    return sum(s.dropped for s in tick.interfaces), sum(s.ifdropped for s in tick.interfaces)
+
+
+def plain_line(tick: Any, rows: list[dict[str, Any]]) -> str:
+    """One line per second when stdout is not a terminal (a log, a pipe)."""
+    est = sum(1 for r in rows if r["state"] == "ESTABLISHED")
+    kd, idr = _drops(tick)
+    return (f"{tick.elapsed_s:7.1f}s packets {tick.packets} ({tick.packets_per_s:.0f}/s) "
+            f"associations {len(rows)} ({est} established) retransmissions {sum(r['retx'] for r in rows)} "
+            f"zero-windows {sum(r['zero'] for r in rows)} kernel-drops {kd} if-drops {idr}" + _links(tick))
+
+
+def _links(tick: Any) -> str:
+    """`` rx0 DOWN`` for every interface not up (empty when all are)."""
+    return "".join(f" {s.name} {'ENDED: ' + s.ended if s.ended else s.link.upper()}"
+                   for s in tick.interfaces if s.ended or s.link != "up")
+
+
+def summary_lines(doc: dict[str, Any]) -> list[str]:
+    """The closing summary (stderr), from the final document."""
+    live = doc["live"]
+    cap = doc["capture"]
+    out = [f"sctpcorr live: stopped by {live['stopped_by']}: {cap.get('packets', 0)} packets, "
+           f"{cap.get('associations', 0)} associations"]
+    for s in live["interfaces"]:
+        out.append(f"  {s['name']}: {s['packets']} packets captured, {s['received']} received by the filter, "
+                   f"{s['dropped']} dropped by the kernel (ring full), {s['ifdropped']} by the interface"
+                   + (f"; went down {s['went_down']} times" if s.get("went_down") else "")
+                   + (f"; ended: {s['ended']}" if s.get("ended") else ""))
+    if live["files_written"]:
+        out.append("  written: " + ", ".join(live["files_written"]))
+    if live.get("write_error"):
+        out.append("  " + live["write_error"])
+    return out
+
+
+class LiveView:
+    """The terminal view: a rich table refreshed every tick, or plain lines."""
+
+    def __init__(self, *, tty: bool, sort: str = "packets", top: int = 30, assoc: int | None = None,
+                 console: Any = None) -> None:
+        self.tty, self.sort, self.top, self.assoc = tty, sort, top, assoc
+        self.mem = _Memory()
+        self._live = None
+        self._console = console
+        if tty:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._console = console or Console(stderr=False)
+            self._live = Live(console=self._console, auto_refresh=False, transient=False)
+            self._live.start()
+
+    def update(self, tick: Any) -> None:
+        rows = assoc_rows(tick.report, self.mem, tick.elapsed_s)
+        if not self.tty:
+            if not tick.final:
+                print(plain_line(tick, rows), flush=True)
+            return
+        self._live.update(self._render(tick, rows), refresh=True)  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+    def _render(self, tick: Any, rows: list[dict[str, Any]]) -> Any:
+        from rich.console import Group
+        from rich.table import Table
+
+        kd, idr = _drops(tick)
+        head = (f"[b]sctpcorr live[/b] {', '.join(s.name for s in tick.interfaces)}  {tick.elapsed_s:.0f}s  "
+                f"{tick.packets} packets ({tick.packets_per_s:.0f}/s)  {len(rows)} associations  "
+                f"drops: kernel {kd}, interface {idr}")
+        if _links(tick):
+            head += f"  [red]{_links(tick)}[/red]"
+        if tick.writer_error:
+            head += f"\n[red]{tick.writer_error}[/red]"
+        if self.assoc is not None:
+            return Group(head, *self._drill(tick, rows))
+        t = Table(box=None, pad_edge=False, header_style="bold")
+        for col, j in (("ID", "right"), ("ports", "left"), ("state", "left"), ("paths", "right"),
+                       ("active path", "left"), ("pkts/s", "right"), ("RTT p50", "right"), ("SRTT", "right"),
+                       ("jitter", "right"), ("retx f/t/s", "right"), ("rwnd min", "right"), ("zero", "right"),
+                       ("HB lost", "right"), ("streams", "left")):
+            t.add_column(col, justify=j)  # type: ignore[arg-type]
+        shown = _sort(rows, self.sort)[: self.top]
+        for r in shown:
+            t.add_row(str(r["id"]), r["ports"], r["state"], str(r["paths"]), r["active"], f"{r['rate']:.0f}",
+                      _ms(r["rtt_p50_ns"]), _ms(r["srtt_ns"]), _ms(r["jitter_ns"]),
+                      f"{r['fast']}/{r['timeout']}/{r['spurious']}", "-" if r["rwnd_min"] is None else
+                      str(r["rwnd_min"]), str(r["zero"]), str(r["hb_lost"]), r["top_streams"])
+        more = f"  ... {len(rows) - len(shown)} more (--top, --sort {'|'.join(SORT_KEYS)})" \
+            if len(rows) > len(shown) else ""
+        return Group(head, t, more) if more else Group(head, t)
+
+    def _drill(self, tick: Any, rows: list[dict[str, Any]]) -> list[Any]:
+        from rich.table import Table
+
+        a = next((x for x in tick.report.get("associations", []) if x["id"] == self.assoc), None)
+        if a is None:
+            return [f"association {self.assoc}: not seen yet"]
+        r = next(x for x in rows if x["id"] == self.assoc)
+        out: list[Any] = [f"association {a['id']} ports {r['ports']} vtags {a.get('vtags')} {r['state']}  "
+                          f"{r['packets']} packets  retransmissions {r['retx']} (fast {r['fast']}, timeout "
+                          f"{r['timeout']}, spurious {r['spurious']})  zero windows {r['zero']}"]
+        t = Table(box=None, header_style="bold", title="paths", title_justify="left")
+        for col in ("src > dst", "packets", "DATA", "retx", "HB sent/acked", "RTT p50", "SRTT", "RTO"):
+            t.add_column(col)
+        for p in a.get("paths") or []:
+            rtt, hb = p.get("rtt") or {}, p.get("heartbeats") or {}
+            t.add_row(f"{p.get('src')} > {p.get('dst')}", str(p.get("packets", 0)), str(p.get("data_chunks", 0)),
+                      str(p.get("retransmissions", 0)), f"{hb.get('sent', 0)}/{hb.get('acked', 0)}",
+                      _ms(rtt.get("p50_ns")), _ms(rtt.get("srtt_ns")), _ms(rtt.get("rto_ns")))
+        out.append(t)
+        ev = [e for e in tick.recent_events if e.get("assoc_id") == self.assoc and e["type"] != "sack"][-15:]
+        if ev:
+            out.append("recent events:")
+            for e in ev:
+                rest = {k: v for k, v in e.items() if k not in ("type", "ts_ns", "file", "frame_no", "assoc_id")}
+                out.append(f"  frame {e['frame_no']:>8}  {e['type']:<22} " +
+                           " ".join(f"{k}={v}" for k, v in rest.items() if v is not None)[:120])
+        return out
