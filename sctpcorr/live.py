@@ -7,7 +7,8 @@ Theory of operation
    per poll (never one Python call per packet); for ``--follow``, what was appended to the file.
 2. Every batch goes, as it is, to the ``-w`` file (:class:`RotatingWriter`) and to ``Analyzer.feed_capture``, the
    entry point ``sctpcorr pcap`` uses: live and offline analyses are the same code on the same bytes.
-3. With events on, the engine's queue is drained after every batch (``--events`` JSONL).
+3. With events on (``--events`` JSONL, or the view's drill-down), the engine's queue is drained after every
+   batch; off, the engine keeps none (a Python dict per event would cost more than the analysis itself).
 4. Once a second (``tick_s``) ``on_tick`` gets a :class:`Tick`: the engine's report, the interfaces' counters
    (kernel drops included) and rates.  The view and the metrics endpoint render that; they compute nothing.
 5. It ends on ``--duration``, ``--count``, SIGINT/SIGTERM (``stop``), or when every interface went down.  In
@@ -28,7 +29,7 @@ from typing import Any
 from sctpcorr.pipeline import FileResult, Filters, PcapOptions, PcapRun, _EventFilter, event_to_dict
 from sctpcorr.sources.live import DEFAULT_FILTER, FollowSource, IfaceStats, InterfaceSource, split_blocks
 
-__all__ = ["LiveOptions", "LiveRun", "Tick", "RotatingWriter", "StopFlag", "run_live"]
+__all__ = ["LiveOptions", "LiveRun", "Tick", "KernelDiag", "RotatingWriter", "StopFlag", "run_live"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class LiveOptions:
     write: str | None = None
     rotate_bytes: int = 0                 # -C: start a new file when this one passes N bytes (0: never)
     rotate_seconds: float = 0.0           # -G: start a new file every N seconds (0: never)
-    events: bool = False
+    events: bool = False                  # the engine's events, for --events
+    recent_events: bool = False           # keep the last RECENT_EVENTS for the view's drill-down
     filters: Filters = Filters()
     duration_s: float | None = None
     count: int | None = None
@@ -50,6 +52,8 @@ class LiveOptions:
     max_assocs: int = 1_000_000
     max_outstanding: int = 65536
     tick_s: float = 1.0
+    diag: bool = False                    # sock_diag beside the wire: the kernel's view of each association
+    diag_netns: str | None = None         # read it in this network namespace (default: live's own)
 
 
 class StopFlag:
@@ -168,6 +172,7 @@ class Tick:
     recent_events: list[dict[str, Any]]
     writer_error: str | None = None
     final: bool = False
+    kernel: list[Any] | None = None       # correlate.snapshots.Joined per association, with --diag
 
 
 @dataclass
@@ -180,6 +185,7 @@ class LiveRun:
     files_written: list[str] = field(default_factory=list)
     writer_error: str | None = None
     started_at_ns: int = 0
+    kernel: dict[str, Any] | None = None  # with --diag: the last join per association, and what was not joined
 
     @property
     def dropped(self) -> int:
@@ -197,10 +203,62 @@ class LiveRun:
             "files_written": self.files_written,
             "write_error": self.writer_error,
         }
+        if self.kernel is not None:
+            doc["live"]["kernel"] = self.kernel
         return doc
 
 
 RECENT_EVENTS = 200
+
+
+class KernelDiag:
+    """``--diag``: the kernel's ``sctp_info`` per association by sock_diag, once a tick, joined to the wire by
+    :class:`~sctpcorr.correlate.snapshots.SnapshotJoin` (pure).  sock_diag answers for one network namespace:
+    live's own, or ``netns``.  Opening it makes one dump, so a missing ``sctp_diag`` fails before capture."""
+
+    def __init__(self, netns: str | None = None) -> None:
+        from sctpcorr.correlate.snapshots import SnapshotJoin
+        from sctpcorr.errors import SctpcorrError
+        from sctpcorr.kernel.diag import DiagClient, DiagError
+        from sctpcorr.kernel.probes import kernel_hz
+
+        self.hz, _how = kernel_hz()
+        if not os.path.exists("/proc/net/sctp"):
+            err = SctpcorrError("--diag: this kernel has no SCTP stack loaded (no /proc/net/sctp; modprobe sctp): "
+                                "there is no kernel view to compare")
+            err.exit_code = 2
+            raise err
+        try:
+            self.client = DiagClient(netns, self.hz)
+            self.client.associations()
+        except (DiagError, OSError) as exc:
+            err = SctpcorrError(f"--diag: sock_diag for SCTP: {exc.strerror or exc}"
+                                + ("" if "sctp_diag" in str(exc) else " (is the sctp module loaded?)"))
+            err.exit_code = 2
+            raise err from None
+        self.join = SnapshotJoin(self.hz)
+        self.errors = 0
+        self.last_error: str | None = None
+
+    def step(self, report: dict[str, Any]) -> list[Any]:
+        from sctpcorr.correlate.snapshots import KernelAssoc
+
+        try:
+            recs = self.client.associations()
+        except OSError as exc:                 # counted and shown; the capture goes on
+            self.errors += 1
+            self.last_error = str(exc)
+            return list(self.join.joined.values())
+        self.join.step(report, [KernelAssoc.from_diag(r) for r in recs])
+        return list(self.join.joined.values())
+
+    def summary(self) -> dict[str, Any]:
+        return {"source": "sock_diag", "hz": self.hz, "associations": [j.as_dict() for j in self.join.joined.values()],
+                "kernel_not_on_wire": self.join.unmatched_kernel, "dump_errors": self.errors,
+                "last_error": self.last_error}
+
+    def close(self) -> None:
+        self.client.close()
 
 
 def open_source(opts: LiveOptions) -> InterfaceSource | FollowSource:
@@ -217,12 +275,13 @@ def pcap_options(opts: LiveOptions, label: str) -> PcapOptions:
 
 def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: StopFlag, *,
              on_events: Callable[[list[dict[str, Any]]], None] | None = None,
-             on_tick: Callable[[Tick], None] | None = None) -> LiveRun:
+             on_tick: Callable[[Tick], None] | None = None, kernel: KernelDiag | None = None) -> LiveRun:
     """Capture until stopped; see the module's docstring.  ``source`` is opened by the caller (errors about the
     interface come before anything is written) and closed here."""
     from sctpcorr.wire.engine import Analyzer
 
-    a = Analyzer(events=True, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
+    want_events = opts.events or opts.recent_events      # off otherwise: see 3. above
+    a = Analyzer(events=want_events, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
                  max_outstanding=opts.max_outstanding)
     started_ns, t0 = time.time_ns(), time.monotonic()
     run = PcapRun(options=pcap_options(opts, source.label), files=[FileResult(path=source.label)], report={}, errors=[], interrupted=False,
@@ -238,6 +297,8 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
         a.feed_capture(header)
 
     def drain() -> None:
+        if not want_events:
+            return
         events = [event_to_dict(e) for e in a.drain_events()]
         if not events:
             return
@@ -251,13 +312,17 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
 
     def tick(final: bool = False) -> None:
         nonlocal last_tick, last_packets
-        if on_tick is None:
+        if on_tick is None and kernel is None:
             return
         now = time.monotonic()
         rate = (packets - last_packets) / max(now - last_tick, 1e-9)
         last_tick, last_packets = now, packets
-        on_tick(Tick(now - t0, packets, rate, a.report(), source.refresh_stats(), list(recent),
-                     writer.error if writer else None, final))
+        report = a.report()
+        joined = kernel.step(report) if kernel is not None else None
+        if on_tick is None:
+            return
+        on_tick(Tick(now - t0, packets, rate, report, source.refresh_stats(), list(recent),
+                     writer.error if writer else None, final, joined))
 
     try:
         while True:
@@ -304,11 +369,12 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
     fr.complete = fr.error is None and not fr.truncated_bytes
     run.report = a.report()
     run.elapsed_ns = int((time.monotonic() - t0) * 1e9)
+    joined = kernel.step(run.report) if kernel is not None else None
     if on_tick is not None:
         on_tick(Tick(time.monotonic() - t0, packets, 0.0, run.report, source.stats, list(recent),
-                     writer.error if writer else None, final=True))
+                     writer.error if writer else None, True, joined))
     return LiveRun(run, source.stats, stopped_by, writer.files if writer else [], writer.error if writer else None,
-                   started_ns)
+                   started_ns, kernel.summary() if kernel is not None else None)
 
 
 def _association(a: Any, aid: int) -> dict[str, Any] | None:

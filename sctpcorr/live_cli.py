@@ -70,13 +70,17 @@ def _hostport(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--buffer-mb", type=click.IntRange(min=1), default=32, show_default=True, metavar="MB",
               help="Kernel capture ring per interface.")
 @click.option("--promisc", is_flag=True, help="Put the interfaces in promiscuous mode.")
+@click.option("--diag", is_flag=True,
+              help="The kernel's view beside the wire's: sock_diag (no BPF) once a second, each association's "
+                   "state, SRTT, RTO, cwnd and counters, joined by tags and judged against the capture.")
+@click.option("--diag-netns", metavar="NAME", help="Read sock_diag in this network namespace (default: live's own).")
 @click.option("--ready-file", metavar="FILE",
               help="Write FILE once capturing has started (for scripts that then start the traffic).")
 def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | None, write: str | None,
              rotate_mb: float | None, rotate_s: float | None, events_path: str | None, json_path: str | None,
              duration: float | None, count: int | None, metrics: tuple[str, int] | None, top: int, sort: str,
              show_assoc: int | None, plain: bool, quiet: bool, snaplen: int, buffer_mb: int,
-             promisc: bool, ready_file: str | None) -> None:
+             promisc: bool, diag: bool, diag_netns: str | None, ready_file: str | None) -> None:
     """Capture SCTP live and show every association as it happens.
 
     Packets reach the same C engine as `sctpcorr pcap`, in blocks: the final --json equals `sctpcorr pcap --json`
@@ -90,7 +94,7 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
     captured is kept); 2 an interface cannot be captured on (no such interface, not permitted) or a bad file.
     """
     from sctpcorr.cli import _output
-    from sctpcorr.live import LiveOptions, StopFlag, open_source, pcap_options, run_live
+    from sctpcorr.live import KernelDiag, LiveOptions, StopFlag, open_source, pcap_options, run_live
     from sctpcorr.report import json as json_report
     from sctpcorr.report.jsonl import JsonlWriter
     from sctpcorr.report.live import LiveView, summary_lines
@@ -104,8 +108,12 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
         raise click.UsageError("-C and -G rotate the -w file: give -w FILE")
     opts = LiveOptions(interfaces=interfaces, follow=follow, filter=bpf_filter or DEFAULT_FILTER, write=write,
                        rotate_bytes=int((rotate_mb or 0) * 1_000_000), rotate_seconds=rotate_s or 0.0,
-                       events=bool(events_path), duration_s=duration, count=count, snaplen=snaplen,
+                       events=bool(events_path), recent_events=show_assoc is not None and not quiet,
+                       duration_s=duration, count=count, snaplen=snaplen,
                        buffer_bytes=buffer_mb << 20, promisc=promisc)
+    if diag_netns and not diag:
+        raise click.UsageError("--diag-netns goes with --diag")
+    kernel = KernelDiag(diag_netns) if diag else None      # no sctp_diag: fails here, before capture
     source = open_source(opts)          # a wrong interface fails here, before any file is written
     stop = StopFlag()
     restore = stop.install()
@@ -130,7 +138,8 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
         with _output(json_path) if json_path else _nothing() as jout, \
                 _output(events_path) if events_path else _nothing() as eout:
             ew = JsonlWriter(eout, pcap_options(opts, source.label), command="live") if eout is not None else None
-            result = run_live(opts, source, stop, on_events=ew.events if ew else None, on_tick=on_tick)
+            result = run_live(opts, source, stop, on_events=ew.events if ew else None, on_tick=on_tick,
+                              kernel=kernel)
             doc = result.document
             if ew is not None:
                 ew.finish(result.run)
@@ -141,6 +150,8 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
             view.close()
         if exporter is not None:
             exporter.close()
+        if kernel is not None:
+            kernel.close()
         restore()
     for line in summary_lines(doc):
         click.echo(line, err=True)

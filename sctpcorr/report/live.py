@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SORT_KEYS", "LiveView", "assoc_rows", "plain_line", "summary_lines"]
+__all__ = ["SORT_KEYS", "LiveView", "assoc_rows", "event_text", "plain_line", "summary_lines"]
 
 SORT_KEYS = ("packets", "rate", "rtt", "retx", "zero", "id")
 
@@ -64,7 +64,7 @@ def assoc_rows(report: dict[str, Any], mem: _Memory, elapsed_s: float) -> list[d
             "id": aid,
             "ports": "/".join(str(p) for p in a.get("ports") or ()),
             "state": a.get("state") or "-",
-            "paths": len({(p.get("src"), p.get("dst")) for p in paths}),
+            "paths": len({frozenset((p.get("src"), p.get("dst"))) for p in paths}),
             "active": mem.active.get(aid, "-"),
             "packets": pk,
             "rate": rate,
@@ -101,7 +101,23 @@ def plain_line(tick: Any, rows: list[dict[str, Any]]) -> str:
     kd, idr = _drops(tick)
     return (f"{tick.elapsed_s:7.1f}s packets {tick.packets} ({tick.packets_per_s:.0f}/s) "
             f"associations {len(rows)} ({est} established) retransmissions {sum(r['retx'] for r in rows)} "
-            f"zero-windows {sum(r['zero'] for r in rows)} kernel-drops {kd} if-drops {idr}" + _links(tick))
+            f"zero-windows {sum(r['zero'] for r in rows)} kernel-drops {kd} if-drops {idr}" + _links(tick)
+            + _kernel_summary(tick))
+
+
+def _kernel_summary(tick: Any) -> str:
+    """`` kernel: 2 joined (agree 1, disagree 1)`` with --diag."""
+    if tick.kernel is None:
+        return ""
+    v: dict[str, int] = {}
+    for j in tick.kernel:
+        v[j.verdict] = v.get(j.verdict, 0) + 1
+    return f" kernel: {len(tick.kernel)} joined" + (" (" + ", ".join(f"{k} {n}" for k, n in sorted(v.items()))
+                                                     + ")" if v else "")
+
+
+def kernel_by_assoc(tick: Any) -> dict[int, Any]:
+    return {j.assoc: j for j in tick.kernel or ()}
 
 
 def _links(tick: Any) -> str:
@@ -173,16 +189,25 @@ class LiveView:
             return Group(head, *self._drill(tick, rows))
         t = Table(box=None, pad_edge=False, header_style="bold")
         for col, j in (("ID", "right"), ("ports", "left"), ("state", "left"), ("paths", "right"),
-                       ("active path", "left"), ("pkts/s", "right"), ("RTT p50", "right"), ("SRTT", "right"),
-                       ("jitter", "right"), ("retx f/t/s", "right"), ("rwnd min", "right"), ("zero", "right"),
+                       ("active path", "left"), ("pkts/s", "right"), ("RTT p50 ms", "right"),
+                       ("SRTT ms", "right"), ("jitter ms", "right"), ("retx f/t/s", "right"), ("rwnd min", "right"), ("zero", "right"),
                        ("HB lost", "right"), ("streams", "left")):
             t.add_column(col, justify=j)  # type: ignore[arg-type]
+        kern = kernel_by_assoc(tick)
+        if tick.kernel is not None:
+            for col in ("k.SRTT ms", "k.RTO ms", "cwnd", "kernel vs wire"):
+                t.add_column(col, justify="right" if col != "kernel vs wire" else "left")
         shown = _sort(rows, self.sort)[: self.top]
         for r in shown:
-            t.add_row(str(r["id"]), r["ports"], r["state"], str(r["paths"]), r["active"], f"{r['rate']:.0f}",
-                      _ms(r["rtt_p50_ns"]), _ms(r["srtt_ns"]), _ms(r["jitter_ns"]),
-                      f"{r['fast']}/{r['timeout']}/{r['spurious']}", "-" if r["rwnd_min"] is None else
-                      str(r["rwnd_min"]), str(r["zero"]), str(r["hb_lost"]), r["top_streams"])
+            cells = [str(r["id"]), r["ports"], r["state"], str(r["paths"]), r["active"], f"{r['rate']:.0f}",
+                     _ms(r["rtt_p50_ns"]), _ms(r["srtt_ns"]), _ms(r["jitter_ns"]),
+                     f"{r['fast']}/{r['timeout']}/{r['spurious']}", "-" if r["rwnd_min"] is None else
+                     str(r["rwnd_min"]), str(r["zero"]), str(r["hb_lost"]), r["top_streams"]]
+            if tick.kernel is not None:
+                j = kern.get(r["id"])
+                cells += (["-", "-", "-", "not in sock_diag"] if j is None else
+                          [_ms(j.kernel.srtt_ns), _ms(j.kernel.rto_ns), str(j.kernel.cwnd), _verdict_cell(j)])
+            t.add_row(*cells)
         more = f"  ... {len(rows) - len(shown)} more (--top, --sort {'|'.join(SORT_KEYS)})" \
             if len(rows) > len(shown) else ""
         return Group(head, t, more) if more else Group(head, t)
@@ -197,8 +222,16 @@ class LiveView:
         out: list[Any] = [f"association {a['id']} ports {r['ports']} vtags {a.get('vtags')} {r['state']}  "
                           f"{r['packets']} packets  retransmissions {r['retx']} (fast {r['fast']}, timeout "
                           f"{r['timeout']}, spurious {r['spurious']})  zero windows {r['zero']}"]
+        j = kernel_by_assoc(tick).get(self.assoc)
+        if j is not None:
+            k = j.kernel
+            out.append(f"kernel (sock_diag, endpoint {j.side}): {k.state}, primary path {k.path_addr}, SRTT "
+                       f"{_ms(k.srtt_ns)} ms, RTO {_ms(k.rto_ns)} ms, cwnd {k.cwnd}, ssthresh {k.ssthresh}, "
+                       f"flight {k.flight_size} B, peer rwnd {k.peer_rwnd}")
+            for c in j.checks:
+                out.append(f"  {c.verdict:<14} {c.name:<16} {c.sentence}")
         t = Table(box=None, header_style="bold", title="paths", title_justify="left")
-        for col in ("src > dst", "packets", "DATA", "retx", "HB sent/acked", "RTT p50", "SRTT", "RTO"):
+        for col in ("src > dst", "packets", "DATA", "retx", "HB sent/acked", "RTT p50 ms", "SRTT ms", "RTO ms"):
             t.add_column(col)
         for p in a.get("paths") or []:
             rtt, hb = p.get("rtt") or {}, p.get("heartbeats") or {}
@@ -208,9 +241,41 @@ class LiveView:
         out.append(t)
         ev = [e for e in tick.recent_events if e.get("assoc_id") == self.assoc and e["type"] != "sack"][-15:]
         if ev:
-            out.append("recent events:")
+            from rich.text import Text
+
+            out.append("recent events (SACKs left out):")
+            t0 = a.get("first_ts_ns") or 0
             for e in ev:
-                rest = {k: v for k, v in e.items() if k not in ("type", "ts_ns", "file", "frame_no", "assoc_id")}
-                out.append(f"  frame {e['frame_no']:>8}  {e['type']:<22} " +
-                           " ".join(f"{k}={v}" for k, v in rest.items() if v is not None)[:120])
+                out.append(Text(f"  {(e['ts_ns'] - t0) / 1e9:9.3f}s  frame {e['frame_no']:>8}  {event_text(e)}",
+                                no_wrap=True, overflow="ellipsis"))
         return out
+
+
+def _verdict_cell(j: Any) -> str:
+    """``agree`` or ``DISAGREE: srtt, packets_out``."""
+    off = [c.name for c in j.checks if c.verdict == "disagree"]
+    return "DISAGREE: " + ", ".join(off) if off else j.verdict
+
+
+def event_text(e: dict[str, Any]) -> str:
+    """One engine event in a line, times in ms."""
+    t = e["type"]
+    if t == "rtt":
+        return (f"RTT {e['direction']} {e['src']} > {e['dst']} {e['method']} {_ms(e['rtt_ns'])} ms"
+                + (f" (TSN {e['tsn']})" if e.get("tsn") is not None else "")
+                + (" delayed SACK?" if e.get("delayed_sack") else ""))
+    if t == "retransmission":
+        return (f"retransmission {e['direction']} TSN {e['tsn']} {e['kind']} {_ms(e.get('since_first_ns'))} ms "
+                f"after the first" + (" (spurious)" if e.get("spurious") else ""))
+    if t == "state":
+        return f"state {e['old']} -> {e['new']} ({e['chunk']})"
+    if t == "window":
+        return f"window {e['direction']} a_rwnd {e['a_rwnd']}" + (" ZERO" if e.get("zero") else "")
+    if t == "heartbeat_unanswered":
+        return f"HEARTBEAT unanswered {e['direction']} {e['src']} > {e['dst']}"
+    if t == "spurious":
+        return f"spurious retransmission {e['direction']} TSN {e['tsn']} ({e['reason']})"
+    if t == "abort":
+        return f"ABORT {e['direction']} causes {e.get('causes')}"
+    rest = {k: v for k, v in e.items() if k not in ("type", "ts_ns", "file", "frame_no", "assoc_id")}
+    return f"{t} " + " ".join(f"{k}={v}" for k, v in rest.items() if v is not None)

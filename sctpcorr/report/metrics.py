@@ -98,6 +98,31 @@ def families(tick: Any, top: int) -> list[Any]:
             fam["p_retx"].add_metric(plab, p.get("retransmissions", 0))
     if rest:
         put_assoc(["other", ""], rest)
+    if tick.kernel is not None:
+        ids = {a["id"]: a for a in shown}
+        kf = {
+            "srtt": g("kernel_srtt_seconds", "The kernel's SRTT of the primary path (sock_diag)", al + ["path"]),
+            "rto": g("kernel_rto_seconds", "The kernel's RTO of the primary path (sock_diag)", al + ["path"]),
+            "cwnd": g("kernel_cwnd_bytes", "The kernel's cwnd of the primary path (sock_diag)", al + ["path"]),
+            "agree": g("kernel_wire_agree", "1 when the kernel and the wire agree on a check, 0 when not",
+                       al + ["check"]),
+        }
+        for j in tick.kernel:
+            a = ids.get(j.assoc)
+            if a is None:
+                continue
+            lab = [str(a["id"]), "/".join(str(p) for p in a.get("ports") or ())]
+            k = j.kernel
+            if k.srtt_ns is not None:
+                kf["srtt"].add_metric(lab + [str(k.path_addr)], k.srtt_ns / 1e9)
+            if k.rto_ns is not None:
+                kf["rto"].add_metric(lab + [str(k.path_addr)], k.rto_ns / 1e9)
+            if k.cwnd is not None:
+                kf["cwnd"].add_metric(lab + [str(k.path_addr)], k.cwnd)
+            for c in j.checks:
+                if c.verdict in ("agree", "disagree"):
+                    kf["agree"].add_metric(lab + [c.name], 1 if c.verdict == "agree" else 0)
+        fam.update({f"k_{n}": f for n, f in kf.items()})
     return list(fam.values())
 
 

@@ -33,6 +33,7 @@ from children import default_signals  # noqa: E402
 
 from sctpcorr.lab import guest as lab_guest  # noqa: E402
 from sctpcorr.lab import scenario as lab_scenario  # noqa: E402
+from sctpcorr.lab import topology as lab_topology  # noqa: E402
 
 PY = sys.executable
 PROBE = [PY, "-m", "sctpcorr.kernel.cli"]
@@ -65,8 +66,35 @@ class ProbeLab(lab_guest.Lab):
         except OSError as e:
             log(f"raw diag dump failed: {e}")
         self.manifest(probe={"status": "started", "bpf": "session-wide, ../probe.jsonl", "diag": argv})
+        if self.dir.name == LIVE_SCENARIO:
+            self.start_live(kdir)
+
+    def start_live(self, kdir: Path) -> None:
+        """`sctpcorr live --diag` on the client's interfaces, in the client's namespace, beside everything else:
+        its kernel view (sock_diag) joined to what it captures (kernel/live.json, kernel/live.pcapng)."""
+        ready = kdir / "live.ready"
+        ifaces = [x for p in lab_topology.topology()["paths"].values() for x in ("-i", p["client_if"])]
+        argv = ["ip", "netns", "exec", "cli", PY, "-m", "sctpcorr.cli", "live", *ifaces, "--diag", "--plain",
+                "-w", str(kdir / "live.pcapng"), "--json", str(kdir / "live.json"), "--ready-file", str(ready)]
+        self.spawn("live", argv, stdout=open(kdir / "live.out", "w"), stderr=subprocess.STDOUT,
+                   env=dict(os.environ, PYTHONPATH=str(ROOT)), preexec_fn=default_signals)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not ready.exists() and self.procs["live"].poll() is None:
+            time.sleep(0.2)
+
+    def finish(self) -> None:
+        live = self.procs.get("live")
+        if live is not None and live.poll() is None:
+            time.sleep(1.5)                     # a tick after the last packets: the final join sees them
+            live.send_signal(signal.SIGTERM)
+            try:
+                live.wait(120)
+            except subprocess.TimeoutExpired:
+                live.kill()
+        super().finish()
 
 
+LIVE_SCENARIO = "baseline"      # `sctpcorr live --diag` runs beside this one (kernel/live.json)
 ADDR_FILTER = "198.19.1.1"      # the server's first address: the peer of every client-side lab association
 LOOP_PORT = 36412
 

@@ -647,3 +647,49 @@ def test_bench_cost_is_below_the_5_percent_target(session):
     if not b or "result" not in b:
         pytest.skip("the session ran without the bench")
     assert b["result"]["verdict"] == "below target", b["result"]["cost_pct_ci90"]
+
+
+# ---- issue #9: `sctpcorr live --diag` beside a real association ---------------------------------------------------
+
+def test_live_diag_shows_kernel_and_wire_values_with_verdicts_for_the_same_association(session_dir, session):
+    """During baseline, `sctpcorr live -i c1 -i c2 --diag` ran in the client's namespace (guest_session.py): it
+    captured the client's traffic, read the kernel's sctp_info once a second, joined the two by tags and judged
+    them.  Its final JSON must name the lab's association with the kernel's values beside the wire's."""
+    kdir = session_dir / "baseline" / "kernel"
+    out = (kdir / "live.out").read_text() if (kdir / "live.out").exists() else "(no live.out)"
+    assert (kdir / "live.json").exists(), out
+    doc = json.loads((kdir / "live.json").read_text())
+    assert doc["live"]["stopped_by"] == "SIGTERM" and doc["live"]["kernel_dropped"] == 0, doc["live"]
+    kern = doc["live"]["kernel"]
+    assert kern["source"] == "sock_diag" and kern["dump_errors"] == 0 and kern["hz"] == 250
+    # the lab's own capture of the client (same namespace, same interfaces) names the same association
+    lab_cap = session_dir / "baseline" / "client.pcapng"
+    import subprocess
+
+    r = subprocess.run([sys.executable, "-m", "sctpcorr.cli", "pcap", "--json", str(lab_cap)], capture_output=True,
+                       text=True, cwd=ROOT)
+    lab = json.loads(r.stdout)
+    assert len(lab["associations"]) == 1 and len(kern["associations"]) == 1, kern
+    j = kern["associations"][0]
+    wa = next(a for a in doc["associations"] if a["id"] == j["assoc"])
+    assert sorted(wa["vtags"]) == sorted(lab["associations"][0]["vtags"])
+    assert j["side"] == "A"                                  # the client sent the INIT
+    assert wa["directions"]["A>B"]["data_chunks"] == lab["associations"][0]["directions"]["A>B"]["data_chunks"]
+    k = j["kernel"]
+    assert k["srtt_ns"] and k["rto_ns"] and k["cwnd"] > 0 and k["path_addr"] == "198.19.1.1"
+    v = {c["check"]: c for c in j["checks"]}
+    print("live --diag in the guest:", json.dumps({n: (c["verdict"], c["sentence"]) for n, c in v.items()}))
+    for n in ("packets_out", "packets_in", "retransmissions"):
+        assert v[n]["verdict"] == "agree", v[n]
+        assert v[n]["numbers"]["kernel"] > 0 or n == "retransmissions"
+    assert v["state"]["verdict"] == "agree", v["state"]
+    # SRTT: judged (100 DATA samples on p1); the kernel's may only be higher than the wire's (its own stack time,
+    # stretched by the emulator), never lower by more than the tolerance
+    assert v["srtt"]["verdict"] in ("agree", "disagree"), v["srtt"]
+    if v["srtt"]["verdict"] == "disagree":
+        assert v["srtt"]["numbers"]["kernel_ns"] > v["srtt"]["numbers"]["wire_ns"], v["srtt"]
+    # what live wrote is what it analysed
+    r = subprocess.run([sys.executable, "-m", "sctpcorr.cli", "pcap", "--json", str(kdir / "live.pcapng")],
+                       capture_output=True, text=True, cwd=ROOT)
+    again = json.loads(r.stdout)
+    assert again["associations"] == doc["associations"] and again["capture"] == doc["capture"]

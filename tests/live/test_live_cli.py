@@ -168,3 +168,15 @@ def test_not_permitted_names_the_missing_capability():
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert re.match(r"sctpcorr: error: lo: not permitted: capturing needs root or the CAP_NET_RAW capability",
                     r.stderr), r.stderr
+
+
+def test_an_interface_down_at_start_is_a_one_line_error(veth, tmp_path):
+    veth.link(False)
+    try:
+        r = subprocess.run(["ip", "netns", "exec", veth.rx, sys.executable, "-m", "sctpcorr.cli", "live", "-i",
+                            veth.rx_if, "--duration", "1"], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    finally:
+        veth.link(True)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith(f"sctpcorr: error: {veth.rx_if}: the interface is down (ip link set {veth.rx_if} up)")
