@@ -6,7 +6,8 @@ a prefix of the benchmark corpus (bench/build_corpus.py: real NGAP/S1AP/Diameter
 long-lived associations, every packet SCTP, Ethernet) onto one end, pinned to core 0; the capture tool runs on the
 other end, pinned to core 1 ("one core"), and writes every packet to a file in /dev/shm:
 
-  sctpcorr live   ``sctpcorr live -i rx0 -w F --json J -q``: capture + the full analysis + the file
+  sctpcorr live   ``sctpcorr live -i rx0 -w F --json J -q``: capture + the full analysis + the file; and with
+                  ``--plain`` instead of ``-q``: the view's once-a-second report of every association too
   tcpdump         ``tcpdump -i rx0 -w F sctp``: capture + the file (its default 2 MB ring, and -B 32768 to match
                   live's 32 MB ring)
 
@@ -16,8 +17,13 @@ the sender really achieved (tcpreplay's "Rated" figure: on veth the receiving si
 sender's core, so a heavier tap slows the sender). Tools alternate at each rung (live, tcpdump, live...) so that
 a noisy machine moves both alike.
 
+The CPU time of each run is printed but says little here: on this VM the receive path's kernel work on veth is
+charged to the capturing process (tcpdump "uses" a whole core at 100,000 pps), so it grows with wall time, not
+with the tool's own work.  The runs are long enough (1M packets by default: ~250 MB in the ring at ~270 B per
+packet, 8 times live's 32 MB ring) that a tool slower than the sender must drop.
+
 Target (issue #9): at least 200,000 SCTP packets/s on one core and no less than tcpdump's own drop-free rate.
-A measurement, not a test. Usage: ``python bench/live.py [--packets 300000] [--rates 50000,100000,...]``.
+A measurement, not a test. Usage: ``python bench/live.py [--packets 1000000] [--rates 100000,150000,...]``.
 Writes bench/out/live.json.
 """
 from __future__ import annotations
@@ -73,20 +79,21 @@ def _child_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def run_live(pcap: str, pps: int | None) -> dict:
+def run_live(pcap: str, pps: int | None, view: bool = False) -> dict:
     out, js, ready = f"{SHM}/live.pcapng", f"{SHM}/live.json", f"{SHM}/ready"
     for f in (out, js, ready):
         if os.path.exists(f):
             os.unlink(f)
     cpu0 = _child_cpu()
     p = subprocess.Popen(["taskset", "-c", "1", "ip", "netns", "exec", RX, PY, "-m", "sctpcorr.cli", "live", "-i",
-                          "rx0", "-w", out, "--json", js, "-q", "--ready-file", ready], cwd=ROOT,
+                          "rx0", "-w", out, "--json", js, "--plain" if view else "-q", "--ready-file", ready],
+                         cwd=ROOT,
                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     while not os.path.exists(ready):
         if p.poll() is not None:
             raise SystemExit(f"sctpcorr live failed: {p.stderr.read()}")
         time.sleep(0.05)
-    r = replay(pcap, pps)
+    r = replay(pcap, pps) if pcap else {"sent": 0, "rated_pps": 0.0}
     time.sleep(1.0)
     p.send_signal(signal.SIGTERM)
     p.communicate(timeout=600)
@@ -106,7 +113,7 @@ def run_tcpdump(pcap: str, pps: int | None, buffer_kib: int | None) -> dict:
                           *extra, "sctp"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     line = p.stderr.readline()                      # "listening on rx0, ..." once capturing
     assert "listening" in line, line
-    r = replay(pcap, pps)
+    r = replay(pcap, pps) if pcap else {"sent": 0, "rated_pps": 0.0}
     time.sleep(1.0)
     p.send_signal(signal.SIGTERM)
     _o, err = p.communicate(timeout=600)
@@ -117,8 +124,8 @@ def run_tcpdump(pcap: str, pps: int | None, buffer_kib: int | None) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--packets", type=int, default=300_000)
-    ap.add_argument("--rates", default="50000,100000,150000,200000,250000,300000,top")
+    ap.add_argument("--packets", type=int, default=1_000_000)
+    ap.add_argument("--rates", default="100000,200000,250000,top")
     args = ap.parse_args(argv)
     if os.geteuid() != 0:
         raise SystemExit("bench/live.py: needs root (network namespaces, capture)")
@@ -131,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     n = bench_run.pcap_prefix(corpus, pcap, args.packets)
     veth_up()
     tools = {"sctpcorr live": lambda r: run_live(pcap, r),
+             "sctpcorr live --plain": lambda r: run_live(pcap, r, view=True),
              "tcpdump (2 MB ring)": lambda r: run_tcpdump(pcap, r, None),
              "tcpdump -B 32768": lambda r: run_tcpdump(pcap, r, 32768)}
     results: dict[str, list[dict]] = {t: [] for t in tools}
@@ -148,19 +156,28 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         veth_down()
     best = {name: max([r["rated_pps"] for r in rs if r["ok"]], default=0.0) for name, rs in results.items()}
+    # the highest rung passed (and every one below it): "top" passed = kept up with all the sender could send
+    rungs = {name: next((i for i, r in enumerate(rs) if not r["ok"]), len(rs)) for name, rs in results.items()}
     print()
     print(f"{n} packets of the benchmark corpus per run; machine: {bench_run.cpu_model()}, "
           f"{os.cpu_count()} cores; sender pinned to core 0, capture to core 1")
+    ladder = args.rates.split(",")
     for name, v in best.items():
-        print(f"  {name:20s} drop-free up to {v:9.0f} pps")
-    live = best["sctpcorr live"]
-    peer = max(best["tcpdump (2 MB ring)"], best["tcpdump -B 32768"])
-    verdict = "PASS" if live >= TARGET and live >= peer else "FAIL"
-    print(f"  target: >= {TARGET} pps and >= tcpdump's ({peer:.0f}): {verdict} (live / tcpdump = "
-          f"{live / peer if peer else float('inf'):.2f})")
+        k = rungs[name]
+        upto = "every rung, top speed included" if k == len(ladder) else (f"up to {ladder[k - 1]} pps" if k else
+                                                                         "at no rung")
+        print(f"  {name:20s} drop-free {upto}: {v:9.0f} pps really sent")
+    sender_max = max(r["rated_pps"] for rs in results.values() for r in rs)
+    if all(k == len(ladder) for k in rungs.values()):
+        print(f"  every tool kept up at every rate: the sender (tcpreplay on one core, ~{sender_max:,.0f} pps at most "
+              "here) is the limit, not the capture")
+    live_ok = rungs["sctpcorr live"] >= max(v for n, v in rungs.items() if n.startswith("tcpdump"))
+    verdict = "PASS" if best["sctpcorr live"] >= TARGET and live_ok else "FAIL"
+    print(f"  target: >= {TARGET} pps drop-free and no lower on the ladder than tcpdump: {verdict}")
     os.makedirs(OUT, exist_ok=True)
     with open(os.path.join(OUT, "live.json"), "w") as f:
-        json.dump({"packets": n, "results": results, "drop_free_pps": best, "verdict": verdict}, f, indent=1)
+        json.dump({"packets": n, "results": results, "drop_free_pps": best, "rungs_passed": rungs,
+                   "verdict": verdict}, f, indent=1)
     return 0
 
 

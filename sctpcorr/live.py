@@ -284,8 +284,8 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
     a = Analyzer(events=want_events, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
                  max_outstanding=opts.max_outstanding)
     started_ns, t0 = time.time_ns(), time.monotonic()
-    run = PcapRun(options=pcap_options(opts, source.label), files=[FileResult(path=source.label)], report={}, errors=[], interrupted=False,
-                  elapsed_ns=0, command="live")
+    run = PcapRun(options=pcap_options(opts, source.label), files=[FileResult(path=source.label)], report={},
+                  errors=[], interrupted=False, elapsed_ns=0, command="live")
     header = source.header()
     writer = RotatingWriter(opts.write, header, opts.rotate_bytes, opts.rotate_seconds) if opts.write else None
     evfilter = _EventFilter(opts.filters, lambda aid: _association(a, aid))
@@ -310,7 +310,7 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
             on_events(ready)
             run.events_written += len(ready)
 
-    def tick(final: bool = False) -> None:
+    def tick() -> None:
         nonlocal last_tick, last_packets
         if on_tick is None and kernel is None:
             return
@@ -322,7 +322,19 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
         if on_tick is None:
             return
         on_tick(Tick(now - t0, packets, rate, report, source.refresh_stats(), list(recent),
-                     writer.error if writer else None, final, joined))
+                     writer.error if writer else None, False, joined))
+
+    def consume(data: bytes) -> bool:
+        nonlocal packets
+        if not data:
+            return False
+        if opts.count is not None and isinstance(source, InterfaceSource):
+            data, _rest = split_blocks(data, opts.count - packets)
+        if writer is not None:
+            writer.write(data)
+        packets += a.feed_capture(data)
+        drain()
+        return True
 
     try:
         while True:
@@ -335,19 +347,18 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
             if source.done:
                 stopped_by = "interfaces down"
                 break
-            data = source.poll(0.1)
-            if data:
-                if opts.count is not None and isinstance(source, InterfaceSource):
-                    data, _rest = split_blocks(data, opts.count - packets)
-                if writer is not None:
-                    writer.write(data)
-                packets += a.feed_capture(data)
-                drain()
+            consume(source.poll(0.1))
             if opts.count is not None and packets >= opts.count:
                 stopped_by = "count"
                 break
             if time.monotonic() - last_tick >= opts.tick_s:
                 tick()
+        if stopped_by not in ("count", "interfaces down"):
+            # what the kernel had captured when told to stop: the ring hands over a partly filled block only
+            # after its 100 ms timeout, so wait for that; bounded, as traffic that goes on would never end it
+            for _ in range(3):
+                if not consume(source.poll(0.15)):
+                    break
     except KeyboardInterrupt:
         stopped_by = "SIGINT"
     finally:

@@ -1,4 +1,5 @@
-"""The veth pair the live tests capture on (session scope: made once, removed at the end)."""
+"""The veth pair the live tests capture on: made per test module and removed after it, so no namespace outlives
+the module (tests/lab/test_lab_offline.py refuses to touch a host where namespaces exist)."""
 from __future__ import annotations
 
 import pytest
@@ -6,7 +7,7 @@ import pytest
 from livenet import Veth, have_netns
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def veth():
     why = have_netns()
     if why:
