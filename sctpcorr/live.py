@@ -162,17 +162,45 @@ class RotatingWriter:
 
 @dataclass
 class Tick:
-    """What the view and the metrics are given once a second."""
+    """What the view and the metrics are given once a second: the capture section of the report, one small tuple
+    per association (``Analyzer.summary()``, engine.SUMMARY_FIELDS) and ``association(id)`` for the full entry of
+    the few a consumer shows (the whole report of thousands of associations every second would cost the capture
+    its time)."""
 
     elapsed_s: float
     packets: int
     packets_per_s: float
-    report: dict[str, Any]
+    capture: dict[str, Any]
+    summary: list[tuple[Any, ...]]
+    association: Callable[[int], dict[str, Any] | None]
     interfaces: list[IfaceStats]
     recent_events: list[dict[str, Any]]
     writer_error: str | None = None
     final: bool = False
     kernel: list[Any] | None = None       # correlate.snapshots.Joined per association, with --diag
+
+    @classmethod
+    def from_report(cls, elapsed_s: float, report: dict[str, Any], interfaces: list[IfaceStats],
+                    recent_events: list[dict[str, Any]] | None = None, **kw: Any) -> Tick:
+        """A tick made of a whole report (the final one; tests)."""
+        by_id = {a["id"]: a for a in report.get("associations", [])}
+        return cls(elapsed_s, report.get("capture", {}).get("packets", 0), kw.pop("packets_per_s", 0.0),
+                   report.get("capture", {}), [summary_of(a) for a in by_id.values()], by_id.get, interfaces,
+                   recent_events or [], **kw)
+
+
+def summary_of(a: dict[str, Any]) -> tuple[Any, ...]:
+    """``Analyzer.summary()``'s tuple for one association entry of a report (the same fields, from the dict)."""
+    dirs = list((a.get("directions") or {}).values())
+    rtx = [d.get("retransmissions") or {} for d in dirs]
+    srtt = [(p.get("rtt") or {}).get("srtt_ns") for p in a.get("paths") or ()]
+    srtt = [x for x in srtt if x is not None]
+    tags, ports = list(a.get("vtags") or [None, None]), list(a.get("ports") or [0, 0])
+    return (a["id"], a.get("state") or "", a.get("packets", 0), *(sum(r.get(k, 0) for r in rtx)
+                                                                   for k in ("fast", "timeout", "unknown", "spurious")),
+            sum((d.get("a_rwnd") or {}).get("zero_window_episodes", 0) for d in dirs),
+            sum((p.get("heartbeats") or {}).get("unanswered", 0) for p in a.get("paths") or ()),
+            min(srtt) if srtt else None, tags[0], tags[1], ports[0], ports[1])
 
 
 @dataclass
@@ -240,7 +268,8 @@ class KernelDiag:
         self.errors = 0
         self.last_error: str | None = None
 
-    def step(self, report: dict[str, Any]) -> list[Any]:
+    def step(self, summary: list[tuple[Any, ...]], association: Callable[[int], dict[str, Any] | None]) -> list[Any]:
+        """One dump, joined to the wire associations whose tags it names (only those are fetched whole)."""
         from sctpcorr.correlate.snapshots import KernelAssoc
 
         try:
@@ -249,7 +278,10 @@ class KernelDiag:
             self.errors += 1
             self.last_error = str(exc)
             return list(self.join.joined.values())
-        self.join.step(report, [KernelAssoc.from_diag(r) for r in recs])
+        kern = [KernelAssoc.from_diag(r) for r in recs]
+        want = {frozenset((k.my_vtag, k.peer_vtag)) for k in kern}
+        ids = [t[0] for t in summary if frozenset((t[10], t[11])) in want]
+        self.join.step({"associations": [a for a in map(association, ids) if a is not None]}, kern)
         return list(self.join.joined.values())
 
     def summary(self) -> dict[str, Any]:
@@ -288,7 +320,10 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
                   errors=[], interrupted=False, elapsed_ns=0, command="live")
     header = source.header()
     writer = RotatingWriter(opts.write, header, opts.rotate_bytes, opts.rotate_seconds) if opts.write else None
-    evfilter = _EventFilter(opts.filters, lambda aid: _association(a, aid))
+    def assoc(aid: int) -> dict[str, Any] | None:
+        return _association(a, aid)
+
+    evfilter = _EventFilter(opts.filters, assoc)
     recent: list[dict[str, Any]] = []
     packets = 0
     last_tick, last_packets = t0, 0
@@ -317,12 +352,12 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
         now = time.monotonic()
         rate = (packets - last_packets) / max(now - last_tick, 1e-9)
         last_tick, last_packets = now, packets
-        report = a.report()
-        joined = kernel.step(report) if kernel is not None else None
+        summary = a.summary()
+        joined = kernel.step(summary, assoc) if kernel is not None else None
         if on_tick is None:
             return
-        on_tick(Tick(now - t0, packets, rate, report, source.refresh_stats(), list(recent),
-                     writer.error if writer else None, False, joined))
+        on_tick(Tick(now - t0, packets, rate, a.capture_summary(), summary, assoc, source.refresh_stats(),
+                     list(recent), writer.error if writer else None, False, joined))
 
     def consume(data: bytes) -> bool:
         nonlocal packets
@@ -380,10 +415,13 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
     fr.complete = fr.error is None and not fr.truncated_bytes
     run.report = a.report()
     run.elapsed_ns = int((time.monotonic() - t0) * 1e9)
-    joined = kernel.step(run.report) if kernel is not None else None
-    if on_tick is not None:
-        on_tick(Tick(time.monotonic() - t0, packets, 0.0, run.report, source.stats, list(recent),
-                     writer.error if writer else None, True, joined))
+    if kernel is not None or on_tick is not None:
+        final = Tick.from_report(time.monotonic() - t0, run.report, source.stats, list(recent),
+                                 writer_error=writer.error if writer else None, final=True)
+        final.packets = packets
+        final.kernel = kernel.step(final.summary, final.association) if kernel is not None else None
+        if on_tick is not None:
+            on_tick(final)
     return LiveRun(run, source.stats, stopped_by, writer.files if writer else [], writer.error if writer else None,
                    started_ns, kernel.summary() if kernel is not None else None)
 

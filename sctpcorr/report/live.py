@@ -1,8 +1,9 @@
 """What ``sctpcorr live`` shows once a second: a table of associations (rich, on a terminal) or one plain line.
 
-Everything shown comes from the engine's report in a :class:`~sctpcorr.live.Tick`; the only thing computed here is
-what needs two ticks: packets per second per association and which path carried its DATA (the active path) in
-the last second.
+Everything shown comes from the engine in a :class:`~sctpcorr.live.Tick`: every association's summary tuple, and
+the full report entry of the rows shown (the top N after sorting, or the one drilled into).  The only thing
+computed here is what needs two ticks: packets per second per association and which path carried its DATA (the
+active path) in the last second.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["SORT_KEYS", "LiveView", "assoc_rows", "event_text", "plain_line", "summary_lines"]
+__all__ = ["SORT_KEYS", "LiveView", "assoc_rows", "enrich", "event_text", "plain_line", "summary_lines"]
 
 SORT_KEYS = ("packets", "rate", "rtt", "retx", "zero", "id")
 
@@ -31,63 +32,56 @@ class _Memory:
     elapsed: float = 0.0
 
 
-def assoc_rows(report: dict[str, Any], mem: _Memory, elapsed_s: float) -> list[dict[str, Any]]:
-    """One flat row per association: what the table and the plain output show."""
-    dt = max(elapsed_s - mem.elapsed, 1e-9)
+def assoc_rows(tick: Any, mem: _Memory) -> list[dict[str, Any]]:
+    """One flat row per association from the tick's summary tuples (cheap, all of them): what the plain line
+    totals and the table sorts.  ``enrich`` adds the details of the rows actually shown."""
+    dt = max(tick.elapsed_s - mem.elapsed, 1e-9)
     rows = []
-    for a in report.get("associations", []):
-        aid = a["id"]
-        pk = a.get("packets", 0)
-        rate = (pk - mem.packets.get(aid, 0)) / dt if mem.elapsed else 0.0
+    for (aid, state, pk, fast, tmo, unk, spur, zero, hb, srtt, _ta, _tb, pa, pb) in tick.summary:
+        rows.append({"id": aid, "ports": f"{pa}/{pb}", "state": state or "-", "packets": pk,
+                     "rate": (pk - mem.packets.get(aid, 0)) / dt if mem.elapsed else 0.0,
+                     "retx": fast + tmo + unk, "fast": fast, "timeout": tmo, "spurious": spur, "zero": zero,
+                     "hb_lost": hb, "srtt_ns": srtt, "rtt_p50_ns": None, "paths": None, "active": "-",
+                     "jitter_ns": None, "rwnd_min": None, "top_streams": "-"})
         mem.packets[aid] = pk
-        paths = a.get("paths") or []
-        best, grew = None, 0
-        for p in paths:
-            k = (aid, p.get("src"), p.get("dst"))
-            n = p.get("data_chunks", 0)
-            d = n - mem.path_data.get(k, 0)
-            mem.path_data[k] = n
-            if d > grew:
-                best, grew = f"{p.get('src')}>{p.get('dst')}", d
-        if best:
-            mem.active[aid] = best
-        retx = _both(a, "retransmissions")
-        rtts = [p.get("rtt") or {} for p in paths if p.get("rtt_scope", "path") == "path"]
-        srtt = [r.get("srtt_ns") for r in rtts if r.get("srtt_ns") is not None]
-        p50 = [r.get("p50_ns") for r in rtts if r.get("p50_ns") is not None]
-        jit = [d.get("jitter_ns") for d in (a.get("directions") or {}).values() if d.get("jitter_ns") is not None]
-        rwnd = [w.get("min") for w in _both(a, "a_rwnd") if w.get("min") is not None]
-        streams = [(s.get("chunks", 0), s.get("sid")) for d in (a.get("directions") or {}).values()
-                   for s in d.get("streams") or []]
-        hb = [p.get("heartbeats") or {} for p in paths]
-        rows.append({
-            "id": aid,
-            "ports": "/".join(str(p) for p in a.get("ports") or ()),
-            "state": a.get("state") or "-",
-            "paths": len({frozenset((p.get("src"), p.get("dst"))) for p in paths}),
-            "active": mem.active.get(aid, "-"),
-            "packets": pk,
-            "rate": rate,
-            "rtt_p50_ns": min(p50) if p50 else None,
-            "srtt_ns": min(srtt) if srtt else None,
-            "jitter_ns": max(jit) if jit else None,
-            "retx": sum(r.get("total", 0) for r in retx),
-            "fast": sum(r.get("fast", 0) for r in retx),
-            "timeout": sum(r.get("timeout", 0) for r in retx),
-            "spurious": sum(r.get("spurious", 0) for r in retx),
-            "rwnd_min": min(rwnd) if rwnd else None,
-            "zero": sum(w.get("zero_window_episodes", 0) for w in _both(a, "a_rwnd")),
-            "hb_lost": sum(h.get("unanswered", 0) for h in hb),
-            "top_streams": ",".join(str(sid) for _n, sid in sorted(streams, reverse=True)[:3]) or "-",
-        })
-    mem.elapsed = elapsed_s
+    mem.elapsed = tick.elapsed_s
     return rows
+
+
+def enrich(row: dict[str, Any], a: dict[str, Any] | None, mem: _Memory) -> dict[str, Any]:
+    """A shown row completed from the association's full entry: paths, the active one, RTT, jitter, windows."""
+    if a is None:
+        return row
+    aid = row["id"]
+    paths = a.get("paths") or []
+    best, grew = None, 0
+    for p in paths:
+        k = (aid, p.get("src"), p.get("dst"))
+        n = p.get("data_chunks", 0)
+        d = n - mem.path_data.get(k, n)          # first time seen: no growth known yet
+        mem.path_data[k] = n
+        if d > grew:
+            best, grew = f"{p.get('src')}>{p.get('dst')}", d
+    if best:
+        mem.active[aid] = best
+    rtts = [p.get("rtt") or {} for p in paths if p.get("rtt_scope", "path") == "path"]
+    srtt = [r.get("srtt_ns") for r in rtts if r.get("srtt_ns") is not None]
+    p50 = [r.get("p50_ns") for r in rtts if r.get("p50_ns") is not None]
+    jit = [d.get("jitter_ns") for d in (a.get("directions") or {}).values() if d.get("jitter_ns") is not None]
+    rwnd = [w.get("min") for w in _both(a, "a_rwnd") if w.get("min") is not None]
+    streams = [(s.get("chunks", 0), s.get("sid")) for d in (a.get("directions") or {}).values()
+               for s in d.get("streams") or []]
+    row.update(paths=len({frozenset((p.get("src"), p.get("dst"))) for p in paths}), active=mem.active.get(aid, "-"),
+               rtt_p50_ns=min(p50) if p50 else None, srtt_ns=min(srtt) if srtt else None,
+               jitter_ns=max(jit) if jit else None, rwnd_min=min(rwnd) if rwnd else None,
+               top_streams=",".join(str(sid) for _n, sid in sorted(streams, reverse=True)[:3]) or "-")
+    return row
 
 
 def _sort(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     if key == "id":
         return sorted(rows, key=lambda r: r["id"])
-    field_ = {"packets": "packets", "rate": "rate", "rtt": "rtt_p50_ns", "retx": "retx", "zero": "zero"}[key]
+    field_ = {"packets": "packets", "rate": "rate", "rtt": "srtt_ns", "retx": "retx", "zero": "zero"}[key]
     return sorted(rows, key=lambda r: (r[field_] is not None, r[field_] or 0), reverse=True)
 
 
@@ -162,7 +156,7 @@ class LiveView:
             self._live.start()
 
     def update(self, tick: Any) -> None:
-        rows = assoc_rows(tick.report, self.mem, tick.elapsed_s)
+        rows = assoc_rows(tick, self.mem)
         if not self.tty:
             if not tick.final:
                 print(plain_line(tick, rows), flush=True)
@@ -197,9 +191,9 @@ class LiveView:
         if tick.kernel is not None:
             for col in ("k.SRTT ms", "k.RTO ms", "cwnd", "kernel vs wire"):
                 t.add_column(col, justify="right" if col != "kernel vs wire" else "left")
-        shown = _sort(rows, self.sort)[: self.top]
+        shown = [enrich(r, tick.association(r["id"]), self.mem) for r in _sort(rows, self.sort)[: self.top]]
         for r in shown:
-            cells = [str(r["id"]), r["ports"], r["state"], str(r["paths"]), r["active"], f"{r['rate']:.0f}",
+            cells = [str(r["id"]), r["ports"], r["state"], str(r["paths"] or "-"), r["active"], f"{r['rate']:.0f}",
                      _ms(r["rtt_p50_ns"]), _ms(r["srtt_ns"]), _ms(r["jitter_ns"]),
                      f"{r['fast']}/{r['timeout']}/{r['spurious']}", "-" if r["rwnd_min"] is None else
                      str(r["rwnd_min"]), str(r["zero"]), str(r["hb_lost"]), r["top_streams"]]
@@ -215,10 +209,10 @@ class LiveView:
     def _drill(self, tick: Any, rows: list[dict[str, Any]]) -> list[Any]:
         from rich.table import Table
 
-        a = next((x for x in tick.report.get("associations", []) if x["id"] == self.assoc), None)
+        a = tick.association(self.assoc)
         if a is None:
             return [f"association {self.assoc}: not seen yet"]
-        r = next(x for x in rows if x["id"] == self.assoc)
+        r = enrich(next(x for x in rows if x["id"] == self.assoc), a, self.mem)
         out: list[Any] = [f"association {a['id']} ports {r['ports']} vtags {a.get('vtags')} {r['state']}  "
                           f"{r['packets']} packets  retransmissions {r['retx']} (fast {r['fast']}, timeout "
                           f"{r['timeout']}, spurious {r['spurious']})  zero windows {r['zero']}"]

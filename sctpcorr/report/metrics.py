@@ -17,14 +17,6 @@ __all__ = ["MetricsServer", "families"]
 PREFIX = "sctpcorr"
 
 
-def _paths(a: dict[str, Any]) -> list[dict[str, Any]]:
-    return [p for p in a.get("paths") or [] if p.get("rtt_scope", "path") == "path"]
-
-
-def _dirs(a: dict[str, Any]) -> list[dict[str, Any]]:
-    return list((a.get("directions") or {}).values())
-
-
 def families(tick: Any, top: int) -> list[Any]:
     """The metric families of one tick (also used by tests)."""
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -35,10 +27,11 @@ def families(tick: Any, top: int) -> list[Any]:
     def c(name: str, doc: str, labels: list[str]) -> CounterMetricFamily:
         return CounterMetricFamily(f"{PREFIX}_{name}", doc, labels=labels)
 
-    rep = tick.report
-    cap = rep.get("capture", {})
-    assocs = sorted(rep.get("associations", []), key=lambda a: (-a.get("packets", 0), a["id"]))
-    shown, rest = assocs[:top], assocs[top:]
+    cap = tick.capture
+    order = sorted(tick.summary, key=lambda t: (-t[2], t[0]))          # by packets (engine.SUMMARY_FIELDS)
+    pairs = [(t, a) for t in order[:top] if (a := tick.association(t[0])) is not None]
+    shown = [a for _t, a in pairs]
+    rest = order[top:]
     al = ["assoc", "ports"]
     pl = ["assoc", "ports", "src", "dst"]
     fam = {
@@ -64,23 +57,21 @@ def families(tick: Any, top: int) -> list[Any]:
         fam["iface_dropped"].add_metric([s.name, "kernel"], s.dropped)
         fam["iface_dropped"].add_metric([s.name, "interface"], s.ifdropped)
     states: dict[str, int] = {}
-    for a in assocs:
-        states[a.get("state") or "UNKNOWN"] = states.get(a.get("state") or "UNKNOWN", 0) + 1
+    for t in order:
+        states[t[1] or "UNKNOWN"] = states.get(t[1] or "UNKNOWN", 0) + 1
     for st, n in sorted(states.items()):
         fam["assocs"].add_metric([st], n)
 
-    def put_assoc(lab: list[str], group: list[dict[str, Any]]) -> None:
-        fam["a_packets"].add_metric(lab, sum(a.get("packets", 0) for a in group))
-        for kind in ("fast", "timeout", "unknown", "spurious"):
-            fam["a_retx"].add_metric(lab + [kind], sum((d.get("retransmissions") or {}).get(kind, 0)
-                                                       for a in group for d in _dirs(a)))
-        fam["a_zero"].add_metric(lab, sum((d.get("a_rwnd") or {}).get("zero_window_episodes", 0)
-                                          for a in group for d in _dirs(a)))
-        fam["a_up"].add_metric(lab, sum(1 for a in group if a.get("state") == "ESTABLISHED"))
+    def put_assoc(lab: list[str], group: list[tuple[Any, ...]]) -> None:
+        fam["a_packets"].add_metric(lab, sum(t[2] for t in group))
+        for i, kind in enumerate(("fast", "timeout", "unknown", "spurious")):
+            fam["a_retx"].add_metric(lab + [kind], sum(t[3 + i] for t in group))
+        fam["a_zero"].add_metric(lab, sum(t[7] for t in group))
+        fam["a_up"].add_metric(lab, sum(1 for t in group if t[1] == "ESTABLISHED"))
 
-    for a in shown:
+    for t, a in pairs:
         lab = [str(a["id"]), "/".join(str(p) for p in a.get("ports") or ())]
-        put_assoc(lab, [a])
+        put_assoc(lab, [t])
         for name, d in (a.get("directions") or {}).items():
             w = (d.get("a_rwnd") or {}).get("min")
             if w is not None:

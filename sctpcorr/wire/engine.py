@@ -39,6 +39,7 @@ __all__ = [
     "STATES",
     "DIRECTIONS",
     "EVENT_FIELDS",
+    "SUMMARY_FIELDS",
     "LIMITS",
     "chunk_name",
     "cause_name",
@@ -48,7 +49,8 @@ __all__ = [
 #: The analyser (C type). ``Analyzer(events=False, dup_window_ns=5_000_000, max_assocs=1_000_000,
 #: max_outstanding=65536, *, records=False)``; methods ``feed_capture``, ``finish_capture``, ``feed_packet``,
 #: ``drain_events``, ``drain_records`` (per-chunk binary records: read them with ``sctpcorr.wire.records``),
-#: ``report`` and ``association(id)`` (one association's report entry). See docs/design/engine.md.
+#: ``report``, ``association(id)`` (one association's report entry), ``summary()`` (a small tuple per association,
+#: SUMMARY_FIELDS) and ``capture_summary()`` (the report's capture section). See docs/design/engine.md.
 Analyzer = _engine.Analyzer
 
 #: Chunk type -> RFC name as used in every ``chunks`` dict of the report ("DATA", "INIT-ACK", "I-FORWARD-TSN"...).
@@ -93,6 +95,11 @@ EVENT_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
         "spurious": ("direction", "src", "dst", "tsn", "first_frame", "reason"),
     }
 )
+
+#: Names of the items of each ``Analyzer.summary()`` tuple (one per association, both directions summed; retransmitted
+#: DATA = fast + timeout + unknown, spurious is a subset of those).
+SUMMARY_FIELDS: Final = ("id", "state", "packets", "fast", "timeout", "unknown", "spurious", "zero_windows",
+                         "hb_unanswered", "srtt_ns", "vtag_a", "vtag_b", "port_a", "port_b")
 
 #: Fixed per-association table sizes of the engine (overflow is counted in ``capture.limits``).
 LIMITS: Final[Mapping[str, int]] = MappingProxyType(

@@ -135,7 +135,7 @@ def test_the_live_view_and_metrics_show_kernel_beside_wire():
         a.feed_packet(*p)
     rep = a.report()
     joined = list(join.joined.values())
-    tick = Tick(9.0, rep["capture"]["packets"], 0.0, rep, [IfaceStats("c1", 1)], [], kernel=joined)
+    tick = Tick.from_report(9.0, rep, [IfaceStats("c1", 1)], kernel=joined)
     buf = io.StringIO()
     v = LiveView(tty=True, console=Console(file=buf, width=220, color_system=None))
     v.update(tick)
@@ -146,7 +146,7 @@ def test_the_live_view_and_metrics_show_kernel_beside_wire():
     v.update(tick)
     v.close()
     assert "kernel (sock_diag, endpoint A)" in buf.getvalue() and "time the capture cannot see" in buf.getvalue()
-    assert "kernel: 1 joined (disagree 1)" in plain_line(tick, assoc_rows(rep, _Memory(), 9.0))
+    assert "kernel: 1 joined (disagree 1)" in plain_line(tick, assoc_rows(tick, _Memory()))
     pytest.importorskip("prometheus_client")
     from sctpcorr.report.metrics import families
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sctpcorr.live import Tick
-from sctpcorr.report.live import LiveView, assoc_rows, event_text, plain_line, _Memory
+from sctpcorr.report.live import LiveView, _Memory, assoc_rows, enrich, event_text, plain_line
 from sctpcorr.sources.live import IfaceStats
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,15 +32,15 @@ def report():
 
 
 def _tick(rep, events, final=False):
-    return Tick(2.0, rep["capture"]["packets"], 100.0, rep, [IfaceStats("eth0", 1, 10, 10, 3, 1)], events,
-                final=final)
+    return Tick.from_report(2.0, rep, [IfaceStats("eth0", 1, 10, 10, 3, 1)], events, packets_per_s=100.0,
+                            final=final)
 
 
 def test_rows_and_line_carry_the_reported_numbers(report):
     rep, events = report
     a = rep["associations"][0]
-    rows = assoc_rows(rep, _Memory(), 1.0)
-    r = rows[0]
+    rows = assoc_rows(_tick(rep, events), _Memory())
+    r = enrich(rows[0], a, _Memory())
     retx = a["directions"]["A>B"]["retransmissions"]
     assert (r["fast"], r["timeout"], r["spurious"]) == (retx["fast"], retx["timeout"], retx["spurious"]) == (13, 1, 1)
     assert r["packets"] == a["packets"] and r["state"] == a["state"]
@@ -102,3 +102,24 @@ def test_the_grafana_dashboard_queries_metrics_that_exist(report):
     dash = json.loads((ROOT / "docs" / "monitoring" / "grafana-dashboard.json").read_text())
     used = {m for p in dash["panels"] for t in p["targets"] for m in re.findall(r"sctpcorr_[a-z0-9_]+", t["expr"])}
     assert len(used) >= 9 and used <= served, used - served
+
+
+@pytest.mark.parametrize("rel", ["lossy/client.pcapng.gz", "ngap-like/client.pcapng.gz", "failover/server.pcapng.gz",
+                                 "slow-receiver/server.pcapng.gz"])
+def test_engine_summary_is_the_report_in_small(rel):
+    """Analyzer.summary() (C, what live reads every second) carries the same numbers as the full report entries
+    (summary_of, the Python mirror used for a final report)."""
+    import gzip
+
+    from sctpcorr.live import summary_of
+    from sctpcorr.wire.engine import SUMMARY_FIELDS, Analyzer
+
+    path = ROOT / "pcaps" / "lab" / rel
+    if not path.is_file():
+        pytest.skip(f"{rel} missing")
+    a = Analyzer()
+    a.feed_capture(gzip.decompress(path.read_bytes()))
+    got = a.summary()
+    want = [summary_of(x) for x in a.report()["associations"]]
+    assert got == want and len(got[0]) == len(SUMMARY_FIELDS)
+    assert a.capture_summary() == a.report()["capture"]
