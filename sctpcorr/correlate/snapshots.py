@@ -13,13 +13,16 @@ What is compared (each a :class:`~sctpcorr.correlate.model.Check`, judged over e
 * ``state``: the kernel's association state and the wire observer's (a change may land between the two reads:
   one tick apart per change is allowed);
 * ``packets_out`` / ``packets_in``: SCTP packets the kernel counted sent / received (``sctpi_opackets`` /
-  ``sctpi_ipackets``) against the packets the capture saw in that direction, both counted from the first tick the
-  association was joined (the kernel counts from the association's start, the capture from when it started);
+  ``sctpi_ipackets``) against the packets the capture saw in that direction: from the association's start when
+  the capture saw it begin (the passive side's kernel association is born with the COOKIE-ECHO: the INIT,
+  INIT-ACK and COOKIE-ECHO the wire saw are not in its counters; measured equal on both sides of every lab
+  bundle), else from the first joined tick;
 * ``retransmissions``: chunks the kernel retransmitted (``sctpi_rtxchunks``) against the DATA the wire saw
   retransmitted by this host, counted the same way;
 * ``srtt``: the kernel's SRTT of its primary path against the SRTT the wire's RTT samples give on the path from
-  this host to that address (at least ``MIN_SAMPLES`` samples; the kernel's SRTT is whole jiffies and also holds
-  the host's own stack time, which a capture on the host cannot see).  The kernel's RTO is shown, not judged:
+  this host to that address (at least ``MIN_SAMPLES`` samples).  The kernel's SRTT is whole jiffies moved by
+  ``(rtt >> 3) - (srtt >> 3)``: within one 8-jiffy band it cannot move, so both in one band agree; it also holds
+  the host's own stack time, which a capture on the host cannot see.  The kernel's RTO is shown, not judged:
   its bounds (``SCTP_RTOINFO`` per socket) are not in ``sctp_info``.
 
 The counters are read a moment apart from the capture's counts: they are judged on the latest tick alone, with the
@@ -148,8 +151,20 @@ class SnapshotJoin:
                     "retransmissions": (d_out.get("retransmissions") or {}).get("total", 0)}
         kern_now = {"packets_out": k.counters.get("opackets"), "packets_in": k.counters.get("ipackets"),
                     "retransmissions": k.counters.get("rtxchunks")}
-        base = self._base.setdefault(key, {**{f"w_{n}": v for n, v in wire_now.items()},
-                                           **{f"k_{n}": v for n, v in kern_now.items() if v is not None}})
+        if key not in self._base:
+            if not a.get("mid_association"):
+                # the capture saw the association begin: both count from its start (the passive side's kernel
+                # association is born with the COOKIE-ECHO, after the INIT and INIT-ACK the wire already counted)
+                hs = 0 if side == 0 else 1
+                self._base[key] = {"w_packets_out": hs, "w_packets_in": hs + 1 if hs else 0, "w_retransmissions": 0,
+                                   "k_packets_out": 0, "k_packets_in": 0, "k_retransmissions": 0, "skew": 0}
+            else:
+                # joined mid-association: from this tick on, with this tick's read skew carried as slack
+                self._base[key] = {**{f"w_{n}": v for n, v in wire_now.items()},
+                                   **{f"k_{n}": v for n, v in kern_now.items() if v is not None},
+                                   "skew": max(wire_now["packets_out"] - self._prev.get(key, wire_now)["packets_out"],
+                                               0)}
+        base = self._base[key]
         path = self._path(a, mine, k.path_addr)
         rtt = (path or {}).get("rtt") or {}
         wire = {"state": a.get("state"), **{n: wire_now[n] - base[f"w_{n}"] for n in wire_now},
@@ -161,7 +176,8 @@ class SnapshotJoin:
         for n in ("packets_out", "packets_in", "retransmissions"):
             kv = kern_now[n]
             checks.append(self._count(a["id"], n, None if kv is None or f"k_{n}" not in base
-                                      else kv - base[f"k_{n}"], wire[n], wire_now[n] - prev[n]))
+                                      else kv - base[f"k_{n}"], wire[n], wire_now[n] - prev[n] + base["skew"],
+                                      "since joined" if a.get("mid_association") else "since the association began"))
         checks.append(self._srtt(key, a["id"], k, wire, path))
         return Joined(a["id"], "AB"[side], k, wire, checks)
 
@@ -200,7 +216,7 @@ class SnapshotJoin:
         return self._judge(key, "state", a["id"], ok, s, "one tick apart per state change",
                            {"kernel": k.state, "wire": w}, allowed_off=len(seen) - 1)
 
-    def _count(self, aid: int, name: str, k: int | None, w: int, moved: int) -> Check:
+    def _count(self, aid: int, name: str, k: int | None, w: int, moved: int, since: str) -> Check:
         """A cumulative counter, judged on this tick alone (an earlier tick's skew does not persist).  The kernel's
         counter and the capture's count are read a moment apart: what the wire saw during the last tick bounds
         that moment's packets, so it is the slack (with at least 2, or 1 %); once traffic pauses it is exact."""
@@ -210,7 +226,7 @@ class SnapshotJoin:
             return Check(name, NOT_CHECKABLE, f"the kernel gave no {what} counter", assoc=aid)
         slack = max(2, int(max(k, w) * 0.01), moved)
         ok = abs(k - w) <= slack
-        s = (f"{what} since joined: kernel {k}, wire {w}" + ("" if ok else
+        s = (f"{what} {since}: kernel {k}, wire {w}" + ("" if ok else
              (": the capture missed some (another interface? packets dropped before the capture point?)"
               if k > w else ": the capture saw more than the kernel counted")))
         return Check(name, AGREE if ok else DISAGREE, s, assoc=aid,
@@ -220,14 +236,23 @@ class SnapshotJoin:
     def _srtt(self, key: tuple[int, int], aid: int, k: KernelAssoc, wire: dict[str, Any],
               path: dict[str, Any] | None) -> Check:
         tol_ns = self.jiffy_ns + self.tol.time_ns
-        tol = f"|kernel - wire| <= 1 jiffy + {self.tol.time_ns / 1e6:g} ms + 10 % of the wire's"
+        tol = (f"|kernel - wire| <= 1 jiffy + {self.tol.time_ns / 1e6:g} ms + 10 % of the wire's, or both in one "
+               "8-jiffy band (Linux's SRTT update cannot move within it)")
         if k.srtt_ns is None or path is None or wire["srtt_ns"] is None or wire["rtt_samples"] < MIN_SAMPLES:
             why = ("no kernel SRTT yet" if k.srtt_ns is None else "no wire path to the kernel's primary address"
                    if path is None else f"{wire['rtt_samples']} wire RTT samples on that path (< {MIN_SAMPLES})")
             return self._judge(key, "srtt", aid, None, f"SRTT not compared: {why}", tol, {})
         diff = k.srtt_ns - wire["srtt_ns"]
-        ok = abs(diff) <= tol_ns + wire["srtt_ns"] // 10
+        close = abs(diff) <= tol_ns + wire["srtt_ns"] // 10
+        # Linux keeps SRTT in whole jiffies and moves it by (rtt >> 3) - (srtt >> 3): while the samples lie in the
+        # SRTT's own 8-jiffy band it cannot move at all and stays where it was (the first sample, often)
+        band = (k.srtt_ns // self.jiffy_ns) >> 3 == (wire["srtt_ns"] // self.jiffy_ns) >> 3
+        ok = close or band
         s = f"SRTT to {k.path_addr}: kernel {_ms(k.srtt_ns)}, wire {_ms(wire['srtt_ns'])}"
+        if ok and not close:
+            lo = ((k.srtt_ns // self.jiffy_ns) >> 3) << 3
+            s += (f": in the same 8-jiffy band ({lo}..{lo + 7} jiffies), where the kernel's integer update "
+                  "(srtt += rtt/8 - srtt/8) cannot move it")
         if not ok:
             s += (": the kernel's is higher by time the capture cannot see (this host's stack: queueing before "
                   "the capture point, SACK processing)" if diff > 0 else ": the kernel's is lower than the wire "

@@ -45,16 +45,16 @@ def _packets(path: Path):
             yield int(round(ts * 1e9)), lt, bytes(buf)
 
 
-def replay(bundle: Path) -> tuple[SnapshotJoin, list]:
-    """Feed the client capture packet by packet; at each snapshot's real time, one join step."""
+def replay(bundle: Path, role: str = "client") -> tuple[SnapshotJoin, list]:
+    """Feed one endpoint's capture packet by packet; at each of its snapshots' real time, one join step."""
     pytest.importorskip("dpkt")
     from sctpcorr.wire.engine import Analyzer
 
     hz = json.loads((bundle / "manifest.json").read_text())["guest"]["hz"]
-    snaps = [r for r in _lines(bundle / "snapshots" / "client.jsonl.gz") if r.get("type") == "sock_diag"]
+    snaps = [r for r in _lines(bundle / "snapshots" / f"{role}.jsonl.gz") if r.get("type") == "sock_diag"]
     join = SnapshotJoin(hz)
     a = Analyzer()
-    pk = _packets(bundle / "client.pcapng.gz")
+    pk = _packets(bundle / f"{role}.pcapng.gz")
     nxt = next(pk, None)
     steps = []
     for snap in snaps:
@@ -66,12 +66,13 @@ def replay(bundle: Path) -> tuple[SnapshotJoin, list]:
     return join, steps
 
 
-@pytest.mark.parametrize("name", ["baseline", "lossy", "ngap-like", "slow-receiver"])
-def test_every_snapshot_joins_its_wire_association_and_the_counts_agree(name):
+@pytest.mark.parametrize("role", ["client", "server"])
+@pytest.mark.parametrize("name", ["baseline", "lossy", "ngap-like", "slow-receiver", "failover", "bulk"])
+def test_every_snapshot_joins_its_wire_association_and_the_counts_agree(name, role):
     bundle = LAB / name
     if not bundle.is_dir():
         pytest.skip(f"{name} bundle missing")
-    join, steps = replay(bundle)
+    join, steps = replay(bundle, role)
     joined = [j for _s, js in steps for j in js]
     with_assocs = [s for s, _js in steps if any(x.get("kind") == "assoc" for x in s["sockets"])]
     assert joined and len([1 for _s, js in steps if js]) == len(with_assocs)   # every snapshot with one joins
@@ -79,7 +80,7 @@ def test_every_snapshot_joins_its_wire_association_and_the_counts_agree(name):
     last = {j.kernel.my_vtag: j for j in joined}
     for j in last.values():
         v = {c.name: c for c in j.checks}
-        assert j.side == "A"                                  # the client sent the INIT: it is A on the wire
+        assert j.side == ("A" if role == "client" else "B")    # the client sent the INIT: it is A on the wire
         # the capture sits on the client's own interfaces: every packet it sent and received is on the wire
         for n in ("packets_out", "packets_in", "retransmissions", "state"):
             assert v[n].verdict == AGREE, v[n].as_dict()
@@ -106,6 +107,11 @@ def test_srtt_is_judged_and_the_hostdelay_bundle_shows_the_kernel_higher():
     _j, steps = replay(base)
     srtt = [c for _s, js in steps for j in js for c in j.checks if c.name == "srtt" and c.verdict != "not checkable"]
     assert srtt and srtt[-1].verdict == AGREE, srtt[-1].as_dict()
+    # the dead band: a kernel SRTT stuck a few jiffies above the wire's, both in one 8-jiffy band, agrees
+    j = SnapshotJoin(250)
+    k = KernelAssoc(1, 2, 5000, 6000, "ESTABLISHED", "10.0.0.2", srtt_ns=60_000_000)
+    c = j._srtt((1, 2), 1, k, {"srtt_ns": 48_190_565, "rtt_samples": 59}, {"src": "10.0.0.1", "dst": "10.0.0.2"})
+    assert c.verdict == AGREE and "8-jiffy band (8..15 jiffies)" in c.sentence
     _j, steps = replay(hd)
     srtt = [c for _s, js in steps for j in js for c in j.checks if c.name == "srtt" and c.verdict != "not checkable"]
     assert srtt and srtt[-1].verdict == DISAGREE, srtt[-1].as_dict()
