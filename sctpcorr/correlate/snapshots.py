@@ -8,7 +8,8 @@ Joining: the kernel knows its own tag and its peer's (``my_vtag``, ``peer_vtag``
 both endpoints' tags (``vtags``, A's first).  Equal tag pairs and ports are the same association, and the side
 whose tag is ``my_vtag`` is the host the kernel runs on: its packets are the wire's direction from that side.
 
-What is compared (each a :class:`~sctpcorr.correlate.model.Check`, judged over every tick so far):
+What is compared (each a :class:`~sctpcorr.correlate.model.Check`; the state over every tick so far, the counts and
+the SRTT, which are running values, on the latest tick):
 
 * ``state``: the kernel's association state and the wire observer's (a change may land between the two reads:
   one tick apart per change is allowed);
@@ -241,7 +242,7 @@ class SnapshotJoin:
         if k.srtt_ns is None or path is None or wire["srtt_ns"] is None or wire["rtt_samples"] < MIN_SAMPLES:
             why = ("no kernel SRTT yet" if k.srtt_ns is None else "no wire path to the kernel's primary address"
                    if path is None else f"{wire['rtt_samples']} wire RTT samples on that path (< {MIN_SAMPLES})")
-            return self._judge(key, "srtt", aid, None, f"SRTT not compared: {why}", tol, {})
+            return Check("srtt", NOT_CHECKABLE, f"SRTT not compared: {why}", assoc=aid, tolerance=tol)
         diff = k.srtt_ns - wire["srtt_ns"]
         close = abs(diff) <= tol_ns + wire["srtt_ns"] // 10
         # Linux keeps SRTT in whole jiffies and moves it by (rtt >> 3) - (srtt >> 3): while the samples lie in the
@@ -257,5 +258,7 @@ class SnapshotJoin:
             s += (": the kernel's is higher by time the capture cannot see (this host's stack: queueing before "
                   "the capture point, SACK processing)" if diff > 0 else ": the kernel's is lower than the wire "
                   "shows")
-        return self._judge(key, "srtt", aid, ok, s, tol, {"kernel_ns": k.srtt_ns, "wire_ns": wire["srtt_ns"],
-                                                           "wire_samples": wire["rtt_samples"]})
+        # judged on this tick alone, as the counters: both are running estimates, and the wire's settles only
+        # after some samples (MIN_SAMPLES is the floor, not a guarantee)
+        return Check("srtt", AGREE if ok else DISAGREE, s, assoc=aid, tolerance=tol,
+                     numbers={"kernel_ns": k.srtt_ns, "wire_ns": wire["srtt_ns"], "wire_samples": wire["rtt_samples"]})

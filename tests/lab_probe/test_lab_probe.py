@@ -558,6 +558,12 @@ def _identity(e: dict) -> str:
         skip += ("rtt_jiffies", "rtt_ns")     # jiffies - sent_at, computed by each program
     if e["type"] == "t3_expire":
         skip += ("deferred",)                 # sock_owned_by_user() at that instant: another CPU may take the lock
+        skip += ("rto_jiffies", "rto_ns")     # the transport's RTO at that instant: a SACK on the other CPU may
+        #                                       update it between the two programs (seen once: 25 vs 38 jiffies)
+    if e["type"] == "rto_update":
+        skip += ("source",)                   # data or heartbeat, from each recorder's own pairing state when a
+        #                                       SACK and a HEARTBEAT-ACK are processed at once on two CPUs (seen once,
+        #                                       with `live --diag` loading the guest beside the probes)
     return json.dumps({k: v for k, v in e.items() if k not in skip}, sort_keys=True)
 
 
