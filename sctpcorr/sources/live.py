@@ -141,11 +141,8 @@ class InterfaceSource:
             self.close()
             raise
         self._poll = select.poll()
-        self._fd_index = {}
-        for i, cap in enumerate(self._caps):
-            fd = cap.fileno()
-            self._fd_index[fd] = i
-            self._poll.register(fd, select.POLLIN)
+        for cap in self._caps:
+            self._poll.register(cap.fileno(), select.POLLIN)
 
     @property
     def label(self) -> str:
