@@ -129,20 +129,29 @@ class InterfaceSource:
         self._caps: list[Any] = []
         try:
             for name in self.names:
-                try:
-                    cap = _livecap.Capture(name, self.filter, self.snaplen, self.buffer_bytes, 100, self.promisc)
-                except _livecap.LiveError as exc:
-                    kind, msg = exc.args
-                    hint = _HINTS.get(kind, "").format(name=name)
-                    raise CaptureUnavailable(f"{name}: {hint + ': ' if hint else ''}{msg}") from None
-                self._caps.append(cap)
-                self.stats.append(IfaceStats(name, cap.linktype))
+                self._caps.append(self._open(_livecap, name))
+                self.stats.append(IfaceStats(name, self._caps[-1].linktype))
         except BaseException:
             self.close()
             raise
         self._poll = select.poll()
         for cap in self._caps:
             self._poll.register(cap.fileno(), select.POLLIN)
+
+    def _open(self, lib: Any, name: str) -> Any:
+        # the default filter's VLAN half does not compile where there is no VLAN header to test (Linux cooked
+        # captures: -i any): there plain SCTP is the same selection
+        filters = [self.filter] + (["sctp"] if self.filter == DEFAULT_FILTER else [])
+        for i, flt in enumerate(filters):
+            try:
+                return lib.Capture(name, flt, self.snaplen, self.buffer_bytes, 100, self.promisc)
+            except lib.LiveError as exc:
+                kind, msg = exc.args
+                if kind == "filter" and i + 1 < len(filters):
+                    continue
+                hint = _HINTS.get(kind, "").format(name=name)
+                raise CaptureUnavailable(f"{name}: {hint + ': ' if hint else ''}{msg}") from None
+        raise AssertionError("unreachable")
 
     @property
     def label(self) -> str:

@@ -180,3 +180,24 @@ def test_an_interface_down_at_start_is_a_one_line_error(veth, tmp_path):
         veth.link(True)
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert r.stderr.startswith(f"sctpcorr: error: {veth.rx_if}: the interface is down (ip link set {veth.rx_if} up)")
+
+
+def test_any_interface_captures_linux_cooked_with_the_same_analysis(veth, tmp_path):
+    """-i any: libpcap's Linux cooked capture, where the default filter's VLAN half does not compile (plain SCTP
+    is then the same selection); the analysis equals the Ethernet capture's, link layer aside."""
+    from livenet import timeless
+
+    eth = tmp_path / "eth.pcap"
+    to_ethernet(_corpus("open5gs/testregistration.pcapng"), eth)
+    out = tmp_path / "any.pcapng"
+    proc = veth.live("-i", "any", "-w", out, "--json", tmp_path / "any.json", "-q", ready=tmp_path / "ready")
+    veth.replay(eth)
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _o, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    doc = json.loads((tmp_path / "any.json").read_text())
+    assert doc["files"][0]["link_types"][0]["name"] in ("LINUX_SLL", "LINUX_SLL2")
+    assert tshark_count(out) == doc["capture"]["packets"] == 1306
+    orig = pcap_json(_corpus("open5gs/testregistration.pcapng"))
+    assert timeless(doc["associations"]) == timeless(orig["associations"])
