@@ -27,8 +27,9 @@ the SRTT, which are running values, on the latest tick):
   its bounds (``SCTP_RTOINFO`` per socket) are not in ``sctp_info``.
 
 The counters are read a moment apart from the capture's counts: they are judged on the latest tick alone, with the
-packets the wire saw during the last tick as the slack (at least ``max(2, 1 %)``), exact once traffic pauses.  Batch use: the same join over a recording's sock_diag snapshots and the report of the capture
-up to each snapshot's time (tests/correlate/test_snapshots.py does this on the lab bundles).
+packets the wire saw during the last tick as the slack (at least ``max(2, 1 %)``), exact once traffic pauses.
+Batch use: the same join over a recording's sock_diag snapshots and the report of the capture up to each
+snapshot's time (tests/correlate/test_snapshots.py does this on the lab bundles).
 """
 from __future__ import annotations
 
@@ -80,7 +81,6 @@ class KernelAssoc:
 class _Tally:
     ticks: int = 0
     off: int = 0
-    last: Check | None = None
 
 
 @dataclass
@@ -188,13 +188,10 @@ class SnapshotJoin:
         cands = [p for p in a.get("paths") or () if p.get("direction") == direction and p.get("dst") == addr]
         return max(cands, key=lambda p: (p.get("rtt") or {}).get("samples", 0), default=None)
 
-    def _judge(self, key: tuple[int, int], name: str, aid: int, ok: bool | None, sentence: str,
-               tolerance: str, numbers: dict[str, Any], allowed_off: int = 0) -> Check:
+    def _judge(self, key: tuple[int, int], name: str, aid: int, ok: bool, sentence: str, tolerance: str,
+               numbers: dict[str, Any], allowed_off: int = 0) -> Check:
+        """A verdict over every tick so far: at most ``allowed_off`` (or the outlier share) ticks off."""
         t = self._tally.setdefault((key, name), _Tally())
-        if ok is None:
-            c = Check(name, NOT_CHECKABLE, sentence, assoc=aid, tolerance=tolerance, numbers=numbers)
-            t.last = c
-            return c
         t.ticks += 1
         t.off += 0 if ok else 1
         allowed = max(allowed_off, int(t.ticks * self.tol.outlier_pct / 100))
@@ -204,9 +201,7 @@ class SnapshotJoin:
             sentence += f" (off at {t.off} of {t.ticks} ticks: within the {allowed} allowed)"
         elif verdict == DISAGREE and ok:
             sentence += f"; earlier, off at {t.off} of {t.ticks} ticks"
-        c = Check(name, verdict, sentence, assoc=aid, tolerance=tolerance, numbers=numbers)
-        t.last = c
-        return c
+        return Check(name, verdict, sentence, assoc=aid, tolerance=tolerance, numbers=numbers)
 
     def _state(self, key: tuple[int, int], a: dict[str, Any], k: KernelAssoc) -> Check:
         w = a.get("state")

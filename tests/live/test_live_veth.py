@@ -128,11 +128,7 @@ def _complete_outputs(tmp_path: Path, out: Path) -> dict:
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_signal_mid_capture_closes_every_file_whole(veth, tmp_path, sig):
-    eth = _bulk(tmp_path)
-    out = tmp_path / "live.pcapng"
-    proc = veth.live("-i", veth.rx_if, "-w", out, "--json", tmp_path / "live.json", "--events",
-                     tmp_path / "ev.jsonl", "--plain", ready=tmp_path / "ready")
-    replay = _paced(veth, eth)
+    proc, replay, eth, out = _live_during_a_paced_replay(veth, tmp_path)
     try:
         _wait_for_packets(proc, 500)
         _out, err = _stop(proc, sig)
@@ -148,19 +144,22 @@ def test_a_signal_mid_capture_closes_every_file_whole(veth, tmp_path, sig):
     assert live["capture"]["packets"] >= 500
 
 
-def _paced(veth, eth: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["ip", "netns", "exec", veth.tx, "tcpreplay", "-q", "-i", veth.tx_if, "-p", "400",
-                             str(eth)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def _live_during_a_paced_replay(veth, tmp_path: Path):
+    """live with -w, --json, --events and --plain on rx0, and the bulk capture replayed at 400 pps (about 5 s)
+    so that what the test does next lands mid-capture: (live, replay, the replayed file, the -w file)."""
+    eth = _bulk(tmp_path)
+    out = tmp_path / "live.pcapng"
+    proc = veth.live("-i", veth.rx_if, "-w", out, "--json", tmp_path / "live.json", "--events",
+                     tmp_path / "ev.jsonl", "--plain", ready=tmp_path / "ready")
+    replay = subprocess.Popen(["ip", "netns", "exec", veth.tx, "tcpreplay", "-q", "-i", veth.tx_if, "-p", "400",
+                               str(eth)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return proc, replay, eth, out
 
 
 def test_the_interface_going_down_and_up_mid_capture_is_reported_and_capture_resumes(veth, tmp_path):
     """libpcap keeps waiting on an interface that goes down; live says so every second and captures again when it
     comes back.  Stopped afterwards, every file is whole."""
-    eth = _bulk(tmp_path)
-    out = tmp_path / "live.pcapng"
-    proc = veth.live("-i", veth.rx_if, "-w", out, "--json", tmp_path / "live.json", "--events",
-                     tmp_path / "ev.jsonl", "--plain", ready=tmp_path / "ready")
-    replay = _paced(veth, eth)
+    proc, replay, eth, out = _live_during_a_paced_replay(veth, tmp_path)
     try:
         _wait_for_packets(proc, 300)
         veth.link(False)
@@ -186,11 +185,7 @@ def test_the_interface_going_down_and_up_mid_capture_is_reported_and_capture_res
 
 
 def test_the_interface_removed_mid_capture_ends_the_run_and_keeps_what_was_captured(veth, tmp_path):
-    eth = _bulk(tmp_path)
-    out = tmp_path / "live.pcapng"
-    proc = veth.live("-i", veth.rx_if, "-w", out, "--json", tmp_path / "live.json", "--events",
-                     tmp_path / "ev.jsonl", "--plain", ready=tmp_path / "ready")
-    replay = _paced(veth, eth)
+    proc, replay, eth, out = _live_during_a_paced_replay(veth, tmp_path)
     try:
         _wait_for_packets(proc, 300)
         veth.remove_link()
