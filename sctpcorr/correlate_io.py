@@ -29,7 +29,7 @@ from sctpcorr.correlate.checks import CAPTURE_TAIL_NS
 from sctpcorr.correlate.clock import recorded_offset
 from sctpcorr.correlate.core import Correlator
 from sctpcorr.correlate.kernel import KernelView
-from sctpcorr.correlate.wire import WireView
+from sctpcorr.correlate.wire import RecordBuffer, WireView
 from sctpcorr.errors import FileUnreadable, InputError, TruncatedCapture
 from sctpcorr.sources.pcapfile import CaptureReader, check_readable
 from sctpcorr.sources.recording import RecordingStream
@@ -108,18 +108,18 @@ class CaptureFeed:
         self.reader = CaptureReader(path)
         self.reader.open()
         self._blocks = self.reader.blocks()
-        from sctpcorr.wire.records import RECORD_DTYPE
-
-        self._dtype = RECORD_DTYPE
-        self._w = RECORD_DTYPE.itemsize // 8
-        self._buf = np.empty((0, self._w), dtype=np.uint64)     # records kept, as words: _buf[_start:_n]
-        self._start = self._n = 0
-        self.first_ns: int | None = None
-        self.last_ns: int | None = None         # the newest record read so far
+        self.buf = RecordBuffer()               # the records of the windows still open
         self.done = False
         self.info: dict[str, Any] = {}
-        self._sorted = True
         self._gen = self._produce()
+
+    @property
+    def first_ns(self) -> int | None:
+        return self.buf.first_ns
+
+    @property
+    def last_ns(self) -> int | None:
+        return self.buf.last_ns
 
     def _produce(self) -> Iterator[tuple[bytes, dict[str, Any] | None]]:
         """(records of the next block, None), ..., then (the last records, finish_capture()'s info)."""
@@ -144,14 +144,7 @@ class CaptureFeed:
             self.close()
             raise
         recs, info = item if ok else (b"", {})
-        if recs:
-            ts = self._append(recs)["ts_ns"]
-            if self._sorted and ((self.last_ns is not None and int(ts[0]) < self.last_ns)
-                                 or bool((ts[1:] < ts[:-1]).any())):
-                self._sorted = False        # out of order: windows select with a mask instead of a slice
-            lo, hi = int(ts.min()), int(ts.max())
-            self.first_ns = lo if self.first_ns is None else min(self.first_ns, lo)
-            self.last_ns = hi if self.last_ns is None else max(self.last_ns, hi)
+        self.buf.add(recs)
         if info is not None:
             self.info = info
             self.done = True
@@ -161,37 +154,8 @@ class CaptureFeed:
     def close(self) -> None:
         self.reader.close()
 
-    def _append(self, recs: bytes) -> np.ndarray:
-        """Add a block's records at the end of the buffer (grown by doubling; copied as 64-bit words: numpy
-        copies a structured dtype field by field); returns them as records."""
-        words = np.frombuffer(recs, dtype=np.uint64).reshape(-1, self._w)
-        need = self._n + len(words)
-        if need > len(self._buf):
-            kept = self._buf[self._start:self._n]
-            if need - self._start <= len(self._buf) // 2:          # room at the front: move the kept part there
-                self._buf[:len(kept)] = kept.copy()
-            else:
-                grown = np.empty((max(2 * (need - self._start), 1 << 16), self._w), dtype=np.uint64)
-                grown[:len(kept)] = kept
-                self._buf = grown
-            self._n -= self._start
-            self._start = 0
-            need = self._n + len(words)
-        self._buf[self._n:need] = words
-        out = self._buf[self._n:need].reshape(-1).view(self._dtype)
-        self._n = need
-        return out
-
     def records(self, lo: int | None = None, hi: int | None = None) -> np.ndarray:
-        """The records kept, or those with ``lo <= ts < hi`` (a slice, not a copy, when they are in time order,
-        as a capture's packets nearly always are)."""
-        r = self._buf[self._start:self._n].reshape(-1).view(self._dtype)
-        if lo is None or hi is None:
-            return r
-        ts = r["ts_ns"]
-        if self._sorted:
-            return r[int(np.searchsorted(ts, lo, side="left")):int(np.searchsorted(ts, hi, side="left"))]
-        return r[(ts >= lo) & (ts < hi)]
+        return self.buf.records(lo, hi)
 
     def view(self, lo: int | None = None, hi: int | None = None) -> WireView:
         """The records with ``lo <= ts < hi`` (capture clock; None: all kept), with the engine's report so far."""
@@ -208,15 +172,7 @@ class CaptureFeed:
         return v
 
     def drop_before(self, t: int) -> None:
-        r = self.records()
-        if not len(r):
-            return
-        if self._sorted:
-            self._start += int(np.searchsorted(r["ts_ns"], t, side="left"))
-        else:
-            keep = self._buf[self._start:self._n][r["ts_ns"] >= t]
-            self._buf[self._start:self._start + len(keep)] = keep
-            self._n = self._start + len(keep)
+        self.buf.drop_before(t)
 
 
 def load_capture(path: str, host: str | None = None, name: str | None = None,

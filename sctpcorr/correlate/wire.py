@@ -143,3 +143,80 @@ class WireView:
         return {"name": self.name, "host": self.host, "packets": cap.get("packets"),
                 "sctp_packets": cap.get("sctp_packets"), "associations": len(self.assocs),
                 "first_ns": self.first_ns, "last_ns": self.last_ns, **self.meta}
+
+
+class RecordBuffer:
+    """The wire engine's per-chunk records of the windows still open, as they come: appended block by block,
+    selected by time, dropped from the front once no window needs them.  Kept as rows of 64-bit words (numpy
+    copies a structured dtype field by field), grown by doubling.  Used by the file feeds of ``correlate`` and by
+    ``live --probes``."""
+
+    def __init__(self) -> None:
+        from sctpcorr.wire.records import RECORD_DTYPE
+
+        self._dtype = RECORD_DTYPE
+        self._w = RECORD_DTYPE.itemsize // 8
+        self._buf = np.empty((0, self._w), dtype=np.uint64)     # records kept: _buf[_start:_n]
+        self._start = self._n = 0
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None         # the newest record so far
+        self._sorted = True
+
+    def add(self, recs: bytes) -> None:
+        """A block of records (``Analyzer.drain_records()``)."""
+        if not recs:
+            return
+        ts = self._append(recs)["ts_ns"]
+        if self._sorted and ((self.last_ns is not None and int(ts[0]) < self.last_ns)
+                             or bool((ts[1:] < ts[:-1]).any())):
+            self._sorted = False        # out of order: windows select with a mask instead of a slice
+        lo, hi = int(ts.min()), int(ts.max())
+        self.first_ns = lo if self.first_ns is None else min(self.first_ns, lo)
+        self.last_ns = hi if self.last_ns is None else max(self.last_ns, hi)
+
+    def _append(self, recs: bytes) -> np.ndarray:
+        words = np.frombuffer(recs, dtype=np.uint64).reshape(-1, self._w)
+        need = self._n + len(words)
+        if need > len(self._buf):
+            kept = self._buf[self._start:self._n]
+            if need - self._start <= len(self._buf) // 2:          # room at the front: move the kept part there
+                self._buf[:len(kept)] = kept.copy()
+            else:
+                grown = np.empty((max(2 * (need - self._start), 1 << 16), self._w), dtype=np.uint64)
+                grown[:len(kept)] = kept
+                self._buf = grown
+            self._n -= self._start
+            self._start = 0
+            need = self._n + len(words)
+        self._buf[self._n:need] = words
+        out = self._buf[self._n:need].reshape(-1).view(self._dtype)
+        self._n = need
+        return out
+
+    def __len__(self) -> int:
+        return self._n - self._start
+
+    def records(self, lo: int | None = None, hi: int | None = None) -> np.ndarray:
+        """The records kept, or those with ``lo <= ts < hi`` (a slice, not a copy, when they are in time order,
+        as a capture's packets nearly always are)."""
+        r = self._buf[self._start:self._n].reshape(-1).view(self._dtype)
+        if lo is None or hi is None:
+            return r
+        ts = r["ts_ns"]
+        if self._sorted:
+            return r[int(np.searchsorted(ts, lo, side="left")):int(np.searchsorted(ts, hi, side="left"))]
+        return r[(ts >= lo) & (ts < hi)]
+
+    def drop_before(self, t: int) -> None:
+        r = self.records()
+        if not len(r):
+            return
+        if self._sorted:
+            self._start += int(np.searchsorted(r["ts_ns"], t, side="left"))
+        else:
+            keep = self._buf[self._start:self._n][r["ts_ns"] >= t]
+            self._buf[self._start:self._start + len(keep)] = keep
+            self._n = self._start + len(keep)
+
+
+__all__ += ["RecordBuffer"]

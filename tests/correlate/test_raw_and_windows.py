@@ -157,7 +157,7 @@ def test_capture_feed_keeps_what_the_windows_need():
     whole = correlate_io.load_capture(str(cap))
     allts = np.sort(whole.data.ts)
     f = correlate_io.CaptureFeed(str(cap))
-    f._buf = np.empty((64, f._w), dtype=np.uint64)        # tiny: every path of _append is taken
+    f.buf._buf = np.empty((64, f.buf._w), dtype=np.uint64)   # tiny: every path of _append is taken
     lo = None
     while f.more():
         r = f.records()
