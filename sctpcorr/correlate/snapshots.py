@@ -92,13 +92,18 @@ class Joined:
     kernel: KernelAssoc
     wire: dict[str, Any]              # the wire's numbers compared (this tick)
     checks: list[Check]
+    source: str = "sock_diag"         # where the kernel's values come from: "sock_diag" or "probe"
 
     @property
     def verdict(self) -> str:
-        return worst([c.verdict for c in self.checks])
+        """As the correlator's: disagree if any check does, else the worst of those that compared something;
+        not checkable when none could."""
+        compared = [c.verdict for c in self.checks if c.verdict != NOT_CHECKABLE]
+        return worst(compared) if compared else NOT_CHECKABLE
 
     def as_dict(self) -> dict[str, Any]:
-        return {"assoc": self.assoc, "side": self.side, "verdict": self.verdict, "kernel": self.kernel.as_dict(),
+        return {"assoc": self.assoc, "side": self.side, "source": self.source, "verdict": self.verdict,
+                "kernel": self.kernel.as_dict(),
                 "wire": self.wire, "checks": [c.as_dict() for c in self.checks]}
 
 
