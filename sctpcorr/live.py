@@ -29,7 +29,8 @@ from typing import Any
 from sctpcorr.pipeline import FileResult, Filters, PcapOptions, PcapRun, _EventFilter, event_to_dict
 from sctpcorr.sources.live import DEFAULT_FILTER, FollowSource, IfaceStats, InterfaceSource, split_blocks
 
-__all__ = ["LiveOptions", "LiveRun", "Tick", "KernelDiag", "RotatingWriter", "StopFlag", "run_live"]
+__all__ = ["LiveOptions", "LiveRun", "Tick", "KernelDiag", "KernelProbes", "JsonlTail", "RotatingWriter", "StopFlag",
+           "run_live"]
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,11 @@ class KernelDiag:
         self.errors = 0
         self.last_error: str | None = None
 
+    wants_records = False
+
+    def add_wire(self, recs: bytes) -> None:
+        pass
+
     def step(self, summary: list[tuple[Any, ...]], association: Callable[[int], dict[str, Any] | None]) -> list[Any]:
         """One dump, joined to the wire associations whose tags it names (only those are fetched whole)."""
         from sctpcorr.correlate.snapshots import KernelAssoc
@@ -284,6 +290,11 @@ class KernelDiag:
         self.join.step({"associations": [a for a in map(association, ids) if a is not None]}, kern)
         return list(self.join.joined.values())
 
+    def final(self, report: dict[str, Any]) -> list[Any]:
+        """The last dump, joined to the final report."""
+        by_id = {a["id"]: a for a in report.get("associations", [])}
+        return self.step([summary_of(a) for a in by_id.values()], by_id.get)
+
     def summary(self) -> dict[str, Any]:
         return {"source": "sock_diag", "hz": self.hz, "associations": [j.as_dict() for j in self.join.joined.values()],
                 "kernel_not_on_wire": self.join.unmatched_kernel, "dump_errors": self.errors,
@@ -291,6 +302,214 @@ class KernelDiag:
 
     def close(self) -> None:
         self.client.close()
+
+
+class JsonlTail:
+    """The complete lines appended to a JSONL file since the last read, parsed (``tail -f`` of a recording
+    another process writes).  A line cut at the end of what was written waits for its end; lines that are not
+    JSON are counted."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._f: Any = None
+        self._rest = b""
+        self.bad_lines = 0
+        self.bytes = 0
+
+    def read(self, limit: int = 8 << 20) -> list[dict[str, Any]]:
+        import json
+
+        if self._f is None:
+            try:
+                self._f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+            except FileNotFoundError:
+                return []
+        data = self._f.read(limit)
+        if not data:
+            return []
+        self.bytes += len(data)
+        data = self._rest + data
+        cut = data.rfind(b"\n") + 1
+        self._rest = data[cut:]
+        out = []
+        for line in data[:cut].splitlines():
+            if not line.strip():
+                continue
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                self.bad_lines += 1
+        return out
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGINT when the parent dies; SIGINT/SIGTERM at their defaults."""
+    import ctypes
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGINT), 0, 0, 0)
+
+
+def _root_netns() -> bool | None:
+    """Whether this process is in the host's network namespace: not one of the named ones (``ip netns``), and
+    PID 1's where that can be read.  None if it cannot tell."""
+    try:
+        mine = os.stat("/proc/self/ns/net").st_ino
+    except OSError:
+        return None
+    for d in ("/run/netns", "/var/run/netns"):
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        for n in names:
+            try:
+                if os.stat(os.path.join(d, n)).st_ino == mine:
+                    return False
+            except OSError:
+                pass
+    try:
+        return os.stat("/proc/1/ns/net").st_ino == mine
+    except OSError:
+        return None
+
+
+class KernelProbes:
+    """``--probes``: ``sctpcorr probe`` as a child process recording the stack's every decision (BPF), its JSONL
+    followed as it is written and joined to the capture by :class:`~sctpcorr.correlate.stream.LiveCorrelator`
+    (pure).  The probe sees every network namespace but must run from the host's own: kprobes are global, and a
+    BCC process under ``ip netns exec`` (which remounts /sys) cannot detach them at exit.  Starting compiles the
+    BPF programs (seconds; minutes under emulation): the constructor returns once they are attached."""
+
+    wants_records = True
+
+    def __init__(self, jsonl: str | None = None, probe_args: tuple[str, ...] = (),
+                 say: Callable[[str], None] | None = None, timeout_s: float = 1800.0,
+                 command: list[str] | None = None) -> None:
+        import subprocess
+        import sys
+        import tempfile
+
+        from sctpcorr.correlate.stream import LiveCorrelator
+        from sctpcorr.errors import SctpcorrError
+
+        def fail(msg: str) -> SctpcorrError:
+            err = SctpcorrError("--probes: " + msg)
+            err.exit_code = 2
+            return err
+
+        if command is None and os.geteuid() != 0:
+            raise fail("the BPF probes need root (CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN for kprobes)")
+        if command is None and _root_netns() is False:
+            raise fail("run live from the host's network namespace (kprobes are global, and BCC under "
+                       "`ip netns exec` cannot detach them); to watch another namespace's traffic, capture it "
+                       "there (tcpdump -U -w FILE) and read it with --follow FILE")
+        self._tmp = None if jsonl else tempfile.mkdtemp(prefix="sctpcorr-live-")
+        self.path = jsonl or os.path.join(self._tmp, "probe.jsonl")       # type: ignore[arg-type]
+        self.kept = jsonl is not None
+        ready = self.path + ".ready"
+        self.log_path = self.path + ".log"
+        for p in (ready, self.path):
+            if os.path.exists(p):
+                os.unlink(p)
+        argv = [*(command or [sys.executable, "-m", "sctpcorr.kernel.cli"]), "--jsonl", self.path, "-q",
+                "--ready-file", ready, "--flush-interval", "0.5", *probe_args]
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in close()
+        if say:
+            say("sctpcorr live: compiling and attaching the BPF probes (sctpcorr probe)...")
+        # its own session: Ctrl-C reaches live, which stops the probe after the capture; and should live die
+        # without stopping it, the kernel sends it SIGINT (PR_SET_PDEATHSIG), so no probe outlives live
+        self.proc = subprocess.Popen(argv, stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True, preexec_fn=_die_with_parent)
+        t0 = time.monotonic()
+        while not os.path.exists(ready):
+            if self.proc.poll() is not None:
+                self._log.close()
+                raise fail(f"sctpcorr probe exited ({self.proc.returncode}): {self._last_log_line()}")
+            if time.monotonic() - t0 > timeout_s:
+                self.close()
+                raise fail(f"the probes were not attached after {timeout_s:.0f} s")
+            time.sleep(0.2)
+        self.attach_s = time.monotonic() - t0
+        self.tail = JsonlTail(self.path)
+        self.lc = LiveCorrelator(capture_name="live", recording_name=os.path.basename(self.path))
+        self.correlation: Any = None
+        self._final: list[Any] = []
+
+    def _last_log_line(self) -> str:
+        try:
+            lines = [x for x in open(self.log_path, errors="replace").read().splitlines() if x.strip()]
+        except OSError:
+            return "(no output)"
+        errs = [x for x in lines if "error" in x.lower()]
+        return (errs or lines or ["(no output)"])[-1].removeprefix("sctpcorr: error: ")
+
+    def add_wire(self, recs: bytes) -> None:
+        self.lc.add_wire(recs)
+
+    def _read(self) -> None:
+        while True:
+            recs = self.tail.read()
+            if not recs:
+                return
+            self.lc.add_kernel(recs)
+
+    def _report(self, summary: list[tuple[Any, ...]],
+                association: Callable[[int], dict[str, Any] | None]) -> dict[str, Any]:
+        """The associations the kernel knows an end of (fetched whole: only those)."""
+        idents = set(self.lc.latest)
+        ids = [t[0] for t in summary if (t[12], t[10]) in idents or (t[13], t[11]) in idents]
+        return {"associations": [a for a in map(association, ids) if a is not None]}
+
+    def step(self, summary: list[tuple[Any, ...]], association: Callable[[int], dict[str, Any] | None]) -> list[Any]:
+        self._read()
+        report = self._report(summary, association)
+        self.lc.step(report, now_ns=time.monotonic_ns())
+        return self.lc.joined(report)
+
+    def final(self, report: dict[str, Any]) -> list[Any]:
+        """Stop the probe (it writes what it holds and its end record), read the rest, judge everything."""
+        self._stop()
+        self._read()
+        self.correlation = self.lc.finish(report)
+        self._final = self.lc.joined(report)
+        return self._final
+
+    def _stop(self) -> None:
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(120)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def summary(self) -> dict[str, Any]:
+        cx = self.correlation
+        return {"source": "probe", "recording": self.path if self.kept else None,
+                "attach_s": round(self.attach_s, 1), "probe_exit": self.proc.returncode,
+                "kernel_records": self.lc.kernel_records, "bad_lines": self.tail.bad_lines,
+                "associations": [j.as_dict() for j in self._final],
+                "correlation": cx.as_dict() if cx is not None else None}
+
+    def close(self) -> None:
+        import shutil
+
+        self._stop()
+        if hasattr(self, "tail"):
+            self.tail.close()
+        self._log.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
 
 
 def open_source(opts: LiveOptions) -> InterfaceSource | FollowSource:
@@ -307,14 +526,15 @@ def pcap_options(opts: LiveOptions, label: str) -> PcapOptions:
 
 def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: StopFlag, *,
              on_events: Callable[[list[dict[str, Any]]], None] | None = None,
-             on_tick: Callable[[Tick], None] | None = None, kernel: KernelDiag | None = None) -> LiveRun:
+             on_tick: Callable[[Tick], None] | None = None, kernel: KernelDiag | KernelProbes | None = None) -> LiveRun:
     """Capture until stopped; see the module's docstring.  ``source`` is opened by the caller (errors about the
     interface come before anything is written) and closed here."""
     from sctpcorr.wire.engine import Analyzer
 
     want_events = opts.events or opts.recent_events      # off otherwise: see 3. above
+    records = kernel is not None and kernel.wants_records      # --probes: the per-chunk records, for per-TSN joins
     a = Analyzer(events=want_events, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
-                 max_outstanding=opts.max_outstanding)
+                 max_outstanding=opts.max_outstanding, records=records)
     started_ns, t0 = time.time_ns(), time.monotonic()
     run = PcapRun(options=pcap_options(opts, source.label), files=[FileResult(path=source.label)], report={},
                   errors=[], interrupted=False, elapsed_ns=0, command="live")
@@ -368,6 +588,8 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
         if writer is not None:
             writer.write(data)
         packets += a.feed_capture(data)
+        if records:
+            kernel.add_wire(a.drain_records())           # type: ignore[union-attr]
         drain()
         return True
 
@@ -406,6 +628,8 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
     except ValueError as exc:
         info = {}
         run.files[0].error = str(exc)
+    if records:
+        kernel.add_wire(a.drain_records())               # type: ignore[union-attr]
     drain()
     fr = run.files[0]
     fr.format = info.get("format") or ("pcapng" if header else None)
@@ -419,7 +643,7 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
         final = Tick.from_report(time.monotonic() - t0, run.report, source.stats, list(recent),
                                  writer_error=writer.error if writer else None, final=True)
         final.packets = packets
-        final.kernel = kernel.step(final.summary, final.association) if kernel is not None else None
+        final.kernel = kernel.final(run.report) if kernel is not None else None
         if on_tick is not None:
             on_tick(final)
     return LiveRun(run, source.stats, stopped_by, writer.files if writer else [], writer.error if writer else None,

@@ -3,6 +3,7 @@ and :mod:`sctpcorr.report.metrics` (Prometheus)."""
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -20,6 +21,7 @@ Examples:
   sctpcorr live -i eth0 --metrics 127.0.0.1:9464 --plain > live.log   # for Prometheus
   sctpcorr live -i eth0 --duration 60 --json n2.json --events n2.jsonl
   sctpcorr live --follow /var/tmp/n2.pcap     # a capture that another tool is still writing
+  sctpcorr live -i eth0 --probes --json n2.json   # the kernel's view (BPF) beside the wire's, with verdicts
 """
 
 
@@ -74,13 +76,21 @@ def _hostport(ctx: click.Context, param: click.Parameter, value: str | None) -> 
               help="The kernel's view beside the wire's: sock_diag (no BPF) once a second, each association's "
                    "state, SRTT, RTO, cwnd and counters, joined by tags and judged against the capture.")
 @click.option("--diag-netns", metavar="NAME", help="Read sock_diag in this network namespace (default: live's own).")
+@click.option("--probes", is_flag=True,
+              help="The kernel's every decision beside the wire's: runs `sctpcorr probe` (BPF, root, from the "
+                   "host's network namespace) and correlates it with the capture as it comes: per association the "
+                   "kernel's SRTT, RTO, cwnd and the correlator's verdicts (TSNs, retransmissions, RTT samples, "
+                   "RTO, flight, windows, states); the final --json holds the whole correlation.")
+@click.option("--probes-jsonl", metavar="FILE",
+              help="With --probes: keep the probe's recording in FILE (for `sctpcorr correlate` later).")
 @click.option("--ready-file", metavar="FILE",
               help="Write FILE once capturing has started (for scripts that then start the traffic).")
 def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | None, write: str | None,
              rotate_mb: float | None, rotate_s: float | None, events_path: str | None, json_path: str | None,
              duration: float | None, count: int | None, metrics: tuple[str, int] | None, top: int, sort: str,
              show_assoc: int | None, plain: bool, quiet: bool, snaplen: int, buffer_mb: int,
-             promisc: bool, diag: bool, diag_netns: str | None, ready_file: str | None) -> None:
+             promisc: bool, diag: bool, diag_netns: str | None, probes: bool, probes_jsonl: str | None,
+             ready_file: str | None) -> None:
     """Capture SCTP live and show every association as it happens.
 
     Packets reach the same C engine as `sctpcorr pcap`, in blocks: the final --json equals `sctpcorr pcap --json`
@@ -113,8 +123,27 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
                        buffer_bytes=buffer_mb << 20, promisc=promisc)
     if diag_netns and not diag:
         raise click.UsageError("--diag-netns goes with --diag")
-    kernel = KernelDiag(diag_netns) if diag else None      # no sctp_diag: fails here, before capture
-    source = open_source(opts)          # a wrong interface fails here, before any file is written
+    if diag and probes:
+        raise click.UsageError("--diag or --probes: the probes' view includes what sock_diag gives")
+    if probes_jsonl and not probes:
+        raise click.UsageError("--probes-jsonl goes with --probes")
+    if follow and not os.path.lexists(follow):
+        click.echo(f"sctpcorr live: waiting for {follow} to appear", err=True)
+    kernel: Any = None
+    if diag:
+        kernel = KernelDiag(diag_netns)                    # no sctp_diag: fails here, before capture
+    elif probes:
+        from sctpcorr.live import KernelProbes
+
+        if follow is None:
+            open_source(opts).close()   # a wrong interface fails before the minutes a BPF compile may take
+        kernel = KernelProbes(probes_jsonl, say=lambda m: click.echo(m, err=True))
+    try:
+        source = open_source(opts)      # a wrong interface fails here, before any file is written
+    except BaseException:
+        if kernel is not None:
+            kernel.close()
+        raise
     stop = StopFlag()
     restore = stop.install()
     if ready_file:

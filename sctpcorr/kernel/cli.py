@@ -84,6 +84,9 @@ headers missing, SCTP not loaded, no probe can attach).
 @click.option("--dump-bpf", is_flag=True, hidden=True, help="Print the BPF C and the cflags, then exit.")
 @click.option("--clock-interval", type=float, default=10.0, hidden=True,
               help="Seconds between clock records (offsets and running loss counters).")
+@click.option("--flush-interval", type=click.FloatRange(min=0), default=0.0, metavar="SECONDS",
+              help="Write the --jsonl file through at least every SECONDS (for a reader that follows it, as "
+                   "`sctpcorr live --probes` does); 0: whenever its 64 KiB buffer fills.")
 @click.option("--toggle-signals", is_flag=True, hidden=True,
               help="SIGUSR1 detaches every probe, SIGUSR2 attaches them again (overhead benchmarks).")
 @click.option("--raw", "raw", type=click.Path(dir_okay=False), default=None, hidden=True,
@@ -98,7 +101,8 @@ def probe(source: str, jsonl: str | None, duration: float | None, interval: floa
           show: str | None, quiet: bool, wide: bool, pid: int | None, port: int | None, vtag: int | None,
           addr: str | None, netns: tuple[str, ...], with_diag: bool, only: str | None, exclude: tuple[str, ...],
           list_probes: bool, ready_file: str | None, ringbuf_pages: int, dump_bpf: bool, clock_interval: float, toggle_signals: bool,
-          raw: str | None, backlog_mb: int, replay_file: str | None, defer_decode: bool) -> None:
+          raw: str | None, backlog_mb: int, replay_file: str | None, defer_decode: bool,
+          flush_interval: float) -> None:
     """Record what the Linux SCTP stack believes: RTT samples, SRTT/RTO, cwnd, retransmissions and their
     reason, T3 expiries, heartbeats, path and association state, windows; every event tagged with the
     association's verification tags and ports."""
@@ -118,6 +122,7 @@ def probe(source: str, jsonl: str | None, duration: float | None, interval: floa
                    only=[s for s in only.split(",") if s] if only else None, exclude=list(exclude),
                    ready_file=ready_file, ringbuf_pages=ringbuf_pages, toggle_signals=toggle_signals,
                    clock_every_s=clock_interval, backlog_mb=backlog_mb, defer_decode=defer_decode,
+                   flush_every_s=flush_interval,
                    show=tuple(s for s in show.split(",") if s) if show else view.DEFAULT_SHOW)
     if replay_file:
         try:

@@ -64,6 +64,7 @@ class Config:
     ready_file: str | None = None
     ringbuf_pages: int = loader.RINGBUF_PAGES
     clock_every_s: float = 10.0
+    flush_every_s: float = 0.0     # write the JSONL through at least this often (0: when its buffer fills)
     toggle_signals: bool = False   # SIGUSR1 detaches every probe, SIGUSR2 attaches them again (benchmarks)
     raw: IO[bytes] | None = None   # every ring-buffer record as <u32 length><bytes> (fixtures, debugging)
     backlog_mb: int = 512          # events drained but not yet decoded, at most (beyond: dropped and counted)
@@ -418,6 +419,8 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
         if kind == "flush":
             if summ:
                 summ.flush()
+            if cfg.flush_every_s:
+                rec.flush()
             return
         for d in deriver.feed(r):
             rec.event(d)
@@ -507,9 +510,9 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                     inodes = socket_inodes(cfg.pid)
                     lo.set_inodes(inodes)
                 next_inodes = now + cfg.interval_s
-            if summ and now >= next_summary:
+            if (summ or cfg.flush_every_s) and now >= next_summary:
                 pump.put("flush", {})
-                next_summary = now + (cfg.summary_s or 1)
+                next_summary = now + min(x for x in ((cfg.summary_s or 1) if summ else 0, cfg.flush_every_s) if x)
             clock = rec.clock_due(stats)
             if clock is not None:
                 pump.put("meta", clock)

@@ -135,6 +135,19 @@ def summary_lines(doc: dict[str, Any]) -> list[str]:
         out.append("  written: " + ", ".join(live["files_written"]))
     if live.get("write_error"):
         out.append("  " + live["write_error"])
+    k = live.get("kernel")
+    if k:
+        v: dict[str, int] = {}
+        for j in k.get("associations") or ():
+            v[j["verdict"]] = v.get(j["verdict"], 0) + 1
+        line = (f"  kernel ({k['source']}): {len(k.get('associations') or ())} associations joined"
+                + (" (" + ", ".join(f"{n} {name}" for name, n in sorted(v.items())) + ")" if v else ""))
+        cx = k.get("correlation")
+        if cx:
+            line += f"; correlation: {cx.get('verdict')}"
+        if k.get("recording"):
+            line += f"; recording kept in {k['recording']}"
+        out.append(line)
     return out
 
 
@@ -199,7 +212,7 @@ class LiveView:
                      str(r["rwnd_min"]), str(r["zero"]), str(r["hb_lost"]), r["top_streams"]]
             if tick.kernel is not None:
                 j = kern.get(r["id"])
-                cells += (["-", "-", "-", "not in sock_diag"] if j is None else
+                cells += (["-", "-", "-", "not in the kernel's view"] if j is None else
                           [_ms(j.kernel.srtt_ns), _ms(j.kernel.rto_ns), str(j.kernel.cwnd), _verdict_cell(j)])
             t.add_row(*cells)
         more = f"  ... {len(rows) - len(shown)} more (--top, --sort {'|'.join(SORT_KEYS)})" \
@@ -219,7 +232,7 @@ class LiveView:
         j = kernel_by_assoc(tick).get(self.assoc)
         if j is not None:
             k = j.kernel
-            out.append(f"kernel (sock_diag, endpoint {j.side}): {k.state}, primary path {k.path_addr}, SRTT "
+            out.append(f"kernel ({j.source}, endpoint {j.side}): {k.state}, primary path {k.path_addr}, SRTT "
                        f"{_ms(k.srtt_ns)} ms, RTO {_ms(k.rto_ns)} ms, cwnd {k.cwnd}, ssthresh {k.ssthresh}, "
                        f"flight {k.flight_size} B, peer rwnd {k.peer_rwnd}")
             for c in j.checks:

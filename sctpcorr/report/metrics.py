@@ -92,9 +92,12 @@ def families(tick: Any, top: int) -> list[Any]:
     if tick.kernel is not None:
         ids = {a["id"]: a for a in shown}
         kf = {
-            "srtt": g("kernel_srtt_seconds", "The kernel's SRTT of the primary path (sock_diag)", al + ["path"]),
-            "rto": g("kernel_rto_seconds", "The kernel's RTO of the primary path (sock_diag)", al + ["path"]),
-            "cwnd": g("kernel_cwnd_bytes", "The kernel's cwnd of the primary path (sock_diag)", al + ["path"]),
+            "srtt": g("kernel_srtt_seconds", "The kernel's SRTT of the primary path (sock_diag or probes)",
+                      al + ["path"]),
+            "rto": g("kernel_rto_seconds", "The kernel's RTO of the primary path (sock_diag or probes)",
+                     al + ["path"]),
+            "cwnd": g("kernel_cwnd_bytes", "The kernel's cwnd of the primary path (sock_diag or probes)",
+                      al + ["path"]),
             "agree": g("kernel_wire_agree", "1 when the kernel and the wire agree on a check, 0 when not",
                        al + ["check"]),
         }

@@ -223,24 +223,36 @@ class InterfaceSource:
 
 @dataclass
 class FollowSource:
-    """A capture file (pcap or pcapng, not gzip) read as it grows, like ``tail -f``: ``poll()`` returns the bytes
-    appended since the last call (possibly ending inside a record: the engine carries the rest over)."""
+    """A capture file (pcap or pcapng, not gzip) read as it grows, like ``tail -F``: ``poll()`` returns the bytes
+    appended since the last call (possibly ending inside a record: the engine carries the rest over).  A file
+    that does not exist yet is waited for (``waiting`` says so): live may start before the tool that writes it;
+    one that exists but cannot be read is an error at once."""
 
     path: str
     block_size: int = 4 << 20
     stats: list[IfaceStats] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        import os
+
+        self.stats.append(IfaceStats(self.path))
+        self.done = False
+        self._f: Any = None
+        self.waiting = not os.path.lexists(self.path)
+        if not self.waiting:
+            self._open()
+
+    def _open(self) -> None:
         from sctpcorr.sources.pcapfile import GZIP_MAGIC, check_readable
 
         check_readable(self.path)
-        self._f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
-        if self._f.read(2) == GZIP_MAGIC:
-            self._f.close()
+        f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+        if f.read(2) == GZIP_MAGIC:
+            f.close()
             raise CaptureUnavailable(f"{self.path}: --follow reads a growing pcap/pcapng file, not gzip")
-        self._f.seek(0)
-        self.stats.append(IfaceStats(self.path))
-        self.done = False
+        f.seek(0)
+        self._f = f
+        self.waiting = False
 
     @property
     def label(self) -> str:
@@ -254,6 +266,13 @@ class FollowSource:
         return b""
 
     def poll(self, timeout_s: float) -> bytes:
+        if self._f is None:
+            import os
+
+            if not os.path.exists(self.path):
+                time.sleep(timeout_s)
+                return b""
+            self._open()
         data = self._f.read(self.block_size)
         if not data:
             time.sleep(timeout_s)
@@ -265,5 +284,6 @@ class FollowSource:
         return self.stats
 
     def close(self) -> None:
-        self._f.close()
+        if self._f is not None:
+            self._f.close()
 
