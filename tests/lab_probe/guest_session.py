@@ -4,7 +4,8 @@
 
 Beside the main recorder (everything, OUT/probe.jsonl) two filtered ones run during the loopback association and
 the scenarios: ``--addr 198.19.1.1`` (OUT/probe-addr.jsonl) and ``--pid <loopback helper> --port 36412``
-(OUT/probe-pid.jsonl); the tests compare them with the main recording.
+(OUT/probe-pid.jsonl); the tests compare them with the main recording.  ``sctpcorr live --probes`` runs from the
+start to the end of the baseline scenario, following its client capture (OUT/live-probes.json).
 
 Why one probe for all scenarios: BCC compiles the BPF program when the probe starts, and under QEMU TCG that
 takes 5-10 minutes; the BPF probe sees every network namespace from the root namespace, so one recording covers
@@ -140,8 +141,22 @@ def start_probe(out: Path, name: str, extra: list[str]) -> tuple[subprocess.Pope
     return proc, ready
 
 
-def stop(proc: subprocess.Popen) -> object:
-    proc.send_signal(signal.SIGINT)
+def start_live_probes(out: Path) -> tuple[subprocess.Popen, Path]:
+    """`sctpcorr live --probes` from the root namespace (where a BPF probe must run), following the lab's capture
+    of the client in LIVE_SCENARIO as it is written (the file appears when that scenario starts).  Started with
+    the other recorders so that its BCC compile runs beside theirs; stopped when that scenario ends."""
+    ready = out / "live-probes.ready"
+    ready.unlink(missing_ok=True)
+    argv = [PY, "-m", "sctpcorr.cli", "live", "--follow", str(out / LIVE_SCENARIO / "client.pcapng"), "--probes",
+            "--probes-jsonl", str(out / "live-probes.jsonl"), "--plain", "--json", str(out / "live-probes.json"),
+            "--ready-file", str(ready)]
+    proc = subprocess.Popen(argv, stdout=open(out / "live-probes.out", "w"), stderr=subprocess.STDOUT,
+                            env=dict(os.environ, PYTHONPATH=str(ROOT)), preexec_fn=default_signals)
+    return proc, ready
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGINT) -> object:
+    proc.send_signal(sig)
     try:
         return proc.wait(600)          # the decoder may still have a backlog to write
     except subprocess.TimeoutExpired:
@@ -194,6 +209,8 @@ def main() -> int:
         probes["probe-addr"] = start_probe(out, "probe-addr", ["--addr", ADDR_FILTER])
         probes["probe-pid"] = start_probe(out, "probe-pid", ["--pid", str(helper.pid), "--port", str(LOOP_PORT),
                                                              "--interval", "0.5"])
+    if not bench_only:
+        probes["live-probes"] = start_live_probes(out)
     session["filters"] = {"probe-addr": {"addr": ADDR_FILTER},
                           "probe-pid": {"pid": helper.pid, "port": LOOP_PORT}}
     pending = dict(probes)
@@ -202,6 +219,9 @@ def main() -> int:
             if ready.exists():
                 session[f"{name}_ready_s"] = round(time.monotonic() - t0, 1)
                 del pending[name]
+            elif proc.poll() is not None and name == "live-probes":     # its own test says so; the rest goes on
+                session["live-probes_error"] = (out / f"{name}.out").read_text()[-2000:]
+                del pending[name], probes[name]
             elif proc.poll() is not None:
                 session["probe_error"] = f"{name}: " + (out / f"{name}.out").read_text()[-2000:]
         if session.get("probe_error") or time.monotonic() - t0 > 1800:
@@ -240,7 +260,10 @@ def main() -> int:
         entry["end_mono_ns"] = time.monotonic_ns()
         session["scenarios"].append(entry)
         save()
-    for name in ("probe-addr", "probe-pid"):
+        if name == LIVE_SCENARIO and "live-probes" in probes:
+            session["live-probes_rc"] = stop(probes.pop("live-probes")[0], signal.SIGTERM)
+            save()
+    for name in ("probe-addr", "probe-pid", "live-probes"):
         if name not in probes:
             continue
         session[f"{name}_stopped_mono_ns"] = time.monotonic_ns()

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import collections
 import json
+import re
+import subprocess
 import os
 import statistics
 import sys
@@ -47,9 +49,9 @@ def session_dir(tmp_path_factory) -> Path:
     if not pr.ok or pr.kernel is None:
         pytest.skip(f"lab prerequisites missing: {pr.message()} (run scripts/setup-lab)")
     d = tmp_path_factory.mktemp("lab_probe")
-    # 3 G: three BCC compiles run at once in the guest (the main recorder and two filtered ones)
+    # 4 G: four BCC compiles run at once in the guest (the main recorder, two filtered ones, live --probes)
     runner.run_in_guest(f"{sys.executable} {ROOT / 'tests/lab_probe/guest_session.py'} {d} {SCENARIOS} "
-                        f"--bench-seconds 2 --bench-rounds 10", d, memory="3G", timeout_s=3600)
+                        f"--bench-seconds 2 --bench-rounds 10", d, memory="4G", timeout_s=3600)
     return d
 
 
@@ -699,3 +701,53 @@ def test_live_diag_shows_kernel_and_wire_values_with_verdicts_for_the_same_assoc
                        capture_output=True, text=True, cwd=ROOT)
     again = json.loads(r.stdout)
     assert again["associations"] == doc["associations"] and again["capture"] == doc["capture"]
+
+
+# ---- issue #9: `sctpcorr live --probes` beside a real association -------------------------------------------------
+
+def test_live_probes_shows_kernel_and_wire_values_with_verdicts_for_the_same_association(session_dir, session):
+    """`sctpcorr live --follow baseline/client.pcapng --probes` ran from the root namespace from the session's
+    start to the end of baseline (guest_session.py): its own BPF probe, the lab's client capture as it was
+    written, joined and judged while it ran.  It must name the lab's association with the kernel's values beside
+    the wire's and the correlator's verdicts, during the run and at the end, and those verdicts must be what the
+    batch correlator says of the same capture and recording."""
+    out = (session_dir / "live-probes.out").read_text() if (session_dir / "live-probes.out").exists() else ""
+    assert not session.get("live-probes_error"), session.get("live-probes_error")
+    assert (session_dir / "live-probes.json").exists(), out[-3000:]
+    doc = json.loads((session_dir / "live-probes.json").read_text())
+    assert doc["live"]["stopped_by"] == "SIGTERM", doc["live"]
+    kern = doc["live"]["kernel"]
+    assert kern["source"] == "probe" and kern["probe_exit"] == 0 and kern["bad_lines"] == 0, kern["probe_exit"]
+    assert kern["kernel_records"] > 100
+    # the lab's association, as the lab's own capture names it
+    lab_cap = session_dir / "baseline" / "client.pcapng"
+    r = subprocess.run([sys.executable, "-m", "sctpcorr.cli", "pcap", "--json", str(lab_cap)], capture_output=True,
+                       text=True, cwd=ROOT)
+    lab = json.loads(r.stdout)
+    assert doc["associations"] == lab["associations"]                 # live read the whole capture as it grew
+    (j,) = kern["associations"]
+    wa = next(a for a in doc["associations"] if a["id"] == j["assoc"])
+    assert j["side"] == "A" and j["source"] == "probe"                 # the client: the capture was taken there
+    k = j["kernel"]
+    assert k["srtt_ns"] and k["rto_ns"] and k["cwnd"] > 0 and k["path_addr"] == "198.19.1.1", k
+    assert k["counters"]["rtt_updates"] > 0 and j["wire"]["rtt_samples"] > 0
+    v = {(c["check"], c["direction"]): c for c in j["checks"]}
+    print("live --probes in the guest:", json.dumps({f"{n} {d}": (c["verdict"], c["sentence"])
+                                                      for (n, d), c in v.items()}))
+    cov = v[("tsn_coverage", "A>B")]
+    assert cov["verdict"] == "agree", cov
+    assert cov["numbers"]["kernel_sent"] == wa["directions"]["A>B"]["data_chunks"] > 0, cov
+    for name in ("retransmissions", "rtt_samples", "rto"):
+        assert v[(name, "A>B")]["verdict"] in ("agree", "explained"), v[(name, "A>B")]
+    assert "disagree" not in {c["verdict"] for c in j["checks"]}
+    # while it ran, not only at the end: the plain lines carried the join and its verdict
+    assert re.search(r"kernel: 1 joined \((agree|explained) 1\)", out), out[-3000:]
+    # the same verdicts as the batch correlator on the same two files
+    from sctpcorr.correlate import correlate
+    from sctpcorr.correlate_io import load_capture, load_kernel
+
+    batch = correlate([load_capture(str(lab_cap))], [load_kernel(str(session_dir / "live-probes.jsonl"))],
+                      same_host={(0, 0)})
+    ba = next(a for a in batch.assocs if a.wire.get(0) == j["assoc"])
+    want = {(c.name, c.direction): c.verdict for c in batch.checks if c.assoc == ba.id}
+    assert {key: c["verdict"] for key, c in v.items()} == want
