@@ -175,9 +175,15 @@ def _check_addr(ctx: click.Context, param: click.Parameter, values: tuple[str, .
               help="Association table size; beyond it new associations are counted as dropped.")
 @click.option("--max-outstanding", type=click.IntRange(min=1), default=65536, show_default=True, metavar="N",
               help="Unacknowledged TSNs tracked per direction; beyond it the oldest are evicted (counted).")
+@click.option("--telecom", is_flag=True,
+              help="Name every user message (NGAP, S1AP, X2AP, XnAP, Diameter, M3UA; by PPID or port): "
+                   "procedure latency, failures by cause, per-UE registration/attach timelines with their SCTP "
+                   "context, Diameter by command and result (docs/telecom.md). With --jsonl: one 'message' "
+                   "record per message.")
 def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, output: str | None,
          assoc_ids: tuple[int, ...], ports: tuple[int, ...], addrs: tuple[str, ...], max_streams: int,
-         progress: bool | None, dup_window_ms: float, max_assocs: int, max_outstanding: int) -> None:
+         progress: bool | None, dup_window_ms: float, max_assocs: int, max_outstanding: int,
+         telecom: bool) -> None:
     """Analyse SCTP in one or more capture files (pcap/pcapng, gzip or not; '-' = stdin).
 
     Several files are analysed as one capture, in the order given (rotated tcpdump files). Filters select
@@ -204,6 +210,7 @@ def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, ou
         dup_window_ns=int(dup_window_ms * 1_000_000),
         max_assocs=max_assocs,
         max_outstanding=max_outstanding,
+        telecom=telecom,
     )
     sizes: list[int | None] = []
     for f in files:

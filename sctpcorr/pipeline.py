@@ -235,6 +235,7 @@ class PcapOptions:
     max_assocs: int = 1_000_000
     max_outstanding: int = 65536
     block_size: int = BLOCK_SIZE
+    telecom: bool = False          # name the user messages (NGAP, S1AP, Diameter...): sctpcorr.telecom
 
 
 @dataclass
@@ -281,6 +282,7 @@ class PcapRun:
     events_seen: Counter[str] = field(default_factory=Counter)  # drained from the engine, by type
     events_written: int = 0  # handed to on_events after filtering
     command: str = "pcap"  # the command whose document this is ("live" shares the schema)
+    telecom: dict[str, Any] | None = None  # the telecom section (options.telecom)
 
     @property
     def exit_code(self) -> int:
@@ -314,8 +316,14 @@ def run_pcap(
         raise ValueError("standard input ('-') can be given only once")
     from sctpcorr.wire.engine import Analyzer
 
-    a = Analyzer(events=opts.events, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
-                 max_outstanding=opts.max_outstanding)
+    # --telecom: the engine's payloads and its events (retransmissions, RTT, windows: each message's SCTP context)
+    a = Analyzer(events=opts.events or opts.telecom, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
+                 max_outstanding=opts.max_outstanding, payloads=opts.telecom)
+    tel = None
+    if opts.telecom:
+        from sctpcorr.telecom.core import Telecom
+
+        tel = Telecom()
     started = time.monotonic_ns()
     run = PcapRun(options=opts, files=[], report={}, errors=[], interrupted=False, elapsed_ns=0)
 
@@ -329,10 +337,18 @@ def run_pcap(
     total_packets = 0
 
     def drain(file_index: int) -> None:
-        if not opts.events:
+        if tel is not None:
+            raw = a.drain_events()
+            msgs = tel.feed(a.drain_payloads(), raw)
+            if not opts.events:
+                return
+            events = [event_to_dict(e, file_index) for e in raw]
+            events.extend(message_event(m, file_index) for m in msgs)
+            events.sort(key=lambda e: (e["ts_ns"], e["frame_no"]))
+        elif not opts.events:
             return
-        raw = a.drain_events()
-        events = [event_to_dict(e, file_index) for e in raw]
+        else:
+            events = [event_to_dict(e, file_index) for e in a.drain_events()]
         run.events_seen.update(e["type"] for e in events)
         ready = evfilter.apply(events) if events else []
         if ready and on_events is not None:
@@ -416,8 +432,19 @@ def run_pcap(
         if progress is not None:
             progress.close()
     run.report = a.report()
+    if tel is not None:
+        run.telecom = tel.finish(run.report)
     run.elapsed_ns = time.monotonic_ns() - started
     return run
+
+
+def message_event(m: Any, file_index: int = 0) -> dict[str, Any]:
+    """A telecom message as a JSONL event (``"type": "message"``)."""
+    d = m.as_dict()
+    out = {"type": "message", "ts_ns": d.pop("ts_ns"), "file": file_index, "frame_no": d.pop("frame"),
+           "assoc_id": d.pop("assoc")}
+    out.update(d)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -439,4 +466,5 @@ def build_document(run: PcapRun) -> dict[str, Any]:
         "errors": [str(e) for e in run.errors],
         "capture": capture,
         "associations": [x for x in assocs if filters.matches(x)],
+        **({"telecom": run.telecom} if run.telecom is not None else {}),
     }

@@ -95,4 +95,5 @@ class JsonlWriter:
             "events_written": run.events_written,
             "events_dropped": (capture.get("limits") or {}).get("events_dropped", 0),
             "elapsed_ns": run.elapsed_ns,
+            **({"telecom": doc["telecom"]} if "telecom" in doc else {}),
         })

@@ -420,6 +420,10 @@ def _footer(doc: dict[str, Any]) -> list[str]:
 def render(doc: dict[str, Any], max_streams: int = 10) -> str:
     """The whole text report for a ``--json`` document; ``max_streams`` <= 0 shows every stream."""
     out = _summary(doc)
+    if doc.get("telecom") is not None:       # --telecom: what the user messages say, first
+        from sctpcorr.report.telecom import render as telecom
+
+        out += [""] + telecom(doc["telecom"])
     assocs = doc.get("associations", [])
     if not assocs:
         out += ["", "No SCTP association" + (" matches the filters." if any(

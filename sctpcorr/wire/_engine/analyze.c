@@ -1737,6 +1737,8 @@ static void on_data(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, uin
 
     if (is_new) {
         D->unique_tsns++;
+        if (an->payloads)
+            sc_pay_add(an, pkt, A->id, x->d, c, len, avail, flags, idata);
         if (x->wr)
             x->wr->note |= SC_WN_FIRST;
         if (ent) {
@@ -2813,6 +2815,7 @@ void sc_an_free(sc_analyzer *an)
     free(an->dup);
     free(an->ev);
     free(an->rec);
+    free(an->pay);
     if (an->dec)
         sc_decoder_free(an->dec);
     free(an);

@@ -348,6 +348,7 @@ typedef struct {
     uint64_t chunks[256];    /* every chunk of every SCTP frame (duplicates included), by type */
     uint64_t assocs_dropped, tsns_evicted, events_dropped, records_dropped;
     uint64_t paths_dropped, streams_dropped, addresses_dropped;
+    uint64_t payloads_dropped;
 } sc_capstats;
 
 /* One open-addressing (linear probing) map from a 64-bit key to a non-zero 32-bit value, used twice:
@@ -398,8 +399,36 @@ typedef struct sc_analyzer {
     uint64_t rec_drained;    /* records drained so far: rec[i] has sequence number rec_drained + i */
     sc_wrec rec_scratch;     /* where a record goes when there is no room: written, then discarded (counted) */
 
+    int payloads;            /* user-message payloads wanted (payload.c; set once, before the first packet) */
+    uint8_t *pay;            /* pending payloads: pay_n bytes of pay_cap */
+    size_t pay_n, pay_cap;
+
     uint64_t auto_frame;     /* frame numbers for feed_packet(frame_no=0) */
 } sc_analyzer;
+
+/* ------------------------------------------------------------------------------------------------ */
+/* User-message payloads (payload.c): a header per new DATA/I-DATA chunk, then its captured user data   */
+/* ------------------------------------------------------------------------------------------------ */
+#define SC_PAYLOADS_MAX ((size_t)256 << 20)   /* pending payload bytes between drains (beyond: counted drops) */
+typedef struct {
+    int64_t ts_ns;        /* capture timestamp of the packet */
+    uint64_t frame_no;
+    uint32_t assoc_id;
+    uint32_t tsn;
+    uint32_t ppid;        /* DATA: PPID. I-DATA: PPID on a first fragment (B bit), else FSN */
+    uint32_t len;         /* user-data bytes on the wire */
+    uint32_t caplen;      /* user-data bytes that follow (fewer when the snaplen cut the chunk) */
+    uint32_t ssn;         /* DATA: SSN. I-DATA: MID */
+    uint32_t vtag;        /* the packet's verification tag (names the receiving endpoint) */
+    uint16_t sid, sport, dport;
+    uint8_t dir;          /* the engine's direction when the chunk was analysed (0: A sent; may be provisional) */
+    uint8_t flags;        /* chunk flags: E 0x01, B 0x02, U 0x04, I 0x08 */
+    uint8_t idata;
+    uint8_t pad[3];
+} sc_payhdr;
+_Static_assert(sizeof(sc_payhdr) == 56, "sc_payhdr is 56 bytes (sctpcorr/telecom/payloads.py)");
+void sc_pay_add(sc_analyzer *an, const sc_packet *pkt, uint32_t assoc_id, unsigned dir, const uint8_t *c,
+                uint32_t len, uint32_t avail, uint8_t flags, int idata);
 
 sc_analyzer *sc_an_new(int events, int64_t dup_window_ns, uint64_t max_assocs, uint32_t max_outstanding);
 void sc_an_free(sc_analyzer *an);

@@ -668,7 +668,8 @@ static PyObject *build_capture(const sc_analyzer *an)
         put(sub, "events_dropped", u64(cs->events_dropped)) < 0 || put(sub, "paths_dropped", u64(cs->paths_dropped)) < 0 ||
         put(sub, "streams_dropped", u64(cs->streams_dropped)) < 0 ||
         put(sub, "addresses_dropped", u64(cs->addresses_dropped)) < 0 ||
-        put(sub, "records_dropped", u64(cs->records_dropped)) < 0)
+        put(sub, "records_dropped", u64(cs->records_dropped)) < 0 ||
+        put(sub, "payloads_dropped", u64(cs->payloads_dropped)) < 0)
         goto fail;
     MOVE(d, "limits", sub);
     return d;
@@ -791,12 +792,13 @@ static PyObject *Analyzer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 
 static int Analyzer_init(AnalyzerObject *self, PyObject *args, PyObject *kw)
 {
-    static char *kwlist[] = {"events", "dup_window_ns", "max_assocs", "max_outstanding", "records", NULL};
-    int events = 0, records = 0;
+    static char *kwlist[] = {"events", "dup_window_ns", "max_assocs", "max_outstanding", "records", "payloads",
+                             NULL};
+    int events = 0, records = 0, payloads = 0;
     long long dup_window_ns = 5000000;
     long long max_assocs = 1000000, max_outstanding = 65536;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pLLL$p:Analyzer", kwlist, &events, &dup_window_ns, &max_assocs,
-                                     &max_outstanding, &records))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pLLL$pp:Analyzer", kwlist, &events, &dup_window_ns, &max_assocs,
+                                     &max_outstanding, &records, &payloads))
         return -1;
     if (dup_window_ns < 0) {
         PyErr_SetString(PyExc_ValueError, "dup_window_ns must be >= 0 (0 disables duplicate detection)");
@@ -823,6 +825,7 @@ static int Analyzer_init(AnalyzerObject *self, PyObject *args, PyObject *kw)
         return -1;
     }
     an->records = records;
+    an->payloads = payloads;
     sc_an_free(self->an);
     sc_capture_free(self->cap);
     self->an = an;
@@ -1065,6 +1068,24 @@ static PyObject *Analyzer_drain_records(AnalyzerObject *self, PyObject *unused)
     return b;
 }
 
+/* All pending payloads as one bytes object (sc_payhdr + user data, padded to 8, each), then none pending. */
+static PyObject *Analyzer_drain_payloads(AnalyzerObject *self, PyObject *unused)
+{
+    if (check_ready(self) < 0)
+        return NULL;
+    sc_analyzer *an = self->an;
+    PyObject *b = PyBytes_FromStringAndSize(an->pay_n ? (const char *)an->pay : NULL, (Py_ssize_t)an->pay_n);
+    if (!b)
+        return NULL;
+    an->pay_n = 0;
+    if (an->pay_cap > ((size_t)16 << 20)) {     /* a burst grew it: give the memory back */
+        free(an->pay);
+        an->pay = NULL;
+        an->pay_cap = 0;
+    }
+    return b;
+}
+
 static PyObject *build_report(sc_analyzer *an);
 
 static PyObject *Analyzer_report(AnalyzerObject *self, PyObject *unused)
@@ -1185,6 +1206,10 @@ static PyMethodDef Analyzer_methods[] = {
      "automatically)."},
     {"drain_events", (PyCFunction)Analyzer_drain_events, METH_NOARGS,
      "drain_events() -> list[tuple]\n--\n\nEvents since the last drain (only with events=True)."},
+    {"drain_payloads", (PyCFunction)Analyzer_drain_payloads, METH_NOARGS,
+     "drain_payloads() -> bytes\n--\n\nThe user data of every DATA/I-DATA chunk seen for the first time since "
+     "the last drain (only with payloads=True): a 56-byte header then the data, padded to 8 (sctpcorr.telecom."
+     "payloads reads them)."},
     {"drain_records", (PyCFunction)Analyzer_drain_records, METH_NOARGS,
      "drain_records() -> bytes\n--\n\nThe per-chunk records since the last drain (only with records=True), "
      "RECORD_SIZE bytes each in native byte order (sctpcorr.wire.records.as_array reads them)."},

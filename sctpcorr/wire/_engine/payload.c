@@ -1,0 +1,71 @@
+/* User-message payloads (Analyzer(payloads=True), drain_payloads(); sctpcorr/telecom reads them).
+ *
+ * What the telecom layer needs from the wire: the bytes of every DATA / I-DATA chunk the first time the capture
+ * shows its TSN (retransmissions carry the same bytes), with what names it: time, frame, association, TSN,
+ * stream, SSN (I-DATA: MID), PPID (I-DATA middle/last fragments: FSN), the B/E/U flags and the packet's
+ * verification tag and ports (the direction is decided again from the tags once the association's orientation is
+ * final: a provisional orientation may swap).  Reassembly of fragmented messages and decoding are the reader's.
+ *
+ * Layout: one sc_payhdr (56 bytes, native byte order) followed by caplen bytes of user data, padded to 8.  The
+ * pending bytes are bounded by SC_PAYLOADS_MAX; beyond that a chunk's payload is dropped and counted
+ * (limits.payloads_dropped), never the analysis. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze.h"
+
+static inline uint32_t be32p(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+static inline uint16_t be16p(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+
+void sc_pay_add(sc_analyzer *an, const sc_packet *pkt, uint32_t assoc_id, unsigned dir, const uint8_t *c,
+                uint32_t len, uint32_t avail, uint8_t flags, int idata)
+{
+    uint32_t hdr = idata ? 20 : 16;
+    if (len < hdr || avail < hdr)
+        return;
+    uint32_t bytes = len - hdr;
+    uint32_t cap = (avail < len ? avail : len) - hdr;
+    size_t need = sizeof(sc_payhdr) + ((cap + 7u) & ~7u);
+    if (an->pay_n + need > an->pay_cap) {
+        size_t ncap = an->pay_cap ? an->pay_cap : (1u << 20);
+        while (ncap < an->pay_n + need)
+            ncap *= 2;
+        if (ncap > SC_PAYLOADS_MAX) {
+            an->cap.payloads_dropped++;
+            return;
+        }
+        uint8_t *nb = realloc(an->pay, ncap);
+        if (!nb) {
+            an->cap.payloads_dropped++;
+            return;
+        }
+        an->pay = nb;
+        an->pay_cap = ncap;
+    }
+    sc_payhdr *h = (sc_payhdr *)(an->pay + an->pay_n);
+    memset(h, 0, sizeof *h);
+    h->ts_ns = pkt->ts_ns;
+    h->frame_no = pkt->frame_no;
+    h->assoc_id = assoc_id;
+    h->tsn = be32p(c + 4);
+    h->sid = be16p(c + 8);
+    if (idata) {
+        h->ssn = be32p(c + 12);      /* MID */
+        h->ppid = be32p(c + 16);     /* PPID on a first fragment, else FSN */
+    } else {
+        h->ssn = be16p(c + 10);
+        h->ppid = be32p(c + 12);
+    }
+    h->len = bytes;
+    h->caplen = cap;
+    h->vtag = pkt->vtag;
+    h->sport = pkt->sport;
+    h->dport = pkt->dport;
+    h->dir = (uint8_t)dir;
+    h->flags = flags;
+    h->idata = (uint8_t)(idata != 0);
+    memcpy(an->pay + an->pay_n + sizeof *h, c + hdr, cap);
+    if (cap & 7u)
+        memset(an->pay + an->pay_n + sizeof *h + cap, 0, 8u - (cap & 7u));
+    an->pay_n += need;
+}
