@@ -252,6 +252,7 @@ main.add_command(pcap)
 
 def _register_optional() -> None:
     # lab and probe live in their own packages; they import nothing heavy (no bcc, no qemu) at import time.
+    from sctpcorr.compare_cli import compare_cmd
     from sctpcorr.correlate_cli import correlate_cmd, validate_cmd
     from sctpcorr.kernel.cli import probe
     from sctpcorr.lab.cli import lab
@@ -262,6 +263,7 @@ def _register_optional() -> None:
     main.add_command(correlate_cmd)
     main.add_command(validate_cmd)
     main.add_command(live_cmd)
+    main.add_command(compare_cmd)
 
 
 _register_optional()

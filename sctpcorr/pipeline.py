@@ -283,6 +283,7 @@ class PcapRun:
     events_written: int = 0  # handed to on_events after filtering
     command: str = "pcap"  # the command whose document this is ("live" shares the schema)
     telecom: dict[str, Any] | None = None  # the telecom section (options.telecom)
+    telecom_state: Any = None              # the sctpcorr.telecom.core.Telecom that made it (raw latencies)
 
     @property
     def exit_code(self) -> int:
@@ -434,6 +435,7 @@ def run_pcap(
     run.report = a.report()
     if tel is not None:
         run.telecom = tel.finish(run.report)
+        run.telecom_state = tel
     run.elapsed_ns = time.monotonic_ns() - started
     return run
 

@@ -145,6 +145,8 @@ class Telecom:
         self._ran_dir: dict[int, tuple[str, int]] = {}        # assoc -> (proto, vtag of messages the RAN sent)
         self._null_cipher: set[tuple[int, int]] = set()       # UEs (assoc, ran id) with NEA0/EEA0 selected
         self.new_messages: list[TMessage] = []                # of the last feed (the --jsonl events)
+        self.rtt_samples: list[int] = []                      # the wire's RTT samples, delayed SACKs left out
+        self.data_chunks = 0                                  # (for compare: retransmissions per DATA)
 
     # ---- input ---------------------------------------------------------------------------------------------
     def feed(self, payloads: bytes, events: list[tuple[Any, ...]] = ()) -> list[TMessage]:
@@ -170,6 +172,8 @@ class Telecom:
         kind, ts, _frame, aid = e[0], e[1], e[2], e[3]
         if kind == "rtt":
             self._last_rtt[aid] = e[8]
+            if not e[10] and len(self.rtt_samples) < 1_000_000:     # delayed_sack: the peer's timer, not the path
+                self.rtt_samples.append(e[8])
         elif kind == "sack":
             self._last_rwnd[(aid, e[4])] = e[6]
         else:                                   # retransmission: direction, src, dst, tsn, kind, spurious

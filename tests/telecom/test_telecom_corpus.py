@@ -15,8 +15,6 @@ from sctpcorr.telecom import ap
 from sctpcorr.telecom.core import Telecom
 from sctpcorr.wire.engine import Analyzer
 
-AP_CAPTURES = ["open5gs/testregistration.pcapng", "open5gs/testattach.pcapng", "tempo/ULRerror.pcap",
-               "tempo/nrmodulelogseNB2.pcap", "5Greplay/ue_authetication.pcapng", "tempo/MAGMA-NSA-TEST.pcap"]
 DIAMETER_CAPTURES = ["open5gs/testattach.pcapng", "magma/gx_gy_combined_06_210505_133132-1.pcapng",
                      "diafuzzer/S6a_perso.pcap"]
 
@@ -50,24 +48,61 @@ def tshark_layers(path, proto, prefs=None):
     return out
 
 
-@pytest.mark.parametrize("name", AP_CAPTURES)
-def test_ap_messages_match_tsharks_frame_by_frame(corpus, name):
+def _corpus_files():
+    from corpora import CORPUS
+
+    if not CORPUS.is_dir():
+        return []
+    return sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
+
+
+RAN_FIELD = {"ngap": "ran_ue_ngap_id", "s1ap": "enb_ue_s1ap_id", "x2ap": None, "xnap": None}
+
+
+def tshark_messages(path):
+    """(frame, protocol, procedure code, PDU kind, RAN UE id) and Diameter (frame, command, request, result) of
+    every NGAP/S1AP/X2AP/XnAP/Diameter message over SCTP tshark dissects, bundled ones included (Diameter over
+    TCP in the same captures is not ours)."""
+    pyshark = pytest.importorskip("pyshark")
+    cap = pyshark.FileCapture(str(path), display_filter="sctp and (ngap or s1ap or x2ap or xnap or diameter)",
+                              keep_packets=False)
+    ap_msgs, dia = collections.Counter(), collections.Counter()
+    try:
+        for p in cap:
+            frame = int(p.number)
+            for proto, ran_field in RAN_FIELD.items():
+                for layer in p.get_multiple_layers(proto):
+                    ran = layer.get_field(ran_field) if ran_field else None
+                    ap_msgs[(frame, proto, int(layer.get_field("procedurecode")),
+                             int(layer.get_field(f"{proto}_pdu")), int(ran) if ran is not None else None)] += 1
+            for layer in p.get_multiple_layers("diameter"):
+                rc = layer.get_field("result_code") or layer.get_field("experimental_result_code")
+                dia[(frame, int(layer.get_field("cmd_code")), layer.get_field("flags_request") in ("1", "True"),
+                     int(rc) if rc is not None else None)] += 1
+    finally:
+        cap.close()
+    return ap_msgs, dia
+
+
+@pytest.mark.parametrize("name", _corpus_files() or ["(no corpus)"])
+def test_every_corpus_message_matches_tsharks_frame_by_frame(corpus, name):
+    """Every capture of the corpus: each NGAP/S1AP/X2AP/XnAP message's procedure code, outcome and RAN-side UE
+    id, and each Diameter message's command, R flag and result, frame by frame, as tshark dissects them."""
     path = corpus / name
-    if not path.exists():
-        pytest.skip(f"{name} not in the corpus")
-    _t, msgs, doc = run(path)
-    ours = collections.Counter()
-    for m in msgs:
-        if m.proto in ("ngap", "s1ap", "x2ap"):
-            ours[(m.frame, m.proto, m.code, ap.TYPES.index(m.kind), m.ran_ue)] += 1
-    theirs = collections.Counter()
-    for proto, ran_field in (("ngap", "ran_ue_ngap_id"), ("s1ap", "enb_ue_s1ap_id"), ("x2ap", None)):
-        for frame, layer in tshark_layers(path, proto):
-            ran = layer.get_field(ran_field) if ran_field else None
-            theirs[(frame, proto, int(layer.get_field("procedurecode")), int(layer.get_field(f"{proto}_pdu")),
-                    int(ran) if ran is not None else None)] += 1
-    assert sum(ours.values()) > 0
-    assert ours == theirs
+    ap_t, dia_t = tshark_messages(path)
+    try:
+        _t, msgs, doc = run(path)
+    except ValueError:          # not a capture the engine reads (fuzzed corpus files): tshark must see nothing
+        assert not ap_t and not dia_t
+        return
+    ours = collections.Counter((m.frame, m.proto, m.code, ap.TYPES.index(m.kind), m.ran_ue) for m in msgs
+                               if m.proto in RAN_FIELD and m.kind is not None)
+    ours_dia = collections.Counter((m.frame, m.code, m.kind == "request", m.result) for m in msgs
+                                   if m.proto == "diameter" and m.kind is not None)
+    if not (ap_t or dia_t or ours or ours_dia):
+        pytest.skip(f"{name}: no NGAP, S1AP, X2AP, XnAP or Diameter")
+    assert ours == ap_t
+    assert ours_dia == dia_t
     assert not doc["undecoded"]
 
 
@@ -128,21 +163,15 @@ def test_registration_completes_are_tsharks_registration_complete_messages(corpu
 
 
 @pytest.mark.parametrize("name", DIAMETER_CAPTURES)
-def test_diameter_matches_tsharks(corpus, name):
+def test_diameter_requests_meet_their_answers(corpus, name):
     path = corpus / name
     if not path.exists():
         pytest.skip(f"{name} not in the corpus")
     _t, msgs, doc = run(path)
-    ours = collections.Counter((m.frame, m.code, m.kind == "request", m.result) for m in msgs
-                               if m.proto == "diameter")
-    theirs = collections.Counter()
-    for frame, layer in tshark_layers(path, "diameter"):
-        rc = layer.get_field("result_code") or layer.get_field("experimental_result_code")
-        theirs[(frame, int(layer.get_field("cmd_code")), layer.get_field("flags_request") in ("1", "True"),
-                int(rc) if rc is not None else None)] += 1
-    assert ours == theirs
     answered = sum(d["answered"] for d in doc["diameter"])
-    assert answered == sum(1 for m in msgs if m.proto == "diameter" and m.latency_ns is not None)
+    answers = [m for m in msgs if m.proto == "diameter" and m.kind == "answer"]
+    assert answered == sum(1 for m in answers if m.latency_ns is not None) > 0
+    assert all(m.latency_ns >= 0 for m in answers if m.latency_ns is not None)
 
 
 def test_a_message_split_into_two_data_chunks_is_put_back_together(corpus):
