@@ -513,10 +513,12 @@ def corpus_name(n: int) -> str:
 
 
 def build(packets: int, out: str, pcaps: str, rate: float = 10_000, max_gap_s: float = 1.0,
-          first_max_gap_s: float = 0.1, start_window_s: float = 3.0, quiet: bool = False) -> dict:
+          first_max_gap_s: float = 0.1, start_window_s: float = 3.0, quiet: bool = False,
+          only: list[str] | None = None) -> dict:
     t_start = time.monotonic()
     max_gap_ns = int(max_gap_s * 1e9)
-    sources = [load_source(pcaps, n, s, note, max_gap_ns, int(first_max_gap_s * 1e9)) for n, s, note in SOURCES]
+    mix = [(n, 1.0, "chosen with --sources") for n in only] if only else SOURCES
+    sources = [load_source(pcaps, n, s, note, max_gap_ns, int(first_max_gap_s * 1e9)) for n, s, note in mix]
     total_share = sum(s.share for s in sources)
 
     streams = []  # (source index, lane, generator)
@@ -637,13 +639,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--first-max-gap", type=float, default=0.1,
                     help="idle gap cap in the first loop, which holds the handshakes (s)")
     ap.add_argument("--start-window", type=float, default=3.0, help="lanes start within this many seconds (s)")
+    ap.add_argument("--sources", help="comma-separated files under --pcaps, in equal shares, instead of the mix "
+                                      "(e.g. open5gs/testregistration.pcapng for an NGAP-only corpus)")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
     if not os.path.isdir(a.pcaps):
         print(f"build_corpus: no capture folder {a.pcaps}", file=sys.stderr)
         return 2
     out = a.out or os.path.join(OUT_DIR, corpus_name(a.packets))
-    s = build(a.packets, out, a.pcaps, a.rate, a.max_gap, a.first_max_gap, a.start_window, a.quiet)
+    s = build(a.packets, out, a.pcaps, a.rate, a.max_gap, a.first_max_gap, a.start_window, a.quiet,
+              [x for x in a.sources.split(",") if x] if a.sources else None)
     if not a.quiet:
         print(f"{out}: {s['packets']:,} SCTP packets, {s['bytes'] / 1e6:.1f} MB, {s['duration_s']} s of traffic, "
               f"{s['lanes']} lanes (~{s['associations_expected']} associations), all lanes started by packet "
