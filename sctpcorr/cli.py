@@ -253,6 +253,7 @@ main.add_command(pcap)
 def _register_optional() -> None:
     # lab and probe live in their own packages; they import nothing heavy (no bcc, no qemu) at import time.
     from sctpcorr.compare_cli import compare_cmd
+    from sctpcorr.telecom_cli import decode_cmd
     from sctpcorr.correlate_cli import correlate_cmd, validate_cmd
     from sctpcorr.kernel.cli import probe
     from sctpcorr.lab.cli import lab
@@ -264,6 +265,7 @@ def _register_optional() -> None:
     main.add_command(validate_cmd)
     main.add_command(live_cmd)
     main.add_command(compare_cmd)
+    main.add_command(decode_cmd)
 
 
 _register_optional()

@@ -128,7 +128,7 @@ class Telecom:
         self.reasm = Reassembler()
         self.keep_data = keep_data
         self.full_causes = full_causes
-        self.messages: list[TMessage] = []          # AP messages (UE timelines, procedures)
+        self.messages: list[TMessage] = []          # every named message (UE timelines, HOL, the deep view)
         self.counts: Counter[tuple[str, str]] = Counter()
         self.undecoded: Counter[str] = Counter()
         self.other_ppids: Counter[int] = Counter()
@@ -196,6 +196,7 @@ class Telecom:
             self._ap(t, m.data)
         elif proto == "diameter":
             self._diameter(t, m.data)
+            self.messages.append(t)
         else:
             r = m3ua.decode(m.data)
             if r is None:
@@ -204,6 +205,7 @@ class Telecom:
             else:
                 t.name = f"{r[0]} {r[1]}"
                 self.m3ua[r] += 1
+            self.messages.append(t)
         self.counts[(proto, t.name)] += 1
         return t
 

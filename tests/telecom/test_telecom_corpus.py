@@ -215,3 +215,21 @@ def test_pcap_telecom_outputs(corpus, tmp_path):
     plain = json.loads(subprocess.run(cmd[:4] + ["--json", str(path)], capture_output=True, text=True,
                                       check=True).stdout)
     assert "telecom" not in plain and plain["associations"] == doc["associations"]
+
+
+def test_decode_shows_the_selected_messages_as_wireshark_dissects_them(corpus):
+    path = corpus / "open5gs/testregistration.pcapng"
+    if not path.exists():
+        pytest.skip("no open5gs capture")
+    cmd = [sys.executable, "-m", "sctpcorr.cli", "decode", str(path)]
+    p = subprocess.run(cmd + ["--ue", "1:1", "--message", "Security Mode"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    heads = [x for x in p.stdout.splitlines() if x.startswith("frame ")]
+    assert len(heads) == 2 and "[Security Mode Command]" in heads[0] and "[Security Mode Complete]" in heads[1]
+    assert "Message type: Security mode command (0x5d)" in p.stdout            # tshark's tree, NAS inside
+    assert "5G-EA0 (null ciphering algorithm)" in p.stdout
+    assert "Message type: Security mode complete (0x5e)" in p.stdout          # read through 5G-EA0
+    bad = subprocess.run(cmd + ["--ue", "one"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "expected ASSOC:RAN_UE_ID" in bad.stderr and "Traceback" not in bad.stderr
+    none = subprocess.run(cmd + ["--message", "NoSuchThing"], capture_output=True, text=True)
+    assert none.returncode == 1 and "no message matches" in none.stderr
