@@ -68,36 +68,25 @@ def decode(b: bytes) -> Diameter | None:
     return d
 
 
-def _result(b: bytes, i: int, end: int) -> int | None:
-    found = None
+def _avps(b: bytes, i: int, end: int):        # noqa: ANN202 - an iterator of (code, data)
+    """The AVPs of ``b[i:end]``: (code, data), stopping at the first malformed one."""
     while i + 8 <= end:
         code = int.from_bytes(b[i:i + 4], "big")
-        aflags = b[i + 4]
         alen = int.from_bytes(b[i + 5:i + 8], "big")
         if alen < 8:
-            return found
-        hdr = 12 if aflags & 0x80 else 8
-        data = b[i + hdr:i + alen]
+            return
+        hdr = 12 if b[i + 4] & 0x80 else 8          # V: a vendor id follows the length
+        yield code, b[i + hdr:i + alen]
+        i += (alen + 3) & ~3
+
+
+def _result(b: bytes, i: int, end: int) -> int | None:
+    """Result-Code, else Experimental-Result's Experimental-Result-Code."""
+    found = None
+    for code, data in _avps(b, i, end):
         if code == RESULT_CODE and len(data) >= 4:
             return int.from_bytes(data[:4], "big")
         if code == EXPERIMENTAL_RESULT:
-            inner = _result_grouped(data)
-            if inner is not None:
-                found = inner
-        i += (alen + 3) & ~3
+            found = next((int.from_bytes(d[:4], "big") for c, d in _avps(data, 0, len(data))
+                          if c == EXPERIMENTAL_RESULT_CODE and len(d) >= 4), found)
     return found
-
-
-def _result_grouped(b: bytes) -> int | None:
-    i = 0
-    while i + 8 <= len(b):
-        code = int.from_bytes(b[i:i + 4], "big")
-        aflags = b[i + 4]
-        alen = int.from_bytes(b[i + 5:i + 8], "big")
-        if alen < 8:
-            return None
-        hdr = 12 if aflags & 0x80 else 8
-        if code == EXPERIMENTAL_RESULT_CODE and alen - hdr >= 4:
-            return int.from_bytes(b[i + hdr:i + hdr + 4], "big")
-        i += (alen + 3) & ~3
-    return None
