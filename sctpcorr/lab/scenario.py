@@ -79,9 +79,15 @@ DEFAULTS: dict[str, Any] = {
         "status_interval_ms": 500,  # how often the client logs SCTP_STATUS / SCTP_GET_PEER_ADDR_INFO
     },
     "timeline": [],               # [{at_s, path, c2s: {...}, s2c: {...}}]: netem changes during the run
+    "ngap": {                     # ues > 0: the client is a gNB, the server an AMF, exchanging real NGAP
+        "ues": 0,                 # UEs that register (lab/ngapflow.py: 8 messages each, after one NG Setup)
+        "amf_delay_ms": 0.0,      # the AMF answers each uplink message this long after reading it
+        "gnb_delay_ms": 0.0,      # the gNB (for itself and its UE) answers each downlink message after this
+        "concurrency": 1,         # UEs registering at once
+    },
 }
 
-_SECTIONS = ("association", "server", "client")
+_SECTIONS = ("association", "server", "client", "ngap")
 
 # Where a path's netem settings apply: c2s/s2c on the router (the network), client_egress/server_egress on the
 # endpoint's own interface (inside that host, before its capture point).
@@ -168,6 +174,18 @@ def validate(raw: dict, name: str = "") -> dict:
         raise ScenarioError("server.port must be 1..65535")
     if not 0 < sc["duration_s"] <= 600:
         raise ScenarioError("duration_s must be in (0, 600]")
+    ng = sc["ngap"]
+    if ng["ues"]:
+        if not 1 <= ng["ues"] <= 1000 or not 1 <= ng["concurrency"] <= 100:
+            raise ScenarioError("ngap.ues must be 1..1000 and ngap.concurrency 1..100")
+        if min(ng["amf_delay_ms"], ng["gnb_delay_ms"]) < 0:
+            raise ScenarioError("ngap delays must be >= 0")
+        if cl["style"] != "one-to-one" or cl["associations"] != 1 or asoc["streams"] < 2:
+            raise ScenarioError("ngap: one one-to-one client association with at least 2 streams")
+        from sctpcorr.lab import ngapflow   # pycrate: on the host; the guest gets the encoded messages
+
+        ng["setup"] = ngapflow.setup()
+        ng["flows"] = [ngapflow.flow(u) for u in range(1, ng["ues"] + 1)]
     return sc
 
 

@@ -16,6 +16,7 @@ kernel probes.  Record types:
 ``send``      assoc, seq, sid, ppid, len, unordered  -- one per sendmsg() that returned
 ``recv``      assoc, seq, sid, ssn, ppid, tsn, cumtsn, len, unordered  -- one per complete message
 ``status``    assoc, SCTP_STATUS and SCTP_GET_PEER_ADDR_INFO of each peer address (cwnd, srtt, rto, state)
+``ngap``      event (send / recv), ue (0: NG Setup), step (lab/ngapflow.py), sid  -- scenario ``[ngap]``
 ``error``     what failed
 ``end``       totals: sent / received / echoed, and whether everything was acknowledged
 
@@ -149,6 +150,83 @@ class _Receiver:
         return [("message", (info, msg))]
 
 
+class NgapPeer:
+    """One side of the lab's NGAP registration flow (scenario ``[ngap]``; the messages were encoded on the host by
+    lab/ngapflow.py and arrive here as hex).  A received message is recognised by its bytes; the next message(s)
+    of the same flow that this side sends go out ``<role>_delay_ms`` later, so the delay is the ground truth of
+    the answer time.  The gNB starts with NG Setup, then keeps ``concurrency`` UEs registering.  Every message
+    sent and received is logged (``ngap`` records: ue, step, name)."""
+
+    def __init__(self, role: str, cfg: dict, log: Log) -> None:
+        import heapq
+
+        self._heapq = heapq
+        ng = cfg["ngap"]
+        self.role, self.log = role, log
+        self.delay_ns = int(ng[f"{role}_delay_ms"] * 1e6)
+        self.streams = cfg["association"]["streams"]
+        self.seqs = [[(w, bytes.fromhex(h)) for w, h in ng["setup"]]] + \
+                    [[(w, bytes.fromhex(h)) for w, h in f] for f in ng["flows"]]     # seqs[0]: NG Setup
+        self.index = {b: (u, k) for u, seq in enumerate(self.seqs) for k, (_w, b) in enumerate(seq)}
+        self.due: list[tuple[int, int, int, int, Any, int]] = []   # (t_ns, n, flow, step, socket, assoc_id)
+        self.n = 0
+        self.concurrency, self.started, self.finished = ng["concurrency"], 0, 0
+        self.ues = len(self.seqs) - 1
+
+    def sid(self, flow: int) -> int:
+        return 0 if flow == 0 else 1 + (flow - 1) % (self.streams - 1)
+
+    def _schedule(self, flow: int, step: int, sock: Any, assoc_id: int, at_ns: int) -> None:
+        seq = self.seqs[flow]
+        while step < len(seq) and seq[step][0] == self.role:
+            self.n += 1
+            self._heapq.heappush(self.due, (at_ns, self.n, flow, step, sock, assoc_id))
+            step += 1
+
+    def start(self, sock: Any, assoc_id: int) -> None:
+        """gNB: NG Setup now."""
+        self._schedule(0, 0, sock, assoc_id, time.monotonic_ns())
+
+    def received(self, msg: bytes, sock: Any, assoc_id: int) -> None:
+        key = self.index.get(msg)
+        if key is None:
+            self.log("error", where="ngap", error=f"unknown message of {len(msg)} bytes")
+            return
+        flow, step = key
+        self.log("ngap", event="recv", ue=flow, step=step, sid=self.sid(flow))
+        self._schedule(flow, step + 1, sock, assoc_id, time.monotonic_ns() + self.delay_ns)
+        if self.role == "gnb" and flow == 0 and step == 1:       # NG Setup done: UEs may start
+            self._more(sock, assoc_id)
+
+    def _more(self, sock: Any, assoc_id: int) -> None:
+        while self.started < self.ues and self.started - self.finished < self.concurrency:
+            self.started += 1
+            self._schedule(self.started, 0, sock, assoc_id, time.monotonic_ns())
+
+    def timeout(self, default: float) -> float:
+        if not self.due:
+            return default
+        return max(0.0, min(default, (self.due[0][0] - time.monotonic_ns()) / 1e9))
+
+    def send_due(self) -> None:
+        now = time.monotonic_ns()
+        while self.due and self.due[0][0] <= now:
+            _t, _n, flow, step, sock, assoc_id = self._heapq.heappop(self.due)
+            try:
+                sock.sendmsg([self.seqs[flow][step][1]], [sa.pack_sndinfo(self.sid(flow), 60, assoc_id=assoc_id)])
+            except OSError as e:
+                self.log("error", where="ngap send", ue=flow, step=step, error=str(e))
+                continue
+            self.log("ngap", event="send", ue=flow, step=step, sid=self.sid(flow))
+            if self.role == "gnb" and flow > 0 and step == len(self.seqs[flow]) - 1:
+                self.finished += 1
+                self._more(sock, assoc_id)
+
+    @property
+    def all_done(self) -> bool:
+        return self.finished >= self.ues and not self.due
+
+
 def run_server(cfg: dict, log: Log, ready: threading.Event | None = None) -> int:
     """Serve until every expected association ended (or duration_s + 30 s); 0 if all ended."""
     sv, cl, asoc, topo = cfg["server"], cfg["client"], cfg["association"], cfg["topology"]
@@ -171,9 +249,12 @@ def run_server(cfg: dict, log: Log, ready: threading.Event | None = None) -> int
     up_ids: list[int] = []
     done_ids: set[int] = set()
     done_socks: set[socket.socket] = set()
+    amf = NgapPeer("amf", cfg, log) if cfg.get("ngap", {}).get("ues") else None
     while ended < expected and time.monotonic() < deadline:
         socks = [lsock] + list(conns)
-        ready, _, _ = select.select(socks, [], [], 0.2)
+        ready, _, _ = select.select(socks, [], [], amf.timeout(0.2) if amf else 0.2)
+        if amf is not None:
+            amf.send_due()
         for s in ready:
             if s is lsock and sv["style"] == "one-to-one":
                 c, _ = lsock.accept()
@@ -198,7 +279,9 @@ def run_server(cfg: dict, log: Log, ready: threading.Event | None = None) -> int
                                 ended += 1
                 elif kind == "message":
                     info, msg = val
-                    if sv["echo"] and info is not None:
+                    if amf is not None:
+                        amf.received(msg, s, info.assoc_id if info is not None else 0)
+                    elif sv["echo"] and info is not None:
                         try:
                             s.sendmsg([msg], [sa.pack_sndinfo(info.sid, info.ppid, assoc_id=info.assoc_id)])
                             echoed += 1
@@ -228,9 +311,58 @@ def run_server(cfg: dict, log: Log, ready: threading.Event | None = None) -> int
     return 0 if ended >= expected else 3
 
 
+def run_ngap_client(cfg: dict, log: Log) -> int:
+    """The gNB of scenario ``[ngap]``: one association, NG Setup, then every UE's registration (NgapPeer); then
+    wait until everything is acknowledged, linger, close.  0 if every UE completed and all was acknowledged."""
+    cl, sv, asoc, topo = cfg["client"], cfg["server"], cfg["association"], cfg["topology"]
+    t_start = time.monotonic()
+    s = sa.open_socket("one-to-one")
+    _configure(s, asoc)
+    _bind(s, topo["client_addrs"], 0)
+    s.connect((topo["server_addrs"][0], sv["port"]))
+    rx = _Receiver(log, "client")
+    gnb = NgapPeer("gnb", cfg, log)
+    gnb.start(s, 0)
+    deadline = t_start + cfg["duration_s"]
+    next_status = time.monotonic_ns()
+    while not gnb.all_done and time.monotonic() < deadline:
+        r, _, _ = select.select([s], [], [], gnb.timeout(0.2))
+        if r:
+            for kind, val in rx.read(s, 0):
+                if kind == "message":
+                    gnb.received(val[1], s, 0)
+                elif kind == "eof":
+                    log("error", where="ngap", error="the AMF closed the association")
+                    deadline = 0
+        gnb.send_due()
+        if time.monotonic_ns() >= next_status:
+            next_status = time.monotonic_ns() + STATUS_EVERY_NS
+            _status(log, s, 0, 0, topo["server_addrs"], sv["port"])
+    all_acked = False
+    wait_until = time.monotonic() + 20
+    while time.monotonic() < wait_until:
+        st = sa.get_status(s, 0)
+        if st["unacked"] == 0 and st["pending"] == 0:
+            all_acked = True
+            break
+        time.sleep(0.05)
+    _status(log, s, 0, 0, topo["server_addrs"], sv["port"])
+    linger_end = time.monotonic() + cl["linger_s"]
+    while time.monotonic() < linger_end:
+        r, _, _ = select.select([s], [], [], max(0.0, linger_end - time.monotonic()))
+        if r:
+            rx.read(s, 0)
+    s.close()
+    log("end", role="client", ngap_ues=gnb.ues, ngap_completed=gnb.finished, all_acked=all_acked,
+        elapsed_ns=int((time.monotonic() - t_start) * 1e9))
+    return 0 if all_acked and gnb.finished == gnb.ues else 4
+
+
 def run_client(cfg: dict, log: Log) -> int:
     """Connect, send the scheduled messages, wait until all are acked (and echoed), linger, close; 0 if all
     messages were sent and acknowledged."""
+    if cfg.get("ngap", {}).get("ues"):
+        return run_ngap_client(cfg, log)
     cl, sv, asoc, topo = cfg["client"], cfg["server"], cfg["association"], cfg["topology"]
     rng = random.Random(cfg["seed"])
     t_start = time.monotonic()

@@ -16,7 +16,7 @@ import pytest
 
 from labrun import TIMINGS, lab_unavailable, record_timings
 
-SCENARIOS = ["baseline", "lossy", "failover", "ngap-like", "bulk", "slow-receiver"]
+SCENARIOS = ["baseline", "lossy", "failover", "ngap-like", "bulk", "slow-receiver", "ngap-registration"]
 _SPAN: list[float] = []   # monotonic time of the first lab test's start and of the latest lab test's end
 
 

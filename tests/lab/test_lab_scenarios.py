@@ -279,3 +279,64 @@ def test_wire_engine_sees_the_netem_delay_and_the_failover(lab_bundles):
     assert paths[(P2["client"], P2["server"])]["data_chunks"] > 0
     rep = _engine_report(bundle.find_file(lab_bundles["lossy"], "client.pcapng"))
     assert rep["associations"][0]["directions"]["A>B"]["retransmissions"]["total"] > 0
+
+
+# ---- issue #10: NGAP with a ground truth ------------------------------------------------------------------------
+
+def test_ngap_registration_latencies_are_the_delays_the_workload_put_in(lab_bundles):
+    """ngap-registration: a gNB registers UEs with an AMF over real NGAP encodings, the AMF answering each uplink
+    message after amf_delay_ms, the gNB each downlink one after gnb_delay_ms.  At the AMF's capture, the telecom
+    layer must find every registration complete, time each step the AMF took at its delay and each step the gNB
+    took at its delay plus the round trip, within the round trip the capture measured; tshark must read the
+    same messages."""
+    import subprocess
+    import sys
+
+    from telecom_helpers import tshark_messages
+
+    b = lab_bundles["ngap-registration"]
+    m = bundle.read_manifest(b)
+    assert m["complete"] is True, m.get("error")
+    ng = m["scenario"]["ngap"]
+    ues, amf_ns, gnb_ns = ng["ues"], ng["amf_delay_ms"] * 1e6, ng["gnb_delay_ms"] * 1e6
+    cl = _log(b, "client")
+    assert cl[-1]["type"] == "end" and cl[-1]["ngap_completed"] == ues and cl[-1]["all_acked"], cl[-1]
+    cap = bundle.find_file(b, "server.pcapng")
+    r = subprocess.run([sys.executable, "-m", "sctpcorr.cli", "pcap", "--telecom", "--json", str(cap)],
+                       capture_output=True, text=True, check=True)
+    doc = json.loads(r.stdout)
+    t = doc["telecom"]
+    assert t["messages"] == {"ngap": 2 + 8 * ues} and not t["undecoded"]
+    reg = t["registration"]["registration"]
+    assert reg["started"] == reg["complete"] == ues, reg
+    # the round trip the capture measured: the smallest RTT sample (no host time, no delayed SACK in it)
+    (a,) = doc["associations"]
+    rtt = min(d["rtt"]["min_ns"] for d in a["directions"].values() if d["rtt"].get("min_ns"))
+    assert 10e6 <= rtt <= 40e6, rtt           # netem puts 5 ms each way on p1
+    want = {"Authentication Request": amf_ns, "Security Mode Command": amf_ns, "InitialContextSetupRequest": amf_ns,
+            "Authentication Response": gnb_ns + rtt, "Security Mode Complete": gnb_ns + rtt,
+            "InitialContextSetupResponse": gnb_ns + rtt, "Registration Accept": 0, "Registration Complete": 0}
+    side = {"Authentication Request": "core", "Security Mode Command": "core", "InitialContextSetupRequest": "core",
+            "Authentication Response": "ran", "Security Mode Complete": "ran", "InitialContextSetupResponse": "ran"}
+    for step, v in reg["steps"].items():
+        assert v["n"] == ues
+        assert abs(v["p50_ns"] - want[step]) <= rtt, (step, v["p50_ns"] / 1e6, want[step] / 1e6, rtt / 1e6)
+    for u in t["ues"]:
+        for s in u["steps"][1:]:
+            if s["step"] in side:
+                assert s["sent_by"] == side[s["step"]], (u["ran_ue_id"], s)
+    # the AMF's part of each registration: its three answers
+    assert abs(reg["waited_for_core"]["p50_ns"] - 3 * amf_ns) <= 3 * rtt
+    ics = next(p for p in t["procedures"] if p["procedure"] == "InitialContextSetup")
+    assert ics["requests"] == ics["successful"] == ues and ics["unanswered"] == 0
+    assert abs(ics["latency"]["p50_ns"] - (gnb_ns + rtt)) <= rtt
+    ngs = next(p for p in t["procedures"] if p["procedure"] == "NGSetup")
+    assert ngs["successful"] == 1 and abs(ngs["latency"]["p50_ns"] - amf_ns) <= rtt
+    # tshark reads the lab's pycrate encodings as the telecom layer does
+    from telecom_helpers import run as telecom_run
+
+    ap_t, _dia = tshark_messages(cap)
+    _t, msgs, _doc = telecom_run(cap)
+    ours = {(x.frame, x.proto, x.code, ("initiating", "successful", "unsuccessful").index(x.kind), x.ran_ue)
+            for x in msgs}
+    assert len(ap_t) == 2 + 8 * ues and set(ap_t) == ours

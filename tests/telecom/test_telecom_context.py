@@ -11,7 +11,7 @@ from sctpcorr.wire.engine import Analyzer
 
 
 def _ue_messages(corpus):
-    from test_telecom_corpus import run
+    from telecom_helpers import run
 
     path = corpus / "open5gs/testregistration.pcapng"
     if not path.exists():

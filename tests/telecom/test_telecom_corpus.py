@@ -10,28 +10,12 @@ import sys
 
 import pytest
 
-from sctpcorr.sources.pcapfile import CaptureReader
+from telecom_helpers import RAN_FIELD, run, tshark_messages
+
 from sctpcorr.telecom import ap
-from sctpcorr.telecom.core import Telecom
-from sctpcorr.wire.engine import Analyzer
 
 DIAMETER_CAPTURES = ["open5gs/testattach.pcapng", "magma/gx_gy_combined_06_210505_133132-1.pcapng",
                      "diafuzzer/S6a_perso.pcap"]
-
-
-def run(path, keep_data=False):
-    a = Analyzer(events=True, payloads=True)
-    t = Telecom(keep_data=keep_data)
-    msgs = []
-    r = CaptureReader(str(path))
-    r.open()
-    for b in r.blocks():
-        a.feed_capture(b)
-        msgs += t.feed(a.drain_payloads(), a.drain_events())
-    a.finish_capture()
-    msgs += t.feed(a.drain_payloads(), a.drain_events())
-    r.close()
-    return t, msgs, t.finish(a.report())
 
 
 def tshark_layers(path, proto, prefs=None):
@@ -54,34 +38,6 @@ def _corpus_files():
     if not CORPUS.is_dir():
         return []
     return sorted(str(p.relative_to(CORPUS)) for p in CORPUS.rglob("*") if p.suffix in (".pcap", ".pcapng", ".cap"))
-
-
-RAN_FIELD = {"ngap": "ran_ue_ngap_id", "s1ap": "enb_ue_s1ap_id", "x2ap": None, "xnap": None}
-
-
-def tshark_messages(path):
-    """(frame, protocol, procedure code, PDU kind, RAN UE id) and Diameter (frame, command, request, result) of
-    every NGAP/S1AP/X2AP/XnAP/Diameter message over SCTP tshark dissects, bundled ones included (Diameter over
-    TCP in the same captures is not ours)."""
-    pyshark = pytest.importorskip("pyshark")
-    cap = pyshark.FileCapture(str(path), display_filter="sctp and (ngap or s1ap or x2ap or xnap or diameter)",
-                              keep_packets=False)
-    ap_msgs, dia = collections.Counter(), collections.Counter()
-    try:
-        for p in cap:
-            frame = int(p.number)
-            for proto, ran_field in RAN_FIELD.items():
-                for layer in p.get_multiple_layers(proto):
-                    ran = layer.get_field(ran_field) if ran_field else None
-                    ap_msgs[(frame, proto, int(layer.get_field("procedurecode")),
-                             int(layer.get_field(f"{proto}_pdu")), int(ran) if ran is not None else None)] += 1
-            for layer in p.get_multiple_layers("diameter"):
-                rc = layer.get_field("result_code") or layer.get_field("experimental_result_code")
-                dia[(frame, int(layer.get_field("cmd_code")), layer.get_field("flags_request") in ("1", "True"),
-                     int(rc) if rc is not None else None)] += 1
-    finally:
-        cap.close()
-    return ap_msgs, dia
 
 
 @pytest.mark.parametrize("name", _corpus_files() or ["(no corpus)"])
