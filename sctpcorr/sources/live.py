@@ -235,8 +235,9 @@ class FollowSource:
     def __post_init__(self) -> None:
         import os
 
-        self.stats.append(IfaceStats(self.path))
+        self.stats.append(IfaceStats(self.path))     # packets/received: set by the reader (run_live)
         self.done = False
+        self.bytes_read = 0
         self._f: Any = None
         self.waiting = not os.path.lexists(self.path)
         if not self.waiting:
@@ -277,7 +278,7 @@ class FollowSource:
         if not data:
             time.sleep(timeout_s)
             return b""
-        self.stats[0].received += len(data)
+        self.bytes_read += len(data)
         return data
 
     def refresh_stats(self) -> list[IfaceStats]:

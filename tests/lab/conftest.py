@@ -1,9 +1,9 @@
-"""The lab test group: boot the guest ONCE for all six scenarios (session fixture), then assert ground truth.
+"""The lab test group: boot the guest ONCE for all seven scenarios (session fixture), then assert ground truth.
 
 Skips, with the reason, when the lab cannot run here (no root, no kernel in /boot, no QEMU, no virtme-ng, no
 tshark): see ``scripts/setup-lab``.  ``SCTPCORR_LAB_BUNDLES=DIR`` reuses the bundles of an earlier
-``sctpcorr lab run baseline lossy failover ngap-like bulk slow-receiver --out DIR`` instead of booting (for
-working on the assertions).  Timings (boot, per scenario, whole group) are printed at the end of the run.
+``sctpcorr lab run baseline lossy failover ngap-like bulk slow-receiver ngap-registration --out DIR`` instead of
+booting (for working on the assertions).  Timings (boot, per scenario, whole group) are printed at the end of the run.
 """
 from __future__ import annotations
 
