@@ -6,6 +6,7 @@ taken next to each endpoint, read with tshark, and in the workload's own log.
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -287,8 +288,10 @@ def test_ngap_registration_latencies_are_the_delays_the_workload_put_in(lab_bund
     """ngap-registration: a gNB registers UEs with an AMF over real NGAP encodings, the AMF answering each uplink
     message after amf_delay_ms, the gNB each downlink one after gnb_delay_ms.  At the AMF's capture, the telecom
     layer must find every registration complete, time each step the AMF took at its delay and each step the gNB
-    took at its delay plus the round trip, within the round trip the capture measured; tshark must read the
-    same messages."""
+    took at its delay plus the round trip.  Under emulation each side's answer takes its delay plus 10-100 ms of
+    scheduling, so the truth per step is the side's own log (read the request, sent the answer): the capture's
+    step must match it within the round trip the capture measured, never fall below the delay, and tshark must
+    read the same messages."""
     import subprocess
     import sys
 
@@ -309,29 +312,53 @@ def test_ngap_registration_latencies_are_the_delays_the_workload_put_in(lab_bund
     assert t["messages"] == {"ngap": 2 + 8 * ues} and not t["undecoded"]
     reg = t["registration"]["registration"]
     assert reg["started"] == reg["complete"] == ues, reg
-    # the round trip the capture measured: the smallest RTT sample (no host time, no delayed SACK in it)
+    # the round trip the capture measured: the smallest RTT sample of what the AMF (B: the client sent the INIT)
+    # sent, timed from its own side (no host time, no delayed SACK in it)
     (a,) = doc["associations"]
-    rtt = min(d["rtt"]["min_ns"] for d in a["directions"].values() if d["rtt"].get("min_ns"))
-    assert 10e6 <= rtt <= 40e6, rtt           # netem puts 5 ms each way on p1
-    want = {"Authentication Request": amf_ns, "Security Mode Command": amf_ns, "InitialContextSetupRequest": amf_ns,
-            "Authentication Response": gnb_ns + rtt, "Security Mode Complete": gnb_ns + rtt,
-            "InitialContextSetupResponse": gnb_ns + rtt, "Registration Accept": 0, "Registration Complete": 0}
+    rtt = a["directions"]["B>A"]["rtt"]["min_ns"]
+    assert 40e6 <= rtt <= 100e6, rtt          # netem puts 20 ms each way on p1
     side = {"Authentication Request": "core", "Security Mode Command": "core", "InitialContextSetupRequest": "core",
             "Authentication Response": "ran", "Security Mode Complete": "ran", "InitialContextSetupResponse": "ran"}
-    for step, v in reg["steps"].items():
-        assert v["n"] == ues
-        assert abs(v["p50_ns"] - want[step]) <= rtt, (step, v["p50_ns"] / 1e6, want[step] / 1e6, rtt / 1e6)
+    flow_step = {"Authentication Request": 1, "Authentication Response": 2, "Security Mode Command": 3,
+                 "Security Mode Complete": 4, "InitialContextSetupRequest": 5, "InitialContextSetupResponse": 6}
+
+    def answers(role: str) -> dict:
+        """(ue, step) -> how long that side took to answer, by its own log: from reading the message before to
+        sending this one (the configured delay, plus the emulated guest's scheduling)."""
+        recs = [r for r in _log(b, role) if r["type"] == "ngap"]
+        recv = {(r["ue"], r["step"]): r["real_ns"] for r in recs if r["event"] == "recv"}
+        return {(r["ue"], r["step"]): r["real_ns"] - recv[(r["ue"], r["step"] - 1)] for r in recs
+                if r["event"] == "send" and (r["ue"], r["step"] - 1) in recv}
+    took = {"core": answers("server"), "ran": answers("client")}
+    assert min(took["core"].values()) >= amf_ns and min(took["ran"].values()) >= gnb_ns   # the delays were kept
+    off: dict[str, list[float]] = {"core": [], "ran": []}
     for u in t["ues"]:
         for s in u["steps"][1:]:
-            if s["step"] in side:
-                assert s["sent_by"] == side[s["step"]], (u["ran_ue_id"], s)
+            if s["step"] not in side:
+                continue
+            who = side[s["step"]]
+            assert s["sent_by"] == who, (u["ran_ue_id"], s)
+            truth = took[who][(u["ran_ue_id"], flow_step[s["step"]])] + (rtt if who == "ran" else 0)
+            off[who].append(s["step_ns"] - truth)
+    assert len(off["core"]) == len(off["ran"]) == 3 * ues
+    # at the AMF's capture an AMF step is the AMF's own answer time plus the time the request waited in the AMF's
+    # host before the workload read it (never less, but for the moments between the answer leaving in sendmsg()
+    # and the log's clock read after it: up to 4 ms seen under TCG); a gNB step is the gNB's answer time plus the
+    # round trip and both hosts' waits: each within the round trip the capture measured
+    assert min(off["core"]) >= -10_000_000, min(off["core"])
+    assert 0 <= statistics.median(off["core"]) <= rtt, (statistics.median(off["core"]) / 1e6, rtt / 1e6)
+    assert abs(statistics.median(off["ran"])) <= rtt, (statistics.median(off["ran"]) / 1e6, rtt / 1e6)
+    for step, v in reg["steps"].items():
+        assert v["n"] == ues
+        if step in side:          # the configured delay is a floor for the median too
+            assert v["p50_ns"] >= (amf_ns if side[step] == "core" else gnb_ns + rtt) - 1_000_000, (step, v)
     # the AMF's part of each registration: its three answers
-    assert abs(reg["waited_for_core"]["p50_ns"] - 3 * amf_ns) <= 3 * rtt
+    assert reg["waited_for_core"]["p50_ns"] >= 3 * amf_ns
     ics = next(p for p in t["procedures"] if p["procedure"] == "InitialContextSetup")
     assert ics["requests"] == ics["successful"] == ues and ics["unanswered"] == 0
-    assert abs(ics["latency"]["p50_ns"] - (gnb_ns + rtt)) <= rtt
+    assert ics["latency"]["p50_ns"] >= gnb_ns + rtt
     ngs = next(p for p in t["procedures"] if p["procedure"] == "NGSetup")
-    assert ngs["successful"] == 1 and abs(ngs["latency"]["p50_ns"] - amf_ns) <= rtt
+    assert ngs["successful"] == 1 and ngs["latency"]["p50_ns"] >= amf_ns
     # tshark reads the lab's pycrate encodings as the telecom layer does
     from telecom_helpers import run as telecom_run
 
