@@ -189,3 +189,30 @@ def test_decode_shows_the_selected_messages_as_wireshark_dissects_them(corpus):
     assert bad.returncode == 2 and "expected ASSOC:RAN_UE_ID" in bad.stderr and "Traceback" not in bad.stderr
     none = subprocess.run(cmd + ["--message", "NoSuchThing"], capture_output=True, text=True)
     assert none.returncode == 1 and "no message matches" in none.stderr
+
+
+def test_compare_names_the_faster_side_and_draws_the_cdfs(corpus, tmp_path):
+    """Two real captures: the headline is a series both have, its numbers are each side's own `pcap --telecom`
+    figures, the verdict names the side with the lower median, and the plot file is written."""
+    a, b = corpus / "tempo/ULRerror.pcap", corpus / "open5gs/testattach.pcapng"
+    if not a.exists() or not b.exists():
+        pytest.skip("corpus captures missing")
+    png = tmp_path / "cmp.png"
+    p = subprocess.run([sys.executable, "-m", "sctpcorr.cli", "compare", str(a), str(b), "--json", "--plot", str(png)],
+                       capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    c = json.loads(p.stdout)
+    h = c["headline"]
+    assert h["metric"] == "S1AP UEContextRelease latency"          # the series both captures have most of
+    for side, path in (("a", a), ("b", b)):
+        doc = json.loads(subprocess.run([sys.executable, "-m", "sctpcorr.cli", "pcap", "--telecom", "--json",
+                                         str(path)], capture_output=True, text=True, check=True).stdout)
+        row = next(r for r in doc["telecom"]["procedures"] if r["procedure"] == "UEContextRelease")
+        assert h[side]["n"] == row["latency"]["n"] and h[side]["p50_ns"] == row["latency"]["p50_ns"]
+    faster = str(a) if h["a"]["p50_ns"] < h["b"]["p50_ns"] else str(b)
+    assert c["verdict"][0].startswith(f"{faster} is faster")
+    assert "transport" in c["verdict"][1]
+    assert png.exists() and png.stat().st_size > 10_000 and c["plot"] == str(png)
+    text = subprocess.run([sys.executable, "-m", "sctpcorr.cli", "compare", str(a), str(b)], capture_output=True,
+                          text=True, check=True).stdout
+    assert "VERDICT" in text and "RTT p50 / p99" in text
