@@ -38,25 +38,21 @@ from sctpcorr.telecom.payloads import Message, Reassembler, chunks
 __all__ = ["Telecom", "TMessage", "REGISTRATION_5G", "ATTACH_LTE"]
 
 AP = ("ngap", "s1ap", "x2ap", "xnap")
-# timeline steps: (label, how it is recognised: ("nas", name) or ("ap", message name))
-REGISTRATION_5G = (("Registration Request", ("nas", "Registration Request")),
-                   ("Authentication Request", ("nas", "Authentication Request")),
-                   ("Authentication Response", ("nas", "Authentication Response")),
-                   ("Security Mode Command", ("nas", "Security Mode Command")),
-                   ("Security Mode Complete", ("nas", "Security Mode Complete")),
-                   ("InitialContextSetupRequest", ("ap", "InitialContextSetupRequest")),
-                   ("Registration Accept", ("nas", "Registration Accept")),
-                   ("InitialContextSetupResponse", ("ap", "InitialContextSetupResponse")),
-                   ("Registration Complete", ("nas", "Registration Complete")))
-ATTACH_LTE = (("Attach Request", ("nas", "Attach Request")),
-              ("Authentication Request", ("nas", "Authentication Request")),
-              ("Authentication Response", ("nas", "Authentication Response")),
-              ("Security Mode Command", ("nas", "Security Mode Command")),
-              ("Security Mode Complete", ("nas", "Security Mode Complete")),
-              ("InitialContextSetupRequest", ("ap", "InitialContextSetupRequest")),
-              ("Attach Accept", ("nas", "Attach Accept")),
-              ("InitialContextSetupResponse", ("ap", "InitialContextSetupResponse")),
-              ("Attach Complete", ("nas", "Attach Complete")))
+
+
+def _spec(proc: str) -> tuple[tuple[str, tuple[str, str]], ...]:
+    """A registration (5G) or attach (LTE) timeline: (label, ("nas" | "ap", the name that marks the step))."""
+    nas_steps = (f"{proc} Request", "Authentication Request", "Authentication Response", "Security Mode Command",
+                 "Security Mode Complete")
+    return (*((n, ("nas", n)) for n in nas_steps),
+            ("InitialContextSetupRequest", ("ap", "InitialContextSetupRequest")),
+            (f"{proc} Accept", ("nas", f"{proc} Accept")),
+            ("InitialContextSetupResponse", ("ap", "InitialContextSetupResponse")),
+            (f"{proc} Complete", ("nas", f"{proc} Complete")))
+
+
+REGISTRATION_5G = _spec("Registration")
+ATTACH_LTE = _spec("Attach")
 RAN_FIRST = {"ngap": {15, 21}, "s1ap": {12, 17}}     # InitialUEMessage, NGSetup / S1Setup: sent by the RAN
 CORE_PORTS = {"ngap": 38412, "s1ap": 36412}
 S1AP_ICS = 9                                          # S1AP InitialContextSetup
