@@ -419,8 +419,9 @@ class KernelProbes:
         for p in (ready, self.path):
             if os.path.exists(p):
                 os.unlink(p)
+        # a clock record every second: the recording's progress when the stack is idle (LiveCorrelator.step)
         argv = [*(command or [sys.executable, "-m", "sctpcorr.kernel.cli"]), "--jsonl", self.path, "-q",
-                "--ready-file", ready, "--flush-interval", "0.5", *probe_args]
+                "--ready-file", ready, "--flush-interval", "0.5", "--clock-interval", "1", *probe_args]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in close()
         if say:
             say("sctpcorr live: compiling and attaching the BPF probes (sctpcorr probe)...")

@@ -29,8 +29,7 @@ PACKET_STATISTICS = 6
 PACKET_OUTGOING = 4
 LINKTYPE_ETHERNET = 1
 FLUSH_NS = 50_000_000
-HOLD_NS = 20_000_000               # packets wait at least this long so that both interfaces' packets go out in
-MAX_HOLD_NS = 500_000_000          # order; longer when the kernel hands them over late (see Capture.lag_ns)
+HOLD_NS = 20_000_000               # packets wait this long so that both interfaces' packets go out in order
 PACKET_RX_RING = 5
 PACKET_VERSION = 10
 TPACKET_V2 = 1
@@ -99,11 +98,6 @@ class Capture:
         self.packets = 0
         self.counts: dict[str, dict[str, int]] = {}
         self.f: IO[bytes] | None = None
-        # how late the kernel hands packets over (now - their stamp), decaying: the kernel stamps a packet before
-        # it reaches the ring, and under a loaded TCG host that delivery lagged past a fixed 20 ms hold (a bulk
-        # capture came out of order across interfaces).  The hold is twice this, between HOLD_NS and
-        # MAX_HOLD_NS: short when the host keeps up, so a run killed at once loses little.
-        self.lag_ns = 0
 
     def open(self) -> None:
         for name in self.ifaces:
@@ -134,9 +128,7 @@ class Capture:
                 return n
             pkttype = ring[off + _SLL_PKTTYPE]
             data = ring[off + mac:off + mac + min(snap, self.snaplen)]
-            ts = sec * 1_000_000_000 + nsec
-            self.lag_ns = max(self.lag_ns, time.time_ns() - ts)
-            self.pending.append((ts, i, data, length, pkttype == PACKET_OUTGOING))
+            self.pending.append((sec * 1_000_000_000 + nsec, i, data, length, pkttype == PACKET_OUTGOING))
             ring[off:off + 4] = b"\0\0\0\0"   # TP_STATUS_KERNEL: the slot is the kernel's again
             self.next[i] = (self.next[i] + 1) % RING_FRAMES
             self.counts[self.ifaces[i]]["captured"] += 1
@@ -146,9 +138,8 @@ class Capture:
         """Write pending packets stamped before ``upto_ns`` (all if None), in timestamp order.
 
         The rings are drained one after the other, so a packet from the second interface can be older than
-        one already taken from the first: packets wait a hold (twice the lateness lately seen, HOLD_NS at
-        least), then go out sorted, and the file is in time order across interfaces (an analyser reads a SACK
-        after the DATA it acknowledges)."""
+        one already taken from the first: packets wait HOLD_NS, then go out sorted, and the file is in time
+        order across interfaces (an analyser reads a SACK after the DATA it acknowledges)."""
         assert self.f is not None
         if not self.pending:
             return 0
@@ -181,9 +172,7 @@ class Capture:
                 stopping = self.stop.is_set()
                 select.select(self.socks, [], [], 0 if stopping else 0.05)
                 got = sum(self._drain(i) for i in range(len(self.socks)))
-                hold = min(MAX_HOLD_NS, max(HOLD_NS, 2 * self.lag_ns))
-                self.lag_ns = self.lag_ns * 7 // 8          # forget a burst of lateness within a second or so
-                if self._write(None if stopping else time.time_ns() - hold):
+                if self._write(None if stopping else time.time_ns() - HOLD_NS):
                     unflushed = True
                 now = time.monotonic_ns()
                 if unflushed and (now - last_flush >= FLUSH_NS or stopping):

@@ -343,9 +343,9 @@ def test_ngap_registration_latencies_are_the_delays_the_workload_put_in(lab_bund
     assert len(off["core"]) == len(off["ran"]) == 3 * ues
     # at the AMF's capture an AMF step is the AMF's own answer time plus the time the request waited in the AMF's
     # host before the workload read it (never less, but for the moments between the answer leaving in sendmsg()
-    # and the log's clock read after it: up to 4 ms seen under TCG); a gNB step is the gNB's answer time plus the
-    # round trip and both hosts' waits: each within the round trip the capture measured
-    assert min(off["core"]) >= -10_000_000, min(off["core"])
+    # and the log's clock read after it: 4 ms seen under TCG, 72 ms with two guests on the machine); a gNB step is
+    # the gNB's answer time plus the round trip and both hosts' waits: each within the round trip measured
+    assert min(off["core"]) >= -rtt, (min(off["core"]) / 1e6, rtt / 1e6)
     assert 0 <= statistics.median(off["core"]) <= rtt, (statistics.median(off["core"]) / 1e6, rtt / 1e6)
     assert abs(statistics.median(off["ran"])) <= rtt, (statistics.median(off["ran"]) / 1e6, rtt / 1e6)
     for step, v in reg["steps"].items():
