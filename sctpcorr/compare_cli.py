@@ -12,12 +12,14 @@ __all__ = ["compare_cmd"]
 
 def _capture_of(path: str) -> str:
     """A capture file as given; a lab bundle directory: its server capture (the core's side), else the client's."""
-    p = Path(path)
-    if not p.is_dir():
+    from sctpcorr.lab.bundle import find_file
+
+    if not Path(path).is_dir():
         return path
-    for name in ("server.pcapng", "server.pcapng.gz", "client.pcapng", "client.pcapng.gz"):
-        if (p / name).exists():
-            return str(p / name)
+    for role in ("server", "client"):
+        f = find_file(path, f"{role}.pcapng")          # or its .gz twin
+        if f.exists():
+            return str(f)
     raise click.BadParameter(f"{path}: a directory without server.pcapng or client.pcapng (not a lab bundle)")
 
 

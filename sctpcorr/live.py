@@ -589,8 +589,7 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
         if writer is not None:
             writer.write(data)
         packets += a.feed_capture(data)
-        if isinstance(source, FollowSource):            # a file has no capture counters: what was read
-            source.stats[0].packets = source.stats[0].received = packets
+        source.note_packets(packets)
         if records:
             kernel.add_wire(a.drain_records())           # type: ignore[union-attr]
         drain()

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from sctpcorr.report.text import _table
+
 __all__ = ["render"]
 
 
 def _ms(ns: int | None) -> str:
     return "-" if ns is None else f"{ns / 1e6:.2f}"
-
-
-def _table(headers: list[str], rows: list[list[str]], indent: str = "  ") -> list[str]:
-    w = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
-
-    def fmt(cells: list[str]) -> str:
-        return indent + "  ".join(c.ljust(w[i]) if i == 0 else c.rjust(w[i]) for i, c in enumerate(cells)).rstrip()
-    return [fmt(headers)] + [fmt(r) for r in rows]
 
 
 def _lat(d: dict[str, Any]) -> list[str]:

@@ -204,6 +204,9 @@ class InterfaceSource:
         except self._lib.LiveError:
             pass            # an interface that is gone keeps its last counters
 
+    def note_packets(self, packets: int) -> None:
+        """The engine's count: libpcap's own counters say what this interface captured."""
+
     def refresh_stats(self) -> list[IfaceStats]:
         """libpcap's counters and the link state, once a tick.  An interface that goes down is kept: libpcap
         (1.10) goes on waiting on it and capture resumes when it comes back up; one that is removed ends."""
@@ -283,6 +286,10 @@ class FollowSource:
 
     def refresh_stats(self) -> list[IfaceStats]:
         return self.stats
+
+    def note_packets(self, packets: int) -> None:
+        """A file has no capture counters: what the engine read from it is both."""
+        self.stats[0].packets = self.stats[0].received = packets
 
     def close(self) -> None:
         if self._f is not None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sctpcorr.telecom.core import quantile as pct
+
 __all__ = ["Side", "compare", "pct"]
 
 
@@ -32,11 +34,6 @@ class Side:
         return self.doc.get("telecom") or {}
 
 
-def pct(values: list[int] | list[float], q: float) -> float | None:
-    if not values:
-        return None
-    v = sorted(values)
-    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
 
 
 def _ms(ns: float | None) -> str:

@@ -96,15 +96,20 @@ class TMessage:
         return {k: v for k, v in d.items() if v is not None}
 
 
+def quantile(values: list[int] | list[float], q: float) -> Any:
+    """The nearest-rank quantile of ``values`` (None when empty)."""
+    if not values:
+        return None
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
+
+
 def _pct(values: list[int]) -> dict[str, Any]:
     if not values:
         return {"n": 0}
-    v = sorted(values)
-
-    def q(p: float) -> int:
-        return v[min(len(v) - 1, int(round(p * (len(v) - 1))))]
-    return {"n": len(v), "min_ns": v[0], "p50_ns": q(0.5), "p90_ns": q(0.9), "p99_ns": q(0.99), "max_ns": v[-1],
-            "mean_ns": sum(v) // len(v)}
+    return {"n": len(values), "min_ns": min(values), "p50_ns": quantile(values, 0.5),
+            "p90_ns": quantile(values, 0.9), "p99_ns": quantile(values, 0.99), "max_ns": max(values),
+            "mean_ns": sum(values) // len(values)}
 
 
 @dataclass

@@ -1738,7 +1738,8 @@ static void on_data(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, uin
     if (is_new) {
         D->unique_tsns++;
         if (an->payloads)
-            sc_pay_add(an, pkt, A->id, x->d, c, len, avail, flags, idata);
+            sc_pay_add(an, pkt, A->id, x->d, tsn, sid, ssn, ppid, c + hdr, bytes, (avail < len ? avail : len) - hdr,
+                       flags, idata);
         if (x->wr)
             x->wr->note |= SC_WN_FIRST;
         if (ent) {

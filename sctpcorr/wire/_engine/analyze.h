@@ -427,8 +427,10 @@ typedef struct {
     uint8_t pad[3];
 } sc_payhdr;
 _Static_assert(sizeof(sc_payhdr) == 56, "sc_payhdr is 56 bytes (sctpcorr/telecom/payloads.py)");
-void sc_pay_add(sc_analyzer *an, const sc_packet *pkt, uint32_t assoc_id, unsigned dir, const uint8_t *c,
-                uint32_t len, uint32_t avail, uint8_t flags, int idata);
+/* the chunk's fields as on_data parsed them; data: its user data, bytes on the wire, cap of them captured */
+void sc_pay_add(sc_analyzer *an, const sc_packet *pkt, uint32_t assoc_id, unsigned dir, uint32_t tsn, uint16_t sid,
+                uint32_t ssn, uint32_t ppid, const uint8_t *data, uint32_t bytes, uint32_t cap, uint8_t flags,
+                int idata);
 
 sc_analyzer *sc_an_new(int events, int64_t dup_window_ns, uint64_t max_assocs, uint32_t max_outstanding);
 void sc_an_free(sc_analyzer *an);

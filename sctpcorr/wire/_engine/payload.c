@@ -14,17 +14,10 @@
 
 #include "analyze.h"
 
-static inline uint32_t be32p(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
-static inline uint16_t be16p(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
-
-void sc_pay_add(sc_analyzer *an, const sc_packet *pkt, uint32_t assoc_id, unsigned dir, const uint8_t *c,
-                uint32_t len, uint32_t avail, uint8_t flags, int idata)
+void sc_pay_add(sc_analyzer *an, const sc_packet *pkt, uint32_t assoc_id, unsigned dir, uint32_t tsn, uint16_t sid,
+                uint32_t ssn, uint32_t ppid, const uint8_t *data, uint32_t bytes, uint32_t cap, uint8_t flags,
+                int idata)
 {
-    uint32_t hdr = idata ? 20 : 16;
-    if (len < hdr || avail < hdr)
-        return;
-    uint32_t bytes = len - hdr;
-    uint32_t cap = (avail < len ? avail : len) - hdr;
     size_t need = sizeof(sc_payhdr) + ((cap + 7u) & ~7u);
     if (an->pay_n + need > an->pay_cap) {
         size_t ncap = an->pay_cap ? an->pay_cap : (1u << 20);
@@ -47,15 +40,10 @@ void sc_pay_add(sc_analyzer *an, const sc_packet *pkt, uint32_t assoc_id, unsign
     h->ts_ns = pkt->ts_ns;
     h->frame_no = pkt->frame_no;
     h->assoc_id = assoc_id;
-    h->tsn = be32p(c + 4);
-    h->sid = be16p(c + 8);
-    if (idata) {
-        h->ssn = be32p(c + 12);      /* MID */
-        h->ppid = be32p(c + 16);     /* PPID on a first fragment, else FSN */
-    } else {
-        h->ssn = be16p(c + 10);
-        h->ppid = be32p(c + 12);
-    }
+    h->tsn = tsn;
+    h->sid = sid;
+    h->ssn = ssn;
+    h->ppid = ppid;
     h->len = bytes;
     h->caplen = cap;
     h->vtag = pkt->vtag;
@@ -64,7 +52,7 @@ void sc_pay_add(sc_analyzer *an, const sc_packet *pkt, uint32_t assoc_id, unsign
     h->dir = (uint8_t)dir;
     h->flags = flags;
     h->idata = (uint8_t)(idata != 0);
-    memcpy(an->pay + an->pay_n + sizeof *h, c + hdr, cap);
+    memcpy(an->pay + an->pay_n + sizeof *h, data, cap);
     if (cap & 7u)
         memset(an->pay + an->pay_n + sizeof *h + cap, 0, 8u - (cap & 7u));
     an->pay_n += need;
