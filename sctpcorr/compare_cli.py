@@ -29,7 +29,7 @@ def _side(path: str) -> Any:
     from sctpcorr.telecom.compare import Side
 
     cap = _capture_of(path)
-    run = run_pcap(PcapOptions(files=(cap,), telecom=True))
+    run = run_pcap(PcapOptions(files=(cap,), telecom=True, telecom_rtt=True))
     if not run.readable:
         err = SctpcorrError("; ".join(str(e) for e in run.errors) or f"{cap}: nothing readable")
         err.exit_code = 2

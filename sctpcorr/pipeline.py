@@ -236,6 +236,7 @@ class PcapOptions:
     max_outstanding: int = 65536
     block_size: int = BLOCK_SIZE
     telecom: bool = False          # name the user messages (NGAP, S1AP, Diameter...): sctpcorr.telecom
+    telecom_rtt: bool = False      # and keep the wire's RTT samples beside them (compare)
 
 
 @dataclass
@@ -317,14 +318,16 @@ def run_pcap(
         raise ValueError("standard input ('-') can be given only once")
     from sctpcorr.wire.engine import Analyzer
 
-    # --telecom: the engine's payloads and its events (retransmissions, RTT, windows: each message's SCTP context)
+    # --telecom: the engine's payloads (each header carries the RTT and window of its moment) and its
+    # retransmission events (and RTT samples for compare); --jsonl wants every event anyway
+    kinds = None if opts.events else ("retransmission", "rtt") if opts.telecom_rtt else ("retransmission",)
     a = Analyzer(events=opts.events or opts.telecom, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
-                 max_outstanding=opts.max_outstanding, payloads=opts.telecom)
+                 max_outstanding=opts.max_outstanding, payloads=opts.telecom, event_kinds=kinds)
     tel = None
     if opts.telecom:
         from sctpcorr.telecom.core import Telecom
 
-        tel = Telecom()
+        tel = Telecom(rtt_samples=opts.telecom_rtt)
     started = time.monotonic_ns()
     run = PcapRun(options=opts, files=[], report={}, errors=[], interrupted=False, elapsed_ns=0)
 

@@ -14,16 +14,17 @@ from sctpcorr.wire.engine import Analyzer
 def run(path, keep_data=False):
     a = Analyzer(events=True, payloads=True)
     t = Telecom(keep_data=keep_data)
-    msgs = []
+    fed = []
     r = CaptureReader(str(path))
     r.open()
     for b in r.blocks():
         a.feed_capture(b)
-        msgs += t.feed(a.drain_payloads(), a.drain_events())
+        fed.append(t.feed(a.drain_payloads(), a.drain_events()))
     a.finish_capture()
-    msgs += t.feed(a.drain_payloads(), a.drain_events())
+    fed.append(t.feed(a.drain_payloads(), a.drain_events()))
     r.close()
-    return t, msgs, t.finish(a.report())
+    doc = t.finish(a.report())
+    return t, [m for f in fed for m in f], doc     # made after finish: with directions and retransmissions
 
 
 RAN_FIELD = {"ngap": "ran_ue_ngap_id", "s1ap": "enb_ue_s1ap_id", "x2ap": None, "xnap": None}

@@ -10,7 +10,9 @@ Everything else (every IE decoded, causes) is pycrate's job (:func:`full`), call
 it: failures, and what a person asks to see.
 
 The names (procedure codes, message types, which procedures expect a response, IE ids) are read from pycrate's
-compiled 3GPP ASN.1 modules, not typed in here: the specification is the one source.
+compiled 3GPP ASN.1 modules (through spec.py, which gen_spec.py writes from them), not typed in here: the
+specification is the one source.  The same walk runs in C for every message of a capture (``_fast/fast.c``); this
+one is its readable reference, held to it message by message in the tests.
 """
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ import functools
 import io
 from dataclasses import dataclass, field
 from typing import Any
+
+from sctpcorr.telecom.spec import CAUSES, IE_IDS, PROCEDURES
 
 __all__ = ["PDU", "Proc", "decode", "procedures", "full", "ue_ids", "nas_pdu", "TYPES"]
 
@@ -64,35 +68,13 @@ def _module(proto: str) -> Any:
 
 @functools.lru_cache(maxsize=None)
 def procedures(proto: str) -> dict[int, Proc]:
-    """Procedure code -> :class:`Proc`, from pycrate's <PROTO>_ELEMENTARY_PROCEDURES_CLASS_1/2 sets."""
-    m = _module(proto)
-    desc = getattr(m, f"{_MODULES[proto]}_PDU_Descriptions")
-    consts = getattr(m, f"{_MODULES[proto]}_Constants")
-    pnames: dict[int, str] = {}          # id-<Procedure> ProcedureCode ::= n
-    for n in dir(consts):
-        o = getattr(consts, n)
-        if n.startswith("id_") and getattr(getattr(o, "_tr", None), "_name", None) == "ProcedureCode":
-            pnames.setdefault(int(o._val), n[3:].replace("_", "-"))
-    out: dict[int, Proc] = {}
-    for cls, class1 in (("CLASS_1", True), ("CLASS_2", False)):
-        name = next(n for n in dir(desc) if n.endswith(f"_ELEMENTARY_PROCEDURES_{cls}") and not n.startswith("_"))
-        s = getattr(desc, name)._val
-        for r in list(s.root) + list(s.ext or ()):
-            msgs = tuple(r[k]._tr._name if r.get(k) is not None and getattr(r[k], "_tr", None) is not None
-                         else (r[k]._name if r.get(k) is not None else None)
-                         for k in ("InitiatingMessage", "SuccessfulOutcome", "UnsuccessfulOutcome"))
-            init = msgs[0] or f"procedure{r['procedureCode']}"
-            pname = pnames.get(int(r["procedureCode"])) or (init[:-len("Request")] if init.endswith("Request")
-                                                             else init)
-            out[int(r["procedureCode"])] = Proc(int(r["procedureCode"]), pname, msgs, class1)  # type: ignore[arg-type]
-    return out
+    """Procedure code -> :class:`Proc` (spec.py: pycrate's <PROTO>_ELEMENTARY_PROCEDURES_CLASS_1/2 sets)."""
+    return {code: Proc(code, name, msgs, class1) for code, (name, msgs, class1) in PROCEDURES[proto].items()}
 
 
-@functools.lru_cache(maxsize=None)
 def ie_id(proto: str, name: str) -> int:
-    """An IE id by its ASN.1 name (``id-NAS-PDU`` is ``NAS_PDU``), from pycrate's constants."""
-    m = _module(proto)
-    return int(getattr(getattr(m, f"{_MODULES[proto]}_Constants"), f"id_{name}")._val)
+    """An IE id by its ASN.1 name (``id-NAS-PDU`` is ``NAS_PDU``), from pycrate's constants (spec.py)."""
+    return IE_IDS[proto][name]
 
 
 def _length(b: bytes, i: int) -> tuple[int, int]:
@@ -136,8 +118,10 @@ def decode(data: bytes, proto: str) -> PDU:
             if iid not in ies:
                 ies[iid] = data[j:j + n]
             i = j + n
-    except (IndexError, ValueError) as exc:
-        pdu.error = str(exc) or "cut short"
+    except IndexError:
+        pdu.error = "cut short"
+    except ValueError as exc:
+        pdu.error = str(exc)
     return pdu
 
 
@@ -233,8 +217,55 @@ def full(data: bytes, proto: str) -> Any:
     return top.get_val()
 
 
+def _bits(v: bytes, pos: int, n: int) -> tuple[int, int]:
+    """``n`` bits of ``v`` from bit ``pos`` (most significant first): (value, next position); IndexError past
+    the end."""
+    x = 0
+    for k in range(pos, pos + n):
+        x = (x << 1) | ((v[k >> 3] >> (7 - (k & 7))) & 1)
+    return x, pos + n
+
+
+def cause_value(v: bytes, proto: str) -> str | None:
+    """A Cause IE value (aligned PER) as ``group/value``, read with spec.py's CAUSES; None for what that does not
+    cover (an extension alternative), which :func:`cause` hands to pycrate.  Cause ::= CHOICE of ENUMERATED:
+    [extension bit] choice index (bit field), [extension bit] enumeration index (bit field), or after a set
+    extension bit a normally small number (0 and 6 bits)."""
+    ext, alts = CAUSES[proto]
+    try:
+        pos = 0
+        if ext:
+            e, pos = _bits(v, pos, 1)
+            if e:
+                return None
+        k, pos = _bits(v, pos, (len(alts) - 1).bit_length())
+        if k >= len(alts) or alts[k][1] is None:
+            return None
+        group, eext, root, more = alts[k]
+        if eext:
+            e, pos = _bits(v, pos, 1)
+            if e:
+                big, pos = _bits(v, pos, 1)
+                if big:
+                    return None
+                i, pos = _bits(v, pos, 6)
+                return f"{group}/{more[i]}" if i < len(more) else None
+        i, pos = _bits(v, pos, (len(root) - 1).bit_length())
+        return f"{group}/{root[i]}" if i < len(root) else None
+    except IndexError:
+        return None
+
+
 def cause(data: bytes, proto: str) -> str | None:
-    """The Cause IE of a PDU as ``group/value`` (``nas/authentication-failure``), through pycrate."""
+    """The Cause IE of a PDU as ``group/value`` (``nas/authentication-failure``): read directly (cause_value),
+    else through pycrate's full decode."""
+    v = decode(data, proto).ies.get(ie_id(proto, "Cause"))      # the open type holds the CHOICE itself
+    c = cause_value(bytes(v), proto) if v else None
+    return c if c is not None else cause_pycrate(data, proto)
+
+
+def cause_pycrate(data: bytes, proto: str) -> str | None:
+    """The Cause IE of a PDU as ``group/value``, through pycrate."""
     try:
         val = full(data, proto)
     except ValueError:

@@ -57,10 +57,10 @@ def _series(s: Side) -> dict[str, list[int]]:
     if s.telecom is not None:
         for (proto, code), st in s.telecom.procs.items():
             p = ap.procedures(proto).get(code)
-            if st.latencies:
-                out[f"{proto.upper()} {p.name if p else code} latency"] = st.latencies
+            if len(st.latencies):
+                out[f"{proto.upper()} {p.name if p else code} latency"] = [int(x) for x in st.latencies]
         for (_app, cmd), st in s.telecom.dia.items():
-            if st.latencies:
+            if len(st.latencies):
                 out.setdefault(f"Diameter {command_name(cmd)} latency", []).extend(st.latencies)
     return out
 
@@ -86,8 +86,7 @@ def _transport(s: Side) -> dict[str, Any]:
                for d in (a.get("directions") or {}).values())
     setup = [(a.get("handshake") or {}).get("setup_ns") for a in assocs]
     setup = [x for x in setup if x is not None]
-    msgs = s.telecom.messages if s.telecom else []
-    hol = [m.hol_wait_ns for m in msgs if m.hol_wait_ns]
+    hol = s.telecom.hol_waits if s.telecom else []
     rtts = s.telecom.rtt_samples if s.telecom else []
     return {"associations": len(assocs), "data_chunks": data, "retransmissions": rtx,
             "retransmissions_per_1000": round(1000 * rtx / data, 2) if data else None, "zero_windows": zero,

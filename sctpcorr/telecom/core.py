@@ -17,9 +17,13 @@ tuples, both in capture order), it
    Registration/Attach Accept and Complete.  After a Security Mode Command that selects the null ciphering
    algorithm (NEA0/EEA0) the "ciphered" NAS that follows is read as plain;
 5. gives each message its SCTP context: stream, first and last TSN, retransmissions of its TSNs (engine events:
-   kind, when), the last RTT sample and the receiver's last advertised window before it, and its head-of-line
-   wait (an earlier TSN of the same ordered stream retransmitted after this message reached the capture: the
+   kind, when), the last RTT sample and the receiver's last advertised window before it (the engine's state when
+   it read the chunk, carried in its payload header), and its head-of-line wait (an earlier TSN of the same ordered stream retransmitted after this message reached the capture: the
    receiver could deliver it only then).
+
+Steps 1-3 run in C, once per message (``_fast``: decode, then follow); what is kept per message is one
+fixed-size record (columns.REC) and steps 4-5 run over whole columns at ``finish``.  ap.py, nas.py, diameter.py
+and m3ua.py are the same walks in Python: the reference the tests hold the C to, and what reads a single message.
 
 Directions are decided at ``finish`` from the association's verification tags (a DATA chunk carries its
 receiver's tag), once the engine's orientation is final.  Sides: the RAN side of an NGAP/S1AP association is the
@@ -28,14 +32,20 @@ step ended by a message the core sent is time the RAN waited for the core, and t
 """
 from __future__ import annotations
 
-from collections import Counter, defaultdict, deque
+import functools
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
-from sctpcorr.telecom import ap, classify, diameter, m3ua, nas
-from sctpcorr.telecom.payloads import Message, Reassembler, chunks
+import numpy as np
 
-__all__ = ["Telecom", "TMessage", "REGISTRATION_5G", "ATTACH_LTE"]
+from sctpcorr.telecom import ap, diameter, m3ua, nas
+from sctpcorr.telecom.columns import (AP_PROTOS, COLUMNS, DIAMETER, ERRORS, E_NOTDIA, E_NOTM3UA, F_MATCHED, F_NEEDS,
+                                      F_REQ, F_SMC_NULL, F_TRUNC, F_UNORDERED, M3UA, PROTOS, REC, UE, configure,
+                                      decode, DATA_COLUMNS)
+from sctpcorr.telecom.payloads import Reassembler
+
+__all__ = ["Telecom", "TMessage", "REGISTRATION_5G", "ATTACH_LTE", "quantile"]
 
 AP = ("ngap", "s1ap", "x2ap", "xnap")
 
@@ -55,12 +65,13 @@ REGISTRATION_5G = _spec("Registration")
 ATTACH_LTE = _spec("Attach")
 RAN_FIRST = {"ngap": {15, 21}, "s1ap": {12, 17}}     # InitialUEMessage, NGSetup / S1Setup: sent by the RAN
 CORE_PORTS = {"ngap": 38412, "s1ap": 36412}
-S1AP_ICS = 9                                          # S1AP InitialContextSetup
+TRUNCATED = "payload cut by the snaplen"
+Cols = dict  # column name -> array (dict[str, np.ndarray])
 
 
 @dataclass(slots=True)
 class TMessage:
-    """One user message as the telecom layer saw it."""
+    """One user message as the telecom layer saw it (made from its record when asked for)."""
 
     ts_ns: int
     frame: int
@@ -98,23 +109,28 @@ class TMessage:
 
 def quantile(values: list[int] | list[float], q: float) -> Any:
     """The nearest-rank quantile of ``values`` (None when empty)."""
-    if not values:
+    if len(values) == 0:
         return None
     v = sorted(values)
     return v[min(len(v) - 1, int(round(q * (len(v) - 1))))]
 
 
-def _pct(values: list[int]) -> dict[str, Any]:
-    if not values:
+def _pct(values: Any) -> dict[str, Any]:
+    """Percentiles of a list or an int64 array (nearest rank, as :func:`quantile`)."""
+    v = np.sort(np.asarray(values, dtype=np.int64))
+    n = len(v)
+    if not n:
         return {"n": 0}
-    return {"n": len(values), "min_ns": min(values), "p50_ns": quantile(values, 0.5),
-            "p90_ns": quantile(values, 0.9), "p99_ns": quantile(values, 0.99), "max_ns": max(values),
-            "mean_ns": sum(values) // len(values)}
+
+    def q(x: float) -> int:
+        return int(v[min(n - 1, int(round(x * (n - 1))))])
+    return {"n": n, "min_ns": int(v[0]), "p50_ns": q(0.5), "p90_ns": q(0.9), "p99_ns": q(0.99),
+            "max_ns": int(v[-1]), "mean_ns": int(v.sum()) // n}
 
 
 @dataclass
 class _Proc:
-    latencies: list[int] = field(default_factory=list)
+    latencies: Any = field(default_factory=list)      # int ns: a list, or (AP procedures) a sorted int64 array
     requests: int = 0
     successful: int = 0
     unsuccessful: int = 0
@@ -122,212 +138,282 @@ class _Proc:
     causes: Counter[str] = field(default_factory=Counter)
 
 
-class Telecom:
-    """Feed ``feed(payload_bytes, events)`` per block, then ``finish(report)`` (the engine's report)."""
+class _Fed:
+    """The messages one ``feed`` completed, made into :class:`TMessage` objects only when iterated (the --jsonl
+    events); after ``finish`` they carry their direction, retransmissions and head-of-line wait too."""
 
-    def __init__(self, keep_data: bool = False, full_causes: bool = True) -> None:
+    def __init__(self, tel: Telecom, first: int, arr: np.ndarray) -> None:
+        self.tel, self.first, self.arr = tel, first, arr
+
+    def __iter__(self) -> Iterator[TMessage]:
+        for k in range(len(self.arr)):
+            m = self.tel.message(self.first + k, followed=False, rec=self.arr[k])
+            if m is not None:
+                yield m
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+class Telecom:
+    """Feed ``feed(payload_bytes, events)`` per block, then ``finish(report)`` (the engine's report).
+
+    Every message is one record (columns.REC) made by ``_fast.decode`` and followed by ``_fast.Follower``, in C;
+    what is kept per message is that record, and what ``finish`` computes it computes over whole columns (numpy).
+    :class:`TMessage` objects are made only for what asks for them (``messages``, the --jsonl events)."""
+
+    def __init__(self, keep_data: bool = False, full_causes: bool = True, rtt_samples: bool = False) -> None:
+        configure()
+        from sctpcorr.telecom import _fast
+
         self.reasm = Reassembler()
         self.keep_data = keep_data
         self.full_causes = full_causes
-        self.messages: list[TMessage] = []          # every named message (UE timelines, HOL, the deep view)
-        self.counts: Counter[tuple[str, str]] = Counter()
-        self.undecoded: Counter[str] = Counter()
-        self.other_ppids: Counter[int] = Counter()
-        self.by_proto: Counter[str] = Counter()
-        self._pending_ap: dict[tuple[str, int, int, int | None], deque[TMessage]] = defaultdict(deque)
-        self._pending_dia: dict[tuple[int, int, int], TMessage] = {}
-        self.procs: dict[tuple[str, int], _Proc] = defaultdict(_Proc)
-        self.dia: dict[tuple[int, int], _Proc] = defaultdict(_Proc)
-        self.dia_results: Counter[tuple[int, int, int]] = Counter()
-        self.m3ua: Counter[tuple[str, str]] = Counter()
+        self.want_rtt = rtt_samples
+        self._follower = _fast.Follower()
+        self._store = _Store(COLUMNS if keep_data else tuple(f for f in COLUMNS if f not in DATA_COLUMNS))
+        self._bufs: list[bytes | None] = []                  # per block id: the bytes records point into
+        self._final: dict[str, Any] = {}                     # at finish: retransmissions, hol wait, directions
+        self._messages: list[TMessage] | None = None
+        self.n = 0                                           # records so far
+        self.causes: dict[int, str] = {}                     # record index -> failure cause (matched failures)
         self.rtx: dict[tuple[int, int], list[tuple[int, str]]] = defaultdict(list)   # (assoc, tsn) -> (ts, kind)
-        self._last_rtt: dict[int, int] = {}
-        self._last_rwnd: dict[tuple[int, str], int] = {}      # (assoc, SACK sender direction) -> a_rwnd
-        self._ran_dir: dict[int, tuple[str, int]] = {}        # assoc -> (proto, vtag of messages the RAN sent)
-        self._null_cipher: set[tuple[int, int]] = set()       # UEs (assoc, ran id) with NEA0/EEA0 selected
-        self.new_messages: list[TMessage] = []                # of the last feed (the --jsonl events)
-        self.rtt_samples: list[int] = []                      # the wire's RTT samples, delayed SACKs left out
-        self.data_chunks = 0                                  # (for compare: retransmissions per DATA)
+        self.rtt_samples: list[int] = []                     # the wire's RTT samples (rtt_samples=True), delayed
+        self.procs: dict[tuple[str, int], _Proc] = {}        # SACKs left out; at finish: per procedure, command
+        self.dia: dict[tuple[int, int], _Proc] = {}
+        self.hol_waits: list[int] = []                       # at finish: every non-zero head-of-line wait
+        self.requests_not_followed = 0
 
     # ---- input ---------------------------------------------------------------------------------------------
-    def feed(self, payloads: bytes, events: list[tuple[Any, ...]] = ()) -> list[TMessage]:
-        """One block's payloads and engine events; returns the messages it completed."""
-        msgs = [m for c in chunks(payloads) if (m := self.reasm.feed(c)) is not None]
-        items: list[tuple[int, int, int, Any]] = [(m.ts_ns, m.frame, 1, m) for m in msgs]
+    def feed(self, payloads: bytes, events: Any = ()) -> _Fed:
+        """One block's payloads and engine events (only retransmissions, and RTT samples with rtt_samples=True,
+        are read); returns the messages it completed (made when iterated)."""
         for e in events:
-            if e[0] in ("rtt", "sack", "retransmission"):
-                items.append((e[1], e[2], 0, e))
-        items.sort(key=lambda x: (x[0], x[1], x[2]))
-        out = []
-        for _ts, _f, is_msg, x in items:
-            if not is_msg:
-                self._event(x)
-                continue
-            t = self._message(x)
-            if t is not None:
-                out.append(t)
-        self.new_messages = out
-        return out
+            if e[0] == "retransmission":                     # direction, src, dst, tsn, kind, spurious
+                self.rtx[(e[3], e[7])].append((e[1], e[8]))
+            elif e[0] == "rtt" and self.want_rtt and not e[10] and len(self.rtt_samples) < 1_000_000:
+                self.rtt_samples.append(e[8])                # delayed_sack: the peer's timer, not the path
+        block = len(self._bufs)
+        arr, extra = decode(payloads, self.reasm, block)
+        self._bufs.append(payloads)
+        if extra is not None:
+            self._bufs.append(extra)
+        for i in np.flatnonzero(arr["flags"] & F_NEEDS):     # S1AP InitialContextSetupRequest: NAS in an E-RAB
+            n = ap.nested_nas(self._data(arr[i]), "s1ap")
+            if n is not None:
+                from sctpcorr.telecom import _fast
 
-    def _event(self, e: tuple[Any, ...]) -> None:
-        kind, ts, _frame, aid = e[0], e[1], e[2], e[3]
-        if kind == "rtt":
-            self._last_rtt[aid] = e[8]
-            if not e[10] and len(self.rtt_samples) < 1_000_000:     # delayed_sack: the peer's timer, not the path
-                self.rtt_samples.append(e[8])
-        elif kind == "sack":
-            self._last_rwnd[(aid, e[4])] = e[6]
-        else:                                   # retransmission: direction, src, dst, tsn, kind, spurious
-            self.rtx[(aid, e[7])].append((ts, e[8]))
+                arr["nas"][i], arr["inner"][i], smc = _fast.nas_codes(n)
+                if smc:
+                    arr["flags"][i] |= F_SMC_NULL
+        self._follower.follow(arr)
+        failed = np.flatnonzero((arr["kind"] == 2) & (arr["flags"] & F_MATCHED != 0)
+                                & (arr["proto"] >= AP_PROTOS[0]) & (arr["proto"] <= AP_PROTOS[-1]))
+        for i in failed:
+            c = ap.cause(self._data(arr[i]), PROTOS[arr["proto"][i]]) if self.full_causes else None
+            self.causes[self.n + int(i)] = c or "cause not decoded"
+        if not self.keep_data:                               # what the records point into: not kept
+            self._bufs[block:] = [None] * (len(self._bufs) - block)
+        self._store.append(arr)                              # columns now, while the block is in the caches
+        first, self.n = self.n, self.n + len(arr)
+        self._messages = None
+        return _Fed(self, first, arr)
 
-    def _message(self, m: Message) -> TMessage | None:
-        proto = classify.protocol(m.ppid, m.sport, m.dport)
-        if proto is None:
-            self.other_ppids[m.ppid] += 1
+    def _data(self, r: Any) -> bytes:
+        """The user data of a record (of this block, or with keep_data any)."""
+        buf = self._bufs[int(r["block"])]
+        assert buf is not None
+        off = int(r["data_off"])
+        return bytes(buf[off:off + int(r["caplen"])])
+
+    # ---- records as messages ---------------------------------------------------------------------------------
+    @property
+    def cols(self) -> dict[str, np.ndarray]:
+        """Every record so far, column by column (views)."""
+        return self._store.view()
+
+    def _record(self, i: int) -> Any:
+        return _Row(self.cols, i)
+
+    def message(self, i: int, followed: bool = True, rec: Any = None) -> TMessage | None:
+        """Record ``i`` as a :class:`TMessage` (None: not a message of a protocol this names, or with ``followed``
+        an undecodable AP PDU, which counts but is not followed)."""
+        r = self._record(i) if rec is None else rec
+        proto = int(r["proto"])
+        if proto == 0 or (followed and PROTOS[proto] in AP and int(r["code"]) < 0):
             return None
-        self.by_proto[proto] += 1
-        t = TMessage(m.ts_ns, m.frame, m.assoc, m.vtag, m.sid, m.tsns, m.fragments, m.length, proto, "",
-                     rtt_ns=self._last_rtt.get(m.assoc),
-                     a_rwnd=self._last_rwnd.get((m.assoc, "B>A" if m.dir == 0 else "A>B")), unordered=m.unordered)
-        if m.truncated:
-            t.error = "payload cut by the snaplen"
-        if self.keep_data:
-            t.data = m.data
+        return self._tmessage(i, r)
+
+    def _tmessage(self, i: int, r: Any) -> TMessage:
+        proto = PROTOS[int(r["proto"])]
+        flags, err, code, kind = int(r["flags"]), int(r["err"]), int(r["code"]), int(r["kind"])
+        t = TMessage(int(r["ts_ns"]), int(r["frame"]), int(r["assoc"]), int(r["vtag"]), int(r["sid"]),
+                     (int(r["tsn0"]), int(r["tsn1"])), int(r["fragments"]), int(r["length"]), proto,
+                     _name(int(r["proto"]), kind, code, err), unordered=bool(flags & F_UNORDERED))
+        t.error = TRUNCATED if flags & F_TRUNC else None
+        for k in ("rtt_ns", "a_rwnd", "latency_ns"):
+            v = int(r[k])
+            setattr(t, k, v if v >= 0 else None)
         if proto in AP:
-            self._ap(t, m.data)
-        elif proto == "diameter":
-            self._diameter(t, m.data)
-            self.messages.append(t)
-        else:
-            r = m3ua.decode(m.data)
-            if r is None:
-                t.name, t.error = "not M3UA", t.error or "not an M3UA header"
-                self.undecoded[proto] += 1
+            if code < 0:
+                t.error = ERRORS[err]
             else:
-                t.name = f"{r[0]} {r[1]}"
-                self.m3ua[r] += 1
-            self.messages.append(t)
-        self.counts[(proto, t.name)] += 1
+                t.kind, t.code = ap.TYPES[kind], code
+                p = ap.procedures(proto).get(code)
+                t.procedure = p.name if p else f"procedure {code}"
+                if err:
+                    t.error = ERRORS[err]
+                ran, core = int(r["ran_ue"]), int(r["core_ue"])
+                t.ran_ue, t.core_ue = (ran if ran >= 0 else None), (core if core >= 0 else None)
+                t.nas = nas.code_name(int(r["nas"]))
+        elif proto == "diameter":
+            if err == E_NOTDIA:
+                t.error = ERRORS[err]
+            else:
+                t.code, t.application, t.kind = code, int(r["app"]), ("request", "answer")[kind]
+                t.procedure = diameter.command_name(code)
+                t.error = t.error or (ERRORS[err] if err else None)
+                if kind == 1:
+                    t.result = int(r["result"]) if int(r["result"]) >= 0 else None
+        elif err == E_NOTM3UA:
+            t.error = t.error or ERRORS[err]
+        if self._final:
+            d = int(self._final["dirs"](np.array([i]))[0])
+            t.direction = (None, "A>B", "B>A")[d]
+            t.retransmissions = int(self._final["rtx"][i])
+            t.hol_wait_ns = int(self._final["hol"][i])
+        if self.keep_data:
+            t.data = self._data(r)
         return t
 
-    def _ap(self, t: TMessage, data: bytes) -> None:
-        pdu = ap.decode(data, t.proto)
-        if pdu.code < 0:
-            t.name, t.error = f"{t.proto.upper()} (undecodable)", pdu.error
-            self.undecoded[t.proto] += 1
-            return
-        t.kind, t.code, t.name = ap.TYPES[pdu.kind], pdu.code, pdu.name
-        if pdu.error:
-            t.error = pdu.error
-        p = pdu.proc
-        t.procedure = p.name if p else f"procedure {pdu.code}"
-        t.ran_ue, t.core_ue = ap.ue_ids(pdu)
-        ue = (t.assoc, t.ran_ue) if t.ran_ue is not None else None
-        n = ap.nas_pdu(pdu)
-        if n is None and t.proto == "s1ap" and pdu.kind == 0 and pdu.code == S1AP_ICS:
-            n = ap.nested_nas(data, t.proto)          # the Attach Accept rides in an E-RAB item
-        if n is not None:
-            t.nas = nas.name(n)
-            if t.nas == nas.CIPHERED and ue in self._null_cipher:
-                t.nas = nas.name(_strip_security(n))
-            if t.nas == "Security Mode Command" and ue is not None and nas.null_ciphering(n):
-                self._null_cipher.add(ue)
-        if t.assoc not in self._ran_dir and t.proto in RAN_FIRST and pdu.kind == 0 and pdu.code in RAN_FIRST[t.proto]:
-            self._ran_dir[t.assoc] = (t.proto, t.vtag)
-        self.messages.append(t)
-        # request / response
-        key = (t.proto, t.assoc, pdu.code, t.ran_ue)
-        st = self.procs[(t.proto, pdu.code)]
-        if pdu.kind == 0:
-            if p is not None and p.class1:
-                st.requests += 1
-                self._pending_ap[key].append(t)
-            return
-        q = self._pending_ap.get(key)
-        if not q and t.ran_ue is not None:            # a response that names the UE its request did not
-            q = self._pending_ap.get((t.proto, t.assoc, pdu.code, None))
-        if not q:
-            st.responses_without_request += 1
-            return
-        req = q.popleft()
-        t.latency_ns = t.ts_ns - req.ts_ns
-        st.latencies.append(t.latency_ns)
-        if pdu.kind == 1:
-            st.successful += 1
-        else:
-            st.unsuccessful += 1
-            c = ap.cause(data, t.proto) if self.full_causes else None
-            st.causes[c or "cause not decoded"] += 1
-
-    def _diameter(self, t: TMessage, data: bytes) -> None:
-        d = diameter.decode(data)
-        if d is None:
-            t.name, t.error = "not Diameter", "not a Diameter header"
-            self.undecoded["diameter"] += 1
-            return
-        t.name, t.code, t.application = d.name, d.command, d.application
-        t.kind = "request" if d.request else "answer"
-        t.procedure = diameter.command_name(d.command)
-        t.error = t.error or d.error
-        key = (t.assoc, d.hop_by_hop, d.end_to_end)
-        st = self.dia[(d.application, d.command)]
-        if d.request:
-            st.requests += 1
-            self._pending_dia[key] = t
-            return
-        t.result = d.result
-        self.dia_results[(d.application, d.command, d.result if d.result is not None else -1)] += 1
-        req = self._pending_dia.pop(key, None)
-        if req is None:
-            st.responses_without_request += 1
-            return
-        t.latency_ns = t.ts_ns - req.ts_ns
-        st.latencies.append(t.latency_ns)
-        if d.result is not None and not 2000 <= d.result < 3000:
-            st.unsuccessful += 1
-            st.causes[str(d.result)] += 1
-        else:
-            st.successful += 1
+    @property
+    def messages(self) -> list[TMessage]:
+        """Every named message, in order (made on first use: for the deep view, compare and the tests)."""
+        if self._messages is None:
+            out = []
+            for i in range(self.n):
+                m = self.message(i)
+                if m is not None:
+                    out.append(m)
+            self._messages = out
+        return self._messages
 
     # ---- output --------------------------------------------------------------------------------------------
     def finish(self, report: dict[str, Any]) -> dict[str, Any]:
         """The ``telecom`` section of the document (docs/telecom.md)."""
         self.reasm.finish()
+        c = self.cols
+        self._messages = None
+        self.requests_not_followed = self._follower.dropped
+        proto, code = c["proto"], c["code"]
+        is_ap = (proto - np.uint8(AP_PROTOS[0])) <= np.uint8(AP_PROTOS[-1] - AP_PROTOS[0])
         assocs = {a["id"]: a for a in report.get("associations", [])}
-        for t in self.messages:
-            t.direction = _direction(assocs.get(t.assoc), t.vtag)
-        ran = {aid: _ran_side(assocs.get(aid), self._ran_dir.get(aid), proto)
-               for aid, proto in {(t.assoc, t.proto) for t in self.messages if t.proto in RAN_FIRST}}
-        last_rtx: dict[int, int] = {}                     # id(message) -> its last retransmission
-        for t in self.messages:
-            rtx = [ts for k in range(((t.tsns[1] - t.tsns[0]) & 0xFFFFFFFF) + 1)
-                   for ts, _kind in self.rtx.get((t.assoc, (t.tsns[0] + k) & 0xFFFFFFFF), ())] if self.rtx else []
-            t.retransmissions = len(rtx)
-            if rtx:
-                last_rtx[id(t)] = max(rtx)
-        hol = self._hol(last_rtx)
-        for t in self.messages:
-            t.hol_wait_ns = hol.get(id(t), 0)
+        dirs = _Directions(c, assocs)
+        rtx, last_rtx = self._retransmissions(c)
+        if self.rtx:
+            named = (proto != 0) & ~(is_ap & (code < 0))       # followed: every message but undecodable AP PDUs
+            hol = _hol(c, named, rtx > 0, last_rtx)
+        else:
+            hol = np.zeros(self.n, np.int64)
+        self._final = {"dirs": dirs, "rtx": rtx, "hol": hol}
+        self.hol_waits = hol[hol > 0].tolist()
+        self.procs, self.dia = self._ap_stats(c, is_ap & (code >= 0)), self._dia_stats(c)
+        types = _types(self._follower.types())
         out: dict[str, Any] = {
-            "messages": {p: n for p, n in sorted(self.by_proto.items())},
-            "message_types": [{"protocol": p, "message": n, "count": c}
-                              for (p, n), c in sorted(self.counts.items(), key=lambda x: (x[0][0], -x[1]))],
-            "undecoded": dict(self.undecoded),
+            "messages": {p: n for p, n in sorted(types["messages"].items())},
+            "message_types": types["message_types"],
+            "undecoded": types["undecoded"],
             "reassembled": self.reasm.fragmented, "fragments_given_up": self.reasm.given_up,
             "fragments_orphaned": self.reasm.orphans,
-            "other_ppids": {str(k): v for k, v in sorted(self.other_ppids.items())},
+            "other_ppids": types["other_ppids"],
             "procedures": self._proc_table(),
             "diameter": self._dia_table(),
-            "m3ua": [{"class": c, "type": t, "count": n} for (c, t), n in sorted(self.m3ua.items())],
-            "ues": self._ues(ran, hol),
+            "m3ua": types["m3ua"],
+            "ues": self._ues(c, dirs, rtx, hol, assocs),
         }
+        if self.requests_not_followed:
+            out["requests_not_followed"] = self.requests_not_followed
         out["registration"] = _registration_summary(out["ues"])
         return out
 
+    def _retransmissions(self, c: Cols) -> tuple[np.ndarray, np.ndarray]:
+        """Per record: retransmissions of its TSNs the capture showed, and the time of the last (0: none)."""
+        n = np.zeros(self.n, np.int64)
+        last = np.zeros(self.n, np.int64)
+        if not self.rtx:
+            return n, last
+        items = sorted(((a << 32) | tsn, ts) for (a, tsn), v in self.rtx.items() for ts, _k in v)
+        keys = np.array([k for k, _ in items], np.uint64)
+        tss = np.array([t for _, t in items], np.int64)
+        single = c["tsn0"] == c["tsn1"]
+        q = (c["assoc"].astype(np.uint64) << np.uint64(32)) | c["tsn0"].astype(np.uint64)
+        lo, hi = np.searchsorted(keys, q, "left"), np.searchsorted(keys, q, "right")
+        hit = single & (hi > lo)
+        n[hit] = (hi - lo)[hit]
+        last[hit] = tss[hi[hit] - 1]
+        for i in np.flatnonzero(~single):                    # a fragmented message: each of its TSNs
+            a, t0, t1 = int(c["assoc"][i]), int(c["tsn0"][i]), int(c["tsn1"][i])
+            ts = [ts for k in range(((t1 - t0) & 0xFFFFFFFF) + 1)
+                  for ts, _k in self.rtx.get((a, (t0 + k) & 0xFFFFFFFF), ())]
+            n[i], last[i] = len(ts), max(ts, default=0)
+        return n, last
+
+    def _ap_stats(self, c: Cols, ap_named: np.ndarray) -> dict[tuple[str, int], _Proc]:
+        """Per (protocol, procedure code): counted with bincount over the dense key protocol << 8 | code."""
+        out: dict[tuple[str, int], _Proc] = {}
+        if not ap_named.any():
+            return out
+        key = np.where(ap_named, (c["proto"].astype(np.int32) << 8) | (c["code"] & 0xFF), 0)
+        size = len(PROTOS) << 8
+        f, k = c["flags"], c["kind"]
+        matched = ap_named & (f & F_MATCHED != 0)
+        # one class per record: 0 a request (class 1), 1 / 2 a matched success / failure, 3 an answer without
+        # request, 4 the rest (class-2 messages): one count over key * 5 + class
+        cls = np.where(k == 0, np.where(f & F_REQ != 0, 0, 4), np.where(matched, k, 3))
+        n = np.bincount((key * 5 + cls)[ap_named], minlength=size * 5).reshape(size, 5)
+        seen, req, ok, bad, orphan = n.sum(axis=1), n[:, 0], n[:, 1], n[:, 2], n[:, 3]
+        mi = np.flatnonzero(matched)
+        mk, lat = key[mi], c["latency_ns"][mi]
+        order = np.lexsort((lat, mk))                        # by key, each group's latencies sorted
+        mk, lat, mi = mk[order], lat[order], mi[order]
+        bounds = np.searchsorted(mk, np.arange(size + 1))
+        for kk in np.flatnonzero(seen).tolist():
+            st = _Proc(latencies=lat[bounds[kk]:bounds[kk + 1]], requests=int(req[kk]), successful=int(ok[kk]),
+                       unsuccessful=int(bad[kk]), responses_without_request=int(orphan[kk]))
+            for i in sorted(mi[bounds[kk]:bounds[kk + 1]][k[mi[bounds[kk]:bounds[kk + 1]]] == 2].tolist()):
+                st.causes[self.causes.get(i, "cause not decoded")] += 1
+            out[(PROTOS[kk >> 8], kk & 0xFF)] = st
+        return out
+
+    def _dia_stats(self, c: Cols) -> dict[tuple[int, int], _Proc]:
+        out: dict[tuple[int, int], _Proc] = {}
+        idx = np.flatnonzero((c["proto"] == DIAMETER) & (c["err"] != E_NOTDIA))
+        self._dia_pending: Counter[tuple[int, int]] = Counter(
+            (int(c["app"][i]), int(c["code"][i])) for i in self._follower.pending_diameter())
+        self._dia_results: dict[tuple[int, int], Counter[int]] = defaultdict(Counter)
+        if not len(idx):
+            return out
+        key = (c["app"][idx].astype(np.int64) << 32) | c["code"][idx].astype(np.int64)
+        order = np.argsort(key, kind="stable")
+        idx, key = idx[order], key[order]
+        for g in np.split(np.arange(len(idx)), np.flatnonzero(np.diff(key)) + 1):
+            ii = idx[g]
+            app_id, cmd = int(c["app"][ii[0]]), int(c["code"][ii[0]])
+            answers = ii[c["kind"][ii] == 1]
+            matched = answers[c["flags"][answers] & F_MATCHED != 0]
+            res = c["result"][matched]
+            ok = (res < 0) | ((res >= 2000) & (res < 3000))
+            st = _Proc(latencies=c["latency_ns"][matched].tolist(),
+                       requests=int(np.count_nonzero(c["kind"][ii] == 0)), successful=int(np.count_nonzero(ok)),
+                       unsuccessful=int(np.count_nonzero(~ok)),
+                       responses_without_request=len(answers) - len(matched))
+            for r in res[~ok].tolist():
+                st.causes[str(r)] += 1
+            self._dia_results[(app_id, cmd)].update(c["result"][answers].tolist())
+            out[(app_id, cmd)] = st
+        return out
+
     def _proc_table(self) -> list[dict[str, Any]]:
-        pending: Counter[tuple[str, int]] = Counter()
-        for (proto, _a, code, _u), q in self._pending_ap.items():
-            pending[(proto, code)] += len(q)
         rows = []
         for (proto, code), st in sorted(self.procs.items()):
             p = ap.procedures(proto).get(code)
@@ -335,106 +421,303 @@ class Telecom:
                 continue
             rows.append({"protocol": proto, "procedure": p.name if p else f"procedure {code}", "code": code,
                          "requests": st.requests, "successful": st.successful, "unsuccessful": st.unsuccessful,
-                         "unanswered": pending[(proto, code)],
+                         "unanswered": st.requests - st.successful - st.unsuccessful,
                          "responses_without_request": st.responses_without_request,
                          "latency": _pct(st.latencies), "causes": dict(st.causes)})
         return rows
 
     def _dia_table(self) -> list[dict[str, Any]]:
-        pending: Counter[tuple[int, int]] = Counter((t.application, t.code) for t in self._pending_dia.values())
         rows = []
         for (app_id, cmd), st in sorted(self.dia.items()):
             rows.append({"application": app_id, "application_name": diameter.application_name(app_id),
                          "command": cmd, "command_name": diameter.command_name(cmd), "requests": st.requests,
-                         "answered": st.successful + st.unsuccessful, "unanswered": pending[(app_id, cmd)],
+                         "answered": st.successful + st.unsuccessful, "unanswered": self._dia_pending[(app_id, cmd)],
                          "answers_without_request": st.responses_without_request, "latency": _pct(st.latencies),
-                         "result_codes": {str(r): n for (a2, c2, r), n in sorted(self.dia_results.items())
-                                          if a2 == app_id and c2 == cmd}})
+                         "result_codes": {str(r): n for r, n in sorted(self._dia_results[(app_id, cmd)].items())}})
         return rows
 
-    def _hol(self, last_rtx: dict[int, int]) -> dict[int, int]:
-        """id(message) -> head-of-line wait (ns): an earlier message of the same ordered stream and direction was
-        retransmitted after this one reached the capture point, and the receiver delivers in order."""
-        out: dict[int, int] = {}
-        if not last_rtx:
-            return out
-        streams: dict[tuple[int, int, int], list[TMessage]] = defaultdict(list)
-        for t in self.messages:
-            streams[(t.assoc, t.vtag, t.sid)].append(t)
-        for ms in streams.values():
-            late = [(t.tsns[0], last_rtx[id(t)]) for t in ms if id(t) in last_rtx]
-            if not late:
-                continue
-            for t in ms:
-                if t.unordered:
-                    continue
-                w = max((ts - t.ts_ns for tsn, ts in late
-                         if 0 < ((t.tsns[0] - tsn) & 0xFFFFFFFF) < (1 << 31) and ts > t.ts_ns), default=0)
-                if w > 0:
-                    out[id(t)] = w
-        return out
-
-    def _ues(self, ran: dict[int, str | None], hol: dict[int, int]) -> list[dict[str, Any]]:
-        ues: dict[tuple[int, int], list[TMessage]] = defaultdict(list)
-        for t in self.messages:
-            if t.ran_ue is not None and t.proto in RAN_FIRST:
-                ues[(t.assoc, t.ran_ue)].append(t)
-        out = []
-        for (aid, rid), ms in sorted(ues.items()):
-            ran_dir = ran.get(aid)
-            steps = _timeline(ms, REGISTRATION_5G if ms[0].proto == "ngap" else ATTACH_LTE)
-            entry: dict[str, Any] = {
-                "assoc": aid, "protocol": ms[0].proto, "ran_ue_id": rid,
-                "core_ue_id": next((t.core_ue for t in ms if t.core_ue is not None), None),
-                "messages": len(ms), "first_ns": ms[0].ts_ns, "last_ns": ms[-1].ts_ns,
-                "procedure": "registration" if ms[0].proto == "ngap" else "attach",
-            }
+    def _ues(self, c: Cols, dirs: _Directions, rtx: np.ndarray, hol: np.ndarray,
+             assocs: dict[int, Any]) -> list[dict[str, Any]]:
+        """Per UE (the Follower numbered them: ``ue`` column, ``ues()``), sorted by association and RAN UE id."""
+        U = np.frombuffer(self._follower.ues(), UE)
+        if not len(U):
+            return []
+        named = c["ue"] > 0
+        ran = _ran_dirs(c, dirs, assocs)
+        bits = _step_bits(c)                                  # per message: the timeline steps it could be
+        cand = np.flatnonzero((bits != 0) & named)
+        ue = c["ue"][cand]
+        cand = cand[np.argsort(ue.astype(np.uint16) if len(U) < 1 << 16 else ue, kind="stable")]   # 16 bits: radix
+        cue = c["ue"][cand]
+        lo = np.searchsorted(cue, np.arange(1, len(U) + 1), "left")
+        hi = np.searchsorted(cue, np.arange(1, len(U) + 1), "right")
+        found = _timelines(bits[cand], lo, hi, REGISTRATION_5G)   # (UE, step) -> candidate position, -1
+        cols = {f: U[f].tolist() for f in ("proto", "assoc", "core_ue", "ran_ue", "messages", "first_ts", "last_ts",
+                                          "last_ciphered_ts")}
+        found_l = found.tolist()
+        cand_l = cand.tolist()
+        out, timelines = [], []
+        for u in np.lexsort((U["ran_ue"], U["assoc"])).tolist():
+            p = PROTOS[cols["proto"][u]]
+            aid, core = cols["assoc"][u], cols["core_ue"][u]
+            out.append({
+                "assoc": aid, "protocol": p, "ran_ue_id": cols["ran_ue"][u],
+                "core_ue_id": core if core >= 0 else None, "messages": cols["messages"][u],
+                "first_ns": cols["first_ts"][u], "last_ns": cols["last_ts"][u],
+                "procedure": "registration" if p == "ngap" else "attach",
+            })
+            steps = [(k, cand_l[j]) for k, j in enumerate(found_l[u]) if j >= 0]
             if steps:
-                t0 = steps[0][1].ts_ns
-                prev = t0
-                rows = []
-                waited = {"core": 0, "ran": 0}
-                for label, t in steps:
-                    side = None if ran_dir is None or t.direction is None else \
-                        ("ran" if t.direction == ran_dir else "core")
-                    step_ns = t.ts_ns - prev
-                    if side is not None and rows:
-                        waited[side] += step_ns
-                    rows.append({"step": label, "at_ns": t.ts_ns - t0, "step_ns": step_ns if rows else 0,
-                                 "sent_by": side, "message": t.name, "nas": t.nas, "frame": t.frame,
-                                 "stream": t.sid, "tsns": list(t.tsns),
-                                 "retransmissions": t.retransmissions, "rtt_ns": t.rtt_ns, "a_rwnd": t.a_rwnd,
-                                 "hol_wait_ns": t.hol_wait_ns})
-                    prev = t.ts_ns
-                last_label = (REGISTRATION_5G if ms[0].proto == "ngap" else ATTACH_LTE)[-1][0]
-                done = rows[-1]["step"] == last_label
-                after = [t for t in ms if t.ts_ns > steps[-1][1].ts_ns]
-                # not seen to complete: unknown when what followed is ciphered NAS (the Accept/Complete may be in it)
-                complete = True if done else (None if any(t.nas == nas.CIPHERED for t in after)
-                                              or steps[-1][1].nas == nas.CIPHERED else False)
-                entry.update(steps=rows, complete=complete,
-                             duration_ns=rows[-1]["at_ns"], waited_for_core_ns=waited["core"],
-                             waited_for_ran_ns=waited["ran"])
-            out.append(entry)
+                timelines.append((out[-1], steps, REGISTRATION_5G if p == "ngap" else ATTACH_LTE, ran.get(aid),
+                                  cols["last_ciphered_ts"][u]))
+        # every step of every UE read at once
+        ii = [i for _e, steps, *_ in timelines for _k, i in steps]
+        col = {f: c[f][ii].tolist() for f in ("ts_ns", "proto", "kind", "code", "err", "nas", "frame", "sid", "tsn0",
+                                               "tsn1", "rtt_ns", "a_rwnd")}
+        ia = np.array(ii, np.int64)
+        col["dir"], col["rtx"], col["hol"] = dirs(ia).tolist(), rtx[ia].tolist(), hol[ia].tolist()
+        j = 0
+        for entry, steps, spec, ran_dir, last_ciphered in timelines:
+            entry.update(_steps(col, j, steps, spec, ran_dir))
+            j += len(steps)
+            last = j - 1
+            done = entry["steps"][-1]["step"] == spec[-1][0]
+            # not seen to complete: unknown when what followed is ciphered NAS (the Accept/Complete may be in it)
+            ciph = col["nas"][last] == nas.CODE_CIPHERED or last_ciphered > col["ts_ns"][last]
+            entry["complete"] = True if done else (None if ciph else False)
         return out
 
 
-def _timeline(ms: list[TMessage], spec: tuple[tuple[str, tuple[str, str]], ...]) -> list[tuple[str, TMessage]]:
-    """The steps of ``spec`` in order, each the first matching message after the previous step; starts at the
-    first step's message (a UE whose first step is not in the capture has no timeline)."""
-    out: list[tuple[str, TMessage]] = []
-    i = 0
-    for label, (where, what) in spec:
-        for j in range(i, len(ms)):
-            t = ms[j]
-            if (t.nas if where == "nas" else t.name) == what:
-                out.append((label, t))
-                i = j if where == "ap" else j + 1     # an AP message may also carry the next step's NAS
-                break
-        else:
-            if not out:
-                return []
+def _steps(col: dict[str, list[Any]], j0: int, steps: list[tuple[int, int]], spec: Any,
+           ran_dir: str | None) -> dict[str, Any]:
+    """One UE's timeline rows (``col``: the columns of every step, this UE's from ``j0``)."""
+    rows = []
+    waited = {"core": 0, "ran": 0}
+    t0 = prev = col["ts_ns"][j0]
+    for j, (k, _i) in enumerate(steps, j0):
+        ts = col["ts_ns"][j]
+        d = (None, "A>B", "B>A")[col["dir"][j]]
+        side = None if ran_dir is None or d is None else ("ran" if d == ran_dir else "core")
+        step_ns = ts - prev
+        if side is not None and rows:
+            waited[side] += step_ns
+        rtt, rwnd = col["rtt_ns"][j], col["a_rwnd"][j]
+        rows.append({"step": spec[k][0], "at_ns": ts - t0, "step_ns": step_ns if rows else 0,
+                     "sent_by": side, "message": _name(col["proto"][j], col["kind"][j], col["code"][j], col["err"][j]),
+                     "nas": nas.code_name(col["nas"][j]), "frame": col["frame"][j], "stream": col["sid"][j],
+                     "tsns": [col["tsn0"][j], col["tsn1"][j]], "retransmissions": col["rtx"][j],
+                     "rtt_ns": rtt if rtt >= 0 else None, "a_rwnd": rwnd if rwnd >= 0 else None,
+                     "hol_wait_ns": col["hol"][j]})
+        prev = ts
+    return {"steps": rows, "complete": None, "duration_ns": rows[-1]["at_ns"],
+            "waited_for_core_ns": waited["core"], "waited_for_ran_ns": waited["ran"]}
+
+
+def _name(proto: int, kind: int, code: int, err: int) -> str:
+    p = PROTOS[proto]
+    if p in AP:
+        if code < 0:
+            return f"{p.upper()} (undecodable)"
+        proc = ap.procedures(p).get(code)
+        if proc is None:
+            return f"{p.upper()} procedure {code} {ap.TYPES[kind]}"
+        return proc.messages[kind] or f"{proc.name} {ap.TYPES[kind]}"
+    if p == "diameter":
+        if err == E_NOTDIA:
+            return "not Diameter"
+        return f"{diameter.command_name(code)}-{'Request' if kind == 0 else 'Answer'}"
+    if err == E_NOTM3UA:
+        return "not M3UA"
+    return " ".join(m3ua.names(code >> 8, code & 0xFF))
+
+
+def _types(found: list[tuple[int, int, int]]) -> dict[str, Any]:
+    """The Follower's counts by type (key, first index, count) as the report's sections: per protocol, per
+    (protocol, message name) most frequent first with ties in order of first appearance, undecodable ones,
+    other PPIDs, M3UA classes and types."""
+    counts: Counter[tuple[str, str]] = Counter()
+    by_proto: Counter[str] = Counter()
+    undecoded: Counter[str] = Counter()
+    m3ua_types: Counter[tuple[str, str]] = Counter()
+    ppids: dict[int, int] = {}
+    for k, _first, n in sorted(found, key=lambda x: x[1]):
+        if k >> 63:
+            ppids[k & 0xFFFFFFFF] = n
             continue
+        p, kd, cd = k >> 48, (k >> 40) & 0xFF, k & 0xFFFFFFFF
+        err = (E_NOTDIA if PROTOS[p] == "diameter" else E_NOTM3UA if PROTOS[p] == "m3ua" else 0) if kd == 3 else 0
+        counts[(PROTOS[p], _name(p, 0 if kd == 3 else kd, -1 if kd == 3 else cd, err))] += n
+        by_proto[PROTOS[p]] += n
+        if kd == 3:
+            undecoded[PROTOS[p]] += n
+        elif p == M3UA:
+            m3ua_types[m3ua.names(cd >> 8, cd & 0xFF)] += n
+    return {"messages": dict(by_proto), "undecoded": dict(undecoded),
+            "message_types": [{"protocol": p, "message": n, "count": k}
+                              for (p, n), k in sorted(counts.items(), key=lambda x: (x[0][0], -x[1]))],
+            "other_ppids": {str(k): v for k, v in sorted(ppids.items())},
+            "m3ua": [{"class": cl, "type": t, "count": n} for (cl, t), n in sorted(m3ua_types.items())]}
+
+
+class _Store:
+    """Columns that grow block by block, written in place.  They live in one arena with room for a million
+    records to begin with: address space, not memory, until written, and large enough for the kernel's huge
+    pages (first writes to 4 KB pages cost about three times as much here); no copy of everything at the end.
+    Beyond its room the arena doubles."""
+
+    def __init__(self, fields: tuple[str, ...], room: int = 1 << 20) -> None:
+        self.fields, self.n = fields, 0
+        self._arena(room)
+
+    def _arena(self, room: int) -> None:
+        sizes = [REC[f].itemsize for f in self.fields]
+        arena = np.empty(room * sum(sizes) + 64 * len(sizes), np.uint8)
+        old, self.a, off = getattr(self, "a", None), {}, 0
+        for f, size in zip(self.fields, sizes):
+            off = (off + 63) & ~63
+            self.a[f] = arena[off:off + room * size].view(REC[f])
+            if old is not None:
+                self.a[f][:self.n] = old[f][:self.n]
+            off += room * size
+        self.room = room
+
+    def append(self, arr: np.ndarray) -> None:
+        k = len(arr)
+        if self.n + k > self.room:
+            room = self.room
+            while self.n + k > room:
+                room *= 2
+            self._arena(room)
+        for f in self.fields:
+            self.a[f][self.n:self.n + k] = arr[f]
+        self.n += k
+
+    def view(self) -> dict[str, np.ndarray]:
+        return {f: v[:self.n] for f, v in self.a.items()}
+
+
+class _Row:
+    """One record read from the columns (what a numpy record gives: ``r["field"]``)."""
+
+    __slots__ = ("cols", "i")
+
+    def __init__(self, cols: dict[str, np.ndarray], i: int) -> None:
+        self.cols, self.i = cols, i
+
+    def __getitem__(self, f: str) -> Any:
+        return self.cols[f][self.i]
+
+
+class _Directions:
+    """Records' directions, from their association's final tags (a DATA chunk carries its receiver's tag): called
+    with record indices, gives 1 "A>B", 2 "B>A" or 0 (unknown) for each; only where they are asked for."""
+
+    def __init__(self, c: Cols, assocs: dict[int, Any]) -> None:
+        self.assoc, self.vtag = c["assoc"], c["vtag"]
+        top = max(int(self.assoc.max()) if len(self.assoc) else 0, max(assocs, default=0)) + 1
+        self.tag_a, self.tag_b = np.full(top, -1, np.int64), np.full(top, -1, np.int64)
+        for aid, a in assocs.items():
+            tags = a.get("vtags") or [None, None]
+            self.tag_a[aid] = -1 if tags[0] is None else tags[0]
+            self.tag_b[aid] = -1 if tags[1] is None else tags[1]
+
+    def __call__(self, idx: np.ndarray) -> np.ndarray:
+        a, v = self.assoc[idx], self.vtag[idx].astype(np.int64)
+        return np.where(v == self.tag_b[a], 1, np.where(v == self.tag_a[a], 2, 0)).astype(np.uint8)
+
+
+def _ran_dirs(c: Cols, dirs: _Directions, assocs: dict[int, Any]) -> dict[int, str | None]:
+    """Association -> the direction in which the RAN sends: the first InitialUEMessage / NG or S1 Setup Request's,
+    else by which end is on the core's port."""
+    out: dict[int, str | None] = {}
+    n = len(c["assoc"])
+    for p, codes in RAN_FIRST.items():
+        mine = (c["proto"] == PROTOS.index(p)) & (c["code"] >= 0)
+        for aid in np.flatnonzero(np.bincount(c["assoc"][mine])).tolist():
+            out[aid] = _ran_side(assocs.get(aid), None, p)
+        first = np.flatnonzero(mine & (c["kind"] == 0) & np.isin(c["code"], list(codes)))
+        if not len(first):
+            continue
+        at = np.full(int(c["assoc"][first].max()) + 1, n, np.int64)
+        np.minimum.at(at, c["assoc"][first], first)
+        aids = np.flatnonzero(at < n)
+        for aid, d in zip(aids.tolist(), dirs(at[aids]).tolist()):
+            out[aid] = None if assocs.get(aid) is None else (None, "A>B", "B>A")[d]
+    return out
+
+
+def _hol(c: Cols, named: np.ndarray, late: np.ndarray, last_rtx: np.ndarray) -> np.ndarray:
+    """Per record, the head-of-line wait (ns): an earlier message of the same ordered stream and direction was
+    retransmitted after this one reached the capture point, and the receiver delivers in order."""
+    out = np.zeros(len(named), np.int64)
+    late = late & named
+    if not late.any():
+        return out
+    skey = (c["assoc"].astype(np.uint64) << np.uint64(48)) ^ (c["vtag"].astype(np.uint64) << np.uint64(16)) \
+        ^ c["sid"].astype(np.uint64)
+    idx = np.flatnonzero(named & np.isin(skey, np.unique(skey[late])))
+    streams: dict[tuple[int, int, int], list[int]] = defaultdict(list)
+    for i in idx.tolist():
+        streams[(int(c["assoc"][i]), int(c["vtag"][i]), int(c["sid"][i]))].append(i)
+    for ms in streams.values():
+        lt = [(int(c["tsn0"][i]), int(last_rtx[i])) for i in ms if late[i]]
+        if not lt:
+            continue
+        for i in ms:
+            if c["flags"][i] & F_UNORDERED:
+                continue
+            t, ts0 = int(c["tsn0"][i]), int(c["ts_ns"][i])
+            w = max((ts - ts0 for tsn, ts in lt if 0 < ((t - tsn) & 0xFFFFFFFF) < (1 << 31) and ts > ts0), default=0)
+            out[i] = w
+    return out
+
+
+def _step_bits(c: Cols) -> np.ndarray:
+    """Per record: bit k set when it could be step k of its protocol's timeline (looked up by NAS code, and by
+    outcome and procedure code)."""
+    nas_lut = np.zeros((len(PROTOS), 1 << 16), np.int32)
+    ap_lut = np.zeros((len(PROTOS), 3 << 8), np.int32)
+    for pname, spec in (("ngap", REGISTRATION_5G), ("s1ap", ATTACH_LTE)):
+        pi = PROTOS.index(pname)
+        for k, (_label, (where, what)) in enumerate(spec):
+            if where == "nas":
+                for code in _nas_codes(what):
+                    nas_lut[pi, code] |= 1 << k
+            else:
+                for kind in range(3):
+                    for code in range(256):
+                        if _name(pi, kind, code, 0) == what:
+                            ap_lut[pi, kind << 8 | code] |= 1 << k
+    p = c["proto"]
+    apk = (c["kind"].astype(np.int32) << 8) | (c["code"] & 0xFF)
+    return nas_lut[p, c["nas"]] | ap_lut[p, np.minimum(apk, (3 << 8) - 1)]
+
+
+@functools.lru_cache(maxsize=None)
+def _nas_codes(name: str) -> tuple[int, ...]:
+    """The NAS codes (_fast) whose name is ``name``."""
+    return tuple(t << 8 | k for t in range(1, 5) for k in range(256) if nas.code_name(t << 8 | k) == name)
+
+
+def _timelines(bits: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+               spec: tuple[tuple[str, tuple[str, str]], ...]) -> np.ndarray:
+    """Every UE's timeline at once: ``bits`` the candidates' step bits, grouped by UE (UE u's in ``lo[u]:hi[u]``,
+    in order); returns [UE, step] -> the position of the step's message among the candidates, or -1.  Each step
+    is the first candidate with its bit after the previous step found (an AP step may also carry the next
+    step's NAS: the search goes on from it, a NAS step's from the one after); a step not in the capture is
+    skipped; a UE whose first step is not in the capture has no timeline.  (Registration and attach share the
+    shape: ``spec`` gives where each step is read.)"""
+    out = np.full((len(lo), len(spec)), -1, np.int64)
+    at = lo.astype(np.int64).copy()
+    started = np.zeros(len(lo), bool)
+    for k, (_label, (where, _what)) in enumerate(spec):
+        pos = np.flatnonzero(bits & (1 << k))
+        j = np.searchsorted(pos, at)
+        nxt = pos[np.minimum(j, len(pos) - 1)] if len(pos) else np.zeros(len(lo), np.int64)
+        ok = (j < len(pos)) & (nxt < hi) & (started | (k == 0))
+        out[ok, k] = nxt[ok]
+        at[ok] = nxt[ok] + (0 if where == "ap" else 1)
+        started |= ok
     return out
 
 
@@ -481,8 +764,3 @@ def _ran_side(a: dict[str, Any] | None, seen: tuple[str, int] | None, proto: str
     if ports[0] == core and ports[1] != core:
         return "B>A"
     return None
-
-
-def _strip_security(n: bytes) -> bytes:
-    """The message inside a security-protected NAS message (5GS: 7 octets of header; EPS: 6)."""
-    return n[7:] if n[:1] == b"\x7e" else n[6:]

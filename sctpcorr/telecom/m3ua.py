@@ -1,7 +1,7 @@
 """M3UA (RFC 4666) common header: version 1, reserved, message class, message type, length."""
 from __future__ import annotations
 
-__all__ = ["decode", "CLASSES"]
+__all__ = ["decode", "names", "CLASSES"]
 
 CLASSES = {0: "MGMT", 1: "Transfer", 2: "SSNM", 3: "ASPSM", 4: "ASPTM", 9: "RKM"}
 TYPES = {(0, 0): "ERR", (0, 1): "NTFY", (1, 1): "DATA", (2, 1): "DUNA", (2, 2): "DAVA", (2, 3): "DAUD",
@@ -15,5 +15,9 @@ def decode(b: bytes) -> tuple[str, str] | None:
     """(class, type) names, or None when the octets are not M3UA."""
     if len(b) < 8 or b[0] != 1:
         return None
-    cls, typ = b[2], b[3]
+    return names(b[2], b[3])
+
+
+def names(cls: int, typ: int) -> tuple[str, str]:
+    """(class, type) names of a message class and type."""
     return CLASSES.get(cls, f"class {cls}"), TYPES.get((cls, typ), f"type {typ}")

@@ -7,45 +7,23 @@ ciphered: the message inside cannot be named from the wire.  EPS (TS 24.301): th
 the protocol discriminator (7 EMM, 2 ESM), the high nibble the security header type (EMM) or bearer id (ESM);
 integrity protected only wraps a plain message after 6 octets.
 
-Message names come from pycrate's NAS modules (``FGMMRegistrationRequest`` -> ``Registration Request``).
+Message names come from pycrate's NAS modules (``FGMMRegistrationRequest`` -> ``Registration Request``), through
+spec.py (gen_spec.py).  ``_fast/fast.c`` reads the same octets for every message; this is its readable reference.
 """
 from __future__ import annotations
 
-import contextlib
-import functools
-import io
-import re
+from sctpcorr.telecom.spec import NAS_TYPES
 
-__all__ = ["name", "null_ciphering", "CIPHERED"]
+__all__ = ["name", "null_ciphering", "code_name", "CIPHERED"]
 
 CIPHERED = "ciphered"
-
-
-def _words(cls_name: str, prefix: str) -> str:
-    n = cls_name[len(prefix):] if cls_name.startswith(prefix) else cls_name
-    n = re.sub(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", " ", n)
-    return n.replace("Ue ", "UE ").replace("Pdu ", "PDU ")
-
-
-@functools.lru_cache(maxsize=None)
-def _tables() -> dict[str, dict[int, str]]:
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):   # import notices
-        from pycrate_mobile import TS24301_EMM, TS24301_ESM, TS24501_FGMM, TS24501_FGSM
-    emm = {**{k: _words(v.__name__, "EMM") for k, v in TS24301_EMM.EMMTypeMOClasses.items()},
-           **{k: _words(v.__name__, "EMM") for k, v in TS24301_EMM.EMMTypeMTClasses.items()}}
-    return {
-        "5gmm": {k: _words(v.__name__, "FGMM") for k, v in TS24501_FGMM.FGMMTypeClasses.items()},
-        "5gsm": {k: _words(v.__name__, "FGSM") for k, v in TS24501_FGSM.FGSMTypeClasses.items()},
-        "emm": emm,
-        "esm": {k: _words(v.__name__, "ESM") for k, v in TS24301_ESM.ESMTypeClasses.items()},
-    }
 
 
 def name(nas: bytes | None) -> str | None:
     """``Registration Request``, ``ciphered``, or None (no NAS, or not one this reads)."""
     if not nas or len(nas) < 2:
         return None
-    t = _tables()
+    t = NAS_TYPES
     b0 = nas[0]
     if b0 == 0x7E:                                   # 5GMM
         sht = nas[1] & 0x0F
@@ -90,3 +68,19 @@ def null_ciphering(nas: bytes) -> bool:
         return False
     off = 3 if p[:1] == b"\x7e" else 2
     return len(p) > off and p[off - 1] == 0x5D and (p[off] >> 4) & 0x07 == 0
+
+
+_CODE_TABLES = {1: ("5gmm", "5GMM"), 2: ("5gsm", "5GSM"), 3: ("emm", "EMM"), 4: ("esm", "ESM")}
+CODE_CIPHERED, CODE_SERVICE_REQUEST = 0xFFFF, (5 << 8) | 1      # fast.c's NAS_CIPHERED, NAS_SERVICE_REQUEST
+
+
+def code_name(code: int) -> str | None:
+    """The name of a NAS code from ``_fast`` (table << 8 | message type; 0: none): what :func:`name` gives."""
+    if code == 0:
+        return None
+    if code == CODE_CIPHERED:
+        return CIPHERED
+    if code == CODE_SERVICE_REQUEST:
+        return "Service Request"
+    table, label = _CODE_TABLES[code >> 8]
+    return NAS_TYPES[table].get(code & 0xFF, f"{label} type {code & 0xFF}")

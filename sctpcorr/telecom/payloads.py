@@ -1,7 +1,7 @@
 """User messages out of the wire engine: ``Analyzer(payloads=True).drain_payloads()`` read and reassembled.
 
 The engine hands over the user data of every DATA / I-DATA chunk the first time the capture shows its TSN
-(retransmissions carry the same bytes and are left out), each behind a 56-byte header (``analyze.h``
+(retransmissions carry the same bytes and are left out), each behind a 72-byte header (``analyze.h``
 ``sc_payhdr``).  :func:`chunks` reads them; :class:`Reassembler` puts fragmented user messages back together
 (RFC 9260 6.9: the fragments of one message carry consecutive TSNs, the first with the B bit, the last with E;
 I-DATA, RFC 8260: one MID, fragments ordered by FSN) and passes unfragmented ones straight through.  Several
@@ -17,10 +17,10 @@ import struct
 from dataclasses import dataclass
 from typing import Iterator
 
-__all__ = ["HDR", "Chunk", "Message", "chunks", "Reassembler"]
+__all__ = ["HDR", "Chunk", "Message", "chunks", "chunk_at", "pack", "Reassembler"]
 
-HDR = struct.Struct("=qQIIIIIIIHHHBBB3x")      # sc_payhdr
-assert HDR.size == 56
+HDR = struct.Struct("=qQIIIIIIIHHHBBB3xqq")   # sc_payhdr
+assert HDR.size == 72
 F_E, F_B, F_U, F_I = 0x01, 0x02, 0x04, 0x08
 
 
@@ -41,6 +41,9 @@ class Chunk:
     flags: int
     idata: bool
     data: bytes        # captured user data (shorter than ``length`` when the snaplen cut it)
+    rtt_ns: int        # the association's last RTT sample when the engine read it (-1: none)
+    a_rwnd: int        # its receiver's last advertised window then (-1: none)
+    seq: int           # the header's offset in its drain_payloads() buffer
 
 
 @dataclass(slots=True)
@@ -63,19 +66,35 @@ class Message:
     data: bytes
     truncated: bool    # some of its bytes were not captured
     unordered: bool
+    rtt_ns: int        # as the last fragment had them
+    a_rwnd: int
+    seq: int           # the last fragment's header offset
+
+
+def chunk_at(buf: bytes, off: int) -> tuple[Chunk, int]:
+    """The chunk whose header is at ``buf[off]``, and the offset of the next."""
+    (ts, frame, assoc, tsn, ppid, length, caplen, ssn, vtag, sid, sport, dport, d, flags, idata, rtt,
+     rwnd) = HDR.unpack_from(buf, off)
+    start = off + HDR.size
+    return (Chunk(ts, frame, assoc, tsn, ppid, length, ssn, vtag, sid, sport, dport, d, flags, bool(idata),
+                  bytes(buf[start:start + caplen]), rtt, rwnd, off), start + ((caplen + 7) & ~7))
 
 
 def chunks(buf: bytes) -> Iterator[Chunk]:
     """The chunks of one ``drain_payloads()`` result, in capture order."""
     off, n = 0, len(buf)
-    unpack = HDR.unpack_from
-    while off + 56 <= n:
-        (ts, frame, assoc, tsn, ppid, length, caplen, ssn, vtag, sid, sport, dport, d, flags,
-         idata) = unpack(buf, off)
-        start = off + 56
-        yield Chunk(ts, frame, assoc, tsn, ppid, length, ssn, vtag, sid, sport, dport, d, flags, bool(idata),
-                    bytes(buf[start:start + caplen]))
-        off = start + ((caplen + 7) & ~7)
+    while off + HDR.size <= n:
+        c, off = chunk_at(buf, off)
+        yield c
+
+
+def pack(m: Message) -> bytes:
+    """A whole message as a one-chunk ``drain_payloads()`` buffer (B and E set): how a reassembled message goes
+    through the same decoder as the rest (``_fast.decode``)."""
+    flags = F_B | F_E | (F_U if m.unordered else 0)
+    pad = (-len(m.data)) % 8
+    return HDR.pack(m.ts_ns, m.frame, m.assoc, m.tsns[0], m.ppid, m.length, len(m.data), m.ssn, m.vtag, m.sid,
+                    m.sport, m.dport, m.dir, flags, 0, m.rtt_ns, m.a_rwnd) + m.data + bytes(pad)
 
 
 class Reassembler:
@@ -93,7 +112,7 @@ class Reassembler:
         if c.flags & F_B and c.flags & F_E:
             return Message(c.ts_ns, c.ts_ns, c.frame, c.frame, c.assoc, c.vtag, c.dir, c.sid, c.ssn, c.ppid,
                            c.sport, c.dport, (c.tsn, c.tsn), 1, c.length, c.data, len(c.data) < c.length,
-                           bool(c.flags & F_U))
+                           bool(c.flags & F_U), c.rtt_ns, c.a_rwnd, c.seq)
         unordered = bool(c.flags & F_U)
         if c.idata:
             key = (c.assoc, c.vtag, c.sid, unordered, c.ssn)         # one MID per message
@@ -128,12 +147,14 @@ class Reassembler:
                 self.given_up += len(frags)
                 return None
         first, last = frags[0], frags[-1]
+        latest = max(frags, key=lambda f: (f.ts_ns, f.frame))
         self.fragmented += 1
         data = b"".join(f.data for f in frags)
         length = sum(f.length for f in frags)
         return Message(max(f.ts_ns for f in frags), first.ts_ns, max(f.frame for f in frags), first.frame,
                        first.assoc, first.vtag, first.dir, first.sid, first.ssn, first.ppid, first.sport,
-                       first.dport, (first.tsn, last.tsn), len(frags), length, data, len(data) < length, unordered)
+                       first.dport, (first.tsn, last.tsn), len(frags), length, data, len(data) < length, unordered,
+                       latest.rtt_ns, latest.a_rwnd, c.seq)
 
     def finish(self) -> None:
         """The capture ended: what still waits for its other fragments is given up (counted)."""

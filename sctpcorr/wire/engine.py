@@ -47,8 +47,9 @@ __all__ = [
 ]
 
 #: The analyser (C type). ``Analyzer(events=False, dup_window_ns=5_000_000, max_assocs=1_000_000,
-#: max_outstanding=65536, *, records=False)``; methods ``feed_capture``, ``finish_capture``, ``feed_packet``,
-#: ``drain_events``, ``drain_records`` (per-chunk binary records: read them with ``sctpcorr.wire.records``),
+#: max_outstanding=65536, *, records=False, payloads=False, event_kinds=None)``; methods ``feed_capture``,
+#: ``finish_capture``, ``feed_packet``, ``drain_events`` (``event_kinds``: queue only these kinds, names as in
+#: EVENT_FIELDS), ``drain_payloads`` (user data for sctpcorr.telecom), ``drain_records`` (per-chunk binary records: read them with ``sctpcorr.wire.records``),
 #: ``report``, ``association(id)`` (one association's report entry), ``summary()`` (a small tuple per association,
 #: SUMMARY_FIELDS) and ``capture_summary()`` (the report's capture section). See docs/design/engine.md.
 Analyzer = _engine.Analyzer

@@ -683,7 +683,7 @@ void sc_vantage_path(const sc_assoc *A, unsigned pidx, sc_vantage *out)
 
 static sc_event *ev_push(sc_analyzer *an, unsigned kind, int64_t ts, uint64_t frame, uint32_t assoc_id)
 {
-    if (!an->events)
+    if (!(an->events & (1u << kind)))
         return NULL;
     if (an->ev_n == an->ev_cap) {
         if (an->ev_cap >= SC_EVENTS_MAX) {
@@ -874,6 +874,7 @@ static sc_assoc *assoc_new(sc_analyzer *an, const sc_packet *pkt, uint16_t portA
     }
     an->assocs[an->nassocs++] = A;
     A->id = (uint32_t)an->nassocs;
+    A->last_rtt_ns = -1;
     A->port[0] = portA;
     A->port[1] = portB;
     A->state = SC_ST_NONE;
@@ -1087,6 +1088,7 @@ static void rtt_sample(sc_analyzer *an, sc_assoc *A, unsigned dir, int pidx, int
 {
     uint32_t bin = bin_of(rtt);
     rtt_add(&A->dir[dir].rtt, rtt, bin, method, delayed);
+    A->last_rtt_ns = rtt;
     const sc_rtt *est = &A->dir[dir].rtt;
     sc_path *p = NULL;
     if (pidx >= 0 && pidx < A->npaths) {
@@ -1738,7 +1740,7 @@ static void on_data(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, uin
     if (is_new) {
         D->unique_tsns++;
         if (an->payloads)
-            sc_pay_add(an, pkt, A->id, x->d, tsn, sid, ssn, ppid, c + hdr, bytes, (avail < len ? avail : len) - hdr,
+            sc_pay_add(an, pkt, A, x->d, tsn, sid, ssn, ppid, c + hdr, bytes, (avail < len ? avail : len) - hdr,
                        flags, idata);
         if (x->wr)
             x->wr->note |= SC_WN_FIRST;
@@ -2756,7 +2758,7 @@ int sc_an_record(sc_analyzer *an, const sc_record *rec)
 /* Life cycle                                                                                        */
 /* ------------------------------------------------------------------------------------------------ */
 
-sc_analyzer *sc_an_new(int events, int64_t dup_window_ns, uint64_t max_assocs, uint32_t max_outstanding)
+sc_analyzer *sc_an_new(unsigned events, int64_t dup_window_ns, uint64_t max_assocs, uint32_t max_outstanding)
 {
     bins_init();
     sc_analyzer *an = calloc(1, sizeof *an);

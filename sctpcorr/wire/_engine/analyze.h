@@ -247,6 +247,7 @@ typedef struct sc_assoc {
     /* shutdown */
     int64_t shutdown_ns, shutdown_ack_ns, shutdown_complete_ns;
     sc_abortinfo *abort;
+    int64_t last_rtt_ns;     /* the last RTT sample, either direction (-1: none yet): payload headers carry it */
     uint64_t rec_first;      /* records on, orientation still provisional (orient_by_tags): 1 + the sequence number
                                 of its first record (0: none yet), so a swap fixes its pending records only */
 } sc_assoc;
@@ -373,7 +374,7 @@ typedef struct {
 
 typedef struct sc_analyzer {
     /* configuration */
-    int events;
+    unsigned events;         /* bit per sc_event kind queued for drain_events() (0: none) */
     int64_t dup_window_ns;
     uint64_t max_assocs;
     uint32_t max_outstanding;
@@ -425,14 +426,16 @@ typedef struct {
     uint8_t flags;        /* chunk flags: E 0x01, B 0x02, U 0x04, I 0x08 */
     uint8_t idata;
     uint8_t pad[3];
+    int64_t rtt_ns;       /* the association's last RTT sample before this chunk (any direction, method), -1: none */
+    int64_t a_rwnd;       /* the last a_rwnd its receiver advertised in a SACK before this chunk, -1: none */
 } sc_payhdr;
-_Static_assert(sizeof(sc_payhdr) == 56, "sc_payhdr is 56 bytes (sctpcorr/telecom/payloads.py)");
+_Static_assert(sizeof(sc_payhdr) == 72, "sc_payhdr is 72 bytes (sctpcorr/telecom/payloads.py)");
 /* the chunk's fields as on_data parsed them; data: its user data, bytes on the wire, cap of them captured */
-void sc_pay_add(sc_analyzer *an, const sc_packet *pkt, uint32_t assoc_id, unsigned dir, uint32_t tsn, uint16_t sid,
+void sc_pay_add(sc_analyzer *an, const sc_packet *pkt, const struct sc_assoc *A, unsigned dir, uint32_t tsn, uint16_t sid,
                 uint32_t ssn, uint32_t ppid, const uint8_t *data, uint32_t bytes, uint32_t cap, uint8_t flags,
                 int idata);
 
-sc_analyzer *sc_an_new(int events, int64_t dup_window_ns, uint64_t max_assocs, uint32_t max_outstanding);
+sc_analyzer *sc_an_new(unsigned events, int64_t dup_window_ns, uint64_t max_assocs, uint32_t max_outstanding);
 void sc_an_free(sc_analyzer *an);
 /* Decode and analyse one record. Returns 0, or -1 on allocation failure (state stays consistent). */
 int sc_an_record(sc_analyzer *an, const sc_record *rec);

@@ -793,13 +793,38 @@ static PyObject *Analyzer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 static int Analyzer_init(AnalyzerObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"events", "dup_window_ns", "max_assocs", "max_outstanding", "records", "payloads",
-                             NULL};
+                             "event_kinds", NULL};
     int events = 0, records = 0, payloads = 0;
+    PyObject *kinds = NULL;
     long long dup_window_ns = 5000000;
     long long max_assocs = 1000000, max_outstanding = 65536;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pLLL$pp:Analyzer", kwlist, &events, &dup_window_ns, &max_assocs,
-                                     &max_outstanding, &records, &payloads))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pLLL$ppO:Analyzer", kwlist, &events, &dup_window_ns, &max_assocs,
+                                     &max_outstanding, &records, &payloads, &kinds))
         return -1;
+    unsigned mask = events ? (1u << SC_EV_KINDS) - 1u : 0u;   /* events=True: every kind, unless event_kinds says */
+    if (events && kinds && kinds != Py_None) {
+        PyObject *it = PyObject_GetIter(kinds), *k;
+        if (!it)
+            return -1;
+        mask = 0;
+        while ((k = PyIter_Next(it)) != NULL) {
+            const char *s = PyUnicode_Check(k) ? PyUnicode_AsUTF8(k) : NULL;
+            int found = -1;
+            for (int i = 0; s && i < SC_EV_KINDS; i++)
+                if (strcmp(s, EV_NAMES[i]) == 0)
+                    found = i;
+            Py_DECREF(k);
+            if (found < 0) {
+                Py_DECREF(it);
+                PyErr_SetString(PyExc_ValueError, "event_kinds: names of drain_events() kinds");
+                return -1;
+            }
+            mask |= 1u << found;
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred())
+            return -1;
+    }
     if (dup_window_ns < 0) {
         PyErr_SetString(PyExc_ValueError, "dup_window_ns must be >= 0 (0 disables duplicate detection)");
         return -1;
@@ -816,7 +841,7 @@ static int Analyzer_init(AnalyzerObject *self, PyObject *args, PyObject *kw)
         PyErr_SetString(PyExc_RuntimeError, "Analyzer is in use by another thread");
         return -1;
     }
-    sc_analyzer *an = sc_an_new(events, dup_window_ns, (uint64_t)max_assocs, (uint32_t)max_outstanding);
+    sc_analyzer *an = sc_an_new(mask, dup_window_ns, (uint64_t)max_assocs, (uint32_t)max_outstanding);
     sc_capture *cap = sc_capture_new();
     if (!an || !cap) {
         sc_an_free(an);
@@ -1228,9 +1253,9 @@ static PyTypeObject AnalyzerType = {
     .tp_dealloc = (destructor)Analyzer_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Analyzer(events=False, dup_window_ns=5_000_000, max_assocs=1_000_000, max_outstanding=65536, *, "
-              "records=False)\n\n"
+              "records=False, payloads=False, event_kinds=None)\n\n"
               "The SCTP wire analyser: feed pcap/pcapng bytes or single frames, read report(), drain_events() "
-              "and drain_records().",
+              "(event_kinds: only these kinds), drain_records() and drain_payloads().",
     .tp_methods = Analyzer_methods,
     .tp_init = (initproc)Analyzer_init,
     .tp_new = Analyzer_new,

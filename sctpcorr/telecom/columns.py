@@ -1,0 +1,92 @@
+"""One record per user message: the numpy view of ``_fast``'s tc_rec, and a block of payloads made into records.
+
+``decode(payloads, reassembler, block)`` runs ``_fast.decode`` over one ``drain_payloads()`` buffer (every
+unfragmented chunk named in C), hands the fragments to :class:`~sctpcorr.telecom.payloads.Reassembler`, sends each
+message it completes through the same decoder (:func:`~sctpcorr.telecom.payloads.pack`) and returns the block's
+records in capture order (time, frame, place in the packet).  ``configure`` gives the C side the IE ids and the
+class-1 procedures of spec.py.
+"""
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from sctpcorr.telecom import ap
+from sctpcorr.telecom.payloads import Reassembler, chunk_at, pack
+
+__all__ = ["REC", "UE", "COLUMNS", "DATA_COLUMNS", "PROTOS", "AP_PROTOS", "DIAMETER", "M3UA", "ERRORS", "configure", "decode"]
+
+#: tc_rec (fast.c), field for field
+REC = np.dtype([
+    ("ts_ns", "=i8"), ("frame", "=u8"), ("ran_ue", "=i8"), ("core_ue", "=i8"), ("result", "=i8"),
+    ("rtt_ns", "=i8"), ("a_rwnd", "=i8"), ("latency_ns", "=i8"), ("data_off", "=u8"), ("seq", "=u8"),
+    ("assoc", "=u4"), ("vtag", "=u4"), ("tsn0", "=u4"), ("tsn1", "=u4"), ("ppid", "=u4"), ("length", "=u4"),
+    ("caplen", "=u4"), ("app", "=u4"), ("hbh", "=u4"), ("e2e", "=u4"), ("block", "=u4"), ("code", "=i4"),
+    ("sid", "=u2"), ("sport", "=u2"), ("dport", "=u2"), ("fragments", "=u2"), ("nas", "=u2"), ("inner", "=u2"),
+    ("proto", "u1"), ("kind", "u1"), ("err", "u1"), ("flags", "u1"), ("dir", "u1"), ("pad", "V3"), ("ue", "=u4")])
+
+#: ue_t (fast.c): one UE as the Follower summed it up
+UE = np.dtype([("ran_ue", "=i8"), ("core_ue", "=i8"), ("first_ts", "=i8"), ("last_ts", "=i8"),
+               ("last_ciphered_ts", "=i8"), ("first", "=u8"), ("messages", "=u8"), ("assoc", "=u4"), ("proto", "u1"),
+               ("null_cipher", "u1"), ("pad", "V2")])
+
+#: what is kept of each record after it was followed (columns, block by block)
+COLUMNS = tuple(f for f in REC.names if f not in ("pad", "seq", "hbh", "e2e", "dir", "inner", "sport", "dport"))
+DATA_COLUMNS = ("data_off", "caplen", "block")    # where its bytes are: kept only when they are (keep_data)
+
+PROTOS = (None, "ngap", "s1ap", "x2ap", "xnap", "diameter", "m3ua")
+AP_PROTOS = (1, 2, 3, 4)
+DIAMETER, M3UA = 5, 6
+# err: what went wrong reading the message (fast.c's E_*)
+E_NOTDIA, E_NOTM3UA = 6, 7
+ERRORS = {1: "an extension of the PDU choice", 2: "PDU choice 3", 3: "cut short", 4: "IE list cut short",
+          5: "fragmented length (a value of 16 K or more)", E_NOTDIA: "not a Diameter header",
+          E_NOTM3UA: "not an M3UA header"}
+# flags (fast.c's F_*)
+F_UNORDERED, F_TRUNC, F_SMC_NULL, F_MATCHED, F_NEEDS, F_REQ, F_READ_NULL = 1, 2, 4, 8, 16, 32, 64
+
+
+@functools.lru_cache(maxsize=None)
+def configure() -> None:
+    from sctpcorr.telecom import _fast
+
+    assert REC.itemsize == _fast.REC_SIZE and UE.itemsize == _fast.UE_SIZE, "columns.py and fast.c differ"
+    ids = {p: tuple(ap.ie_id(p, n) for n in names) for p, names in
+           (("ngap", ("RAN_UE_NGAP_ID", "AMF_UE_NGAP_ID", "UE_NGAP_IDs", "NAS_PDU")),
+            ("s1ap", ("eNB_UE_S1AP_ID", "MME_UE_S1AP_ID", "UE_S1AP_IDs", "NAS_PDU")))}
+    class1 = {}
+    for i, p in zip(AP_PROTOS, ("ngap", "s1ap", "x2ap", "xnap")):
+        bits = bytearray(32)
+        for code, proc in ap.procedures(p).items():
+            if proc.class1 and 0 <= code < 256:
+                bits[code >> 3] |= 1 << (code & 7)
+        class1[i] = bytes(bits)
+    _fast.configure(ids["ngap"], ids["s1ap"], class1)
+
+
+def decode(payloads: bytes, reasm: Reassembler, block: int) -> tuple[np.ndarray, bytes | None]:
+    """The records of one ``drain_payloads()`` buffer (their ``block`` field: ``block``; messages put together
+    from fragments: ``block + 1``, the returned buffer their bytes are in), in capture order."""
+    from sctpcorr.telecom import _fast
+
+    raw, frags = _fast.decode(payloads)
+    arr = np.frombuffer(raw, REC)
+    arr["block"] = block
+    extra = None
+    if frags:
+        msgs = [m for off in frags if (m := reasm.feed(chunk_at(payloads, off)[0])) is not None]
+        if msgs:
+            extra = b"".join(pack(m) for m in msgs)
+            raw2, _ = _fast.decode(extra)
+            more = np.frombuffer(raw2, REC).copy()
+            more["block"] = block + 1
+            more["tsn1"] = [m.tsns[1] for m in msgs]
+            more["fragments"] = [m.fragments for m in msgs]
+            more["seq"] = [m.seq for m in msgs]        # the last fragment's place: where the message was whole
+            arr = np.concatenate([arr, more])
+    if len(arr) > 1:
+        ts, fr = arr["ts_ns"], arr["frame"]
+        if extra is not None or (ts[1:] < ts[:-1]).any():
+            arr = arr[np.lexsort((arr["seq"], fr, ts))]
+    return arr, extra
