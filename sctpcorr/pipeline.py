@@ -237,6 +237,7 @@ class PcapOptions:
     block_size: int = BLOCK_SIZE
     telecom: bool = False          # name the user messages (NGAP, S1AP, Diameter...): sctpcorr.telecom
     telecom_rtt: bool = False      # and keep the wire's RTT samples beside them (compare)
+    telecom_messages: bool = False  # and every message whole (Telecom.messages: sctpcorr decode)
 
 
 @dataclass
@@ -327,7 +328,7 @@ def run_pcap(
     if opts.telecom:
         from sctpcorr.telecom.core import Telecom
 
-        tel = Telecom(rtt_samples=opts.telecom_rtt)
+        tel = Telecom(rtt_samples=opts.telecom_rtt, keep_messages=opts.telecom_messages)
     started = time.monotonic_ns()
     run = PcapRun(options=opts, files=[], report={}, errors=[], interrupted=False, elapsed_ns=0)
 

@@ -39,7 +39,7 @@ def decode_cmd(capture: str, ue: tuple[int, int] | None, name: str | None, t_fro
     from sctpcorr.telecom.deep import dissect, select
 
     check_readable(capture)
-    run = run_pcap(PcapOptions(files=(capture,), telecom=True))
+    run = run_pcap(PcapOptions(files=(capture,), telecom=True, telecom_messages=True))
     if not run.readable:
         err = SctpcorrError("; ".join(str(e) for e in run.errors))
         err.exit_code = 2

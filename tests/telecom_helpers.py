@@ -13,7 +13,7 @@ from sctpcorr.wire.engine import Analyzer
 
 def run(path, keep_data=False):
     a = Analyzer(events=True, payloads=True)
-    t = Telecom(keep_data=keep_data)
+    t = Telecom(keep_data=keep_data, keep_messages=True)
     fed = []
     r = CaptureReader(str(path))
     r.open()

@@ -15,7 +15,7 @@ import numpy as np
 from sctpcorr.telecom import ap
 from sctpcorr.telecom.payloads import Reassembler, chunk_at, pack
 
-__all__ = ["REC", "UE", "COLUMNS", "DATA_COLUMNS", "PROTOS", "AP_PROTOS", "DIAMETER", "M3UA", "ERRORS", "configure", "decode"]
+__all__ = ["REC", "UE", "MATCH", "LEAN", "CAND", "DIA", "PROTOS", "AP_PROTOS", "DIAMETER", "M3UA", "ERRORS", "configure", "decode"]
 
 #: tc_rec (fast.c), field for field
 REC = np.dtype([
@@ -24,7 +24,8 @@ REC = np.dtype([
     ("assoc", "=u4"), ("vtag", "=u4"), ("tsn0", "=u4"), ("tsn1", "=u4"), ("ppid", "=u4"), ("length", "=u4"),
     ("caplen", "=u4"), ("app", "=u4"), ("hbh", "=u4"), ("e2e", "=u4"), ("block", "=u4"), ("code", "=i4"),
     ("sid", "=u2"), ("sport", "=u2"), ("dport", "=u2"), ("fragments", "=u2"), ("nas", "=u2"), ("inner", "=u2"),
-    ("proto", "u1"), ("kind", "u1"), ("err", "u1"), ("flags", "u1"), ("dir", "u1"), ("pad", "V3"), ("ue", "=u4")])
+    ("proto", "u1"), ("kind", "u1"), ("err", "u1"), ("flags", "u1"), ("dir", "u1"), ("pad", "V1"), ("steps", "=u2"),
+    ("ue", "=u4")])
 
 #: ue_t (fast.c): one UE as the Follower summed it up
 UE = np.dtype([("ran_ue", "=i8"), ("core_ue", "=i8"), ("first_ts", "=i8"), ("last_ts", "=i8"),
@@ -32,8 +33,13 @@ UE = np.dtype([("ran_ue", "=i8"), ("core_ue", "=i8"), ("first_ts", "=i8"), ("las
                ("null_cipher", "u1"), ("pad", "V2")])
 
 #: what is kept of each record after it was followed (columns, block by block)
-COLUMNS = tuple(f for f in REC.names if f not in ("pad", "seq", "hbh", "e2e", "dir", "inner", "sport", "dport"))
-DATA_COLUMNS = ("data_off", "caplen", "block")    # where its bytes are: kept only when they are (keep_data)
+#: what the telecom layer keeps of every record: what Telecom.finish reads (40 bytes)
+LEAN = ("ts_ns", "assoc", "vtag", "tsn0", "tsn1", "code", "ue", "sid", "nas", "proto", "kind", "err", "flags")
+#: and beside it, for the records that can be a step of a UE's timeline and for Diameter messages
+CAND = np.dtype([("idx", "=i8"), ("bits", "=u2"), ("frame", "=u8"), ("rtt_ns", "=i8"), ("a_rwnd", "=i8")])
+DIA = np.dtype([("idx", "=i8"), ("app", "=u4"), ("result", "=i8"), ("latency_ns", "=i8")])
+#: match_t (fast.c): a matched AP response
+MATCH = np.dtype([("latency_ns", "=i8"), ("index", "=u8"), ("key", "=u2"), ("kind", "u1"), ("pad", "V5")])
 
 PROTOS = (None, "ngap", "s1ap", "x2ap", "xnap", "diameter", "m3ua")
 AP_PROTOS = (1, 2, 3, 4)
@@ -51,7 +57,8 @@ F_UNORDERED, F_TRUNC, F_SMC_NULL, F_MATCHED, F_NEEDS, F_REQ, F_READ_NULL = 1, 2,
 def configure() -> None:
     from sctpcorr.telecom import _fast
 
-    assert REC.itemsize == _fast.REC_SIZE and UE.itemsize == _fast.UE_SIZE, "columns.py and fast.c differ"
+    assert (REC.itemsize, UE.itemsize, MATCH.itemsize) == (_fast.REC_SIZE, _fast.UE_SIZE, 24), "columns.py, fast.c"
+    assert LEAN == _fast.LEAN, "columns.LEAN and fast.c's LEAN_NAMES differ"
     ids = {p: tuple(ap.ie_id(p, n) for n in names) for p, names in
            (("ngap", ("RAN_UE_NGAP_ID", "AMF_UE_NGAP_ID", "UE_NGAP_IDs", "NAS_PDU")),
             ("s1ap", ("eNB_UE_S1AP_ID", "MME_UE_S1AP_ID", "UE_S1AP_IDs", "NAS_PDU")))}
@@ -62,7 +69,10 @@ def configure() -> None:
             if proc.class1 and 0 <= code < 256:
                 bits[code >> 3] |= 1 << (code & 7)
         class1[i] = bytes(bits)
-    _fast.configure(ids["ngap"], ids["s1ap"], class1)
+    from sctpcorr.telecom.core import step_tables
+
+    nas_steps, ap_steps = step_tables()
+    _fast.configure(ids["ngap"], ids["s1ap"], class1, nas_steps.tobytes(), ap_steps.tobytes())
 
 
 def decode(payloads: bytes, reasm: Reassembler, block: int) -> tuple[np.ndarray, bytes | None]:

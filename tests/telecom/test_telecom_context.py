@@ -24,7 +24,7 @@ def _ue_messages(corpus):
 
 def _analyse(frames):
     a = Analyzer(events=True, payloads=True)
-    t = Telecom()
+    t = Telecom(keep_messages=True)
     a.feed_capture(pcap_bytes(frames, nanosecond=True))
     a.finish_capture()
     msgs = t.feed(a.drain_payloads(), a.drain_events())

@@ -18,7 +18,8 @@
  *       and summed up (ues(): first and last time, messages, first core id, last ciphered NAS); an AP class-1 initiating message
  *       queued by (protocol, association, procedure, RAN UE id), each outcome matched to the oldest (falling back
  *       to the queue without a UE id); a Diameter request kept by (association, hop-by-hop, end-to-end), an
- *       answer matched to it. Writes the latency and flags in place. pending_diameter() lists the indices of
+ *       answer matched to it. Writes the latency and flags in place, counts each AP message by what it was to
+ *       its procedure and logs every matched response (ap_stats()). pending_diameter() lists the indices of
  *       the requests still waiting.
  *
  * The layout of tc_rec is the numpy dtype sctpcorr/telecom/columns.py REC (asserted there by size). */
@@ -51,7 +52,8 @@ typedef struct {
     uint32_t assoc, vtag, tsn0, tsn1, ppid, length, caplen, app, hbh, e2e, block;
     int32_t code;              /* AP procedure code (-1: undecodable); Diameter command; M3UA class << 8 | type */
     uint16_t sid, sport, dport, fragments, nas, inner;
-    uint8_t proto, kind, err, flags, dir, pad[3];
+    uint8_t proto, kind, err, flags, dir, pad;
+    uint16_t steps;            /* Follower: bit k set when it can be step k of its UE's timeline (configure) */
     uint32_t ue;               /* Follower: 1 + the UE's index in ues() (NGAP/S1AP with a RAN UE id), 0: none */
 } tc_rec;
 _Static_assert(sizeof(tc_rec) == 152, "tc_rec");
@@ -66,6 +68,7 @@ enum { F_UNORDERED = 1, F_TRUNC = 2, F_SMC_NULL = 4, F_MATCHED = 8, F_NEEDS = 16
 /* configure(): IE ids per protocol (RAN id, core id, id pair, NAS-PDU) and the class-1 procedure codes */
 static int ie_ids[3][4] = {{-1, -1, -1, -1}, {-1, -1, -1, -1}, {-1, -1, -1, -1}};
 static uint8_t class1[5][32];
+static int16_t step_nas[2][1 << 16], step_ap[2][3 << 8];   /* NGAP, S1AP: NAS code / kind << 8 | code -> bits */
 static int configured;
 
 static inline uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
@@ -505,12 +508,24 @@ static PyObject *fast_nas_codes(PyObject *self, PyObject *arg)
     return Py_BuildValue("(iiO)", r.nas, r.inner, (r.flags & F_SMC_NULL) ? Py_True : Py_False);
 }
 
-/* configure(ngap=(ran, core, pair, nas), s1ap=(...), class1={proto index: bytes(32)}) */
+/* configure(ngap=(ran, core, pair, nas), s1ap=(...), class1={proto index: bytes(32)}, step_nas, step_ap) */
 static PyObject *fast_configure(PyObject *self, PyObject *args)
 {
     PyObject *ng, *s1, *c1;
-    if (!PyArg_ParseTuple(args, "OOO!:configure", &ng, &s1, &PyDict_Type, &c1))
+    Py_buffer sn, sa;
+    if (!PyArg_ParseTuple(args, "OOO!y*y*:configure", &ng, &s1, &PyDict_Type, &c1, &sn, &sa))
         return NULL;
+    int ok = sn.len == (Py_ssize_t)sizeof step_nas && sa.len == (Py_ssize_t)sizeof step_ap;
+    if (ok) {
+        memcpy(step_nas, sn.buf, sizeof step_nas);
+        memcpy(step_ap, sa.buf, sizeof step_ap);
+    }
+    PyBuffer_Release(&sn);
+    PyBuffer_Release(&sa);
+    if (!ok) {
+        PyErr_SetString(PyExc_ValueError, "step tables: int16 [2][65536] and [2][768]");
+        return NULL;
+    }
     PyObject *src[2] = {ng, s1};
     for (int p = 0; p < 2; p++)
         if (!PyArg_ParseTuple(src[p], "iiii", &ie_ids[p + 1][0], &ie_ids[p + 1][1], &ie_ids[p + 1][2],
@@ -561,6 +576,16 @@ _Static_assert(sizeof(ue_t) == 64, "ue_t");
 
 #define PENDING_MAX (1u << 22)
 
+/* a matched AP response: its procedure (protocol << 8 | code), outcome, record index and latency */
+typedef struct {
+    int64_t latency_ns;
+    uint64_t index;
+    uint16_t key;
+    uint8_t kind, pad[5];
+} match_t;
+_Static_assert(sizeof(match_t) == 24, "match_t");
+enum { C_REQUEST, C_SUCCESS, C_FAILURE, C_ORPHAN, C_OTHER };   /* what an AP message was to its procedure */
+
 typedef struct {
     PyObject_HEAD
     map ap, dia, ue;
@@ -572,6 +597,10 @@ typedef struct {
     /* messages by type: AP dense by (protocol, kind or 3: undecodable, code); the rest in a map */
     uint64_t ap_count[5 * 4 * 256], ap_first[5 * 4 * 256];
     map types;                /* key (protocol << 48 | kind << 40 | code, 0) -> v1 first index, v2 count */
+    uint64_t ap_class[5 * 256][5]; /* per AP procedure (protocol << 8 | code): C_* counts */
+    match_t *matches;         /* every matched AP response */
+    size_t nmatches, matches_cap;
+    PyObject *failures;       /* follow(): local indices of the matched AP failures of this call */
     uint64_t dropped;         /* requests not queued: PENDING_MAX reached */
     uint64_t pending;
 } Follower;
@@ -726,10 +755,16 @@ static int follow_one(Follower *f, tc_rec *r, uint64_t index)
                 u->last_ciphered_ts = r->ts_ns;
             if (r->flags & F_SMC_NULL)
                 u->null_cipher = 1;
+            int pi = r->proto == P_NGAP ? 0 : 1;
+            r->steps = (uint16_t)(step_nas[pi][r->nas] | step_ap[pi][(unsigned)r->kind << 8 | (uint8_t)r->code]);
         }
+        uint64_t *cls = f->ap_class[(size_t)r->proto << 8 | (uint8_t)r->code];
         if (r->kind == 0) {
-            if (!(class1[r->proto][r->code >> 3] & (1u << (r->code & 7))))
+            if (!(class1[r->proto][r->code >> 3] & (1u << (r->code & 7)))) {
+                cls[C_OTHER]++;
                 return 0;
+            }
+            cls[C_REQUEST]++;
             r->flags |= F_REQ;
             if (f->pending >= PENDING_MAX) {
                 f->dropped++;
@@ -750,8 +785,10 @@ static int follow_one(Follower *f, tc_rec *r, uint64_t index)
         slot *s = map_get(&f->ap, ap_key(r, 1), r->assoc, 0);
         if ((!s || s->v1 < 0) && has_ue)
             s = map_get(&f->ap, ap_key(r, 0), r->assoc, 0);
-        if (!s || s->v1 < 0)
+        if (!s || s->v1 < 0) {
+            cls[C_ORPHAN]++;
             return 0;
+        }
         int64_t nd = s->v1;
         s->v1 = f->nodes[nd].next;
         if (s->v1 < 0)
@@ -761,7 +798,22 @@ static int follow_one(Follower *f, tc_rec *r, uint64_t index)
         f->nodes[nd].next = f->free_node;
         f->free_node = nd;
         f->pending--;
-        return 0;
+        cls[r->kind == 1 ? C_SUCCESS : C_FAILURE]++;
+        if (f->nmatches == f->matches_cap) {
+            size_t ncap = f->matches_cap ? f->matches_cap * 2 : 1024;
+            match_t *nm = realloc(f->matches, ncap * sizeof *nm);
+            if (!nm)
+                return -1;
+            f->matches = nm;
+            f->matches_cap = ncap;
+        }
+        match_t *m = &f->matches[f->nmatches++];
+        memset(m, 0, sizeof *m);
+        m->latency_ns = r->latency_ns;
+        m->index = index;
+        m->key = (uint16_t)((unsigned)r->proto << 8 | (uint8_t)r->code);
+        m->kind = r->kind;
+        return r->kind == 2 ? 1 : 0;
     }
     if (r->proto == P_DIAMETER && r->err != E_NOTDIA) {
         uint64_t a = (uint64_t)r->hbh, b = (uint64_t)r->assoc << 32 | r->e2e;
@@ -783,25 +835,100 @@ static int follow_one(Follower *f, tc_rec *r, uint64_t index)
     return 0;
 }
 
-static PyObject *Follower_follow(Follower *f, PyObject *arg)
+/* what the telecom layer keeps of every record (columns.LEAN, in this order), written by follow() into its
+ * columns: the fields Telecom.finish reads */
+#define LEAN_FIELDS 13
+static const char *const LEAN_NAMES[LEAN_FIELDS] = {"ts_ns", "assoc", "vtag", "tsn0", "tsn1", "code", "ue", "sid",
+                                                      "nas", "proto", "kind", "err", "flags"};
+
+static void keep_lean(const tc_rec *r, char *const *col, size_t at)
 {
+    ((int64_t *)col[0])[at] = r->ts_ns;
+    ((uint32_t *)col[1])[at] = r->assoc;
+    ((uint32_t *)col[2])[at] = r->vtag;
+    ((uint32_t *)col[3])[at] = r->tsn0;
+    ((uint32_t *)col[4])[at] = r->tsn1;
+    ((int32_t *)col[5])[at] = r->code;
+    ((uint32_t *)col[6])[at] = r->ue;
+    ((uint16_t *)col[7])[at] = r->sid;
+    ((uint16_t *)col[8])[at] = r->nas;
+    ((uint8_t *)col[9])[at] = r->proto;
+    ((uint8_t *)col[10])[at] = r->kind;
+    ((uint8_t *)col[11])[at] = r->err;
+    ((uint8_t *)col[12])[at] = r->flags;
+}
+
+/* follow(records, lean=None): lean, a tuple of LEAN_FIELDS writable buffers (the columns, each with room for
+ * these records from the start) */
+static PyObject *Follower_follow(Follower *f, PyObject *args)
+{
+    PyObject *arg, *lean = Py_None;
+    if (!PyArg_ParseTuple(args, "O|O:follow", &arg, &lean))
+        return NULL;
+    Py_buffer cols[LEAN_FIELDS];
+    char *colp[LEAN_FIELDS];
+    int ncols = 0;
+    static const size_t width[LEAN_FIELDS] = {8, 4, 4, 4, 4, 4, 4, 2, 2, 1, 1, 1, 1};
     Py_buffer b;
     if (PyObject_GetBuffer(arg, &b, PyBUF_WRITABLE) < 0)
         return NULL;
+    size_t nrec = (size_t)b.len / sizeof(tc_rec);
+    if (lean != Py_None) {
+        if (!PyTuple_Check(lean) || PyTuple_GET_SIZE(lean) != LEAN_FIELDS) {
+            PyBuffer_Release(&b);
+            PyErr_SetString(PyExc_ValueError, "follow(): lean is a tuple of the LEAN columns");
+            return NULL;
+        }
+        for (; ncols < LEAN_FIELDS; ncols++) {
+            if (PyObject_GetBuffer(PyTuple_GET_ITEM(lean, ncols), &cols[ncols], PyBUF_WRITABLE) < 0)
+                break;
+            colp[ncols] = cols[ncols].buf;
+            if ((size_t)cols[ncols].len < nrec * width[ncols]) {
+                PyBuffer_Release(&cols[ncols]);
+                PyErr_SetString(PyExc_ValueError, "follow(): a LEAN column without room for the records");
+                break;
+            }
+        }
+        if (ncols < LEAN_FIELDS) {
+            while (ncols--)
+                PyBuffer_Release(&cols[ncols]);
+            PyBuffer_Release(&b);
+            return NULL;
+        }
+    }
     if (b.len % (Py_ssize_t)sizeof(tc_rec)) {
         PyBuffer_Release(&b);
         PyErr_SetString(PyExc_ValueError, "follow(): a whole number of records");
         return NULL;
     }
     tc_rec *r = b.buf;
-    size_t n = (size_t)b.len / sizeof(tc_rec);
+    size_t n = nrec;
     int bad = 0;
-    for (size_t i = 0; i < n && !bad; i++)
-        bad = follow_one(f, &r[i], f->index++) < 0;
+    PyObject *failures = PyList_New(0);
+    if (!failures) {
+        PyBuffer_Release(&b);
+        return NULL;
+    }
+    for (size_t i = 0; i < n && !bad; i++) {
+        int rc = follow_one(f, &r[i], f->index++);
+        if (rc == 1) {                  /* a matched AP failure: Python reads its cause */
+            PyObject *o = PyLong_FromSize_t(i);
+            bad = !o || PyList_Append(failures, o) < 0;
+            Py_XDECREF(o);
+        } else {
+            bad = rc < 0;
+        }
+        if (ncols)
+            keep_lean(&r[i], colp, i);
+    }
+    while (ncols--)
+        PyBuffer_Release(&cols[ncols]);
     PyBuffer_Release(&b);
-    if (bad)
-        return PyErr_NoMemory();
-    Py_RETURN_NONE;
+    if (bad) {
+        Py_DECREF(failures);
+        return PyErr_Occurred() ? NULL : PyErr_NoMemory();
+    }
+    return failures;
 }
 
 static PyObject *Follower_pending_diameter(Follower *f, PyObject *unused)
@@ -823,7 +950,7 @@ static PyObject *Follower_pending_diameter(Follower *f, PyObject *unused)
 
 static PyObject *Follower_ues(Follower *f, PyObject *unused)
 {
-    return PyBytes_FromStringAndSize((const char *)f->ues, (Py_ssize_t)(f->nues * sizeof(ue_t)));
+    return PyBytes_FromStringAndSize(f->ues ? (const char *)f->ues : "", (Py_ssize_t)(f->nues * sizeof(ue_t)));
 }
 
 /* types() -> list of (key, first index, count): key protocol << 48 | kind << 40 | code (kind 3: not decodable),
@@ -853,6 +980,12 @@ static PyObject *Follower_types(Follower *f, PyObject *unused)
     return out;
 }
 
+static PyObject *Follower_ap_stats(Follower *f, PyObject *unused)
+{
+    return Py_BuildValue("(y#y#)", (const char *)f->ap_class, (Py_ssize_t)sizeof f->ap_class,
+                         f->matches ? (const char *)f->matches : "", (Py_ssize_t)(f->nmatches * sizeof(match_t)));
+}
+
 static PyObject *Follower_get_dropped(Follower *f, void *c) { return PyLong_FromUnsignedLongLong(f->dropped); }
 
 static void Follower_dealloc(Follower *f)
@@ -861,6 +994,7 @@ static void Follower_dealloc(Follower *f)
     free(f->dia.s);
     free(f->ue.s);
     free(f->types.s);
+    free(f->matches);
     free(f->ues);
     free(f->nodes);
     Py_TYPE(f)->tp_free((PyObject *)f);
@@ -875,11 +1009,17 @@ static PyObject *Follower_new(PyTypeObject *t, PyObject *args, PyObject *kw)
 }
 
 static PyMethodDef Follower_methods[] = {
-    {"follow", (PyCFunction)Follower_follow, METH_O,
-     "follow(records) -> None\n--\n\nFollow decoded records (a writable buffer), in capture order, in place."},
+    {"follow", (PyCFunction)Follower_follow, METH_VARARGS,
+     "follow(records, lean=None) -> list[int]\n--\n\nFollow decoded records (a writable buffer), in capture order, "
+     "in place, and write what is kept of each into the LEAN columns (a tuple of writable buffers starting where "
+     "these records go); returns the indices (in records) of the matched AP failures."},
     {"types", (PyCFunction)Follower_types, METH_NOARGS,
      "types() -> list[tuple[int, int, int]]\n--\n\n(key, first record index, count) per message type: key "
      "protocol << 48 | kind << 40 | code (kind 3: not decodable), or 1 << 63 | PPID (no protocol read)."},
+    {"ap_stats", (PyCFunction)Follower_ap_stats, METH_NOARGS,
+     "ap_stats() -> (classes: bytes, matches: bytes)\n--\n\nPer AP procedure (protocol << 8 | code) the counts of "
+     "requests, matched successes and failures, responses without request and others (5 x uint64); every matched "
+     "response (columns.MATCH)."},
     {"ues", (PyCFunction)Follower_ues, METH_NOARGS,
      "ues() -> bytes\n--\n\nOne ue_t per UE, in order of first appearance (columns.UE)."},
     {"pending_diameter", (PyCFunction)Follower_pending_diameter, METH_NOARGS,
@@ -905,8 +1045,9 @@ static PyTypeObject FollowerType = {
 
 static PyMethodDef fast_functions[] = {
     {"configure", fast_configure, METH_VARARGS,
-     "configure(ngap_ids, s1ap_ids, class1) -> None\n--\n\nIE ids (RAN id, core id, id pair, NAS-PDU) and class-1 "
-     "procedure bitmaps {protocol 1..4: bytes(32)}."},
+     "configure(ngap_ids, s1ap_ids, class1, step_nas, step_ap) -> None\n--\n\nIE ids (RAN id, core id, id pair, "
+     "NAS-PDU), class-1 procedure bitmaps {protocol 1..4: bytes(32)}, the timeline step tables (int16 [NGAP, S1AP] "
+     "x NAS code, x kind << 8 | code)."},
     {"decode", fast_decode, METH_O,
      "decode(payloads) -> (records: bytearray, fragments: list[int])\n--\n\nOne record per unfragmented chunk of a "
      "drain_payloads() buffer; the header offsets of the fragments."},
@@ -932,6 +1073,10 @@ PyMODINIT_FUNC PyInit__fast(void)
     if (PyModule_AddObject(m, "Follower", (PyObject *)&FollowerType) < 0 ||
         PyModule_AddIntConstant(m, "REC_SIZE", sizeof(tc_rec)) < 0 || PyModule_AddIntConstant(m, "UE_SIZE", sizeof(ue_t)) < 0 ||
         PyModule_AddIntConstant(m, "NAS_CIPHERED", NAS_CIPHERED) < 0 ||
+        PyModule_AddObject(m, "LEAN", Py_BuildValue("(sssssssssssss)", LEAN_NAMES[0], LEAN_NAMES[1], LEAN_NAMES[2],
+                                                    LEAN_NAMES[3], LEAN_NAMES[4], LEAN_NAMES[5], LEAN_NAMES[6],
+                                                    LEAN_NAMES[7], LEAN_NAMES[8], LEAN_NAMES[9], LEAN_NAMES[10],
+                                                    LEAN_NAMES[11], LEAN_NAMES[12])) < 0 ||
         PyModule_AddIntConstant(m, "NAS_SERVICE_REQUEST", NAS_SERVICE_REQUEST) < 0) {
         Py_DECREF(m);
         return NULL;
