@@ -467,7 +467,7 @@ class Telecom:
         U = np.frombuffer(self._follower.ues(), UE)
         if not len(U):
             return []
-        ran = _ran_dirs(c, dirs, assocs)
+        ran = _ran_dirs(c, dirs, assocs, dict(zip(U["assoc"].tolist(), (PROTOS[p] for p in U["proto"].tolist()))))
         side = self._cand.view()                              # the records that can be a step, in order
         ue = c["ue"][side["idx"]]
         order = np.argsort(ue.astype(np.uint16) if len(U) < 1 << 16 else ue, kind="stable")   # 16 bits: radix
@@ -647,22 +647,17 @@ class _Directions:
         return np.where(v == self.tag_b[a], 1, np.where(v == self.tag_a[a], 2, 0)).astype(np.uint8)
 
 
-def _ran_dirs(c: Cols, dirs: _Directions, assocs: dict[int, Any]) -> dict[int, str | None]:
-    """Association -> the direction in which the RAN sends: the first InitialUEMessage / NG or S1 Setup Request's,
-    else by which end is on the core's port."""
-    out: dict[int, str | None] = {}
-    n = len(c["assoc"])
+def _ran_dirs(c: Cols, dirs: _Directions, assocs: dict[int, Any], protos: dict[int, str]) -> dict[int, str | None]:
+    """Association (of ``protos``: association -> NGAP or S1AP) -> the direction in which the RAN sends: the first
+    InitialUEMessage / NG or S1 Setup Request's, else by which end is on the core's port."""
+    out = {aid: _ran_side(assocs.get(aid), None, p) for aid, p in protos.items()}
+    lut = np.zeros((len(PROTOS), 256), bool)
     for p, codes in RAN_FIRST.items():
-        mine = (c["proto"] == PROTOS.index(p)) & (c["code"] >= 0)
-        for aid in np.flatnonzero(np.bincount(c["assoc"][mine])).tolist():
-            out[aid] = _ran_side(assocs.get(aid), None, p)
-        first = np.flatnonzero(mine & (c["kind"] == 0) & np.isin(c["code"], list(codes)))
-        if not len(first):
-            continue
-        at = np.full(int(c["assoc"][first].max()) + 1, n, np.int64)
-        np.minimum.at(at, c["assoc"][first], first)
-        aids = np.flatnonzero(at < n)
-        for aid, d in zip(aids.tolist(), dirs(at[aids]).tolist()):
+        lut[PROTOS.index(p), list(codes)] = True
+    first = np.flatnonzero(lut[c["proto"], c["code"] & 0xFF] & (c["kind"] == 0) & (c["code"] >= 0))
+    aids, at = np.unique(c["assoc"][first], return_index=True)
+    for aid, d in zip(aids.tolist(), dirs(first[at]).tolist()):
+        if aid in out:
             out[aid] = None if assocs.get(aid) is None else (None, "A>B", "B>A")[d]
     return out
 

@@ -12,6 +12,8 @@ spec.py (gen_spec.py).  ``_fast/fast.c`` reads the same octets for every message
 """
 from __future__ import annotations
 
+import functools
+
 from sctpcorr.telecom.spec import NAS_TYPES
 
 __all__ = ["name", "null_ciphering", "code_name", "CIPHERED"]
@@ -74,6 +76,7 @@ _CODE_TABLES = {1: ("5gmm", "5GMM"), 2: ("5gsm", "5GSM"), 3: ("emm", "EMM"), 4: 
 CODE_CIPHERED, CODE_SERVICE_REQUEST = 0xFFFF, (5 << 8) | 1      # fast.c's NAS_CIPHERED, NAS_SERVICE_REQUEST
 
 
+@functools.lru_cache(maxsize=4096)
 def code_name(code: int) -> str | None:
     """The name of a NAS code from ``_fast`` (table << 8 | message type; 0: none): what :func:`name` gives."""
     if code == 0:
