@@ -2,8 +2,8 @@
 
 The engine hands over the user data of every DATA / I-DATA chunk the first time the capture shows its TSN
 (retransmissions carry the same bytes and are left out), each behind a 72-byte header (``analyze.h``
-``sc_payhdr``).  :func:`chunks` reads them; :class:`Reassembler` puts fragmented user messages back together
-(RFC 9260 6.9: the fragments of one message carry consecutive TSNs, the first with the B bit, the last with E;
+``sc_payhdr``).  ``_fast.decode`` reads the unfragmented ones, :func:`chunk_at` the fragments it leaves, and
+:class:`Reassembler` puts fragmented user messages back together (RFC 9260 6.9: the fragments of one message carry consecutive TSNs, the first with the B bit, the last with E;
 I-DATA, RFC 8260: one MID, fragments ordered by FSN) and passes unfragmented ones straight through.  Several
 messages bundled in one packet are several chunks, so each is seen.
 
@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import Iterator
 
-__all__ = ["HDR", "Chunk", "Message", "chunks", "chunk_at", "pack", "Reassembler"]
+__all__ = ["HDR", "Chunk", "Message", "chunk_at", "pack", "Reassembler"]
 
 HDR = struct.Struct("=qQIIIIIIIHHHBBB3xqq")   # sc_payhdr
 assert HDR.size == 72
@@ -78,14 +77,6 @@ def chunk_at(buf: bytes, off: int) -> tuple[Chunk, int]:
     start = off + HDR.size
     return (Chunk(ts, frame, assoc, tsn, ppid, length, ssn, vtag, sid, sport, dport, d, flags, bool(idata),
                   bytes(buf[start:start + caplen]), rtt, rwnd, off), start + ((caplen + 7) & ~7))
-
-
-def chunks(buf: bytes) -> Iterator[Chunk]:
-    """The chunks of one ``drain_payloads()`` result, in capture order."""
-    off, n = 0, len(buf)
-    while off + HDR.size <= n:
-        c, off = chunk_at(buf, off)
-        yield c
 
 
 def pack(m: Message) -> bytes:

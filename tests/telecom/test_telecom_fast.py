@@ -167,3 +167,21 @@ def test_engine_queues_only_the_event_kinds_asked_for(corpus):
     assert kinds[None] >= {"rtt", "sack", "assoc_new"} and kinds[("retransmission", "rtt")] == {"rtt"}
     with pytest.raises(ValueError):
         Analyzer(events=True, event_kinds=("no such kind",))
+
+
+def test_the_c_classifier_is_classify_py():
+    """By PPID, and with PPID 0 by the well-known port of either end (the destination's first)."""
+    from sctpcorr.telecom import _fast, classify
+
+    configure()
+    ports = [1, 2905, 3868, 36412, 36422, 38412, 38422]
+    n = 0
+    for ppid in (0, 3, 18, 27, 46, 47, 60, 61, 99):
+        for sport in ports:
+            for dport in ports:
+                m = Message(1, 1, 1, 1, 1, 1, 0, 0, 0, ppid, sport, dport, (1, 1), 1, 4, b"\0" * 4, False, False,
+                            -1, -1, 0)
+                (r,) = np.frombuffer(_fast.decode(pack(m))[0], REC)
+                assert PROTOS[r["proto"]] == classify.protocol(ppid, sport, dport), (ppid, sport, dport)
+                n += 1
+    assert n == 9 * 49
