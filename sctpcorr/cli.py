@@ -138,6 +138,18 @@ Examples:
 """
 
 
+def _check_details(ctx: click.Context, param: click.Parameter, value: str) -> int:
+    if value.strip().lower() == "all":
+        return -1
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise click.BadParameter(f"{value!r}: a number of associations (0 or more) or 'all'")
+    return n
+
+
 def _check_addr(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[str, ...]:
     from sctpcorr.pipeline import Filters
 
@@ -166,6 +178,9 @@ def _check_addr(ctx: click.Context, param: click.Parameter, values: tuple[str, .
               help="Only associations with an endpoint address ADDR (or in prefix ADDR/LEN). Repeatable.")
 @click.option("--streams", "max_streams", type=click.IntRange(min=0), default=10, show_default=True,
               metavar="N", help="Text report: show the N busiest streams per direction (0 = all).")
+@click.option("--details", "details", default="5", show_default=True, metavar="N|all", callback=_check_details,
+              help="Text report: after the overview (one line per association, the ones that need a look "
+                   "first), the details of the first N (all: every association; --assoc: the ones picked).")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr. Default: on a terminal, for inputs over 20 MB or runs over 2 s.")
 @click.option("--dup-window-ms", type=click.FloatRange(min=0), default=5.0, show_default=True, metavar="MS",
@@ -182,7 +197,7 @@ def _check_addr(ctx: click.Context, param: click.Parameter, values: tuple[str, .
                    "record per message.")
 def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, output: str | None,
          assoc_ids: tuple[int, ...], ports: tuple[int, ...], addrs: tuple[str, ...], max_streams: int,
-         progress: bool | None, dup_window_ms: float, max_assocs: int, max_outstanding: int,
+         details: int, progress: bool | None, dup_window_ms: float, max_assocs: int, max_outstanding: int,
          telecom: bool) -> None:
     """Analyse SCTP in one or more capture files (pcap/pcapng, gzip or not; '-' = stdin).
 
@@ -236,7 +251,7 @@ def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, ou
         elif as_csv:
             csv_report.write(doc, out)
         else:
-            out.write(text_report.render(doc, max_streams=max_streams))
+            out.write(text_report.render(doc, max_streams=max_streams, details=details))
     if run.readable or run.interrupted:
         for err in run.errors:
             _say_error(str(err))

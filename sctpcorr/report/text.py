@@ -376,6 +376,59 @@ def _streams(assoc: dict[str, Any], max_streams: int) -> list[str]:
     return lines
 
 
+def trouble(assoc: dict[str, Any]) -> tuple[int, list[str]]:
+    """What needs a look in an association: (a score to order by, the words that say why).  An ABORT first,
+    then what cost time (timeout retransmissions, HEARTBEATs left unanswered: a path failing), then what shows
+    pressure (zero windows, fast retransmissions, spurious ones)."""
+    dirs = (assoc.get("directions") or {}).values()
+    rx = [d.get("retransmissions") or {} for d in dirs]
+    timeout, fast = sum(r.get("timeout", 0) for r in rx), sum(r.get("fast", 0) for r in rx)
+    total, spurious = sum(r.get("total", 0) for r in rx), sum(r.get("spurious", 0) for r in rx)
+    hb_lost = sum(((p.get("heartbeats") or {}).get("unanswered") or 0) for p in assoc.get("paths") or [])
+    zero = sum(((d.get("a_rwnd") or {}).get("zero_window_episodes") or 0) for d in dirs)
+    words, score = [], 0
+    if assoc.get("state") == "ABORTED":
+        words.append("ABORT")
+        score += 1_000_000
+    for n, word, weight in ((timeout, "T3 rtx", 1000), (hb_lost, "HB lost", 1000), (zero, "zero win", 500),
+                            (fast, "fast rtx", 10), (total - timeout - fast, "other rtx", 10),
+                            (spurious, "spurious", 1)):
+        if n:
+            words.append(f"{word} {n}")
+            score += weight * n
+    return score, words
+
+
+def _overview(assocs: list[dict[str, Any]]) -> list[str]:
+    """One line per association, the ones that need a look first: the numbers, then its endpoints (wrapped when
+    long: IPv6); what needs a look on the line below, when anything does."""
+    rows, looks = [], []
+    for a in sorted(assocs, key=lambda a: (-trouble(a)[0], a.get("id", 0))):
+        addrs = a.get("addresses") or [[], []]
+        ports = a.get("ports") or [None, None]
+        first, last = a.get("first_ts_ns"), a.get("last_ts_ns")
+        p50 = [(d.get("rtt") or {}).get("p50_ns") for d in (a.get("directions") or {}).values()]
+        p50 = [x for x in p50 if x is not None]
+        rows.append([str(a.get("id")), str(a.get("state", "?")),
+                     _duration(None if first is None or last is None else last - first), _n(a.get("packets")),
+                     _msc(max(p50)) if p50 else "-",
+                     f"{(addrs[0] or ['?'])[0]}:{_n(ports[0])} <-> {(addrs[1] or ['?'])[0]}:{_n(ports[1])}"])
+        looks.append(trouble(a)[1])
+    heads = ["ID", "STATE", "DURATION", "PACKETS", "RTT_MS", "A <-> B"]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(heads[:-1])]
+    align = "rlrrr"
+
+    def fixed(cells: Sequence[str]) -> str:
+        return "  " + "  ".join(c.rjust(w) if al == "r" else c.ljust(w) for c, w, al in zip(cells, widths, align))
+    out = [fixed(heads[:-1]) + "  " + heads[-1]]
+    lead = " " * (len(fixed(heads[:-1])) + 2)
+    for r, look in zip(rows, looks):
+        out += _wrap(fixed(r[:-1]) + "  " + r[-1], "", lead)
+        if look:
+            out += _wrap("needs a look: " + ", ".join(look), " " * (widths[0] + 4), " " * (widths[0] + 6))
+    return out
+
+
 def _footer(doc: dict[str, Any]) -> list[str]:
     cap = doc.get("capture", {})
     lim = cap.get("limits") or {}
@@ -417,8 +470,10 @@ def _footer(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render(doc: dict[str, Any], max_streams: int = 10) -> str:
-    """The whole text report for a ``--json`` document; ``max_streams`` <= 0 shows every stream."""
+def render(doc: dict[str, Any], max_streams: int = 10, details: int = 5) -> str:
+    """The whole text report for a ``--json`` document: the summary, with several associations an overview (one
+    line each, the ones that need a look first), then the details of the first ``details`` of them (< 0: all;
+    associations picked with --assoc: all of those); ``max_streams`` <= 0 shows every stream."""
     out = _summary(doc)
     if doc.get("telecom") is not None:       # --telecom: what the user messages say, first
         from sctpcorr.report.telecom import render as telecom
@@ -428,7 +483,19 @@ def render(doc: dict[str, Any], max_streams: int = 10) -> str:
     if not assocs:
         out += ["", "No SCTP association" + (" matches the filters." if any(
             (doc.get("filters") or {}).get(k) for k in ("assoc", "port", "addr")) else " in the capture.")]
-    for assoc in assocs:
+    shown = assocs
+    if len(assocs) > 1:
+        out += ["", f"ASSOCIATIONS ({len(assocs)}), the ones that need a look first (RTT_MS: the median sample)"]
+        out += _overview(assocs)
+        picked = bool((doc.get("filters") or {}).get("assoc"))
+        if details >= 0 and not picked and len(assocs) > details:
+            ranked = sorted(assocs, key=lambda a: (-trouble(a)[0], a.get("id", 0)))
+            shown = ranked[:details]
+            rest = len(assocs) - len(shown)
+            out += [""] + _wrap(f"Details of the first {len(shown)} above; {rest} more with --details all, or "
+                                "one with --assoc ID." if shown else
+                                "Details: --details N for the first N above, --assoc ID for one.", "", "  ")
+    for assoc in shown:
         out.append("")
         out += _assoc_header(assoc)
         out.append("")
