@@ -239,7 +239,6 @@ def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, ou
     with _output(output) as out:
         writer = JsonlWriter(out, opts) if as_jsonl else None
         run = run_pcap(opts, on_events=writer.events if writer else None, progress=bar)
-        doc = run.document
         if not run.readable and not run.interrupted:
             for err in run.errors:
                 _say_error(str(err))
@@ -247,17 +246,17 @@ def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, ou
         if writer is not None:
             writer.finish(run)
         elif as_json:
-            json_report.write(doc, out)
+            json_report.write_run(run, out)
         elif as_csv:
-            csv_report.write(doc, out)
+            csv_report.write(run.document, out)
         else:
-            out.write(text_report.render(doc, max_streams=max_streams, details=details))
+            out.write(text_report.render(run.document, max_streams=max_streams, details=details))
     if run.readable or run.interrupted:
         for err in run.errors:
             _say_error(str(err))
     if run.interrupted:
-        click.echo(f"sctpcorr: interrupted: the report covers the first {doc['capture'].get('packets', 0)} "
-                   "packets", err=True)
+        packets = (run.analyzer.capture_summary() if run.analyzer is not None else {}).get("packets", 0)
+        click.echo(f"sctpcorr: interrupted: the report covers the first {packets} packets", err=True)
     if run.exit_code:
         sys.exit(run.exit_code)
 

@@ -537,7 +537,7 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
     a = Analyzer(events=want_events, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
                  max_outstanding=opts.max_outstanding, records=records)
     started_ns, t0 = time.time_ns(), time.monotonic()
-    run = PcapRun(options=pcap_options(opts, source.label), files=[FileResult(path=source.label)], report={},
+    run = PcapRun(options=pcap_options(opts, source.label), files=[FileResult(path=source.label)], report_data={},
                   errors=[], interrupted=False, elapsed_ns=0, command="live")
     header = source.header()
     writer = RotatingWriter(opts.write, header, opts.rotate_bytes, opts.rotate_seconds) if opts.write else None

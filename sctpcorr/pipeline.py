@@ -277,7 +277,7 @@ class PcapRun:
 
     options: PcapOptions
     files: list[FileResult]
-    report: dict[str, Any]
+    report_data: dict[str, Any] | None   # the engine's report (report): made when first asked for
     errors: list[InputError]
     interrupted: bool
     elapsed_ns: int
@@ -286,6 +286,19 @@ class PcapRun:
     command: str = "pcap"  # the command whose document this is ("live" shares the schema)
     telecom: dict[str, Any] | None = None  # the telecom section (options.telecom)
     telecom_state: Any = None              # the sctpcorr.telecom.core.Telecom that made it (raw latencies)
+    analyzer: Any = None                   # the engine that read it (associations written without a report)
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """The engine's report (``Analyzer.report()``): every association as Python objects, made on first use
+        (the --json writer does without: write_json)."""
+        if self.report_data is None:
+            self.report_data = self.analyzer.report() if self.analyzer is not None else {}
+        return self.report_data
+
+    @report.setter
+    def report(self, value: dict[str, Any]) -> None:
+        self.report_data = value
 
     @property
     def exit_code(self) -> int:
@@ -330,7 +343,7 @@ def run_pcap(
 
         tel = Telecom(rtt_samples=opts.telecom_rtt, keep_messages=opts.telecom_messages)
     started = time.monotonic_ns()
-    run = PcapRun(options=opts, files=[], report={}, errors=[], interrupted=False, elapsed_ns=0)
+    run = PcapRun(options=opts, files=[], report_data=None, errors=[], interrupted=False, elapsed_ns=0)
 
     def association(aid: int) -> dict[str, Any] | None:
         try:
@@ -436,7 +449,7 @@ def run_pcap(
     finally:
         if progress is not None:
             progress.close()
-    run.report = a.report()
+    run.analyzer = a
     if tel is not None:
         run.telecom = tel.finish(run.report)
         run.telecom_state = tel
@@ -456,12 +469,19 @@ def message_event(m: Any, file_index: int = 0) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------------------
 # The --json document
 # ---------------------------------------------------------------------------------------------------------------
-def build_document(run: PcapRun) -> dict[str, Any]:
-    """The ``--json`` document (docs/output.md): the engine's report wrapped with files, filters and status."""
-    report = run.report
-    assocs = report.get("associations", [])
-    capture = dict(report.get("capture", {}))
-    capture["associations"] = len(assocs)
+def build_document(run: PcapRun, associations: bool = True) -> dict[str, Any]:
+    """The ``--json`` document (docs/output.md): the engine's report wrapped with files, filters and status.
+    Without ``associations`` (a writer that streams them: json.write_run) its ``associations`` is an empty list
+    and the engine's report is not made."""
+    if associations or run.analyzer is None or run.report_data is not None:
+        report = run.report
+        assocs = report.get("associations", [])
+        capture = dict(report.get("capture", {}))
+        capture["associations"] = len(assocs)
+    else:
+        assocs = []
+        capture = dict(run.analyzer.capture_summary())
+        capture["associations"] = run.analyzer.associations_count
     filters = run.options.filters
     return {
         "schema_version": SCHEMA_VERSION,
@@ -471,6 +491,6 @@ def build_document(run: PcapRun) -> dict[str, Any]:
         "interrupted": run.interrupted,
         "errors": [str(e) for e in run.errors],
         "capture": capture,
-        "associations": [x for x in assocs if filters.matches(x)],
+        "associations": [x for x in assocs if filters.matches(x)] if associations else [],
         **({"telecom": run.telecom} if run.telecom is not None else {}),
     }

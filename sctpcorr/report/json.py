@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TextIO
 
-__all__ = ["write", "encode"]
+__all__ = ["write", "write_run", "encode"]
 
 _std_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
 _PER_LINE = ("files", "associations")
@@ -61,6 +61,45 @@ def write(doc: dict[str, Any], out: TextIO, per_line: tuple[str, ...] = _PER_LIN
             n = len(value) - 1
             for j, item in enumerate(value):
                 out.write(f"  {_encode(item)}{',' if j < n else ''}\n")
+            out.write(f" ]{comma}\n")
+        else:
+            out.write(f" {_encode(key)}: {_encode(value)}{comma}\n")
+    out.write("}\n")
+
+
+def write_run(run: Any, out: TextIO, batch: int = 2000) -> None:
+    """The --json document of a ``PcapRun``, its associations written as the engine writes them
+    (``Analyzer.associations_json``: the same text, without making the report's Python objects: issue #12),
+    ``batch`` at a time; with association filters, or no engine, through the document (``write``)."""
+    from sctpcorr.pipeline import build_document
+
+    a = run.analyzer
+    if a is None or run.options.filters.active or not hasattr(a, "associations_json"):
+        write(run.document, out)
+        return
+    doc = build_document(run, associations=False)
+    n = doc["capture"]["associations"]
+    out.write("{\n")
+    last = len(doc) - 1
+    for i, (key, value) in enumerate(doc.items()):
+        comma = "," if i < last else ""
+        if key == "associations" and n:
+            out.write(f" {_encode(key)}: [\n")
+            raw = getattr(out, "buffer", None)
+            if raw is not None:
+                out.flush()
+            for start in range(0, n, batch):
+                lines = a.associations_json(start, start + batch, lines=True)
+                if raw is not None:
+                    raw.write(lines)
+                else:
+                    out.write(lines.decode("utf-8"))
+            out.write(f" ]{comma}\n")
+        elif key in _PER_LINE and isinstance(value, list) and value:
+            out.write(f" {_encode(key)}: [\n")
+            m = len(value) - 1
+            for j, item in enumerate(value):
+                out.write(f"  {_encode(item)}{',' if j < m else ''}\n")
             out.write(f" ]{comma}\n")
         else:
             out.write(f" {_encode(key)}: {_encode(value)}{comma}\n")

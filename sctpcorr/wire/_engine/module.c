@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "analyze.h"
+#include "assocjson.h"
 
 typedef struct {
     PyObject_HEAD
@@ -1172,6 +1173,81 @@ static PyObject *Analyzer_association(AnalyzerObject *self, PyObject *arg)
     return build_assoc(an->assocs[id - 1]);
 }
 
+/* associations_json(start=0, stop=None): the JSON text of associations start..stop-1 (0-based, in report order),
+ * one str each, exactly json_encode(association(id)) (assocjson.c): the --json report of a capture with many
+ * associations written without a Python object per field. */
+static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args, PyObject *kw)
+{
+    if (check_ready(self) < 0)
+        return NULL;
+    sc_analyzer *an = self->an;
+    Py_ssize_t start = 0, stop = (Py_ssize_t)an->nassocs;
+    PyObject *stop_o = Py_None;
+    int lines = 0;
+    static char *kwlist[] = {"start", "stop", "lines", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|nO$p:associations_json", kwlist, &start, &stop_o, &lines))
+        return NULL;
+    if (stop_o != Py_None) {
+        stop = PyLong_AsSsize_t(stop_o);
+        if (stop == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    if (start < 0)
+        start = 0;
+    if (stop > (Py_ssize_t)an->nassocs)
+        stop = (Py_ssize_t)an->nassocs;
+    if (stop < start)
+        stop = start;
+    sc_jw w = {0};
+    if (lines) {             /* one bytes object: "  {...},\n" per association, no comma after the last one */
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = start; i < stop && !w.failed; i++) {
+            sc_jw_raw(&w, "  ", 2);
+            sc_assoc_json(&w, an->assocs[i]);
+            sc_jw_raw(&w, (uint64_t)i + 1 < an->nassocs ? ",\n" : "\n", (uint64_t)i + 1 < an->nassocs ? 2 : 1);
+        }
+        Py_END_ALLOW_THREADS
+        PyObject *b = w.failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
+        free(w.p);
+        return b;
+    }
+    PyObject *out = PyList_New(stop - start);
+    if (!out)
+        return NULL;
+    size_t *ends = malloc(sizeof(size_t) * (size_t)(stop - start + 1));
+    if (!ends) {
+        Py_DECREF(out);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = start; i < stop; i++) {
+        sc_assoc_json(&w, an->assocs[i]);
+        ends[i - start] = w.n;
+    }
+    Py_END_ALLOW_THREADS
+    if (w.failed) {
+        free(ends);
+        free(w.p);
+        Py_DECREF(out);
+        return PyErr_NoMemory();
+    }
+    size_t from = 0;
+    for (Py_ssize_t i = 0; i < stop - start; i++) {
+        PyObject *s = PyUnicode_DecodeUTF8(w.p + from, (Py_ssize_t)(ends[i] - from), NULL);
+        if (!s) {
+            free(ends);
+            free(w.p);
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, i, s);
+        from = ends[i];
+    }
+    free(ends);
+    free(w.p);
+    return out;
+}
+
 /* summary(): one small tuple per association, for a live view that redraws every second: building the full
  * report of thousands of associations each second (~0.1 ms each) took the time the capture needed.  The full
  * entry of the few shown is then association(id). */
@@ -1213,6 +1289,16 @@ static PyObject *Analyzer_summary(AnalyzerObject *self, PyObject *unused)
     return l;
 }
 
+static PyObject *Analyzer_get_nassocs(AnalyzerObject *self, void *c)
+{
+    return PyLong_FromUnsignedLongLong(self->an ? (unsigned long long)self->an->nassocs : 0ull);
+}
+
+static PyGetSetDef Analyzer_getset[] = {
+    {"associations_count", (getter)Analyzer_get_nassocs, NULL, "associations in the report so far", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
 static PyMethodDef Analyzer_methods[] = {
     {"summary", (PyCFunction)Analyzer_summary, METH_NOARGS,
      "summary() -> list[tuple]\n--\n\nPer association (id, state, packets, retransmissions fast, timeout, unknown, "
@@ -1229,6 +1315,11 @@ static PyMethodDef Analyzer_methods[] = {
     {"feed_packet", (PyCFunction)(void (*)(void))Analyzer_feed_packet, METH_FASTCALL | METH_KEYWORDS,
      "feed_packet(ts_ns, linktype, frame, frame_no=0) -> None\n--\n\nAnalyse one frame (frame_no 0: numbered "
      "automatically)."},
+    {"associations_json", (PyCFunction)(void (*)(void))Analyzer_associations_json, METH_VARARGS | METH_KEYWORDS,
+     "associations_json(start=0, stop=None, *, lines=False) -> list[str] | bytes\n--\n\nThe JSON text of the "
+     "report entries of associations start..stop-1 (0-based), each exactly json_encode(association(id)); with "
+     "lines, one UTF-8 bytes object of '  TEXT,\\n' lines (no comma after the last association): the --json "
+     "document's."},
     {"drain_events", (PyCFunction)Analyzer_drain_events, METH_NOARGS,
      "drain_events() -> list[tuple]\n--\n\nEvents since the last drain (only with events=True)."},
     {"drain_payloads", (PyCFunction)Analyzer_drain_payloads, METH_NOARGS,
@@ -1257,6 +1348,7 @@ static PyTypeObject AnalyzerType = {
               "The SCTP wire analyser: feed pcap/pcapng bytes or single frames, read report(), drain_events() "
               "(event_kinds: only these kinds), drain_records() and drain_payloads().",
     .tp_methods = Analyzer_methods,
+    .tp_getset = Analyzer_getset,
     .tp_init = (initproc)Analyzer_init,
     .tp_new = Analyzer_new,
 };

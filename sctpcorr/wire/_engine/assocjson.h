@@ -1,0 +1,20 @@
+/* assocjson.c: an association's report entry as JSON text (Analyzer.associations_json). */
+#ifndef SCTPCORR_ASSOCJSON_H
+#define SCTPCORR_ASSOCJSON_H
+#include <stddef.h>
+
+struct sc_assoc;
+
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int failed; /* an allocation failed: the text is incomplete */
+} sc_jw;
+
+/* Append n bytes. */
+void sc_jw_raw(sc_jw *w, const char *s, size_t n);
+
+/* Append the JSON text of A's report entry: exactly json_encode(Analyzer.association(A->id)). */
+void sc_assoc_json(sc_jw *w, const struct sc_assoc *A);
+
+#endif
