@@ -28,6 +28,7 @@ from typing import Any
 
 from sctpcorr.pipeline import FileResult, Filters, PcapOptions, PcapRun, _EventFilter, event_to_dict
 from sctpcorr.sources.live import DEFAULT_FILTER, FollowSource, IfaceStats, InterfaceSource, split_blocks
+from sctpcorr.wire.engine import summary_of
 
 __all__ = ["LiveOptions", "LiveRun", "Tick", "KernelDiag", "KernelProbes", "JsonlTail", "RotatingWriter", "StopFlag",
            "run_live"]
@@ -188,20 +189,6 @@ class Tick:
         return cls(elapsed_s, report.get("capture", {}).get("packets", 0), kw.pop("packets_per_s", 0.0),
                    report.get("capture", {}), [summary_of(a) for a in by_id.values()], by_id.get, interfaces,
                    recent_events or [], **kw)
-
-
-def summary_of(a: dict[str, Any]) -> tuple[Any, ...]:
-    """``Analyzer.summary()``'s tuple for one association entry of a report (the same fields, from the dict)."""
-    dirs = list((a.get("directions") or {}).values())
-    rtx = [d.get("retransmissions") or {} for d in dirs]
-    srtt = [(p.get("rtt") or {}).get("srtt_ns") for p in a.get("paths") or ()]
-    srtt = [x for x in srtt if x is not None]
-    tags, ports = list(a.get("vtags") or [None, None]), list(a.get("ports") or [0, 0])
-    return (a["id"], a.get("state") or "", a.get("packets", 0), *(sum(r.get(k, 0) for r in rtx)
-                                                                   for k in ("fast", "timeout", "unknown", "spurious")),
-            sum((d.get("a_rwnd") or {}).get("zero_window_episodes", 0) for d in dirs),
-            sum((p.get("heartbeats") or {}).get("unanswered", 0) for p in a.get("paths") or ()),
-            min(srtt) if srtt else None, tags[0], tags[1], ports[0], ports[1])
 
 
 @dataclass

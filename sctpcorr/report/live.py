@@ -37,7 +37,7 @@ def assoc_rows(tick: Any, mem: _Memory) -> list[dict[str, Any]]:
     totals and the table sorts.  ``enrich`` adds the details of the rows actually shown."""
     dt = max(tick.elapsed_s - mem.elapsed, 1e-9)
     rows = []
-    for (aid, state, pk, fast, tmo, unk, spur, zero, hb, srtt, _ta, _tb, pa, pb) in tick.summary:
+    for (aid, state, pk, fast, tmo, unk, spur, zero, hb, srtt, _ta, _tb, pa, pb, *_more) in tick.summary:
         rows.append({"id": aid, "ports": f"{pa}/{pb}", "state": state or "-", "packets": pk,
                      "rate": (pk - mem.packets.get(aid, 0)) / dt if mem.elapsed else 0.0,
                      "retx": fast + tmo + unk, "fast": fast, "timeout": tmo, "spurious": spur, "zero": zero,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sctpcorr.report.progress import human_bytes
@@ -376,44 +376,43 @@ def _streams(assoc: dict[str, Any], max_streams: int) -> list[str]:
     return lines
 
 
-def trouble(assoc: dict[str, Any]) -> tuple[int, list[str]]:
-    """What needs a look in an association: (a score to order by, the words that say why).  An ABORT first,
-    then what cost time (timeout retransmissions, HEARTBEATs left unanswered: a path failing), then what shows
-    pressure (zero windows, fast retransmissions, spurious ones)."""
-    dirs = (assoc.get("directions") or {}).values()
-    rx = [d.get("retransmissions") or {} for d in dirs]
-    timeout, fast = sum(r.get("timeout", 0) for r in rx), sum(r.get("fast", 0) for r in rx)
-    total, spurious = sum(r.get("total", 0) for r in rx), sum(r.get("spurious", 0) for r in rx)
-    hb_lost = sum(((p.get("heartbeats") or {}).get("unanswered") or 0) for p in assoc.get("paths") or [])
-    zero = sum(((d.get("a_rwnd") or {}).get("zero_window_episodes") or 0) for d in dirs)
+def trouble(assoc: dict[str, Any] | tuple[Any, ...]) -> tuple[int, list[str]]:
+    """What needs a look in an association (a report entry, or its ``Analyzer.summary()`` tuple): (a score to
+    order by, the words that say why).  An ABORT first, then what cost time (timeout retransmissions,
+    HEARTBEATs left unanswered: a path failing), then what shows pressure (zero windows, fast retransmissions,
+    spurious ones)."""
+    from sctpcorr.wire.engine import summary_of
+
+    s = summary_of(assoc) if isinstance(assoc, dict) else assoc
+    _id, state, _packets, fast, timeout, unknown, spurious, zero, hb_lost = s[:9]
     words, score = [], 0
-    if assoc.get("state") == "ABORTED":
+    if state == "ABORTED":
         words.append("ABORT")
         score += 1_000_000
     for n, word, weight in ((timeout, "T3 rtx", 1000), (hb_lost, "HB lost", 1000), (zero, "zero win", 500),
-                            (fast, "fast rtx", 10), (total - timeout - fast, "other rtx", 10),
-                            (spurious, "spurious", 1)):
+                            (fast, "fast rtx", 10), (unknown, "other rtx", 10), (spurious, "spurious", 1)):
         if n:
             words.append(f"{word} {n}")
             score += weight * n
     return score, words
 
 
-def _overview(assocs: list[dict[str, Any]]) -> list[str]:
-    """One line per association, the ones that need a look first: the numbers, then its endpoints (wrapped when
-    long: IPv6); what needs a look on the line below, when anything does."""
+def _ranked(summaries: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    return sorted(summaries, key=lambda s: (-trouble(s)[0], s[0]))
+
+
+def _overview(summaries: Sequence[tuple[Any, ...]]) -> list[str]:
+    """One line per association (its ``Analyzer.summary()`` tuple), the ones that need a look first: the numbers,
+    then its endpoints (wrapped when long: IPv6); what needs a look on the line below, when anything does."""
     rows, looks = [], []
-    for a in sorted(assocs, key=lambda a: (-trouble(a)[0], a.get("id", 0))):
-        addrs = a.get("addresses") or [[], []]
-        ports = a.get("ports") or [None, None]
-        first, last = a.get("first_ts_ns"), a.get("last_ts_ns")
-        p50 = [(d.get("rtt") or {}).get("p50_ns") for d in (a.get("directions") or {}).values()]
-        p50 = [x for x in p50 if x is not None]
-        rows.append([str(a.get("id")), str(a.get("state", "?")),
-                     _duration(None if first is None or last is None else last - first), _n(a.get("packets")),
-                     _msc(max(p50)) if p50 else "-",
-                     f"{(addrs[0] or ['?'])[0]}:{_n(ports[0])} <-> {(addrs[1] or ['?'])[0]}:{_n(ports[1])}"])
-        looks.append(trouble(a)[1])
+    for s in _ranked(summaries):
+        (aid, state, packets, *_rest) = s
+        port_a, port_b, addr_a, addr_b, first, last, p50 = s[12:19]
+        rows.append([str(aid), str(state or "?"),
+                     _duration(None if first is None or last is None else last - first), _n(packets),
+                     _msc(p50) if p50 is not None else "-",
+                     f"{addr_a or '?'}:{_n(port_a)} <-> {addr_b or '?'}:{_n(port_b)}"])
+        looks.append(trouble(s)[1])
     heads = ["ID", "STATE", "DURATION", "PACKETS", "RTT_MS", "A <-> B"]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(heads[:-1])]
     align = "rlrrr"
@@ -470,32 +469,42 @@ def _footer(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-def render(doc: dict[str, Any], max_streams: int = 10, details: int = 5) -> str:
+def render(doc: dict[str, Any], max_streams: int = 10, details: int = 5,
+           summaries: Sequence[tuple[Any, ...]] | None = None,
+           entry: Callable[[int], dict[str, Any]] | None = None) -> str:
     """The whole text report for a ``--json`` document: the summary, with several associations an overview (one
     line each, the ones that need a look first), then the details of the first ``details`` of them (< 0: all;
-    associations picked with --assoc: all of those); ``max_streams`` <= 0 shows every stream."""
+    associations picked with --assoc: all of those); ``max_streams`` <= 0 shows every stream.  A caller that has
+    the engine passes its ``summaries`` (``Analyzer.summary()``) and ``entry`` (``Analyzer.association``) and a
+    document without its associations: only the few shown in detail are then made (issue #12)."""
+    from sctpcorr.wire.engine import summary_of
+
     out = _summary(doc)
     if doc.get("telecom") is not None:       # --telecom: what the user messages say, first
         from sctpcorr.report.telecom import render as telecom
 
         out += [""] + telecom(doc["telecom"])
-    assocs = doc.get("associations", [])
-    if not assocs:
+    if summaries is None:
+        by_id = {a["id"]: a for a in doc.get("associations", [])}
+        summaries = [summary_of(a) for a in by_id.values()]
+        entry = by_id.__getitem__
+    assert entry is not None
+    if not summaries:
         out += ["", "No SCTP association" + (" matches the filters." if any(
             (doc.get("filters") or {}).get(k) for k in ("assoc", "port", "addr")) else " in the capture.")]
-    shown = assocs
-    if len(assocs) > 1:
-        out += ["", f"ASSOCIATIONS ({len(assocs)}), the ones that need a look first (RTT_MS: the median sample)"]
-        out += _overview(assocs)
+    shown = [s[0] for s in summaries]
+    if len(summaries) > 1:
+        out += ["", f"ASSOCIATIONS ({len(summaries)}), the ones that need a look first (RTT_MS: the median sample)"]
+        out += _overview(summaries)
         picked = bool((doc.get("filters") or {}).get("assoc"))
-        if details >= 0 and not picked and len(assocs) > details:
-            ranked = sorted(assocs, key=lambda a: (-trouble(a)[0], a.get("id", 0)))
-            shown = ranked[:details]
-            rest = len(assocs) - len(shown)
+        if details >= 0 and not picked and len(summaries) > details:
+            shown = [s[0] for s in _ranked(summaries)[:details]]
+            rest = len(summaries) - len(shown)
             out += [""] + _wrap(f"Details of the first {len(shown)} above; {rest} more with --details all, or "
                                 "one with --assoc ID." if shown else
                                 "Details: --details N for the first N above, --assoc ID for one.", "", "  ")
-    for assoc in shown:
+    for aid in shown:
+        assoc = entry(aid)
         out.append("")
         out += _assoc_header(assoc)
         out.append("")

@@ -40,6 +40,7 @@ __all__ = [
     "DIRECTIONS",
     "EVENT_FIELDS",
     "SUMMARY_FIELDS",
+    "summary_of",
     "LIMITS",
     "chunk_name",
     "cause_name",
@@ -100,7 +101,28 @@ EVENT_FIELDS: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(
 #: Names of the items of each ``Analyzer.summary()`` tuple (one per association, both directions summed; retransmitted
 #: DATA = fast + timeout + unknown, spurious is a subset of those).
 SUMMARY_FIELDS: Final = ("id", "state", "packets", "fast", "timeout", "unknown", "spurious", "zero_windows",
-                         "hb_unanswered", "srtt_ns", "vtag_a", "vtag_b", "port_a", "port_b")
+                         "hb_unanswered", "srtt_ns", "vtag_a", "vtag_b", "port_a", "port_b", "addr_a", "addr_b",
+                         "first_ts_ns", "last_ts_ns", "rtt_p50_ns")
+
+
+def summary_of(a: dict[str, Any]) -> tuple[Any, ...]:
+    """``Analyzer.summary()``'s tuple for one association entry of a report (the same fields, from the dict):
+    addr_a/addr_b the first address of each end, rtt_p50_ns the larger of the directions' median RTT."""
+    dirs = list((a.get("directions") or {}).values())
+    rtx = [d.get("retransmissions") or {} for d in dirs]
+    srtt = [(p.get("rtt") or {}).get("srtt_ns") for p in a.get("paths") or ()]
+    srtt = [x for x in srtt if x is not None]
+    p50 = [(d.get("rtt") or {}).get("p50_ns") for d in dirs]
+    p50 = [x for x in p50 if x is not None]
+    tags, ports = list(a.get("vtags") or [None, None]), list(a.get("ports") or [0, 0])
+    addrs = a.get("addresses") or [[], []]
+    return (a["id"], a.get("state") or "", a.get("packets", 0), *(sum(r.get(k, 0) for r in rtx)
+                                                                   for k in ("fast", "timeout", "unknown", "spurious")),
+            sum((d.get("a_rwnd") or {}).get("zero_window_episodes", 0) for d in dirs),
+            sum((p.get("heartbeats") or {}).get("unanswered", 0) for p in a.get("paths") or ()),
+            min(srtt) if srtt else None, tags[0], tags[1], ports[0], ports[1],
+            (addrs[0] or [None])[0], (addrs[1] or [None])[0], a.get("first_ts_ns"), a.get("last_ts_ns"),
+            max(p50) if p50 else None)
 
 #: Fixed per-association table sizes of the engine (overflow is counted in ``capture.limits``).
 LIMITS: Final[Mapping[str, int]] = MappingProxyType(

@@ -1272,14 +1272,23 @@ static PyObject *Analyzer_summary(AnalyzerObject *self, PyObject *unused)
                 srtt = A->paths[p].rtt.srtt_ns;
         }
         const char *st = sc_state_name(A->state);
-        PyObject *t = Py_BuildValue("(KsKKKKKKKNNNII)", (unsigned long long)A->id, st ? st : "",
+        int64_t p50 = SC_NOTS;              /* the larger of the two directions' median RTT sample */
+        for (unsigned e = 0; e < 2; e++) {
+            int64_t v = sc_rtt_percentile(&A->dir[e].rtt, 50.0);
+            if (v != SC_NOTS && (p50 == SC_NOTS || v > p50))
+                p50 = v;
+        }
+        PyObject *t = Py_BuildValue("(KsKKKKKKKNNNIINNLLN)", (unsigned long long)A->id, st ? st : "",
                                     (unsigned long long)A->packets, (unsigned long long)fast, (unsigned long long)tmo,
                                     (unsigned long long)unk, (unsigned long long)spur, (unsigned long long)zero,
                                     (unsigned long long)hb,
                                     i64_or_none(srtt),
                                     A->vtag_known[0] ? u64(A->vtag[0]) : (Py_INCREF(Py_None), Py_None),
                                     A->vtag_known[1] ? u64(A->vtag[1]) : (Py_INCREF(Py_None), Py_None),
-                                    (unsigned)A->port[0], (unsigned)A->port[1]);
+                                    (unsigned)A->port[0], (unsigned)A->port[1],
+                                    A->addrs[0].n ? addr_str(&A->addrs[0].v[0]) : (Py_INCREF(Py_None), Py_None),
+                                    A->addrs[1].n ? addr_str(&A->addrs[1].v[0]) : (Py_INCREF(Py_None), Py_None),
+                                    (long long)A->first_ts_ns, (long long)A->last_ts_ns, i64_or_none(p50));
         if (!t) {
             Py_DECREF(l);
             return NULL;
