@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import heapq
+import json
 import os
 import struct
 import sys
@@ -149,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     out = a.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "out", f"scale-{a.assocs}.pcap")
     os.makedirs(os.path.dirname(out), exist_ok=True)
     info = build(a.assocs, out, a.pcaps, a.spacing, a.max_gap)
+    with open(out + ".json", "w") as f:                       # what bench/scale.py reads
+        json.dump(info, f, indent=1)
     print(info)
     return 0
 

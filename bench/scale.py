@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""Scale (issue #12): every output format of ``sctpcorr pcap`` on captures of many associations that come and
+go, beside the engine alone and tshark, in one run; and whether memory grows with associations that ended.
+
+The corpora (``build_scale_corpus.py``, built when missing): whole real associations (INIT to
+SHUTDOWN-COMPLETE, 38 packets each on average) replayed as N distinct ones, a new one every 2 ms, about 2,000
+open at any time: N = 25,000, 50,000 and 100,000 by default (``--assocs``). Each tool runs pinned to one core
+(``--cpu``), best of ``--repeat`` runs (alternating), writing to /dev/null:
+
+  engine        the wire engine fed the file, nothing written (the speed every format is held to)
+  --json        ``sctpcorr pcap --json``        --jsonl  ``sctpcorr pcap --jsonl`` (every event: a record each)
+  --csv         ``sctpcorr pcap --csv``         text     ``sctpcorr pcap`` (overview + 5 in detail)
+  tshark        ``tshark -q -z conv,sctp`` (its per-association table)
+
+Targets (issue #12): on the 100,000-association capture every format at no less than 80 % of the engine's
+packets/s, and peak memory that does not grow with the number of associations that have ended (here every
+association ends; the table shows MB per 1,000 associations). Printed for people, not a test; writes
+bench/out/scale.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+PY = os.path.join(ROOT, ".venv", "bin", "python")
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}   # as installed (bench/telecom.py)
+ENGINE = ("import sys\nfrom sctpcorr.wire.engine import Analyzer\nfrom sctpcorr.sources.pcapfile import "
+          "CaptureReader\na = Analyzer()\nwith CaptureReader(sys.argv[1]) as r:\n    for b in r.blocks():\n"
+          "        a.feed_capture(b)\na.finish_capture()\na.summary()\n")
+
+
+def corpus(n: int) -> tuple[str, dict]:
+    """The corpus of n associations and what build_scale_corpus.py said of it (built when missing)."""
+    path = os.path.join(OUT, f"scale-{n}.pcap")
+    if not os.path.exists(path) or not os.path.exists(path + ".json"):
+        subprocess.run([PY, os.path.join(HERE, "build_scale_corpus.py"), "--assocs", str(n), "--out", path],
+                       check=True, stdout=subprocess.DEVNULL)
+    with open(path + ".json") as f:
+        return path, json.load(f)
+
+
+def timed(argv: list[str], cpu: str) -> dict:
+    pre = ["taskset", "-c", cpu] if cpu != "none" else []
+    t = time.monotonic()
+    p = subprocess.run(["/usr/bin/time", "-f", "RUSAGE %e %U %S %M", *pre, *argv], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True, env=ENV)
+    wall = time.monotonic() - t
+    line = next((x for x in reversed(p.stderr.splitlines()) if x.startswith("RUSAGE ")), None)
+    if p.returncode or line is None:
+        raise SystemExit(f"{argv[:3]}: exit {p.returncode}: {p.stderr[-400:]}")
+    _, _e, user, sys_, rss = line.split()
+    return {"wall_s": round(wall, 3), "cpu_s": round(float(user) + float(sys_), 3), "max_rss_mb": round(int(rss) / 1024, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--assocs", default="25000,50000,100000")
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--cpu", default="0")
+    ap.add_argument("--skip-tshark", action="store_true")
+    a = ap.parse_args(argv)
+    sizes = [int(x) for x in a.assocs.split(",")]
+    cli = [PY, "-m", "sctpcorr.cli", "pcap", "-o", "/dev/null"]
+    results: dict = {}
+    for n in sizes:
+        f, meta = corpus(n)
+        packets = meta["packets"]
+        tools = {"engine": [PY, "-c", ENGINE, f], "--json": [*cli, "--json", f], "--csv": [*cli, "--csv", f],
+                 "text": [*cli, f]}
+        if n == max(sizes):
+            tools["--jsonl"] = [*cli, "--jsonl", f]
+            if not a.skip_tshark:
+                tools["tshark"] = ["tshark", "-r", f, "-q", "-z", "conv,sctp"]
+        timed(tools["engine"], a.cpu)                      # warm-up: page cache, compiled modules
+        runs: dict = {k: [] for k in tools}
+        for _ in range(a.repeat):
+            for name, cmd in tools.items():
+                runs[name].append(timed(cmd, a.cpu))
+        best = {k: min(v, key=lambda r: r["cpu_s"]) for k, v in runs.items()}
+        for r in best.values():
+            r["packets_per_s"] = round(packets / r["cpu_s"])
+        results[n] = {"packets": packets, "best": best, "runs": runs}
+    print(f"one core ({a.cpu}), best of {a.repeat} by CPU time; packets/s = packets / CPU s")
+    print(f"{'assocs':>8s} {'tool':8s} {'wall s':>7s} {'cpu s':>7s} {'packets/s':>11s} {'vs engine':>9s} "
+          f"{'RSS MB':>8s} {'MB/1k assocs':>12s}")
+    for n, r in results.items():
+        eng = r["best"]["engine"]["packets_per_s"]
+        for k, b in r["best"].items():
+            print(f"{n:8,d} {k:8s} {b['wall_s']:7.2f} {b['cpu_s']:7.2f} {b['packets_per_s']:11,d} "
+                  f"{b['packets_per_s'] / eng:9.2f} {b['max_rss_mb']:8.0f} {b['max_rss_mb'] / n * 1000:12.2f}")
+    big = results[max(sizes)]["best"]
+    eng = big["engine"]["packets_per_s"]
+    slow = [k for k, b in big.items() if k not in ("engine", "tshark") and b["packets_per_s"] < 0.8 * eng]
+    print(f"target (100k): every format >= 0.8x the engine: {'PASS' if not slow else 'FAIL: ' + ', '.join(slow)}")
+    rss = [results[n]["best"]["--json"]["max_rss_mb"] for n in sizes]
+    print(f"target: memory flat as ended associations accumulate: --json peak RSS {rss} MB for {sizes} "
+          f"associations: {'PASS' if max(rss) < 1.2 * min(rss) else 'FAIL (grows with them)'}")
+    os.makedirs(OUT, exist_ok=True)
+    with open(os.path.join(OUT, "scale.json"), "w") as out:
+        json.dump({"date": time.strftime("%Y-%m-%d"), "machine": os.uname().nodename, "results": results}, out,
+                  indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
