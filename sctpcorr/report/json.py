@@ -49,14 +49,20 @@ def encode(value: Any) -> str:
     return _encode(value)
 
 
-def write(doc: dict[str, Any], out: TextIO, per_line: tuple[str, ...] = _PER_LINE) -> None:
+def write(doc: dict[str, Any], out: TextIO, per_line: tuple[str, ...] = _PER_LINE,
+          streams: dict[str, Callable[[TextIO], None]] | None = None) -> None:
     """Write the document followed by a newline, one line per entry of the lists named in ``per_line``. Keys
-    keep the document's order (stable output)."""
+    keep the document's order (stable output). ``streams``: keys whose entry lines a function writes instead
+    (the list in ``doc`` holds a placeholder: ``[None]`` when there are entries, ``[]`` when none)."""
     out.write("{\n")
     last = len(doc) - 1
     for i, (key, value) in enumerate(doc.items()):
         comma = "," if i < last else ""
-        if key in per_line and isinstance(value, list) and value:
+        if streams and key in streams and value:
+            out.write(f" {_encode(key)}: [\n")
+            streams[key](out)
+            out.write(f" ]{comma}\n")
+        elif key in per_line and isinstance(value, list) and value:
             out.write(f" {_encode(key)}: [\n")
             n = len(value) - 1
             for j, item in enumerate(value):
@@ -79,28 +85,16 @@ def write_run(run: Any, out: TextIO, batch: int = 2000) -> None:
         return
     doc = build_document(run, associations=False)
     n = doc["capture"]["associations"]
-    out.write("{\n")
-    last = len(doc) - 1
-    for i, (key, value) in enumerate(doc.items()):
-        comma = "," if i < last else ""
-        if key == "associations" and n:
-            out.write(f" {_encode(key)}: [\n")
-            raw = getattr(out, "buffer", None)
+    doc["associations"] = [None] if n else []
+
+    def associations(out: TextIO) -> None:
+        raw = getattr(out, "buffer", None)
+        if raw is not None:
+            out.flush()
+        for start in range(0, n, batch):
+            lines = a.associations_json(start, start + batch, lines=True)
             if raw is not None:
-                out.flush()
-            for start in range(0, n, batch):
-                lines = a.associations_json(start, start + batch, lines=True)
-                if raw is not None:
-                    raw.write(lines)
-                else:
-                    out.write(lines.decode("utf-8"))
-            out.write(f" ]{comma}\n")
-        elif key in _PER_LINE and isinstance(value, list) and value:
-            out.write(f" {_encode(key)}: [\n")
-            m = len(value) - 1
-            for j, item in enumerate(value):
-                out.write(f"  {_encode(item)}{',' if j < m else ''}\n")
-            out.write(f" ]{comma}\n")
-        else:
-            out.write(f" {_encode(key)}: {_encode(value)}{comma}\n")
-    out.write("}\n")
+                raw.write(lines)
+            else:
+                out.write(lines.decode("utf-8"))
+    write(doc, out, streams={"associations": associations})

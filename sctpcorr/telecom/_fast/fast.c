@@ -678,29 +678,9 @@ static uint64_t ap_key(const tc_rec *r, int with_ue)
     return (uint64_t)r->proto << 56 | (uint64_t)(uint8_t)r->code << 48 | (ue & 0xFFFFFFFFFFFFull);
 }
 
-/* count the record by type (see Follower.types()) */
-static int count_type(Follower *f, const tc_rec *r, uint64_t index)
+/* one more record of map key `key` (its first index kept) */
+static int count_key(Follower *f, uint64_t key, uint64_t index)
 {
-    if (r->proto == P_OTHER) {          /* by PPID */
-        slot *s = map_get(&f->types, 1ull << 63 | r->ppid, 0, 1);
-        if (!s)
-            return -1;
-        if (s->v1 < 0) {
-            s->v1 = (int64_t)index;
-            s->v2 = 0;
-        }
-        s->v2++;
-        return 0;
-    }
-    int bad = r->code < 0 || r->err == E_NOTDIA || r->err == E_NOTM3UA;
-    uint64_t kind = bad ? 3 : r->kind;
-    if (r->proto <= P_XNAP) {
-        size_t d = ((size_t)r->proto * 4 + kind) << 8 | (bad ? 0 : (uint8_t)r->code);
-        if (!f->ap_count[d]++)
-            f->ap_first[d] = index;
-        return 0;
-    }
-    uint64_t key = (uint64_t)r->proto << 48 | kind << 40 | (bad ? 0 : (uint32_t)r->code);
     slot *s = map_get(&f->types, key, 0, 1);
     if (!s)
         return -1;
@@ -710,6 +690,22 @@ static int count_type(Follower *f, const tc_rec *r, uint64_t index)
     }
     s->v2++;
     return 0;
+}
+
+/* count the record by type (see Follower.types()) */
+static int count_type(Follower *f, const tc_rec *r, uint64_t index)
+{
+    if (r->proto == P_OTHER)            /* by PPID */
+        return count_key(f, 1ull << 63 | r->ppid, index);
+    int bad = r->code < 0 || r->err == E_NOTDIA || r->err == E_NOTM3UA;
+    uint64_t kind = bad ? 3 : r->kind;
+    if (r->proto <= P_XNAP) {
+        size_t d = ((size_t)r->proto * 4 + kind) << 8 | (bad ? 0 : (uint8_t)r->code);
+        if (!f->ap_count[d]++)
+            f->ap_first[d] = index;
+        return 0;
+    }
+    return count_key(f, (uint64_t)r->proto << 48 | kind << 40 | (bad ? 0 : (uint32_t)r->code), index);
 }
 
 static int follow_one(Follower *f, tc_rec *r, uint64_t index)
