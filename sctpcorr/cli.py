@@ -248,7 +248,7 @@ def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, ou
         elif as_json:
             json_report.write_run(run, out)
         elif as_csv:
-            csv_report.write(run.document, out)
+            csv_report.write_run(run, out)
         elif run.analyzer is not None and not opts.filters.active:
             # the overview from the engine's summary; only the associations shown in detail made in full
             from sctpcorr.pipeline import build_document

@@ -10,7 +10,7 @@ import csv
 from collections.abc import Callable
 from typing import Any, TextIO
 
-__all__ = ["COLUMNS", "write", "rows"]
+__all__ = ["COLUMNS", "write", "write_run", "rows"]
 
 Getter = Callable[[dict[str, Any], dict[str, Any], int], Any]
 
@@ -128,3 +128,24 @@ def write(doc: dict[str, Any], out: TextIO) -> None:
     w = csv.writer(out, lineterminator="\n")
     w.writerow([name for name, _ in COLUMNS])
     w.writerows(rows(doc))
+
+
+def write_run(run: Any, out: TextIO, batch: int = 2000) -> None:
+    """The CSV of a ``PcapRun``: its rows written by the engine from its state (``Analyzer.associations_json(...,
+    csv=True)``: the same rows as :func:`rows`, without making the report's Python objects: issue #12),
+    ``batch`` associations at a time; with association filters, or no engine, through the document."""
+    a = run.analyzer
+    if a is None or run.options.filters.active or not hasattr(a, "associations_json"):
+        write(run.document, out)
+        return
+    csv.writer(out, lineterminator="\n").writerow([name for name, _ in COLUMNS])
+    raw = getattr(out, "buffer", None)
+    if raw is not None:
+        out.flush()
+    n = a.associations_count
+    for start in range(0, n, batch):
+        text = a.associations_json(start, start + batch, csv=True)
+        if raw is not None:
+            raw.write(text)
+        else:
+            out.write(text.decode("utf-8"))

@@ -41,3 +41,23 @@ def test_the_json_text_of_every_association_is_its_report_entry(path):
     if len(texts) > 2:                          # a range
         assert a.associations_json(1, 3) == texts[1:3]
     assert a.associations_json(len(texts), None) == []
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: str(p).split("pcaps/")[-1])
+def test_the_csv_rows_the_engine_writes_are_report_csv_rows(path):
+    import csv
+    import io
+
+    from sctpcorr.report.csv import rows
+
+    a = Analyzer()
+    try:
+        with CaptureReader(str(path)) as r:
+            for b in r.blocks():
+                a.feed_capture(b)
+        a.finish_capture()
+    except ValueError:
+        pass
+    want = io.StringIO()
+    csv.writer(want, lineterminator="\n").writerows(rows({"associations": a.report()["associations"]}))
+    assert a.associations_json(csv=True).decode() == want.getvalue()

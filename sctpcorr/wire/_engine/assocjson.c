@@ -571,3 +571,138 @@ void sc_assoc_json(sc_jw *w, const sc_assoc *A)
     key(w, &f, "vantage"), vantage(w, &vp);
     LIT(w, "}");
 }
+
+/* ---- CSV: the two rows of an association (report/csv.py's COLUMNS, in order) -------------------------- */
+
+static void csv_cell_str(sc_jw *w, const char *s, size_t n)
+{
+    int quote = 0;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r')
+            quote = 1;
+    if (!quote) {
+        raw(w, s, n);
+        return;
+    }
+    LIT(w, "\"");
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            LIT(w, "\"");
+        raw(w, s + i, 1);
+    }
+    LIT(w, "\"");
+}
+
+static void csv_addrs(sc_jw *w, const sc_addrset *set)
+{
+    char buf[INET6_ADDRSTRLEN];
+    for (unsigned i = 0; i < set->n; i++) {
+        const sc_addr *a = &set->v[i];
+        if (i)
+            LIT(w, " ");
+        if (a->family == 4) {
+            int k = snprintf(buf, sizeof buf, "%u.%u.%u.%u", a->a[0], a->a[1], a->a[2], a->a[3]);
+            raw(w, buf, (size_t)k);
+        } else if (a->family == 6 && inet_ntop(AF_INET6, a->a, buf, sizeof buf)) {
+            raw(w, buf, strlen(buf));
+        }                                   /* None joins as an empty name */
+    }
+}
+
+#define C_ ,LIT(w, ",")
+static void csv_i64n(sc_jw *w, int64_t v)
+{
+    if (v != SC_NOTS)
+        i64v(w, v);
+}
+
+static void csv_u64_or_empty(sc_jw *w, int have, uint64_t v)
+{
+    if (have)
+        u64v(w, v);
+}
+
+void sc_assoc_csv(sc_jw *w, const sc_assoc *A)
+{
+    static const char *const DIRS[2] = {"A>B", "B>A"};
+    sc_vantage vp;
+    sc_vantage_assoc(A, &vp);
+    const char *st = sc_state_name(A->state);
+    for (unsigned e = 0; e < 2; e++) {
+        const sc_dir *D = &A->dir[e];
+        const sc_rtt *r = &D->rtt;
+        int have = r->samples > 0;
+        u64v(w, A->id) C_;
+        raw(w, DIRS[e], 3) C_;
+        if (st)
+            csv_cell_str(w, st, strlen(st));
+        LIT(w, ",");
+        boolv(w, A->mid_association) C_;
+        u64v(w, A->port[e]) C_;
+        u64v(w, A->port[1 - e]) C_;
+        csv_addrs(w, &A->addrs[e]) C_;
+        csv_addrs(w, &A->addrs[1 - e]) C_;
+        csv_u64_or_empty(w, A->vtag_known[1 - e], A->vtag[1 - e]) C_;
+        i64v(w, A->first_ts_ns) C_;
+        i64v(w, A->last_ts_ns) C_;
+        u64v(w, D->packets) C_;
+        u64v(w, D->data_chunks) C_;
+        u64v(w, D->data_bytes) C_;
+        u64v(w, D->unique_tsns) C_;
+        u64v(w, D->rtx_total) C_;
+        u64v(w, D->rtx_fast) C_;
+        u64v(w, D->rtx_timeout) C_;
+        u64v(w, D->rtx_unknown) C_;
+        u64v(w, D->rtx_spurious) C_;
+        u64v(w, D->sacks) C_;
+        u64v(w, D->nr_sacks) C_;
+        u64v(w, D->gap_blocks) C_;
+        u64v(w, D->dup_tsns_reported) C_;
+        u64v(w, D->forward_tsns) C_;
+        csv_u64_or_empty(w, D->have_rwnd_initial, D->rwnd_initial) C_;
+        csv_u64_or_empty(w, D->have_rwnd, D->rwnd_min) C_;
+        csv_u64_or_empty(w, D->have_rwnd, D->rwnd_max) C_;
+        csv_u64_or_empty(w, D->have_rwnd, D->rwnd_last) C_;
+        u64v(w, D->zero_window_episodes) C_;
+        u64v(w, D->flight_max_bytes) C_;
+        u64v(w, D->flight_max_chunks) C_;
+        csv_i64n(w, D->flight_samples ? (int64_t)(D->flight_sum / (long double)D->flight_samples + 0.5L) : SC_NOTS) C_;
+        u64v(w, r->samples) C_;
+        u64v(w, r->data_samples) C_;
+        u64v(w, r->heartbeat_samples) C_;
+        u64v(w, r->handshake_samples) C_;
+        u64v(w, r->delayed_sack_samples) C_;
+        csv_i64n(w, have ? r->min_ns : SC_NOTS) C_;
+        csv_i64n(w, sc_rtt_mean(r)) C_;
+        csv_i64n(w, sc_rtt_percentile(r, 50.0)) C_;
+        csv_i64n(w, sc_rtt_percentile(r, 90.0)) C_;
+        csv_i64n(w, sc_rtt_percentile(r, 99.0)) C_;
+        csv_i64n(w, have ? r->max_ns : SC_NOTS) C_;
+        csv_i64n(w, have ? r->srtt_ns : SC_NOTS) C_;
+        csv_i64n(w, have ? r->rttvar_ns : SC_NOTS) C_;
+        csv_i64n(w, sc_rtt_rto(r)) C_;
+        csv_i64n(w, sc_jitter_value(&D->jit)) C_;
+        u64v(w, D->nstreams) C_;
+        {
+            const char *sc = NULL;
+            switch (vp.point) {
+            case SC_VP_A: sc = e == 0 ? "path" : "turnaround"; break;
+            case SC_VP_B: sc = e == 1 ? "path" : "turnaround"; break;
+            case SC_VP_MIDDLE: sc = "partial"; break;
+            case SC_VP_LOCAL: sc = "path"; break;
+            default: break;
+            }
+            if (sc)
+                raw(w, sc, strlen(sc));
+        }
+        LIT(w, ",");
+        {
+            const char *pn = sc_vp_point_name(vp.point);
+            csv_cell_str(w, pn, strlen(pn));
+        }
+        LIT(w, ",");
+        csv_i64n(w, vp.full_ns);
+        LIT(w, "\n");
+    }
+}
+#undef C_

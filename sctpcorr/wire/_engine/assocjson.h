@@ -17,4 +17,7 @@ void sc_jw_raw(sc_jw *w, const char *s, size_t n);
 /* Append the JSON text of A's report entry: exactly json_encode(Analyzer.association(A->id)). */
 void sc_assoc_json(sc_jw *w, const struct sc_assoc *A);
 
+/* Append the two CSV rows of A (report/csv.py's COLUMNS: A>B then B>A), each ending in a newline. */
+void sc_assoc_csv(sc_jw *w, const struct sc_assoc *A);
+
 #endif

@@ -1183,9 +1183,9 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
     sc_analyzer *an = self->an;
     Py_ssize_t start = 0, stop = (Py_ssize_t)an->nassocs;
     PyObject *stop_o = Py_None;
-    int lines = 0;
-    static char *kwlist[] = {"start", "stop", "lines", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|nO$p:associations_json", kwlist, &start, &stop_o, &lines))
+    int lines = 0, csv = 0;
+    static char *kwlist[] = {"start", "stop", "lines", "csv", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|nO$pp:associations_json", kwlist, &start, &stop_o, &lines, &csv))
         return NULL;
     if (stop_o != Py_None) {
         stop = PyLong_AsSsize_t(stop_o);
@@ -1199,6 +1199,15 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
     if (stop < start)
         stop = start;
     sc_jw w = {0};
+    if (csv) {               /* one bytes object: the CSV rows of these associations (report/csv.py) */
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = start; i < stop && !w.failed; i++)
+            sc_assoc_csv(&w, an->assocs[i]);
+        Py_END_ALLOW_THREADS
+        PyObject *b = w.failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
+        free(w.p);
+        return b;
+    }
     if (lines) {             /* one bytes object: "  {...},\n" per association, no comma after the last one */
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t i = start; i < stop && !w.failed; i++) {
@@ -1325,10 +1334,10 @@ static PyMethodDef Analyzer_methods[] = {
      "feed_packet(ts_ns, linktype, frame, frame_no=0) -> None\n--\n\nAnalyse one frame (frame_no 0: numbered "
      "automatically)."},
     {"associations_json", (PyCFunction)(void (*)(void))Analyzer_associations_json, METH_VARARGS | METH_KEYWORDS,
-     "associations_json(start=0, stop=None, *, lines=False) -> list[str] | bytes\n--\n\nThe JSON text of the "
-     "report entries of associations start..stop-1 (0-based), each exactly json_encode(association(id)); with "
-     "lines, one UTF-8 bytes object of '  TEXT,\\n' lines (no comma after the last association): the --json "
-     "document's."},
+     "associations_json(start=0, stop=None, *, lines=False, csv=False) -> list[str] | bytes\n--\n\nThe JSON "
+     "text of the report entries of associations start..stop-1 (0-based), each exactly "
+     "json_encode(association(id)); with lines, one UTF-8 bytes object of '  TEXT,\\n' lines (no comma after the "
+     "last association): the --json document's; with csv, their rows of report/csv.py instead."},
     {"drain_events", (PyCFunction)Analyzer_drain_events, METH_NOARGS,
      "drain_events() -> list[tuple]\n--\n\nEvents since the last drain (only with events=True)."},
     {"drain_payloads", (PyCFunction)Analyzer_drain_payloads, METH_NOARGS,
