@@ -405,7 +405,7 @@ def _overview(summaries: Sequence[tuple[Any, ...]]) -> list[str]:
     """One line per association (its ``Analyzer.summary()`` tuple), the ones that need a look first: the numbers,
     then its endpoints (wrapped when long: IPv6); what needs a look on the line below, when anything does."""
     rows, looks = [], []
-    for s in _ranked(summaries):
+    for s in _ranked(summaries):                      # (trouble() is called again: cheap beside the formatting)
         (aid, state, packets, *_rest) = s
         port_a, port_b, addr_a, addr_b, first, last, p50 = s[12:19]
         rows.append([str(aid), str(state or "?"),
@@ -422,7 +422,11 @@ def _overview(summaries: Sequence[tuple[Any, ...]]) -> list[str]:
     out = [fixed(heads[:-1]) + "  " + heads[-1]]
     lead = " " * (len(fixed(heads[:-1])) + 2)
     for r, look in zip(rows, looks):
-        out += _wrap(fixed(r[:-1]) + "  " + r[-1], "", lead)
+        line = fixed(r[:-1]) + "  " + r[-1]
+        if len(line) <= WIDTH:                       # what textwrap would give, 100,000 times faster to say
+            out.append(line.rstrip())
+        else:
+            out += _wrap(line, "", lead)
         if look:
             out += _wrap("needs a look: " + ", ".join(look), " " * (widths[0] + 4), " " * (widths[0] + 6))
     return out
