@@ -1,5 +1,5 @@
 """Build the C extensions (the wire engine sctpcorr.wire._engine, the BPF ring reader sctpcorr.kernel._ringbuf,
-the libpcap capture sctpcorr.sources._livecap);
+the libpcap capture sctpcorr.sources._livecap, the correlator's joins sctpcorr.correlate._cjoin);
 everything else is declared in pyproject.toml."""
 from glob import glob
 
@@ -17,6 +17,11 @@ setup(
             "sctpcorr.kernel._ringbuf",
             sources=["sctpcorr/kernel/_ringbuf/ringbuf.c", "sctpcorr/kernel/_ringbuf/columns.c"],
             depends=["sctpcorr/kernel/bpf/sctpcorr_abi.h"],
+            extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        ),
+        Extension(
+            "sctpcorr.correlate._cjoin",
+            sources=["sctpcorr/correlate/_cjoin.c"],
             extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         ),
         Extension(

@@ -35,7 +35,7 @@ from sctpcorr.correlate.kernel import DATA_TYPES, SACK_TYPES, KernelView
 from sctpcorr.correlate.tables import Table
 from sctpcorr.correlate.wire import WireView
 
-__all__ = ["Direction", "build_direction", "unwrap", "occurrence_match"]
+__all__ = ["Direction", "build_direction", "unwrap", "occurrence_match", "match_keys"]
 
 NONE = -1
 
@@ -106,9 +106,8 @@ def _occurrence(ids: np.ndarray, order_ts: np.ndarray) -> np.ndarray:
     return occ
 
 
-def occurrence_match(ids_a: np.ndarray, ts_a: np.ndarray, ids_b: np.ndarray, ts_b: np.ndarray) -> np.ndarray:
-    """For each row of A, the row of B with the same id and the same occurrence (k-th of that id, in time
-    order), or -1."""
+def _occurrence_match_np(ids_a: np.ndarray, ts_a: np.ndarray, ids_b: np.ndarray, ts_b: np.ndarray) -> np.ndarray:
+    """``occurrence_match`` in numpy (sorts): the reference the tests hold the C join to."""
     if not len(ids_a) or not len(ids_b):
         return np.full(len(ids_a), NONE, dtype=np.int64)
     occ_a, occ_b = _occurrence(ids_a, ts_a), _occurrence(ids_b, ts_b)
@@ -120,6 +119,41 @@ def occurrence_match(ids_a: np.ndarray, ts_a: np.ndarray, ids_b: np.ndarray, ts_
     pos_c = np.minimum(pos, len(skb) - 1)
     hit = skb[pos_c] == ka
     return np.where(hit, ob[pos_c], NONE)
+
+
+def _time_order(ts: np.ndarray) -> np.ndarray | None:
+    """The rows in time order (stable: equal times keep their row order), or None when they already are."""
+    ts = np.asarray(ts)
+    if len(ts) < 2 or bool((ts[1:] >= ts[:-1]).all()):
+        return None
+    return np.argsort(ts, kind="stable").astype(np.int64, copy=False)
+
+
+def _i64(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.int64)
+
+
+def match_keys(keys_a: list[np.ndarray], ts_a: np.ndarray, keys_b: list[np.ndarray], ts_b: np.ndarray) -> np.ndarray:
+    """For each row of A, the row of B whose key (one or two columns, compared as int64) is equal and whose
+    occurrence is the same (the k-th row of that key in A's time order is the k-th in B's), or -1.  One hash join
+    in C (``_cjoin.occurrence_match``); the numbering of keys plus ``_occurrence_match_np`` is its reference."""
+    from sctpcorr.correlate import _cjoin
+
+    na, nb = len(keys_a[0]), len(keys_b[0])
+    out = np.empty(na, dtype=np.int64)
+    if not na or not nb:
+        out.fill(NONE)
+        return out
+    two = len(keys_a) == 2
+    _cjoin.occurrence_match(out, _i64(keys_a[0]), _i64(keys_a[1]) if two else None, _time_order(ts_a),
+                            _i64(keys_b[0]), _i64(keys_b[1]) if two else None, _time_order(ts_b))
+    return out
+
+
+def occurrence_match(ids_a: np.ndarray, ts_a: np.ndarray, ids_b: np.ndarray, ts_b: np.ndarray) -> np.ndarray:
+    """For each row of A, the row of B with the same id and the same occurrence (k-th of that id, in time
+    order), or -1."""
+    return match_keys([ids_a], ts_a, [ids_b], ts_b)
 
 
 @dataclass
@@ -247,11 +281,6 @@ def _kernel_tx(kv: KernelView, end: int, base: int) -> Table:
                   "length": sel.length - np.where(sel.type == 64, 20, 16)})
 
 
-def _nth(t: np.ndarray, ts: np.ndarray) -> np.ndarray:
-    """For each row: it is the n-th (0-based) row of its TSN in time order."""
-    return _occurrence(t, ts)
-
-
 def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: list[WireView],
                     base: int | None = None) -> Direction | None:
     """Join one direction's TSNs, SACKs and HEARTBEATs (see the module doc).  ``base``: the unwrap origin an
@@ -288,10 +317,8 @@ def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: 
         d.w_gap[c] = Table({"start": unwrap(gg.start, d.base), "end": unwrap(gg.end, d.base), "sack": local})
     # kernel transmissions <-> wire appearances: the n-th transmission is the n-th appearance
     if d.k_tx is not None:
-        kn = _nth(d.k_tx.t, d.k_tx.ts)
         for c, w in d.w_tx.items():
-            d.w_tx_k[c] = occurrence_match(w.t, w.ts, d.k_tx.t, d.k_tx.ts) if len(kn) else \
-                np.full(len(w), NONE, dtype=np.int64)
+            d.w_tx_k[c] = occurrence_match(w.t, w.ts, d.k_tx.t, d.k_tx.ts)
     # the sender kernel's sack events
     if ke is not None:
         kv = kernels[ke[0]]
@@ -308,20 +335,19 @@ def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: 
     if d.k_sack is not None:
         for c in caps:
             w = d.w_sack[c]
-            ids_k, ids_w = _key_ids([d.k_sack.cum, _pack(d.k_sack.a_rwnd, d.k_sack.ngap, d.k_sack.ndup)],
-                                    [w.cum, _pack(w.a_rwnd, w.ngap, w.ndup)])
-            d.k_sack_w[c] = occurrence_match(ids_k, d.k_sack.ts, ids_w, w.ts)
+            d.k_sack_w[c] = match_keys([d.k_sack.cum, _pack(d.k_sack.a_rwnd, d.k_sack.ngap, d.k_sack.ndup)],
+                                       d.k_sack.ts, [w.cum, _pack(w.a_rwnd, w.ngap, w.ndup)], w.ts)
     if d.k_sack_out is not None:
         for c in caps:
             w = d.w_sack[c]
-            ids_k, ids_w = _key_ids([d.k_sack_out.cum, d.k_sack_out.a_rwnd], [w.cum, w.a_rwnd])
-            d.k_sack_out_w[c] = occurrence_match(ids_k, d.k_sack_out.ts, ids_w, w.ts)
+            d.k_sack_out_w[c] = match_keys([d.k_sack_out.cum, d.k_sack_out.a_rwnd], d.k_sack_out.ts,
+                                           [w.cum, w.a_rwnd], w.ts)
     for c in caps:
         for c2 in caps:
             if c2 != c:
                 a, b = d.w_sack[c], d.w_sack[c2]
-                ia, ib = _key_ids([a.cum, _pack(a.a_rwnd, a.ngap, a.ndup)], [b.cum, _pack(b.a_rwnd, b.ngap, b.ndup)])
-                d.w_sack_x[(c, c2)] = occurrence_match(ia, a.ts, ib, b.ts)
+                d.w_sack_x[(c, c2)] = match_keys([a.cum, _pack(a.a_rwnd, a.ngap, a.ndup)], a.ts,
+                                                 [b.cum, _pack(b.a_rwnd, b.ngap, b.ndup)], b.ts)
     d.hb = heartbeats(asc, side, kernels, captures)
     return d
 

@@ -22,6 +22,30 @@ def test_occurrence_match_pairs_the_nth_with_the_nth():
                             np.array([], dtype=np.int64)).tolist() == [-1]
 
 
+def test_the_c_join_equals_the_numpy_reference():
+    """``match_keys`` (a hash join in C) against key numbering + ``_occurrence_match_np`` (sorts), on random keys
+    with many repeats, times in order and not (ties included), one and two key columns, empty sides."""
+    from sctpcorr.correlate.joins import _key_ids, _occurrence_match_np, match_keys
+
+    rng = np.random.default_rng(8)
+    for trial in range(200):
+        na, nb = int(rng.integers(0, 60)), int(rng.integers(0, 60))
+        two = bool(trial % 2)
+        span = int(rng.integers(1, 12))
+        ka = [rng.integers(-span, span, na) for _ in range(2 if two else 1)]
+        kb = [rng.integers(-span, span, nb) for _ in range(2 if two else 1)]
+        if trial % 3:
+            ka[0] = ka[0] + (1 << 40)        # large keys (unwrapped TSNs, packed a_rwnd)
+            kb[0] = kb[0] + (1 << 40)
+        ta = np.sort(rng.integers(0, 20, na)) if trial % 4 else rng.integers(0, 20, na)
+        tb = np.sort(rng.integers(0, 20, nb)) if trial % 5 else rng.integers(0, 20, nb)
+        ia, ib = _key_ids(ka, kb)
+        want = _occurrence_match_np(ia, ta, ib, tb)
+        assert match_keys(ka, ta, kb, tb).tolist() == want.tolist()
+        if not two:
+            assert occurrence_match(ka[0], ta, kb[0], tb).tolist() == want.tolist()
+
+
 def test_rto_follows_linux_integer_arithmetic():
     rows = [{"rtt_j": 11, "srtt_b": 0, "rttvar_b": 0, "rto_min": 50, "rto_max": 500},       # C2
             {"rtt_j": 15, "srtt_b": 11, "rttvar_b": 5, "rto_min": 50, "rto_max": 500},      # C3
