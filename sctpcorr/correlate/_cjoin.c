@@ -16,8 +16,9 @@
  *   out[i] (len(A)): the row of B with the same key as A's row i and the same occurrence (the k-th row of that
  *   key in A's time order is paired with the k-th in B's), or -1.
  *
- * dense_ids(out, k0, k1) -> number of distinct keys
- *   out[i]: the number of row i's key in order of first appearance (0, 1, ...); k1 may be None.
+ * dense_ids(out, k0, k1, first) -> number of distinct keys
+ *   out[i]: the number of row i's key in order of first appearance (0, 1, ...); k1 may be None; first (None,
+ *   or as long as the keys): first[g] is the first row of key number g (only the first n are written).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -222,11 +223,11 @@ done:
 
 static PyObject *dense_ids(PyObject *self, PyObject *args)
 {
-	PyObject *o_out, *o_k0, *o_k1;
-	if (!PyArg_ParseTuple(args, "OOO", &o_out, &o_k0, &o_k1))
+	PyObject *o_out, *o_k0, *o_k1, *o_first;
+	if (!PyArg_ParseTuple(args, "OOOO", &o_out, &o_k0, &o_k1, &o_first))
 		return NULL;
-	col out, k0, k1;
-	out.have = k0.have = k1.have = 0;
+	col out, k0, k1, first;
+	out.have = k0.have = k1.have = first.have = 0;
 	Py_ssize_t n = -1;
 	PyObject *ret = NULL;
 	keytab t = {0};
@@ -234,7 +235,8 @@ static PyObject *dense_ids(PyObject *self, PyObject *args)
 		PyErr_SetString(PyExc_TypeError, "_cjoin.dense_ids: k0 is required");
 		return NULL;
 	}
-	if (get_col(o_k0, &k0, &n, 0, "k0") || get_col(o_k1, &k1, &n, 0, "k1") || get_col(o_out, &out, &n, 1, "out"))
+	if (get_col(o_k0, &k0, &n, 0, "k0") || get_col(o_k1, &k1, &n, 0, "k1") || get_col(o_out, &out, &n, 1, "out")
+	    || get_col(o_first, &first, &n, 1, "first"))
 		goto done;
 	int two = k1.have;
 	if (!kt_init(&t, (size_t)n, two)) {
@@ -242,16 +244,22 @@ static PyObject *dense_ids(PyObject *self, PyObject *args)
 		goto done;
 	}
 	const int64_t *K0 = I64(k0), *K1 = two ? I64(k1) : NULL;
-	int64_t *OUT = (int64_t *)out.v.buf;
+	int64_t *OUT = (int64_t *)out.v.buf, *FIRST = first.have ? (int64_t *)first.v.buf : NULL;
 	Py_BEGIN_ALLOW_THREADS
-	for (Py_ssize_t i = 0; i < n; i++)
-		OUT[i] = kt_get(&t, K0[i], two ? K1[i] : 0, 1);
+	for (Py_ssize_t i = 0; i < n; i++) {
+		size_t before = t.n;
+		int64_t g = kt_get(&t, K0[i], two ? K1[i] : 0, 1);
+		OUT[i] = g;
+		if (FIRST && t.n != before)
+			FIRST[g] = i;
+	}
 	Py_END_ALLOW_THREADS
 	ret = PyLong_FromSize_t(t.n);
 done:
 	rel(&out);
 	rel(&k0);
 	rel(&k1);
+	rel(&first);
 	kt_free(&t);
 	return ret;
 }
@@ -259,7 +267,7 @@ done:
 static PyMethodDef methods[] = {
 	{"occurrence_match", occurrence_match, METH_VARARGS,
 	 "occurrence_match(out, a0, a1, a_order, b0, b1, b_order): see the module doc."},
-	{"dense_ids", dense_ids, METH_VARARGS, "dense_ids(out, k0, k1) -> n: see the module doc."},
+	{"dense_ids", dense_ids, METH_VARARGS, "dense_ids(out, k0, k1, first) -> n: see the module doc."},
 	{NULL, NULL, 0, NULL},
 };
 

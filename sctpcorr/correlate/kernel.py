@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from sctpcorr.correlate.tables import Rows, Table
+from sctpcorr.correlate.tables import Rows, Table, unique_inverse
 from sctpcorr.kernel.abi import CHUNK_TYPES, PATH_STATES, RTX_REASONS
 
 __all__ = ["KEnd", "KernelView", "RTX_CODE", "CHUNK_CODE", "PATH_STATE_CODE"]
@@ -554,8 +554,12 @@ class KernelView:
                 e.peer_vtag = int(pvtag[rows].max())
             if not e.assoc_id:
                 e.assoc_id = int(aid[rows].max())
-            if len(e.states) < 16:           # the first changes are what the host labels read
-                st = state[rows][np.argsort(tsr, kind="stable")]
+            sr = state[rows]
+            if e.states and sr.min() == sr.max() and \
+                    ASSOC_STATES.get(int(sr[0]), str(int(sr[0]))) == e.states[-1][1]:
+                pass                         # no change of state in this block (the usual case): nothing to sort
+            elif len(e.states) < 16:         # the first changes are what the host labels read
+                st = sr[np.argsort(tsr, kind="stable")]
                 chg = np.flatnonzero(np.concatenate([[True], st[1:] != st[:-1]]))
                 tss = np.sort(tsr)
                 for j in chg[:16].tolist():
@@ -574,7 +578,7 @@ class KernelView:
             fam, aa, ab = c["family"], c["addr_a"], c["addr_b"]
             if not ab.any() and bool(((fam == 2) | (fam == 0)).all()):     # IPv4 (or none): one 32-bit key
                 key = np.where(fam == 2, aa & 0xFFFFFFFF, -1)
-                uk, inv = np.unique(key, return_inverse=True)
+                uk, inv = unique_inverse(key)
                 ids = np.array([self._addr_id(2, k, 0) if k >= 0 else -1 for k in uk.tolist()], dtype=np.int32)
             else:
                 order_ = np.lexsort((ab, aa, fam))
@@ -589,7 +593,8 @@ class KernelView:
                 inv = np.empty(len(fam), dtype=np.int64)
                 inv[order_] = np.cumsum(new) - 1
             path_ids[t] = ids[inv.reshape(-1)]
-            pe = np.unique((ends_by_type[t].astype(np.int64) << 32) | (path_ids[t].astype(np.int64) & 0xFFFFFFFF))
+            pe, _inv = unique_inverse((ends_by_type[t].astype(np.int64) << 32)
+                                      | (path_ids[t].astype(np.int64) & 0xFFFFFFFF))
             for v in pe.tolist():
                 eid, pid = v >> 32, v & 0xFFFFFFFF
                 if eid >= 0 and pid != 0xFFFFFFFF and pid < len(self.addrs):

@@ -124,4 +124,20 @@ def lookup(sorted_keys: np.ndarray, wanted: np.ndarray | Sequence[int] | Iterabl
     return np.where(hit, pos_c, -1)
 
 
-__all__.append("lookup")
+def unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for integer keys with few distinct values (addresses, ends): one
+    hash pass in C (``_cjoin.dense_ids``), then a sort of the distinct keys alone, not of every row."""
+    from sctpcorr.correlate import _cjoin
+
+    k = np.ascontiguousarray(keys, dtype=np.int64)
+    dense = np.empty(len(k), dtype=np.int64)
+    first = np.empty(len(k), dtype=np.int64)
+    n = _cjoin.dense_ids(dense, k, None, first)
+    u = k[first[:n]]
+    order = np.argsort(u)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return u[order], rank[dense]
+
+
+__all__ += ["lookup", "unique_inverse"]
