@@ -16,6 +16,13 @@
  *   out[i] (len(A)): the row of B with the same key as A's row i and the same occurrence (the k-th row of that
  *   key in A's time order is paired with the k-th in B's), or -1.
  *
+ * piece_bounds(edges, fk, fd, bk, bd) -> [(n_b, n_f, high of bd, low of fd), ...] per piece
+ *   The clock bounds of each stretch of time (clock.Accumulator.add): edges (float64, ascending) cut the
+ *   kernel times into pieces [e_i, e_i+1), the last one closed; per piece, how many upper-bound pairs (fk, fd)
+ *   and lower-bound pairs (bk, bd) fall in it, the trimmed largest bd and the trimmed smallest fd (the k-th
+ *   value, k = clock._trim(n), as numpy.partition gives it; None when the piece has none).  Times compare as
+ *   float64, as numpy compares int64 with float64.
+ *
  * dense_ids(out, k0, k1, first) -> number of distinct keys
  *   out[i]: the number of row i's key in order of first appearance (0, 1, ...); k1 may be None; first (None,
  *   or as long as the keys): first[g] is the first row of key number g (only the first n are written).
@@ -264,7 +271,141 @@ done:
 	return ret;
 }
 
+/* the k-th smallest of x[0..n) (x is reordered) */
+static int64_t kth(int64_t *x, size_t n, size_t k)
+{
+	size_t lo = 0, hi = n - 1;
+	while (lo < hi) {
+		int64_t a = x[lo], b = x[lo + (hi - lo) / 2], c = x[hi];
+		int64_t pivot = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+		size_t i = lo, j = hi;
+		for (;;) {
+			while (x[i] < pivot)
+				i++;
+			while (x[j] > pivot)
+				j--;
+			if (i >= j)
+				break;
+			int64_t t = x[i];
+			x[i] = x[j];
+			x[j] = t;
+			i++;
+			j--;
+		}
+		/* x[lo..j] <= pivot <= x[j+1..hi] */
+		if (k <= j)
+			hi = j;
+		else
+			lo = j + 1;
+	}
+	return x[k];
+}
+
+static size_t trim(size_t n)
+{
+	size_t k = (size_t)((double)n * 0.001);       /* clock.QUANTILE, MIN_TRIM */
+	return k > 0 ? k : (n >= 50 ? 1 : 0);
+}
+
+static PyObject *piece_bounds(PyObject *self, PyObject *args)
+{
+	PyObject *o_e, *o_fk, *o_fd, *o_bk, *o_bd;
+	if (!PyArg_ParseTuple(args, "OOOOO", &o_e, &o_fk, &o_fd, &o_bk, &o_bd))
+		return NULL;
+	Py_buffer e;
+	if (PyObject_GetBuffer(o_e, &e, PyBUF_C_CONTIGUOUS | PyBUF_FORMAT) < 0)
+		return NULL;
+	col fk, fd, bk, bd;
+	fk.have = fd.have = bk.have = bd.have = 0;
+	Py_ssize_t nf = -1, nbk = -1;
+	PyObject *ret = NULL;
+	int64_t *buf = NULL;
+	int32_t *pf = NULL, *pb = NULL;
+	if (e.itemsize != 8 || !e.format || strcmp(e.format, "d") || e.len < 16) {
+		PyErr_SetString(PyExc_TypeError, "_cjoin.piece_bounds: edges must be float64, two or more");
+		goto done;
+	}
+	if (get_col(o_fk, &fk, &nf, 0, "fk") || get_col(o_fd, &fd, &nf, 0, "fd") || get_col(o_bk, &bk, &nbk, 0, "bk")
+	    || get_col(o_bd, &bd, &nbk, 0, "bd"))
+		goto done;
+	const double *E = e.buf;
+	size_t np_ = (size_t)(e.len / 8) - 1;
+	buf = PyMem_RawMalloc(((size_t)nf + (size_t)nbk + 1) * sizeof(int64_t));
+	pf = PyMem_RawMalloc(((size_t)nf + 1) * sizeof(int32_t));
+	pb = PyMem_RawMalloc(((size_t)nbk + 1) * sizeof(int32_t));
+	size_t *cnt = PyMem_RawCalloc(2 * np_ + 2, sizeof(size_t));
+	if (!buf || !pf || !pb || !cnt) {
+		PyMem_RawFree(cnt);
+		PyErr_NoMemory();
+		goto done;
+	}
+	const int64_t *FK = I64(fk), *FD = I64(fd), *BK = I64(bk), *BD = I64(bd);
+	/* the piece of each pair (-1: none) */
+	for (int side = 0; side < 2; side++) {
+		const int64_t *K = side ? BK : FK;
+		int32_t *P = side ? pb : pf;
+		size_t n = side ? (size_t)nbk : (size_t)nf;
+		for (size_t r = 0; r < n; r++) {
+			double t = (double)K[r];
+			P[r] = -1;
+			for (size_t i = 0; i < np_; i++) {
+				if (t >= E[i] && (i == np_ - 1 ? t <= E[i + 1] : t < E[i + 1])) {
+					P[r] = (int32_t)i;
+					cnt[2 * i + side]++;
+					break;
+				}
+			}
+		}
+	}
+	ret = PyList_New(0);
+	for (size_t i = 0; ret && i < np_; i++) {
+		size_t n_f = cnt[2 * i], n_b = cnt[2 * i + 1];
+		PyObject *hi = NULL, *lo = NULL;
+		if (n_b) {
+			size_t m = 0;
+			for (size_t r = 0; r < (size_t)nbk; r++)
+				if (pb[r] == (int32_t)i)
+					buf[m++] = BD[r];
+			hi = PyLong_FromLongLong(kth(buf, m, m - 1 - trim(m)));
+		} else {
+			hi = Py_NewRef(Py_None);
+		}
+		if (n_f) {
+			size_t m = 0;
+			for (size_t r = 0; r < (size_t)nf; r++)
+				if (pf[r] == (int32_t)i)
+					buf[m++] = FD[r];
+			lo = PyLong_FromLongLong(kth(buf, m, trim(m)));
+		} else {
+			lo = Py_NewRef(Py_None);
+		}
+		PyObject *item = (hi && lo) ? Py_BuildValue("(nnNN)", (Py_ssize_t)n_b, (Py_ssize_t)n_f, hi, lo) : NULL;
+		if (!item) {
+			Py_XDECREF(hi);
+			Py_XDECREF(lo);
+			Py_CLEAR(ret);
+			break;
+		}
+		if (PyList_Append(ret, item) < 0)
+			Py_CLEAR(ret);
+		Py_DECREF(item);
+	}
+	PyMem_RawFree(cnt);
+done:
+	PyBuffer_Release(&e);
+	rel(&fk);
+	rel(&fd);
+	rel(&bk);
+	rel(&bd);
+	PyMem_RawFree(buf);
+	PyMem_RawFree(pf);
+	PyMem_RawFree(pb);
+	return ret;
+}
+
 static PyMethodDef methods[] = {
+	{"piece_bounds", piece_bounds, METH_VARARGS,
+	 "piece_bounds(edges, fk, fd, bk, bd) -> [(n_b, n_f, high, low)]: see the module doc."},
 	{"occurrence_match", occurrence_match, METH_VARARGS,
 	 "occurrence_match(out, a0, a1, a_order, b0, b1, b_order): see the module doc."},
 	{"dense_ids", dense_ids, METH_VARARGS, "dense_ids(out, k0, k1, first) -> n: see the module doc."},

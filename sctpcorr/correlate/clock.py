@@ -112,6 +112,10 @@ class ClockFit:
                 "recorded_error_ns": self.recorded_error_ns, "note": self.note}
 
 
+def _i64(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.int64)
+
+
 def _trim(n: int) -> int:
     """How many extreme values to set aside from ``n``: one in a thousand, and at least one from a stretch of
     MIN_TRIM or more (bounds are taken per stretch of time: a stretch of a few hundred pairs must not let one
@@ -149,6 +153,21 @@ def recorded_offset(offsets: list[tuple[int, int, int]]) -> tuple[int, int] | No
     return med, max(spread, max(o[2] for o in offsets))
 
 
+def _piece_bounds_np(edges: np.ndarray, fk: np.ndarray, fd: np.ndarray, bk: np.ndarray,
+                     bd: np.ndarray) -> list[tuple[int, int, int | None, int | None]]:
+    """Per stretch [edges[i], edges[i+1]) (the last one closed): (lower-bound pairs, upper-bound pairs, the
+    largest lower bound, the smallest upper bound), trimmed (``_high``, ``_low``).  ``_cjoin.piece_bounds`` does
+    the same in one pass; this is its reference, and the path for int64 edges (a handful of pairs)."""
+    out = []
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        last = i == len(edges) - 2
+        mf = (fk >= a) & ((fk <= b) if last else (fk < b))
+        mb = (bk >= a) & ((bk <= b) if last else (bk < b))
+        out.append((int(mb.sum()), int(mf.sum()), _high(bd[mb]) if mb.any() else None,
+                    _low(fd[mf]) if mf.any() else None))
+    return out
+
+
 @dataclass
 class Part:
     """The bounds of one stretch of time: ``lo`` the largest lower bound, ``hi`` the smallest upper bound."""
@@ -180,14 +199,16 @@ class Accumulator:
         edges = np.quantile(t_all, np.linspace(0, 1, pieces + 1)) if len(t_all) >= pieces * MIN_WINDOW_PAIRS \
             else np.array([t_all.min(), t_all.max()])
         fd, bd = fw - fk, bw - bk
-        for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-            last = i == len(edges) - 2
-            mf = (fk >= a) & ((fk <= b) if last else (fk < b))
-            mb = (bk >= a) & ((bk <= b) if last else (bk < b))
-            if not mf.any() and not mb.any():
-                continue
-            self.parts.append(Part(int((a + b) // 2), _high(bd[mb]) if mb.any() else None,
-                                   _low(fd[mf]) if mf.any() else None, int(mb.sum()), int(mf.sum()), int(b - a)))
+        if edges.dtype == np.float64:
+            # one pass in C over the pairs (numpy: four comparisons and a partition per piece and side)
+            from sctpcorr.correlate import _cjoin
+
+            got = _cjoin.piece_bounds(edges, _i64(fk), _i64(fd), _i64(bk), _i64(bd))
+        else:
+            got = _piece_bounds_np(edges, fk, fd, bk, bd)
+        for (a, b), (n_lo, n_hi, lo, hi) in zip(zip(edges[:-1], edges[1:]), got):
+            if n_lo or n_hi:
+                self.parts.append(Part(int((a + b) // 2), lo, hi, n_lo, n_hi, int(b - a)))
 
     def fit(self, recorded: tuple[int, int] | None = None, tolerance_ns: int = 500_000) -> ClockFit:
         """As ``fit()``, from the parts: the largest lower and smallest upper bound; a drift only when no
