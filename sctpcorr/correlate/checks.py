@@ -901,40 +901,64 @@ def measure_path_state(W: Window, a: Any, book: Book) -> None:
                 per_path[addr] = got
             return got
 
-        def count(x: np.ndarray, lo: int | None, hi: int) -> int:
-            """Values of sorted ``x`` in (lo, hi] (lo None: up to hi)."""
-            n = int(np.searchsorted(x, hi, side="right"))
-            return n - (int(np.searchsorted(x, lo, side="right")) if lo is not None else 0)
+        # every event at once, per path address: where its time falls among that path's capture times
+        n_ev = len(evs)
+        ts = np.array([e["ts_ns"] for e in evs], dtype=np.int64)
+        off = f.offset_at(ts)
+        t_w = (np.asarray(off).astype(np.int64) if f.rate_ppm else np.int64(off)) + ts
+        cmds = [e.get("command") for e in evs]
+        whys = [e.get("sn_error") for e in evs]
+        addrs = [e.get("path_addr") for e in evs]
+        ok = np.zeros(n_ev, dtype=bool)
+        n_hb = np.zeros(n_ev, dtype=np.int64)
+        n_data = np.zeros(n_ev, dtype=np.int64)
+        n_rtx = np.zeros(n_ev, dtype=np.int64)
+        by_addr: dict[Any, list[int]] = {}
+        for i, addr in enumerate(addrs):
+            by_addr.setdefault(addr, []).append(i)
 
-        for e in evs:
-            addr = e.get("path_addr")
+        def below(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+            """How many of sorted ``x`` are <= each ``v``."""
+            return np.searchsorted(x, v, side="right")
+
+        for addr, rows in by_addr.items():
             tm = times(addr)
-            t_w = int(np.asarray(f.offset_at(e["ts_ns"]))) + e["ts_ns"]
-            cmd, why = e.get("command"), e.get("sn_error")
+            ix = np.array(rows, dtype=np.int64)
+            tw = t_w[ix]
+            up = np.array([cmds[i] == "UP" for i in rows], dtype=bool)
+            hb_success = np.array([whys[i] == "HEARTBEAT_SUCCESS" for i in rows], dtype=bool)
+            # UP: a HEARTBEAT-ACK (or for another reason, any answer) on that path just before
+            lo, hi = tw - tol_ns - 1, tw + tol_ns // 10
+            got_hb = (below(tm["hb_ack_in"], hi) - below(tm["hb_ack_in"], lo)) > 0
+            got_sack = (below(tm["sack_in"], hi) - below(tm["sack_in"], lo)) > 0
+            ok_up = got_hb | (~hb_success & got_sack)
+            # otherwise: what was unanswered on that path then: HEARTBEATs after the last HEARTBEAT-ACK, and DATA
+            # sent on it that no SACK had acked yet (a T3-rtx expiry: the error counter behind FAILED_THRESHOLD)
+            k = below(tm["hb_ack_in"], tw)
+            since = np.where(k > 0, tm["hb_ack_in"][np.maximum(k - 1, 0)] if len(tm["hb_ack_in"]) else 0, 0)
+            nh = below(tm["hb_out"], tw) - below(tm["hb_out"], since)
+            nd = nr = np.zeros(len(rows), dtype=np.int64)
+            if "sent" in tm:
+                nd = below(tm["sent"], tw) - below(tm["settled"], tw)
+                nr = below(tm["rtx_sent"], tw) - below(tm["rtx_settled"], tw)
+            ok[ix] = np.where(up, ok_up, nh + nd > 0)
+            n_hb[ix], n_data[ix], n_rtx[ix] = nh, nd, nr
+
+        def detail(i: int) -> str:
+            addr, cmd, why = addrs[i], cmds[i], whys[i]
             if cmd == "UP":
-                lo, hi = t_w - tol_ns - 1, t_w + tol_ns // 10
-                ok = bool(count(tm["hb_ack_in"], lo, hi) or (why != "HEARTBEAT_SUCCESS" and count(tm["sack_in"], lo, hi)))
                 what = "a HEARTBEAT-ACK" if why == "HEARTBEAT_SUCCESS" else "an answer"
-                detail = f"{addr} UP ({why}): {what} on that path {'seen' if ok else 'NOT seen'} just before"
-            else:
-                # what was unanswered on that path then: HEARTBEATs after the last HEARTBEAT-ACK, and DATA sent on
-                # it that no SACK had acked yet (a T3-rtx expiry: the error counter behind FAILED_THRESHOLD)
-                k = int(np.searchsorted(tm["hb_ack_in"], t_w, side="right"))
-                since = int(tm["hb_ack_in"][k - 1]) if k else 0
-                n_hb = count(tm["hb_out"], since, t_w)
-                n_data = n_rtx = 0
-                if "sent" in tm:
-                    n_data = count(tm["sent"], None, t_w) - count(tm["settled"], None, t_w)
-                    n_rtx = count(tm["rtx_sent"], None, t_w) - count(tm["rtx_settled"], None, t_w)
-                ok = n_hb + n_data > 0
-                detail = (f"{addr} {cmd} ({why}) with {n_hb} unanswered HEARTBEATs and {n_data} unacked DATA chunks "
-                          f"({n_rtx} retransmitted) on that path")
-            t.add("changes")
-            t.add("with_cause_on_wire" if ok else "without")
-            if ok:
-                t.example("details", [detail])
-            else:
-                t.example("bad", [detail])
+                return f"{addr} UP ({why}): {what} on that path {'seen' if ok[i] else 'NOT seen'} just before"
+            return (f"{addr} {cmd} ({why}) with {int(n_hb[i])} unanswered HEARTBEATs and {int(n_data[i])} unacked "
+                    f"DATA chunks ({int(n_rtx[i])} retransmitted) on that path")
+
+        t.add("changes", n_ev)
+        for key, sel in sorted((("with_cause_on_wire", ok), ("without", ~ok)), key=lambda kv: int(np.argmax(kv[1]))):
+            if sel.any():
+                t.add(key, int(sel.sum()))
+        for key, sel in (("details", ok), ("bad", ~ok)):
+            for i in np.flatnonzero(sel)[:EXAMPLES].tolist():
+                t.example(key, [detail(i)])
 
 
 def judge_path_state(t: Tally, J: Any) -> Check:
