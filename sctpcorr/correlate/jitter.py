@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sctpcorr.correlate.joins import NONE, occurrence_match
+from sctpcorr.correlate.tables import key_counts
 
 if TYPE_CHECKING:
     from sctpcorr.correlate.core import Window
@@ -124,8 +125,7 @@ def measure(W: Window, state: State) -> None:
                 s.captures = [W.captures[cs].name, W.captures[cr].name]
                 s.feed(transit[path == p])
         once = np.flatnonzero(inw & ~ws.rtx)
-        t, cnt = np.unique(ws.t, return_counts=True)
-        once = once[np.isin(ws.t[once], t[cnt == 1])]        # sent once only (Karn)
+        once = once[key_counts(ws.t)[once] == 1]             # sent once only (Karn)
         rows, _g = d.first_ack(cs, ws.t[once])
         ok = rows != NONE
         if ok.any():

@@ -140,4 +140,14 @@ def unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u[order], rank[dense]
 
 
-__all__ += ["lookup", "unique_inverse"]
+def key_counts(keys: np.ndarray) -> np.ndarray:
+    """For each row, how many rows hold its key (one hash pass in C, no sort)."""
+    from sctpcorr.correlate import _cjoin
+
+    k = np.ascontiguousarray(keys, dtype=np.int64)
+    dense = np.empty(len(k), dtype=np.int64)
+    n = _cjoin.dense_ids(dense, k, None, None)
+    return np.bincount(dense, minlength=n)[dense]
+
+
+__all__ += ["lookup", "unique_inverse", "key_counts"]
