@@ -23,6 +23,15 @@
  *   value, k = clock._trim(n), as numpy.partition gives it; None when the piece has none).  Times compare as
  *   float64, as numpy compares int64 with float64.
  *
+ * wire_counts(records) -> (n_data, n_sack, n_gap, n_dup, n_hb, n_ctrl, first_ts, last_ts)
+ * wire_fill(records, tables)
+ *   The wire engine's per-chunk records (64 bytes each, sctpcorr.wire.records.RECORD_DTYPE) split into the column
+ *   tables of correlate.wire.WireView in one pass (numpy: a stable sort by kind, a gather of the records, then a
+ *   strided pass and a conversion per column).  tables: six lists of arrays (data, sacks, gaps, dups, hbs, ctrl),
+ *   each array as long as its kind's count, in the order and of the dtypes WireView lists (checked: item sizes
+ *   and lengths); rows keep the capture's order.  A GAP or DUP record's "sack" is the row of the last SACK
+ *   before it.
+ *
  * dense_ids(out, k0, k1, first) -> number of distinct keys
  *   out[i]: the number of row i's key in order of first appearance (0, 1, ...); k1 may be None; first (None,
  *   or as long as the keys): first[g] is the first row of key number g (only the first n are written).
@@ -403,7 +412,196 @@ done:
 	return ret;
 }
 
+/* sctpcorr.wire.records.RECORD_DTYPE (the engine's sc_wrec; wire.py checks the offsets at import) */
+typedef struct {
+	int64_t ts_ns;
+	uint64_t frame_no;
+	uint32_t assoc_id, vtag;
+	uint16_t path;
+	uint8_t type, flags, dir, note;
+	uint16_t chunk_index;
+	uint32_t tsn, a, b, c;
+	uint64_t x, y;
+} wrec;
+_Static_assert(sizeof(wrec) == 64, "wrec is 64 bytes");
+
+enum { K_DATA, K_SACK, K_GAP, K_DUP, K_HB, K_CTRL, N_KINDS };
+
+static inline int kind_of(uint8_t t)
+{
+	switch (t) {
+	case 0: case 64: return K_DATA;
+	case 3: case 16: return K_SACK;
+	case 0xF0: return K_GAP;
+	case 0xF1: return K_DUP;
+	case 4: case 5: return K_HB;
+	default: return K_CTRL;
+	}
+}
+
+static int get_records(PyObject *o, Py_buffer *v, size_t *n)
+{
+	if (PyObject_GetBuffer(o, v, PyBUF_C_CONTIGUOUS) < 0)
+		return -1;
+	if (v->len % (Py_ssize_t)sizeof(wrec)) {
+		PyBuffer_Release(v);
+		PyErr_SetString(PyExc_ValueError, "_cjoin: records are 64 bytes each");
+		return -1;
+	}
+	*n = (size_t)v->len / sizeof(wrec);
+	return 0;
+}
+
+static PyObject *wire_counts(PyObject *self, PyObject *arg)
+{
+	Py_buffer v;
+	size_t n, cnt[N_KINDS] = {0};
+	if (get_records(arg, &v, &n) < 0)
+		return NULL;
+	const wrec *r = v.buf;
+	int64_t lo = 0, hi = 0;
+	for (size_t i = 0; i < n; i++) {
+		cnt[kind_of(r[i].type)]++;
+		if (!i || r[i].ts_ns < lo)
+			lo = r[i].ts_ns;
+		if (!i || r[i].ts_ns > hi)
+			hi = r[i].ts_ns;
+	}
+	PyBuffer_Release(&v);
+	if (!n)
+		return Py_BuildValue("(nnnnnnOO)", (Py_ssize_t)0, (Py_ssize_t)0, (Py_ssize_t)0, (Py_ssize_t)0,
+				     (Py_ssize_t)0, (Py_ssize_t)0, Py_None, Py_None);
+	return Py_BuildValue("(nnnnnnLL)", (Py_ssize_t)cnt[0], (Py_ssize_t)cnt[1], (Py_ssize_t)cnt[2],
+			     (Py_ssize_t)cnt[3], (Py_ssize_t)cnt[4], (Py_ssize_t)cnt[5], (long long)lo, (long long)hi);
+}
+
+/* item size of each column, per kind: the five common ones (ts, frame, assoc, dir, path), then the kind's own */
+static const int COLS[N_KINDS][16] = {
+	{8, 8, 8, 1, 8, /* tsn sid ssn length ppid rtx kind spurious ibit first */ 4, 4, 8, 8, 4, 1, 1, 1, 1, 1, 0},
+	{8, 8, 8, 1, 8, /* cum a_rwnd ngap ndup flight nr */ 4, 8, 4, 4, 8, 1, 0},
+	{8, 8, 8, 1, 8, /* start end sack nr */ 4, 4, 8, 1, 0},
+	{8, 8, 8, 1, 8, /* tsn sack */ 4, 8, 0},
+	{8, 8, 8, 1, 8, /* ack linux nonce sent_at info_len */ 1, 1, 8, 8, 4, 0},
+	{8, 8, 8, 1, 8, /* type flags value a b c */ 1, 1, 4, 4, 4, 4, 0},
+};
+
+#define MAXC 16
+
+static PyObject *wire_fill(PyObject *self, PyObject *args)
+{
+	PyObject *o_recs, *o_tabs;
+	if (!PyArg_ParseTuple(args, "OO", &o_recs, &o_tabs))
+		return NULL;
+	Py_buffer v, cv[N_KINDS][MAXC];
+	int have[N_KINDS][MAXC] = {{0}};
+	size_t n, cnt[N_KINDS] = {0};
+	char *w[N_KINDS][MAXC] = {{0}};
+	PyObject *ret = NULL;
+	if (get_records(o_recs, &v, &n) < 0)
+		return NULL;
+	const wrec *r = v.buf;
+	for (size_t i = 0; i < n; i++)
+		cnt[kind_of(r[i].type)]++;
+	if (!PyList_Check(o_tabs) || PyList_GET_SIZE(o_tabs) != N_KINDS) {
+		PyErr_SetString(PyExc_TypeError, "_cjoin.wire_fill: tables is a list of six lists");
+		goto done;
+	}
+	for (int k = 0; k < N_KINDS; k++) {
+		PyObject *lst = PyList_GET_ITEM(o_tabs, k);
+		int nc = 0;
+		while (COLS[k][nc])
+			nc++;
+		if (!PyList_Check(lst) || PyList_GET_SIZE(lst) != nc) {
+			PyErr_Format(PyExc_TypeError, "_cjoin.wire_fill: table %d needs %d columns", k, nc);
+			goto done;
+		}
+		for (int c = 0; c < nc; c++) {
+			if (PyObject_GetBuffer(PyList_GET_ITEM(lst, c), &cv[k][c], PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0)
+				goto done;
+			have[k][c] = 1;
+			if (cv[k][c].len != (Py_ssize_t)(cnt[k] * (size_t)COLS[k][c])) {
+				PyErr_Format(PyExc_ValueError, "_cjoin.wire_fill: table %d column %d: %zd bytes, not %zu", k, c,
+					     cv[k][c].len, cnt[k] * (size_t)COLS[k][c]);
+				goto done;
+			}
+			w[k][c] = cv[k][c].buf;
+		}
+	}
+	Py_BEGIN_ALLOW_THREADS
+	size_t row[N_KINDS] = {0};
+	int64_t sack_no = -1;
+	for (size_t i = 0; i < n; i++) {
+		const wrec *q = r + i;
+		int k = kind_of(q->type);
+		size_t j = row[k]++;
+		char *const *W = w[k];
+		((int64_t *)W[0])[j] = q->ts_ns;
+		((int64_t *)W[1])[j] = (int64_t)q->frame_no;
+		((int64_t *)W[2])[j] = q->assoc_id;
+		((int8_t *)W[3])[j] = (int8_t)q->dir;
+		((int64_t *)W[4])[j] = q->path;
+		switch (k) {
+		case K_DATA:
+			((uint32_t *)W[5])[j] = q->tsn;
+			((int32_t *)W[6])[j] = (int32_t)(q->c >> 16);
+			((int64_t *)W[7])[j] = q->type == 64 ? (int64_t)(q->x & 0xFFFFFFFFu) : (int64_t)(q->c & 0xFFFF);
+			((int64_t *)W[8])[j] = q->b;
+			((uint32_t *)W[9])[j] = q->a;
+			((uint8_t *)W[10])[j] = (q->note & 0x01) != 0;
+			((int8_t *)W[11])[j] = (int8_t)((q->note >> 1) & 3);
+			((uint8_t *)W[12])[j] = (q->note & 0x08) != 0;
+			((uint8_t *)W[13])[j] = (q->note & 0x10) != 0;
+			((uint8_t *)W[14])[j] = (q->note & 0x20) != 0;
+			break;
+		case K_SACK:
+			sack_no++;
+			((uint32_t *)W[5])[j] = q->tsn;
+			((int64_t *)W[6])[j] = q->a;
+			((int32_t *)W[7])[j] = (int32_t)(q->b >> 16);
+			((int32_t *)W[8])[j] = (int32_t)(q->b & 0xFFFF);
+			((int64_t *)W[9])[j] = q->c;
+			((uint8_t *)W[10])[j] = q->type == 16;
+			break;
+		case K_GAP:
+			((uint32_t *)W[5])[j] = q->tsn;
+			((uint32_t *)W[6])[j] = q->a;
+			((int64_t *)W[7])[j] = sack_no;
+			((uint8_t *)W[8])[j] = (q->note & 0x01) != 0;
+			break;
+		case K_DUP:
+			((uint32_t *)W[5])[j] = q->tsn;
+			((int64_t *)W[6])[j] = sack_no;
+			break;
+		case K_HB:
+			((uint8_t *)W[5])[j] = q->type == 5;
+			((uint8_t *)W[6])[j] = (q->note & 0x01) != 0;
+			((uint64_t *)W[7])[j] = q->x;
+			((int64_t *)W[8])[j] = (int64_t)q->y;
+			((uint32_t *)W[9])[j] = q->a;
+			break;
+		default:
+			((uint8_t *)W[5])[j] = q->type;
+			((uint8_t *)W[6])[j] = q->flags;
+			((uint32_t *)W[7])[j] = q->tsn;
+			((uint32_t *)W[8])[j] = q->a;
+			((uint32_t *)W[9])[j] = q->b;
+			((uint32_t *)W[10])[j] = q->c;
+		}
+	}
+	Py_END_ALLOW_THREADS
+	ret = Py_NewRef(Py_None);
+done:
+	for (int k = 0; k < N_KINDS; k++)
+		for (int c = 0; c < MAXC; c++)
+			if (have[k][c])
+				PyBuffer_Release(&cv[k][c]);
+	PyBuffer_Release(&v);
+	return ret;
+}
+
 static PyMethodDef methods[] = {
+	{"wire_counts", wire_counts, METH_O, "wire_counts(records) -> counts per kind, first and last ts."},
+	{"wire_fill", wire_fill, METH_VARARGS, "wire_fill(records, tables): see the module doc."},
 	{"piece_bounds", piece_bounds, METH_VARARGS,
 	 "piece_bounds(edges, fk, fd, bk, bd) -> [(n_b, n_f, high, low)]: see the module doc."},
 	{"occurrence_match", occurrence_match, METH_VARARGS,

@@ -45,6 +45,101 @@ def _take(r: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.take(words, idx, axis=0).reshape(-1).view(r.dtype)
 
 
+KINDS = ("data", "sacks", "gaps", "dups", "hbs", "ctrl")
+_COMMON = (("ts", np.int64), ("frame", np.int64), ("assoc", np.int64), ("dir", np.int8), ("path", np.int64))
+# each table's columns after the common ones, as _cjoin.wire_fill writes them (the order of its COLS)
+_OWN = {"data": (("tsn", np.uint32), ("sid", np.int32), ("ssn", np.int64), ("length", np.int64),
+                 ("ppid", np.uint32), ("rtx", np.bool_), ("kind", np.int8), ("spurious", np.bool_),
+                 ("ibit", np.bool_), ("first", np.bool_)),
+        "sacks": (("cum", np.uint32), ("a_rwnd", np.int64), ("ngap", np.int32), ("ndup", np.int32),
+                  ("flight", np.int64), ("nr", np.bool_)),
+        "gaps": (("start", np.uint32), ("end", np.uint32), ("sack", np.int64), ("nr", np.bool_)),
+        "dups": (("tsn", np.uint32), ("sack", np.int64)),
+        "hbs": (("ack", np.bool_), ("linux", np.bool_), ("nonce", np.uint64), ("sent_at", np.int64),
+                ("info_len", np.uint32)),
+        "ctrl": (("type", np.uint8), ("flags", np.uint8), ("value", np.uint32), ("a", np.uint32), ("b", np.uint32),
+                 ("c", np.uint32))}
+_OFFSETS = {"ts_ns": 0, "frame_no": 8, "assoc_id": 16, "vtag": 20, "path": 24, "type": 26, "flags": 27, "dir": 28,
+            "note": 29, "chunk_index": 30, "tsn": 32, "a": 36, "b": 40, "c": 44, "x": 48, "y": 56}
+
+
+def _split(records: np.ndarray) -> tuple[dict[str, Table], int | None, int | None]:
+    """The records as the six tables (see the module doc), and their first and last ts: one pass in C
+    (``_cjoin.wire_fill``; ``_split_np`` is the numpy reference the tests hold it to)."""
+    from sctpcorr.correlate import _cjoin
+    from sctpcorr.wire.records import RECORD_DTYPE
+
+    if records.dtype != RECORD_DTYPE or {k: v[1] for k, v in RECORD_DTYPE.fields.items()} != _OFFSETS:
+        return _split_np(records)
+    r = np.ascontiguousarray(records)
+    *counts, first, last = _cjoin.wire_counts(r)
+    cols = {k: [np.empty(n, dtype=dt) for _name, dt in _COMMON + _OWN[k]] for k, n in zip(KINDS, counts)}
+    _cjoin.wire_fill(r, [cols[k] for k in KINDS])
+    tabs = {k: Table({name: a for (name, _dt), a in zip(_COMMON + _OWN[k], cols[k])}) for k in KINDS}
+    return tabs, first, last
+
+
+def _split_np(records: np.ndarray) -> tuple[dict[str, Table], int | None, int | None]:
+    """``_split`` in numpy: a stable sort of the records by kind, then each table a slice."""
+    r = records
+    t = r["type"] if len(r) else np.zeros(0, dtype=np.uint8)
+    # each GAP/DUP record follows its SACK: its SACK's row is the last SACK record before it
+    ms_all = (t == T_SACK) | (t == T_NRSACK)
+    sack_no = np.cumsum(ms_all) - 1                  # the SACK table's row of the last SACK so far
+    # one gather by kind (stable: capture order kept), then each table is a contiguous slice
+    kind = np.full(len(t), 5, dtype=np.int8)          # 5: control
+    kind[(t == T_DATA) | (t == T_IDATA)] = 0
+    kind[ms_all] = 1
+    kind[t == T_GAP] = 2
+    kind[t == T_DUP] = 3
+    kind[(t == T_HB) | (t == T_HBACK)] = 4
+    order = np.argsort(kind, kind="stable")
+    r, t, owner = _take(r, order), t[order], sack_no[order]
+    bounds = np.searchsorted(kind[order], np.arange(7))
+
+    def pick(k: int, **extra: Any) -> Table:
+        a, b = int(bounds[k]), int(bounds[k + 1])
+        s = r[a:b]
+        cols = {"ts": s["ts_ns"].astype(np.int64), "frame": s["frame_no"].astype(np.int64),
+                "assoc": s["assoc_id"].astype(np.int64), "dir": s["dir"].astype(np.int8),
+                "path": s["path"].astype(np.int64)}
+        cols.update({n: f(s, t[a:b], owner[a:b]) for n, f in extra.items()})
+        return Table(cols)
+
+    def note(s: np.ndarray) -> np.ndarray:
+        return s["note"].astype(np.int16)
+
+    data = pick(0, tsn=lambda s, tt, o: s["tsn"].astype(np.uint32),
+                sid=lambda s, tt, o: (s["c"] >> 16).astype(np.int32),
+                ssn=lambda s, tt, o: np.where(tt == T_IDATA, s["x"].astype(np.int64) & 0xFFFFFFFF,
+                                              s["c"] & 0xFFFF),
+                length=lambda s, tt, o: s["b"].astype(np.int64), ppid=lambda s, tt, o: s["a"].copy(),
+                rtx=lambda s, tt, o: (note(s) & N_RTX) > 0,
+                kind=lambda s, tt, o: ((note(s) >> N_KIND_SHIFT) & 3).astype(np.int8),
+                spurious=lambda s, tt, o: (note(s) & N_SPURIOUS) > 0,
+                ibit=lambda s, tt, o: (note(s) & N_IBIT) > 0,
+                first=lambda s, tt, o: (note(s) & N_FIRST) > 0)
+    sacks = pick(1, cum=lambda s, tt, o: s["tsn"].astype(np.uint32),
+                 a_rwnd=lambda s, tt, o: s["a"].astype(np.int64),
+                 ngap=lambda s, tt, o: (s["b"] >> 16).astype(np.int32),
+                 ndup=lambda s, tt, o: (s["b"] & 0xFFFF).astype(np.int32),
+                 flight=lambda s, tt, o: s["c"].astype(np.int64), nr=lambda s, tt, o: tt == T_NRSACK)
+    gaps = pick(2, start=lambda s, tt, o: s["tsn"].astype(np.uint32),
+                end=lambda s, tt, o: s["a"].astype(np.uint32), sack=lambda s, tt, o: o.astype(np.int64),
+                nr=lambda s, tt, o: (note(s) & 1) > 0)
+    dups = pick(3, tsn=lambda s, tt, o: s["tsn"].astype(np.uint32), sack=lambda s, tt, o: o.astype(np.int64))
+    hbs = pick(4, ack=lambda s, tt, o: tt == T_HBACK, linux=lambda s, tt, o: (note(s) & N_HB_LINUX) > 0,
+               nonce=lambda s, tt, o: s["x"].astype(np.uint64),
+               sent_at=lambda s, tt, o: s["y"].astype(np.int64), info_len=lambda s, tt, o: s["a"].copy())
+    ctrl = pick(5, type=lambda s, tt, o: tt.copy(), flags=lambda s, tt, o: s["flags"].copy(),
+                value=lambda s, tt, o: s["tsn"].astype(np.uint32), a=lambda s, tt, o: s["a"].copy(),
+                b=lambda s, tt, o: s["b"].copy(), c=lambda s, tt, o: s["c"].copy())
+    r = records
+    first_ns = int(r["ts_ns"].min()) if len(r) else None
+    last_ns = int(r["ts_ns"].max()) if len(r) else None
+    return dict(zip(KINDS, (data, sacks, gaps, dups, hbs, ctrl))), first_ns, last_ns
+
+
 @dataclass
 class WireAssoc:
     """One association of one capture (an entry of the engine's report)."""
@@ -81,62 +176,8 @@ class WireView:
                                              tuple(a.get("vtags") or (None, None)),  # type: ignore[arg-type]
                                              a.get("paths") or [], (a.get("vantage") or {}).get("point", "unknown"),
                                              a)
-        r = records
-        t = r["type"] if len(r) else np.zeros(0, dtype=np.uint8)
-        # each GAP/DUP record follows its SACK: its SACK's row is the last SACK record before it
-        ms_all = (t == T_SACK) | (t == T_NRSACK)
-        sack_no = np.cumsum(ms_all) - 1                  # the SACK table's row of the last SACK so far
-        # one gather by kind (stable: capture order kept), then each table is a contiguous slice
-        kind = np.full(len(t), 5, dtype=np.int8)          # 5: control
-        kind[(t == T_DATA) | (t == T_IDATA)] = 0
-        kind[ms_all] = 1
-        kind[t == T_GAP] = 2
-        kind[t == T_DUP] = 3
-        kind[(t == T_HB) | (t == T_HBACK)] = 4
-        order = np.argsort(kind, kind="stable")
-        r, t, owner = _take(r, order), t[order], sack_no[order]
-        bounds = np.searchsorted(kind[order], np.arange(7))
-
-        def pick(k: int, **extra: Any) -> Table:
-            a, b = int(bounds[k]), int(bounds[k + 1])
-            s = r[a:b]
-            cols = {"ts": s["ts_ns"].astype(np.int64), "frame": s["frame_no"].astype(np.int64),
-                    "assoc": s["assoc_id"].astype(np.int64), "dir": s["dir"].astype(np.int8),
-                    "path": s["path"].astype(np.int64)}
-            cols.update({n: f(s, t[a:b], owner[a:b]) for n, f in extra.items()})
-            return Table(cols)
-
-        def note(s: np.ndarray) -> np.ndarray:
-            return s["note"].astype(np.int16)
-
-        self.data = pick(0, tsn=lambda s, tt, o: s["tsn"].astype(np.uint32),
-                         sid=lambda s, tt, o: (s["c"] >> 16).astype(np.int32),
-                         ssn=lambda s, tt, o: np.where(tt == T_IDATA, s["x"].astype(np.int64) & 0xFFFFFFFF,
-                                                       s["c"] & 0xFFFF),
-                         length=lambda s, tt, o: s["b"].astype(np.int64), ppid=lambda s, tt, o: s["a"].copy(),
-                         rtx=lambda s, tt, o: (note(s) & N_RTX) > 0,
-                         kind=lambda s, tt, o: ((note(s) >> N_KIND_SHIFT) & 3).astype(np.int8),
-                         spurious=lambda s, tt, o: (note(s) & N_SPURIOUS) > 0,
-                         ibit=lambda s, tt, o: (note(s) & N_IBIT) > 0,
-                         first=lambda s, tt, o: (note(s) & N_FIRST) > 0)
-        self.sacks = pick(1, cum=lambda s, tt, o: s["tsn"].astype(np.uint32),
-                          a_rwnd=lambda s, tt, o: s["a"].astype(np.int64),
-                          ngap=lambda s, tt, o: (s["b"] >> 16).astype(np.int32),
-                          ndup=lambda s, tt, o: (s["b"] & 0xFFFF).astype(np.int32),
-                          flight=lambda s, tt, o: s["c"].astype(np.int64), nr=lambda s, tt, o: tt == T_NRSACK)
-        self.gaps = pick(2, start=lambda s, tt, o: s["tsn"].astype(np.uint32),
-                         end=lambda s, tt, o: s["a"].astype(np.uint32), sack=lambda s, tt, o: o.astype(np.int64),
-                         nr=lambda s, tt, o: (note(s) & 1) > 0)
-        self.dups = pick(3, tsn=lambda s, tt, o: s["tsn"].astype(np.uint32), sack=lambda s, tt, o: o.astype(np.int64))
-        self.hbs = pick(4, ack=lambda s, tt, o: tt == T_HBACK, linux=lambda s, tt, o: (note(s) & N_HB_LINUX) > 0,
-                        nonce=lambda s, tt, o: s["x"].astype(np.uint64),
-                        sent_at=lambda s, tt, o: s["y"].astype(np.int64), info_len=lambda s, tt, o: s["a"].copy())
-        self.ctrl = pick(5, type=lambda s, tt, o: tt.copy(), flags=lambda s, tt, o: s["flags"].copy(),
-                         value=lambda s, tt, o: s["tsn"].astype(np.uint32), a=lambda s, tt, o: s["a"].copy(),
-                         b=lambda s, tt, o: s["b"].copy(), c=lambda s, tt, o: s["c"].copy())
-        r = records
-        self.first_ns = int(r["ts_ns"].min()) if len(r) else None
-        self.last_ns = int(r["ts_ns"].max()) if len(r) else None
+        tabs, self.first_ns, self.last_ns = _split(records)
+        self.data, self.sacks, self.gaps, self.dups, self.hbs, self.ctrl = (tabs[k] for k in KINDS)
 
     def summary(self) -> dict[str, Any]:
         cap = self.report.get("capture") or {}
