@@ -56,6 +56,9 @@ typedef struct {
 	int64_t *k0, *k1;     /* each group's key */
 	size_t mask, n;
 	int two;
+	int direct;           /* one column of keys spanning a short range: slot[key - base], no hashing */
+	int64_t base;
+	uint64_t range;
 } keytab;
 
 static int kt_init(keytab *t, size_t rows, int two)
@@ -69,7 +72,34 @@ static int kt_init(keytab *t, size_t rows, int two)
 	t->mask = cap - 1;
 	t->n = 0;
 	t->two = two;
+	t->direct = 0;
 	return t->slot && t->k0 && (!two || t->k1);
+}
+
+/* A table for the one-column keys k[0..rows): direct when they span at most 4 * rows + 64 values (TSNs of a
+ * window: nearly in order, so the lookups walk the table instead of jumping about), else hashed. */
+static int kt_init_for(keytab *t, const int64_t *k, size_t rows)
+{
+	int64_t lo = 0, hi = 0;
+	for (size_t i = 0; i < rows; i++) {
+		if (!i || k[i] < lo)
+			lo = k[i];
+		if (!i || k[i] > hi)
+			hi = k[i];
+	}
+	uint64_t span = (uint64_t)hi - (uint64_t)lo + 1;
+	if (!rows || span == 0 || span > 4 * (uint64_t)rows + 64)
+		return kt_init(t, rows, 0);
+	t->slot = PyMem_RawCalloc((size_t)span, sizeof(int64_t));
+	t->k0 = PyMem_RawMalloc((rows + 1) * sizeof(int64_t));
+	t->k1 = NULL;
+	t->mask = 0;
+	t->n = 0;
+	t->two = 0;
+	t->direct = 1;
+	t->base = lo;
+	t->range = span;
+	return t->slot && t->k0;
 }
 
 static void kt_free(keytab *t)
@@ -82,6 +112,18 @@ static void kt_free(keytab *t)
 /* the group of key (a, b); a new one when insert, else -1 when absent */
 static inline int64_t kt_get(keytab *t, int64_t a, int64_t b, int insert)
 {
+	if (t->direct) {
+		uint64_t d = (uint64_t)a - (uint64_t)t->base;
+		if (d >= t->range)
+			return -1;          /* outside the keys inserted (a direct table is made from all of them) */
+		int64_t s = t->slot[d];
+		if (s || !insert)
+			return s - 1;
+		int64_t g = (int64_t)t->n++;
+		t->k0[g] = a;
+		t->slot[d] = g + 1;
+		return g;
+	}
 	uint64_t h = mix64((uint64_t)a ^ (t->two ? mix64((uint64_t)b) : 0));
 	size_t i = (size_t)h & t->mask;
 	for (;;) {
@@ -162,7 +204,7 @@ static PyObject *occurrence_match(PyObject *self, PyObject *args)
 	    || get_col(o_bo, &bo, &nb, 0, "b_order"))
 		goto done;
 	int two = a1.have;
-	if (!kt_init(&t, (size_t)nb, two)) {
+	if (!(two ? kt_init(&t, (size_t)nb, 1) : kt_init_for(&t, I64(b0), (size_t)nb))) {
 		PyErr_NoMemory();
 		goto done;
 	}
@@ -255,7 +297,7 @@ static PyObject *dense_ids(PyObject *self, PyObject *args)
 	    || get_col(o_first, &first, &n, 1, "first"))
 		goto done;
 	int two = k1.have;
-	if (!kt_init(&t, (size_t)n, two)) {
+	if (!(two ? kt_init(&t, (size_t)n, 1) : kt_init_for(&t, I64(k0), (size_t)n))) {
 		PyErr_NoMemory();
 		goto done;
 	}

@@ -23,8 +23,9 @@ def test_occurrence_match_pairs_the_nth_with_the_nth():
 
 
 def test_the_c_join_equals_the_numpy_reference():
-    """``match_keys`` (a hash join in C) against key numbering + ``_occurrence_match_np`` (sorts), on random keys
-    with many repeats, times in order and not (ties included), one and two key columns, empty sides."""
+    """``match_keys`` (a join in C: a direct table for one column of keys in a short range, else a hash table)
+    against key numbering + ``_occurrence_match_np`` (sorts), on random keys with many repeats, near and far
+    apart, times in order and not (ties included), one and two key columns, empty sides."""
     from sctpcorr.correlate.joins import _key_ids, _occurrence_match_np, match_keys
 
     rng = np.random.default_rng(8)
@@ -37,6 +38,8 @@ def test_the_c_join_equals_the_numpy_reference():
         if trial % 3:
             ka[0] = ka[0] + (1 << 40)        # large keys (unwrapped TSNs, packed a_rwnd)
             kb[0] = kb[0] + (1 << 40)
+        if trial % 7 == 0:                    # keys far apart: hashed, not a direct table
+            ka[0], kb[0] = ka[0] * 1_000_003, kb[0] * 1_000_003
         ta = np.sort(rng.integers(0, 20, na)) if trial % 4 else rng.integers(0, 20, na)
         tb = np.sort(rng.integers(0, 20, nb)) if trial % 5 else rng.integers(0, 20, nb)
         ia, ib = _key_ids(ka, kb)
