@@ -54,9 +54,11 @@ static inline uint64_t mix64(uint64_t x)
 typedef struct {
 	int64_t *slot;        /* group number + 1 (0: empty) */
 	int64_t *k0, *k1;     /* each group's key */
+	int64_t *next;        /* direct, two columns: the next group with the same first key (-1: none) */
 	size_t mask, n;
 	int two;
-	int direct;           /* one column of keys spanning a short range: slot[key - base], no hashing */
+	int direct;           /* first keys spanning a short range: slot[key - base], no hashing */
+	int long_chain;       /* direct, two columns: a first key had more than LONG_CHAIN groups (use a hash) */
 	int64_t base;
 	uint64_t range;
 } keytab;
@@ -73,12 +75,16 @@ static int kt_init(keytab *t, size_t rows, int two)
 	t->n = 0;
 	t->two = two;
 	t->direct = 0;
+	t->next = NULL;
 	return t->slot && t->k0 && (!two || t->k1);
 }
 
-/* A table for the one-column keys k[0..rows): direct when they span at most 4 * rows + 64 values (TSNs of a
- * window: nearly in order, so the lookups walk the table instead of jumping about), else hashed. */
-static int kt_init_for(keytab *t, const int64_t *k, size_t rows)
+#define LONG_CHAIN 64
+
+/* A table for keys whose first column is k[0..rows): direct when those span at most 4 * rows + 64 values (TSNs
+ * and cumulative acks of a window: nearly in order, so the lookups walk the table instead of jumping about; the
+ * groups of one first key chained when there is a second column), else hashed. */
+static int kt_init_for(keytab *t, const int64_t *k, size_t rows, int two)
 {
 	int64_t lo = 0, hi = 0;
 	for (size_t i = 0; i < rows; i++) {
@@ -89,21 +95,24 @@ static int kt_init_for(keytab *t, const int64_t *k, size_t rows)
 	}
 	uint64_t span = (uint64_t)hi - (uint64_t)lo + 1;
 	if (!rows || span == 0 || span > 4 * (uint64_t)rows + 64)
-		return kt_init(t, rows, 0);
+		return kt_init(t, rows, two);
 	t->slot = PyMem_RawCalloc((size_t)span, sizeof(int64_t));
 	t->k0 = PyMem_RawMalloc((rows + 1) * sizeof(int64_t));
-	t->k1 = NULL;
+	t->k1 = two ? PyMem_RawMalloc((rows + 1) * sizeof(int64_t)) : NULL;
+	t->next = two ? PyMem_RawMalloc((rows + 1) * sizeof(int64_t)) : NULL;
 	t->mask = 0;
 	t->n = 0;
-	t->two = 0;
+	t->two = two;
 	t->direct = 1;
+	t->long_chain = 0;
 	t->base = lo;
 	t->range = span;
-	return t->slot && t->k0;
+	return t->slot && t->k0 && (!two || (t->k1 && t->next));
 }
 
 static void kt_free(keytab *t)
 {
+	PyMem_RawFree(t->next);
 	PyMem_RawFree(t->slot);
 	PyMem_RawFree(t->k0);
 	PyMem_RawFree(t->k1);
@@ -117,10 +126,25 @@ static inline int64_t kt_get(keytab *t, int64_t a, int64_t b, int insert)
 		if (d >= t->range)
 			return -1;          /* outside the keys inserted (a direct table is made from all of them) */
 		int64_t s = t->slot[d];
-		if (s || !insert)
+		if (t->two) {           /* the groups of one first key, chained */
+			int steps = 0;
+			for (int64_t g = s - 1; g >= 0; g = t->next[g]) {
+				if (t->k1[g] == b)
+					return g;
+				if (++steps > LONG_CHAIN)
+					t->long_chain = 1;
+			}
+		} else if (s || !insert) {
 			return s - 1;
+		}
+		if (!insert)
+			return -1;
 		int64_t g = (int64_t)t->n++;
 		t->k0[g] = a;
+		if (t->two) {
+			t->k1[g] = b;
+			t->next[g] = s - 1;
+		}
 		t->slot[d] = g + 1;
 		return g;
 	}
@@ -204,7 +228,7 @@ static PyObject *occurrence_match(PyObject *self, PyObject *args)
 	    || get_col(o_bo, &bo, &nb, 0, "b_order"))
 		goto done;
 	int two = a1.have;
-	if (!(two ? kt_init(&t, (size_t)nb, 1) : kt_init_for(&t, I64(b0), (size_t)nb))) {
+	if (!kt_init_for(&t, I64(b0), (size_t)nb, two)) {
 		PyErr_NoMemory();
 		goto done;
 	}
@@ -217,6 +241,7 @@ static PyObject *occurrence_match(PyObject *self, PyObject *args)
 	const int64_t *B0 = I64(b0), *B1 = two ? I64(b1) : NULL, *BO = bo.have ? I64(bo) : NULL;
 	const int64_t *A0 = I64(a0), *A1 = two ? I64(a1) : NULL, *AO = ao.have ? I64(ao) : NULL;
 	int64_t *OUT = (int64_t *)out.v.buf;
+	int oom = 0;
 	for (Py_ssize_t j = 0; j < nb; j++) {     /* orders are permutations: checked as they are used */
 		int64_t r = BO ? BO[j] : j;
 		if (r < 0 || r >= nb) {
@@ -233,13 +258,24 @@ static PyObject *occurrence_match(PyObject *self, PyObject *args)
 	}
 	Py_BEGIN_ALLOW_THREADS
 	/* B: each row's key group, in time order; then the rows of each group in time order (counting sort) */
-	for (Py_ssize_t j = 0; j < nb; j++) {
-		int64_t r = BO ? BO[j] : j;
-		grp[j] = kt_get(&t, B0[r], two ? B1[r] : 0, 1);
+	for (int pass = 0; pass < 2; pass++) {
+		for (Py_ssize_t j = 0; j < nb; j++) {
+			int64_t r = BO ? BO[j] : j;
+			grp[j] = kt_get(&t, B0[r], two ? B1[r] : 0, 1);
+		}
+		if (!t.direct || !t.long_chain)
+			break;
+		kt_free(&t);             /* many second keys per first key: a hash table after all */
+		if (!kt_init(&t, (size_t)nb, two)) {
+			oom = 1;
+			break;
+		}
 	}
 	size_t ng = t.n;
-	start = PyMem_RawCalloc(ng + 1, sizeof(int64_t));
-	fill = PyMem_RawCalloc(ng + 1, sizeof(int64_t));
+	if (!oom) {
+		start = PyMem_RawCalloc(ng + 1, sizeof(int64_t));
+		fill = PyMem_RawCalloc(ng + 1, sizeof(int64_t));
+	}
 	if (start && fill) {
 		for (Py_ssize_t j = 0; j < nb; j++)
 			start[grp[j] + 1]++;
@@ -263,7 +299,7 @@ static PyObject *occurrence_match(PyObject *self, PyObject *args)
 		}
 	}
 	Py_END_ALLOW_THREADS
-	if (!start || !fill) {
+	if (oom || !start || !fill) {
 		PyErr_NoMemory();
 		goto done;
 	}
@@ -297,21 +333,33 @@ static PyObject *dense_ids(PyObject *self, PyObject *args)
 	    || get_col(o_first, &first, &n, 1, "first"))
 		goto done;
 	int two = k1.have;
-	if (!(two ? kt_init(&t, (size_t)n, 1) : kt_init_for(&t, I64(k0), (size_t)n))) {
+	if (!kt_init_for(&t, I64(k0), (size_t)n, two)) {
 		PyErr_NoMemory();
 		goto done;
 	}
 	const int64_t *K0 = I64(k0), *K1 = two ? I64(k1) : NULL;
 	int64_t *OUT = (int64_t *)out.v.buf, *FIRST = first.have ? (int64_t *)first.v.buf : NULL;
+	int ok = 1;
 	Py_BEGIN_ALLOW_THREADS
-	for (Py_ssize_t i = 0; i < n; i++) {
-		size_t before = t.n;
-		int64_t g = kt_get(&t, K0[i], two ? K1[i] : 0, 1);
-		OUT[i] = g;
-		if (FIRST && t.n != before)
-			FIRST[g] = i;
+	for (int pass = 0; pass < 2; pass++) {
+		for (Py_ssize_t i = 0; i < n; i++) {
+			size_t before = t.n;
+			int64_t g = kt_get(&t, K0[i], two ? K1[i] : 0, 1);
+			OUT[i] = g;
+			if (FIRST && t.n != before)
+				FIRST[g] = i;
+		}
+		if (!t.direct || !t.long_chain)
+			break;
+		kt_free(&t);             /* many second keys per first key: a hash table after all */
+		if (!(ok = kt_init(&t, (size_t)n, two)))
+			break;
 	}
 	Py_END_ALLOW_THREADS
+	if (!ok) {
+		PyErr_NoMemory();
+		goto done;
+	}
 	ret = PyLong_FromSize_t(t.n);
 done:
 	rel(&out);

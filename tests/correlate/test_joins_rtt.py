@@ -25,12 +25,15 @@ def test_occurrence_match_pairs_the_nth_with_the_nth():
 def test_the_c_join_equals_the_numpy_reference():
     """``match_keys`` (a join in C: a direct table for one column of keys in a short range, else a hash table)
     against key numbering + ``_occurrence_match_np`` (sorts), on random keys with many repeats, near and far
-    apart, times in order and not (ties included), one and two key columns, empty sides."""
+    apart, many second keys under one first key, times in order and not (ties included), one and two key
+    columns, empty sides."""
     from sctpcorr.correlate.joins import _key_ids, _occurrence_match_np, match_keys
 
     rng = np.random.default_rng(8)
     for trial in range(200):
         na, nb = int(rng.integers(0, 60)), int(rng.integers(0, 60))
+        if trial % 11 == 0:
+            na, nb = na + 300, nb + 300
         two = bool(trial % 2)
         span = int(rng.integers(1, 12))
         ka = [rng.integers(-span, span, na) for _ in range(2 if two else 1)]
@@ -42,6 +45,9 @@ def test_the_c_join_equals_the_numpy_reference():
             ka[0], kb[0] = ka[0] * 1_000_003, kb[0] * 1_000_003
         ta = np.sort(rng.integers(0, 20, na)) if trial % 4 else rng.integers(0, 20, na)
         tb = np.sort(rng.integers(0, 20, nb)) if trial % 5 else rng.integers(0, 20, nb)
+        if two and trial % 11 == 0:           # one first key, many second keys: long chains, then hashed
+            ka[0][:], kb[0][:] = 7, 7
+            ka[1], kb[1] = rng.integers(0, 150, na), rng.integers(0, 150, nb)
         ia, ib = _key_ids(ka, kb)
         want = _occurrence_match_np(ia, ta, ib, tb)
         assert match_keys(ka, ta, kb, tb).tolist() == want.tolist()
