@@ -39,6 +39,7 @@ import numpy as np
 
 from sctpcorr.correlate.joins import NONE, Direction
 from sctpcorr.correlate.model import AGREE, DISAGREE, EXPLAINED, NOT_CHECKABLE, Check
+from sctpcorr.correlate.tables import small_unique
 
 if TYPE_CHECKING:
     from sctpcorr.correlate.core import Window
@@ -688,7 +689,7 @@ def measure_flight(W: Window, d: Direction, book: Book) -> None:
     pe = pv[pv.end == d.k_end]
     if len(pe):
         cwnd_sum = np.zeros(len(kt), dtype=np.int64)
-        for p in np.unique(pe.path).tolist():
+        for p in small_unique(pe.path).tolist():
             q = pe[pe.path == p]
             idx = np.searchsorted(q.ts, kt, side="right") - 1
             cwnd_sum += np.where(idx >= 0, q.cwnd[np.maximum(idx, 0)], 0)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sctpcorr.correlate.joins import NONE, occurrence_match
-from sctpcorr.correlate.tables import key_counts
+from sctpcorr.correlate.tables import key_counts, small_unique
 
 if TYPE_CHECKING:
     from sctpcorr.correlate.core import Window
@@ -119,7 +119,7 @@ def measure(W: Window, state: State) -> None:
             path = ws.path[ok]
             order = np.argsort(ws.ts[ok], kind="stable")
             transit, path = transit[order], path[order]
-            for p in np.unique(path).tolist():
+            for p in small_unique(path).tolist():
                 src, dst = wa.path_addrs(int(p)) if wa is not None else (None, None)
                 s = state.get((aid, dn, f"{src} -> {dst}", "one_way_transit"))
                 s.captures = [W.captures[cs].name, W.captures[cr].name]
@@ -132,7 +132,7 @@ def measure(W: Window, state: State) -> None:
             order = np.argsort(ws.ts[once][ok], kind="stable")
             rtt = (d.w_sack[cs].ts[rows[ok]] - ws.ts[once][ok])[order]
             path = ws.path[once][ok][order]
-            for p in np.unique(path).tolist():
+            for p in small_unique(path).tolist():
                 src, dst = wa.path_addrs(int(p)) if wa is not None else (None, None)
                 s = state.get((aid, dn, f"{src} -> {dst}", "rtt"))
                 s.captures = [W.captures[cs].name]

@@ -251,13 +251,18 @@ class Direction:
         return out
 
 
+def _is_data(ctype: np.ndarray) -> np.ndarray:
+    """``np.isin(ctype, DATA_TYPES)`` in two comparisons (np.isin sorts)."""
+    return (ctype == DATA_TYPES[0]) | (ctype == DATA_TYPES[1])
+
+
 def _tsn_base(asc: Assoc, side: int, kernels: list[KernelView], captures: list[WireView]) -> int | None:
     """The direction's first TSN by time in any source (the unwrap origin)."""
     cands: list[tuple[int, int]] = []
     ke = asc.kernel_end(side)
     if ke is not None:
         kv = kernels[ke[0]]
-        m = (kv.echunks.end == ke[1]) & np.isin(kv.echunks.type, DATA_TYPES)
+        m = (kv.echunks.end == ke[1]) & _is_data(kv.echunks.type)
         if m.any():
             i = int(np.flatnonzero(m)[0])
             cands.append((int(kv.echunks.ts[i]) + 10**18, int(kv.echunks.value[i])))   # kernel clock: last resort
@@ -274,7 +279,7 @@ def _tsn_base(asc: Assoc, side: int, kernels: list[KernelView], captures: list[W
 
 def _kernel_tx(kv: KernelView, end: int, base: int) -> Table:
     c = kv.echunks
-    m = (c.end == end) & np.isin(c.type, DATA_TYPES)
+    m = (c.end == end) & _is_data(c.type)
     sel = c[m]
     return Table({"t": unwrap(sel.value, base), "ts": sel.ts, "jif": sel.jif,
                   "sent_count": sel.sent_count, "sent_at": sel.sent_at, "rtx": sel.rtx, "path": sel.path,
@@ -327,7 +332,7 @@ def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: 
     if re_ is not None:
         kv = kernels[re_[0]]
         c = kv.echunks
-        m = (c.end == re_[1]) & np.isin(c.type, SACK_TYPES)
+        m = (c.end == re_[1]) & ((c.type == SACK_TYPES[0]) | (c.type == SACK_TYPES[1]))
         sel = c[m]
         d.k_sack_out = Table({"cum": unwrap(sel.value, d.base), "a_rwnd": sel.a_rwnd, "ts": sel.ts})
     # SACK joins: (cum, a_rwnd, ngap, ndup) + occurrence

@@ -150,4 +150,20 @@ def key_counts(keys: np.ndarray) -> np.ndarray:
     return np.bincount(dense, minlength=n)[dense]
 
 
-__all__ += ["lookup", "unique_inverse", "key_counts"]
+def distinct(keys: np.ndarray) -> int:
+    """How many distinct values (one hash pass in C: ``len(np.unique(keys))`` without the sort)."""
+    from sctpcorr.correlate import _cjoin
+
+    k = np.ascontiguousarray(keys, dtype=np.int64)
+    return int(_cjoin.dense_ids(np.empty(len(k), dtype=np.int64), k, None, None))
+
+
+def small_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique(x)`` for small non-negative integers (path indexes): a count of each, no sort."""
+    x = np.asarray(x)
+    if len(x) and x.dtype.kind in "iu" and int(x.min()) >= 0 and int(x.max()) < 1 << 20:
+        return np.flatnonzero(np.bincount(x)).astype(x.dtype)
+    return np.unique(x)
+
+
+__all__ += ["lookup", "unique_inverse", "key_counts", "distinct", "small_unique"]
