@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from sctpcorr.correlate.tables import Rows, Table, unique_inverse
+from sctpcorr.correlate.tables import Rows, Table, small_unique, unique_inverse
 from sctpcorr.kernel.abi import CHUNK_TYPES, PATH_STATES, RTX_REASONS
 
 __all__ = ["KEnd", "KernelView", "RTX_CODE", "CHUNK_CODE", "PATH_STATE_CODE"]
@@ -158,6 +158,75 @@ def raw_columns(data: bytes | memoryview) -> tuple[list[dict[int, Any]], int, in
         if not used or (used < len(piece) and off + len(piece) - used >= n):
             break            # the rest is a record cut at the end of the block: left for the next one
     return parts, off, bad_n
+
+
+def decode_rare(tname: str, recs: np.ndarray) -> list[dict[str, Any]]:
+    """``abi.decode`` of each record of a rare event type (path_state, assoc_change: a bulk recording has one per
+    HEARTBEAT-ACK), column by column instead of a ctypes structure per record: the same dicts, keys in the same
+    order (a test holds the two together)."""
+    from sctpcorr.kernel import abi
+
+    if not len(recs):
+        return []
+    h = recs["hdr"]
+    hx = "0x{:016x}".format
+    states = abi.ASSOC_STATES
+    cols: list[tuple[str, list[Any]]] = [
+        ("ts_ns", h["ts_ns"].tolist()), ("jiffies", h["jiffies"].tolist()), ("cpu", h["cpu"].tolist()),
+        ("tgid", h["tgid"].tolist()), ("netns", h["netns"].tolist()), ("asoc", [hx(v) for v in h["asoc"].tolist()]),
+        ("assoc_id", h["assoc_id"].tolist()), ("my_vtag", h["my_vtag"].tolist()),
+        ("peer_vtag", h["peer_vtag"].tolist()), ("lport", h["lport"].tolist()), ("pport", h["pport"].tolist()),
+        ("state", [states.get(v, str(v)) for v in h["state"].tolist()])]
+
+    def named(values: np.ndarray, names: dict[int, str]) -> list[str]:
+        return [names.get(v, str(v)) for v in values.tolist()]
+
+    if tname == "path_state":
+        p = recs["path"]
+        fam, port = p["addr"]["family"].tolist(), p["addr"]["port"].tolist()
+        raw = p["addr"]["addr"]
+        memo: dict[tuple[int, bytes], str | None] = {}
+        addrs = []
+        for i, f in enumerate(fam):
+            k = (f, raw[i].tobytes())
+            if k not in memo:
+                a = abi.Addr()
+                a.family = f
+                for j, b in enumerate(k[1]):
+                    a.addr[j] = b
+                memo[k] = abi._addr(a)          # (the decoder's own formatting)
+            addrs.append(memo[k])
+        tr, nonce = p["transport"].tolist(), p["hb_nonce"].tolist()
+        cols += [("path_addr", addrs), ("path_port", [v or None for v in port]),
+                 ("transport", [hx(v) if v else None for v in tr]),
+                 ("hb_nonce", [hx(n) if (n or t) else None for n, t in zip(nonce, tr)]),
+                 ("command", named(recs["command"], abi.TRANSPORT_COMMANDS)),
+                 ("sn_error", named(recs["sn_error"], abi.SN_ERRORS)),
+                 ("state_before", named(recs["state_before"], abi.PATH_STATES)),
+                 ("state_after", named(recs["state_after"], abi.PATH_STATES)),
+                 ("primary", [bool(v) for v in recs["primary"].tolist()]),
+                 ("active", [bool(v) for v in recs["active"].tolist()]),
+                 ("error_count", recs["error_count"].tolist())]
+        names = [n for n, _v in cols]
+        return [{"type": tname, **dict(zip(names, row))} for row in zip(*(v for _n, v in cols))]
+    if tname == "assoc_change":
+        base = [n for n, _v in cols]
+        out = []
+        kind = recs["kind"].tolist()
+        notif = [("sac_state", named(recs["sac_state"], abi.SAC_STATES)), ("sac_error", recs["sac_error"].tolist()),
+                 ("sac_flags", recs["sac_flags"].tolist()), ("outbound_streams", recs["outbound_streams"].tolist()),
+                 ("inbound_streams", recs["inbound_streams"].tolist())]
+        for i, row in enumerate(zip(*(v for _n, v in cols))):
+            rec = {"type": tname, **dict(zip(base, row))}
+            if kind[i] == 1:
+                rec["kind"] = "notification"
+                for n, v in notif:
+                    rec[n] = v[i]
+            else:
+                rec["kind"] = "freed"
+            out.append(rec)
+        return out
+    return [abi.decode(r.tobytes()) for r in recs]
 
 
 def _addr_str(family: int, a: int, b: int) -> str | None:
@@ -518,7 +587,7 @@ class KernelView:
     def _from_columns(self, cols: dict[str, dict[str, np.ndarray]], rare: dict[str, np.ndarray]) -> None:
         """One block of raw records into tables: ``cols`` (event type -> int64 columns, see columns.c) and
         ``rare`` (event type -> records as structured arrays of the ctypes mirrors)."""
-        from sctpcorr.kernel.abi import ASSOC_STATES, decode
+        from sctpcorr.kernel.abi import ASSOC_STATES
 
         names = sorted(t for t in cols if len(cols[t]["ts_ns"])) + sorted(t for t in rare if len(rare[t]))
         if not names:
@@ -540,7 +609,14 @@ class KernelView:
         ks = key[order]
         starts = np.flatnonzero(np.concatenate([[True], ks[1:] != ks[:-1]]))
         bounds = np.append(starts, len(ks))
-        pport, pvtag, asoc, aid, state = cat("pport"), cat("peer_vtag"), cat("asoc"), cat("assoc_id"), cat("state")
+        state = cat("state")
+        once: dict[str, np.ndarray] = {}
+
+        def col(f: str) -> np.ndarray:      # read for new ends only (after the first block: never)
+            if f not in once:
+                once[f] = cat(f)
+            return once[f]
+
         end_of_row = np.full(len(ts), -1, dtype=np.int32)
         for gi in range(len(starts)):
             rows = order[bounds[gi]:bounds[gi + 1]]
@@ -551,16 +627,17 @@ class KernelView:
             tsr = ts[rows]
             e = self._ends_by_key.get(k)
             if e is None:
-                e = self._ends_by_key[k] = KEnd(len(self.ends), k[0], k[1], int(pport[i]), k[2], 0,
-                                                f"0x{int(asoc[i]) & 0xFFFFFFFFFFFFFFFF:016x}", int(aid[i]),
+                e = self._ends_by_key[k] = KEnd(len(self.ends), k[0], k[1], int(col("pport")[i]), k[2], 0,
+                                                f"0x{int(col('asoc')[i]) & 0xFFFFFFFFFFFFFFFF:016x}",
+                                                int(col("assoc_id")[i]),
                                                 int(tsr.min()), int(tsr.max()))
                 self.ends.append(e)
             e.first_ns, e.last_ns = min(e.first_ns, int(tsr.min())), max(e.last_ns, int(tsr.max()))
             e.events += len(rows)
             if not e.peer_vtag:
-                e.peer_vtag = int(pvtag[rows].max())
+                e.peer_vtag = int(col("peer_vtag")[rows].max())
             if not e.assoc_id:
-                e.assoc_id = int(aid[rows].max())
+                e.assoc_id = int(col("assoc_id")[rows].max())
             sr = state[rows]
             if e.states and sr.min() == sr.max() and \
                     ASSOC_STATES.get(int(sr[0]), str(int(sr[0]))) == e.states[-1][1]:
@@ -600,11 +677,11 @@ class KernelView:
                 inv = np.empty(len(fam), dtype=np.int64)
                 inv[order_] = np.cumsum(new) - 1
             path_ids[t] = ids[inv.reshape(-1)]
-            pe, _inv = unique_inverse((ends_by_type[t].astype(np.int64) << 32)
-                                      | (path_ids[t].astype(np.int64) & 0xFFFFFFFF))
+            m = len(self.addrs) + 1          # each (end, address) once: small numbers, counted, not sorted
+            pe = small_unique((ends_by_type[t].astype(np.int64) + 1) * m + path_ids[t].astype(np.int64) + 1)
             for v in pe.tolist():
-                eid, pid = v >> 32, v & 0xFFFFFFFF
-                if eid >= 0 and pid != 0xFFFFFFFF and pid < len(self.addrs):
+                eid, pid = v // m - 1, v % m - 1
+                if eid >= 0 and 0 <= pid < len(self.addrs):
                     self.ends[eid].peer_addrs.add(self.addrs[pid])
         batch: dict[str, Any] = {}
         if "egress" in cols:
@@ -662,10 +739,11 @@ class KernelView:
         for t in ("path_state", "assoc_change"):
             if t not in rare:
                 continue
-            for i, rec in enumerate(rare[t]):
-                eid = int(ends_by_type[t][i])
-                if eid >= 0:
-                    other.append({**decode(rec.tobytes(), self.hz), "end": eid})
+            eids = ends_by_type[t].tolist()
+            keep = [i for i, eid in enumerate(eids) if eid >= 0]
+            for i, rec in zip(keep, decode_rare(t, rare[t][keep] if len(keep) < len(eids) else rare[t])):
+                rec["end"] = eids[i]
+                other.append(rec)
         batch["other"] = other
         self._add_batch(batch)
 

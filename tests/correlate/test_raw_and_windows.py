@@ -202,3 +202,27 @@ def test_capture_feed_keeps_what_the_windows_need():
     assert lo is not None
     v = f.view(lo, 1 << 62)
     assert np.array_equal(np.sort(v.data.ts), allts[allts >= lo])
+
+
+def test_rare_events_decoded_by_columns_equal_decode():
+    """``kernel.decode_rare`` (column by column) gives what ``abi.decode`` gives record by record: the path state
+    and association change events of two lab bundles, and random records of both types."""
+    from sctpcorr.correlate.kernel import _dtype_of, decode_rare
+
+    rng = np.random.default_rng(9)
+    for name in ("path_state", "assoc_change"):
+        code = next(c for c, (n, _cls) in abi.EVENT_TYPES.items() if n == name)
+        cls = abi.EVENT_TYPES[code][1]
+        recs = [bytes(s) for b in ("failover", "lossy") for s in
+                (abi.encode_struct(e) for e in _events(bundle(b)) if e.get("type") == name) if s is not None]
+        size = len(bytes(cls()))
+        for _ in range(200):
+            r = bytearray(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+            r[:4] = code.to_bytes(4, "little")
+            if name == "path_state":
+                off = cls.path.offset + abi.Path.addr.offset
+                r[off:off + 2] = int(rng.choice([0, 2, 10, 7])).to_bytes(2, "little")
+            recs.append(bytes(r))
+        arr = np.frombuffer(b"".join(recs), dtype=_dtype_of(cls))
+        assert [list(d.items()) for d in decode_rare(name, arr)] == [list(abi.decode(r).items()) for r in recs]
+        assert len(recs) > 200
