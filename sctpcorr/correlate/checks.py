@@ -107,8 +107,11 @@ class Sketch:
 
     def _hist_add(self, v: np.ndarray) -> None:
         assert self.hist is not None
-        b, c = np.unique(self._bin(v), return_counts=True)
-        for k, n in zip(b.tolist(), c.tolist()):
+        bins = self._bin(v)
+        lo = int(bins.min())
+        c = np.bincount(bins - lo)               # (np.unique with counts, without its sort: bins are few)
+        b = np.flatnonzero(c)
+        for k, n in zip((b + lo).tolist(), c[b].tolist()):
             self.hist[k] = self.hist.get(k, 0) + n
 
     def quantile(self, q: float) -> float | None:
@@ -323,8 +326,8 @@ def measure_retransmissions(W: Window, d: Direction, book: Book) -> None:
     k = d.k_tx
     kw = W.in_win(k.ts)
     k_rtx = np.flatnonzero(kw & (k.sent_count > 1))
-    for code in k.rtx[k_rtx].tolist():
-        t.add("kernel." + RTX_NAMES.get(code, "unknown"))
+    for name, _first, n in _named_counts(k.rtx[k_rtx], lambda code: "kernel." + RTX_NAMES.get(code, "unknown")):
+        t.add(name, n)
     c = _near(d)
     if c is None:
         t.info["no_near"] = True
@@ -332,33 +335,82 @@ def measure_retransmissions(W: Window, d: Direction, book: Book) -> None:
     t.info["capture"] = W.captures[c].name
     w, m = d.w_tx[c], d.w_tx_k[c]
     ww = W.wire_in_win(d.k_rec, c, w.ts)
-    for i in np.flatnonzero(ww & w.rtx).tolist():
-        t.add("wire." + WIRE_KIND[int(w.kind[i])])
+    for name, _first, n in _named_counts(w.kind[ww & w.rtx], lambda code: "wire." + WIRE_KIND[code]):
+        t.add(name, n)
     t.add("wire.spurious", int((ww & w.rtx & w.spurious).sum()))
     k_to_w = np.full(len(k), NONE, dtype=np.int64)
     ok = m != NONE
     k_to_w[m[ok]] = np.flatnonzero(ok)
-    for ki in k_rtx.tolist():
-        reason = RTX_NAMES.get(int(k.rtx[ki]), "unknown")
-        wi = int(k_to_w[ki])
-        if wi == NONE:
-            t.add("kernel_rtx_not_on_wire")
-            continue
-        if not w.rtx[wi]:
-            t.add("original_not_captured")
-            continue
-        wk = WIRE_KIND[int(w.kind[wi])]
-        t.add(f"pair.{reason}/{wk}")
+    # each kernel retransmission: not on the wire, its original not captured, or a pair of kinds (then the same
+    # kind or not); the counts are added in the order the items first give each name, as one by one
+    wi = k_to_w[k_rtx]
+    on = wi != NONE
+    w_rtx = np.zeros(len(wi), dtype=bool)
+    w_rtx[on] = w.rtx[wi[on]]
+    paired = on & w_rtx
+    codes = np.full(len(wi), -1, dtype=np.int64)
+    codes[paired] = k.rtx[k_rtx[paired]].astype(np.int64) * 4 + w.kind[wi[paired]].astype(np.int64)
+    adds: list[tuple[int, int, str, int]] = []        # (first item, its place in the item's adds, name, count)
+    for mask, name in ((~on, "kernel_rtx_not_on_wire"), (on & ~w_rtx, "original_not_captured")):
+        idx = np.flatnonzero(mask)
+        if len(idx):
+            adds.append((int(idx[0]), 0, name, len(idx)))
+    same = np.zeros(len(wi), dtype=bool)
+    for (reason, wk), first, n, rows in _pairs_named(codes[paired], np.flatnonzero(paired)):
+        adds.append((first, 0, f"pair.{reason}/{wk}", n))
         if (reason, wk) in (("fast", "fast"), ("t3", "timeout"), ("t1", "timeout"), ("pmtud", "timeout"),
                             ("unknown", "unknown")):
-            t.add("matched_same_kind")
-        else:
-            t.add("kind_differs")
-            t.example("kind_differs", [f"TSN {int(k.t[ki]) & 0xFFFFFFFF}: kernel {reason}, wire {wk}"])
+            same[rows] = True
+    for mask, name in ((paired & same, "matched_same_kind"), (paired & ~same, "kind_differs")):
+        idx = np.flatnonzero(mask)
+        if len(idx):
+            adds.append((int(idx[0]), 1, name, len(idx)))
+    for _first, _place, name, n in sorted(adds):
+        t.add(name, n)
+    for ki in k_rtx[paired & ~same][:EXAMPLES].tolist():
+        reason = RTX_NAMES.get(int(k.rtx[ki]), "unknown")
+        wk = WIRE_KIND[int(w.kind[int(k_to_w[ki])])]
+        t.example("kind_differs", [f"TSN {int(k.t[ki]) & 0xFFFFFFFF}: kernel {reason}, wire {wk}"])
     first_k = np.zeros(len(w), dtype=bool)
     first_k[ok] = k.sent_count[m[ok]] == 1
     t.add("wire_rtx_kernel_sent_once", int((ww & w.rtx & first_k).sum()))
     t.add("wire_rtx_without_kernel_event", int((ww & w.rtx & ~ok).sum()))
+
+
+def _named_counts(codes: np.ndarray, name: Callable[[int], str]) -> list[tuple[str, int, int]]:
+    """(name, first item, count) of each name the codes give, in the order the items first give it (several codes
+    may give one name)."""
+    if not len(codes):
+        return []
+    u, first, n = np.unique(codes, return_index=True, return_counts=True)
+    got: dict[str, list[int]] = {}
+    for i in np.argsort(first, kind="stable").tolist():
+        nm = name(int(u[i]))
+        if nm in got:
+            got[nm][1] += int(n[i])
+        else:
+            got[nm] = [int(first[i]), int(n[i])]
+    return [(nm, f, c) for nm, (f, c) in got.items()]
+
+
+def _pairs_named(codes: np.ndarray, rows: np.ndarray) -> list[tuple[tuple[str, str], int, int, np.ndarray]]:
+    """For kernel reason * 4 + wire kind codes (at ``rows``): ((reason, wire kind), first row, count, its rows),
+    by name, in the order the rows first give each."""
+    if not len(codes):
+        return []
+    u, inv = np.unique(codes, return_inverse=True)
+    inv = inv.reshape(-1)
+    got: dict[tuple[str, str], list[Any]] = {}
+    for g, code in enumerate(u.tolist()):
+        nm = (RTX_NAMES.get(code // 4, "unknown"), WIRE_KIND[code % 4])
+        r = rows[inv == g]
+        if nm in got:
+            got[nm][0] = min(got[nm][0], int(r[0]))
+            got[nm][1] += len(r)
+            got[nm][2] = np.sort(np.concatenate([got[nm][2], r]))
+        else:
+            got[nm] = [int(r[0]), len(r), r]
+    return sorted(((nm, f, c, r) for nm, (f, c, r) in got.items()), key=lambda x: x[1])
 
 
 def judge_retransmissions(t: Tally, J: Any) -> Check:

@@ -105,3 +105,75 @@ def test_the_c_record_split_equals_the_numpy_reference():
                 x, y = getattr(a, c), getattr(b, c)
                 assert x.dtype == y.dtype and np.array_equal(x, y), (k, c)
     assert len(_split(f.records())[0]["data"]) > 100
+
+
+def _retransmissions_one_by_one(t, k, kw, w, m, ww):
+    """measure_retransmissions as it was, item by item: the reference for the counted version."""
+    from sctpcorr.correlate.checks import RTX_NAMES, WIRE_KIND
+
+    k_rtx = np.flatnonzero(kw & (k.sent_count > 1))
+    for code in k.rtx[k_rtx].tolist():
+        t.add("kernel." + RTX_NAMES.get(code, "unknown"))
+    for i in np.flatnonzero(ww & w.rtx).tolist():
+        t.add("wire." + WIRE_KIND[int(w.kind[i])])
+    t.add("wire.spurious", int((ww & w.rtx & w.spurious).sum()))
+    k_to_w = np.full(len(k), -1, dtype=np.int64)
+    ok = m != -1
+    k_to_w[m[ok]] = np.flatnonzero(ok)
+    for ki in k_rtx.tolist():
+        reason = RTX_NAMES.get(int(k.rtx[ki]), "unknown")
+        wi = int(k_to_w[ki])
+        if wi == -1:
+            t.add("kernel_rtx_not_on_wire")
+            continue
+        if not w.rtx[wi]:
+            t.add("original_not_captured")
+            continue
+        wk = WIRE_KIND[int(w.kind[wi])]
+        t.add(f"pair.{reason}/{wk}")
+        if (reason, wk) in (("fast", "fast"), ("t3", "timeout"), ("t1", "timeout"), ("pmtud", "timeout"),
+                            ("unknown", "unknown")):
+            t.add("matched_same_kind")
+        else:
+            t.add("kind_differs")
+            t.example("kind_differs", [f"TSN {int(k.t[ki]) & 0xFFFFFFFF}: kernel {reason}, wire {wk}"])
+    first_k = np.zeros(len(w), dtype=bool)
+    first_k[ok] = k.sent_count[m[ok]] == 1
+    t.add("wire_rtx_kernel_sent_once", int((ww & w.rtx & first_k).sum()))
+    t.add("wire_rtx_without_kernel_event", int((ww & w.rtx & ~ok).sum()))
+
+
+def test_retransmissions_counted_as_one_by_one():
+    """measure_retransmissions counts by category; the tally (names in first-seen order, counts, examples) must
+    be the one adding item by item gave, window after window."""
+    from types import SimpleNamespace
+
+    from sctpcorr.correlate import checks
+    from sctpcorr.correlate.tables import Table
+
+    rng = np.random.default_rng(4)
+    for trial in range(60):
+        book_new, book_old = checks.Book(), checks.Book()
+        for _window in range(3):
+            nk, nw = int(rng.integers(0, 80)), int(rng.integers(0, 80))
+            k = Table({"t": rng.integers(0, 1 << 33, nk), "ts": np.arange(nk, dtype=np.int64),
+                       "sent_count": rng.integers(1, 4, nk).astype(np.int32),
+                       "rtx": rng.choice([0, 1, 2, 3, 4, 5, 9, -7], nk).astype(np.int8)})
+            w = Table({"ts": np.arange(nw, dtype=np.int64), "rtx": rng.random(nw) < 0.5,
+                       "kind": rng.integers(0, 3, nw).astype(np.int8), "spurious": rng.random(nw) < 0.2})
+            m = np.full(nw, -1, dtype=np.int64)
+            take = rng.permutation(nk)[:min(nk, nw)]
+            m[:len(take)] = take
+            m[rng.random(nw) < 0.2] = -1
+            rng.shuffle(m)
+            kw, ww = rng.random(nk) < 0.8, rng.random(nw) < 0.8
+            asc = SimpleNamespace(id=1, near=[[0], [1]])
+            d = SimpleNamespace(k_tx=k, w_tx={0: w}, w_tx_k={0: m}, asc=asc, side=0, k_rec=0)
+            W = SimpleNamespace(in_win=lambda ts, kw=kw: kw, wire_in_win=lambda r, c, ts, ww=ww: ww,
+                                captures=[SimpleNamespace(name="cap")])
+            checks.measure_retransmissions(W, d, book_new)
+            t = book_old.get("retransmissions", 1, "A>B")
+            _retransmissions_one_by_one(t, k, kw, w, m, ww)
+        a, b = book_new.get("retransmissions", 1, "A>B"), book_old.get("retransmissions", 1, "A>B")
+        assert list(a.n.items()) == list(b.n.items())
+        assert a.ex == b.ex
