@@ -32,6 +32,13 @@
  *   and lengths); rows keep the capture's order.  A GAP or DUP record's "sack" is the row of the last SACK
  *   before it.
  *
+ * end_groups(gid, parts) -> [(key, first_row, rows, ts_min, ts_max, state_min, state_max, netns, lport, vtag)]
+ *   The association ends of a block of kernel events (correlate.kernel.KernelView._from_columns): parts is one
+ *   (ts, netns, lport, my_vtag, state) tuple of int64 columns per event type, the rows of all of them numbered
+ *   one after the other; an end is the key (netns << 48) | (lport << 32) | my_vtag, wrapped to 64 bits as numpy
+ *   computes it.  gid[row]: the row's group, numbered by first appearance; per group its key, first row, rows,
+ *   the extremes of its times and states, and the first row's netns, lport and my_vtag.
+ *
  * dense_ids(out, k0, k1, first) -> number of distinct keys
  *   out[i]: the number of row i's key in order of first appearance (0, 1, ...); k1 may be None; first (None,
  *   or as long as the keys): first[g] is the first row of key number g (only the first n are written).
@@ -689,7 +696,121 @@ done:
 	return ret;
 }
 
+static PyObject *end_groups(PyObject *self, PyObject *args)
+{
+	PyObject *o_gid, *o_parts;
+	if (!PyArg_ParseTuple(args, "OO", &o_gid, &o_parts))
+		return NULL;
+	if (!PyList_Check(o_parts)) {
+		PyErr_SetString(PyExc_TypeError, "_cjoin.end_groups: parts is a list of 5-tuples");
+		return NULL;
+	}
+	Py_ssize_t np_ = PyList_GET_SIZE(o_parts), total = 0, ngid = -1;
+	col gid = {.have = 0};
+	col (*c)[5] = PyMem_RawCalloc((size_t)np_ + 1, sizeof *c);
+	keytab t = {0};
+	int64_t *g_first = NULL, *g_n = NULL, *g_tlo = NULL, *g_thi = NULL, *g_slo = NULL, *g_shi = NULL;
+	PyObject *ret = NULL;
+	if (!c)
+		return PyErr_NoMemory();
+	for (Py_ssize_t i = 0; i < np_; i++) {
+		PyObject *tup = PyList_GET_ITEM(o_parts, i);
+		if (!PyTuple_Check(tup) || PyTuple_GET_SIZE(tup) != 5) {
+			PyErr_SetString(PyExc_TypeError, "_cjoin.end_groups: parts is a list of 5-tuples");
+			goto done;
+		}
+		Py_ssize_t n = -1;
+		for (int j = 0; j < 5; j++)
+			if (get_col(PyTuple_GET_ITEM(tup, j), &c[i][j], &n, 0, "part column"))
+				goto done;
+		total += n;
+	}
+	if (get_col(o_gid, &gid, &ngid, 1, "gid"))
+		goto done;
+	if (ngid != total) {
+		PyErr_SetString(PyExc_ValueError, "_cjoin.end_groups: gid must have a row per event");
+		goto done;
+	}
+	size_t cap = (size_t)total + 1;
+	g_first = PyMem_RawMalloc(cap * 8);
+	g_n = PyMem_RawMalloc(cap * 8);
+	g_tlo = PyMem_RawMalloc(cap * 8);
+	g_thi = PyMem_RawMalloc(cap * 8);
+	g_slo = PyMem_RawMalloc(cap * 8);
+	g_shi = PyMem_RawMalloc(cap * 8);
+	if (!g_first || !g_n || !g_tlo || !g_thi || !g_slo || !g_shi || !kt_init(&t, (size_t)total, 0)) {
+		PyErr_NoMemory();
+		goto done;
+	}
+	int64_t *G = (int64_t *)gid.v.buf;
+	Py_ssize_t row = 0;
+	for (Py_ssize_t i = 0; i < np_; i++) {
+		const int64_t *ts = I64(c[i][0]), *ns = I64(c[i][1]), *lp = I64(c[i][2]), *vt = I64(c[i][3]),
+			      *st = I64(c[i][4]);
+		Py_ssize_t n = c[i][0].v.len / 8;
+		for (Py_ssize_t r = 0; r < n; r++, row++) {
+			int64_t key = (int64_t)(((uint64_t)ns[r] << 48) | ((uint64_t)lp[r] << 32) | (uint64_t)vt[r]);
+			size_t before = t.n;
+			int64_t g = kt_get(&t, key, 0, 1);
+			G[row] = g;
+			if (t.n != before) {
+				g_first[g] = row;
+				g_n[g] = 0;
+				g_tlo[g] = g_thi[g] = ts[r];
+				g_slo[g] = g_shi[g] = st[r];
+			}
+			g_n[g]++;
+			if (ts[r] < g_tlo[g])
+				g_tlo[g] = ts[r];
+			if (ts[r] > g_thi[g])
+				g_thi[g] = ts[r];
+			if (st[r] < g_slo[g])
+				g_slo[g] = st[r];
+			if (st[r] > g_shi[g])
+				g_shi[g] = st[r];
+		}
+	}
+	ret = PyList_New((Py_ssize_t)t.n);
+	for (size_t g = 0; ret && g < t.n; g++) {
+		/* the first row's own netns, lport and my_vtag */
+		int64_t f = g_first[g], ns = 0, lp = 0, vt = 0;
+		for (Py_ssize_t i = 0; i < np_; i++) {
+			Py_ssize_t n = c[i][0].v.len / 8;
+			if (f < n) {
+				ns = I64(c[i][1])[f];
+				lp = I64(c[i][2])[f];
+				vt = I64(c[i][3])[f];
+				break;
+			}
+			f -= n;
+		}
+		PyObject *item = Py_BuildValue("(LLLLLLLLLL)", (long long)t.k0[g], (long long)g_first[g], (long long)g_n[g],
+					       (long long)g_tlo[g], (long long)g_thi[g], (long long)g_slo[g],
+					       (long long)g_shi[g], (long long)ns, (long long)lp, (long long)vt);
+		if (!item) {
+			Py_CLEAR(ret);
+			break;
+		}
+		PyList_SET_ITEM(ret, (Py_ssize_t)g, item);
+	}
+done:
+	for (Py_ssize_t i = 0; i < np_; i++)
+		for (int j = 0; j < 5; j++)
+			rel(&c[i][j]);
+	PyMem_RawFree(c);
+	rel(&gid);
+	kt_free(&t);
+	PyMem_RawFree(g_first);
+	PyMem_RawFree(g_n);
+	PyMem_RawFree(g_tlo);
+	PyMem_RawFree(g_thi);
+	PyMem_RawFree(g_slo);
+	PyMem_RawFree(g_shi);
+	return ret;
+}
+
 static PyMethodDef methods[] = {
+	{"end_groups", end_groups, METH_VARARGS, "end_groups(gid, parts) -> groups: see the module doc."},
 	{"wire_counts", wire_counts, METH_O, "wire_counts(records) -> counts per kind, first and last ts."},
 	{"wire_fill", wire_fill, METH_VARARGS, "wire_fill(records, tables): see the module doc."},
 	{"piece_bounds", piece_bounds, METH_VARARGS,

@@ -603,54 +603,55 @@ class KernelView:
         def cat(f: str) -> np.ndarray:
             return np.concatenate([hdr(t, f) for t in names])
 
-        ts, netns, lport, vtag = cat("ts_ns"), cat("netns"), cat("lport"), cat("my_vtag")
-        key = (netns << 48) | (lport << 32) | vtag
-        order = np.argsort(key, kind="stable")       # stable: time order kept inside each end
-        ks = key[order]
-        starts = np.flatnonzero(np.concatenate([[True], ks[1:] != ks[:-1]]))
-        bounds = np.append(starts, len(ks))
-        state = cat("state")
+        # the ends: one pass in C over the header columns (_cjoin.end_groups), then a few Python steps per end
+        from sctpcorr.correlate import _cjoin
+
+        gid = np.empty(sum(sizes), dtype=np.int64)
+        groups = _cjoin.end_groups(gid, [tuple(np.ascontiguousarray(hdr(t, f), dtype=np.int64) for f in
+                                               ("ts_ns", "netns", "lport", "my_vtag", "state")) for t in names])
         once: dict[str, np.ndarray] = {}
 
-        def col(f: str) -> np.ndarray:      # read for new ends only (after the first block: never)
+        def col(f: str) -> np.ndarray:      # read for new ends, state changes (after the first block: hardly ever)
             if f not in once:
                 once[f] = cat(f)
             return once[f]
 
-        end_of_row = np.full(len(ts), -1, dtype=np.int32)
-        for gi in range(len(starts)):
-            rows = order[bounds[gi]:bounds[gi + 1]]
-            i = int(rows[0])
-            if not vtag[i]:
+        end_of_group = np.full(len(groups), -1, dtype=np.int32)
+        # in the order of their keys (as sorted 64-bit integers); each end's rows in the order they came
+        for g in sorted(range(len(groups)), key=lambda g: groups[g][0]):
+            _key, i, n, t_lo, t_hi, s_lo, s_hi, g_ns, g_lp, g_vt = groups[g]
+            if not g_vt:
                 continue
-            k = (int(netns[i]), int(lport[i]), int(vtag[i]))
-            tsr = ts[rows]
+            k = (g_ns, g_lp, g_vt)
             e = self._ends_by_key.get(k)
             if e is None:
                 e = self._ends_by_key[k] = KEnd(len(self.ends), k[0], k[1], int(col("pport")[i]), k[2], 0,
                                                 f"0x{int(col('asoc')[i]) & 0xFFFFFFFFFFFFFFFF:016x}",
-                                                int(col("assoc_id")[i]),
-                                                int(tsr.min()), int(tsr.max()))
+                                                int(col("assoc_id")[i]), t_lo, t_hi)
                 self.ends.append(e)
-            e.first_ns, e.last_ns = min(e.first_ns, int(tsr.min())), max(e.last_ns, int(tsr.max()))
-            e.events += len(rows)
+            e.first_ns, e.last_ns = min(e.first_ns, t_lo), max(e.last_ns, t_hi)
+            e.events += n
+            rows = None
             if not e.peer_vtag:
+                rows = np.flatnonzero(gid == g)
                 e.peer_vtag = int(col("peer_vtag")[rows].max())
             if not e.assoc_id:
+                rows = np.flatnonzero(gid == g) if rows is None else rows
                 e.assoc_id = int(col("assoc_id")[rows].max())
-            sr = state[rows]
-            if e.states and sr.min() == sr.max() and \
-                    ASSOC_STATES.get(int(sr[0]), str(int(sr[0]))) == e.states[-1][1]:
+            if e.states and s_lo == s_hi and ASSOC_STATES.get(s_lo, str(s_lo)) == e.states[-1][1]:
                 pass                         # no change of state in this block (the usual case): nothing to sort
             elif len(e.states) < 16:         # the first changes are what the host labels read
-                st = sr[np.argsort(tsr, kind="stable")]
+                rows = np.flatnonzero(gid == g) if rows is None else rows
+                tsr = col("ts_ns")[rows]
+                st = col("state")[rows][np.argsort(tsr, kind="stable")]
                 chg = np.flatnonzero(np.concatenate([[True], st[1:] != st[:-1]]))
                 tss = np.sort(tsr)
                 for j in chg[:16].tolist():
                     name = ASSOC_STATES.get(int(st[j]), str(int(st[j])))
                     if not e.states or e.states[-1][1] != name:
                         e.states.append((int(tss[j]), name))
-            end_of_row[rows] = e.id
+            end_of_group[g] = e.id
+        end_of_row = end_of_group[gid]
         ends_by_type, o = {}, 0
         for t, n in zip(names, sizes):
             ends_by_type[t] = end_of_row[o:o + n]

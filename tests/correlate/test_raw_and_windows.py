@@ -226,3 +226,29 @@ def test_rare_events_decoded_by_columns_equal_decode():
         arr = np.frombuffer(b"".join(recs), dtype=_dtype_of(cls))
         assert [list(d.items()) for d in decode_rare(name, arr)] == [list(abi.decode(r).items()) for r in recs]
         assert len(recs) > 200
+
+
+def test_end_groups_number_the_ends_as_numpy_does():
+    """_cjoin.end_groups against the numpy it replaced: groups by (netns << 48) | (lport << 32) | my_vtag
+    (wrapped to 64 bits: netns values above 16 bits collide, as they did), rows in order, extremes per group."""
+    from sctpcorr.correlate import _cjoin
+
+    rng = np.random.default_rng(2)
+    for trial in range(50):
+        parts = []
+        for _t in range(int(rng.integers(1, 4))):
+            n = int(rng.integers(0, 40))
+            parts.append(tuple(np.ascontiguousarray(x, dtype=np.int64) for x in (
+                rng.integers(0, 1 << 40, n), rng.choice([4026531840, 4026532000, 4026597376, 5], n),
+                rng.choice([5000, 36412], n), rng.choice([0, 1, 0xDEADBEEF, 0xFFFFFFFF], n), rng.integers(0, 8, n))))
+        ts, ns, lp, vt, st = (np.concatenate([p[j] for p in parts]) for j in range(5))
+        gid = np.empty(len(ts), dtype=np.int64)
+        groups = _cjoin.end_groups(gid, parts)
+        key = (ns << 48) | (lp << 32) | vt
+        assert sorted(g[0] for g in groups) == np.unique(key).tolist()
+        for g, (k, first, n, tlo, thi, slo, shi, g_ns, g_lp, g_vt) in enumerate(groups):
+            rows = np.flatnonzero(key == k)
+            assert np.array_equal(np.flatnonzero(gid == g), rows)
+            assert (first, n, tlo, thi, slo, shi) == (rows[0], len(rows), ts[rows].min(), ts[rows].max(),
+                                                      st[rows].min(), st[rows].max())
+            assert (g_ns, g_lp, g_vt) == (ns[first], lp[first], vt[first])
