@@ -682,7 +682,7 @@ def flight_series(W: Any, d: Direction) -> dict[str, np.ndarray] | None:
     order = np.argsort(w.ts[new], kind="stable")
     sent_ts, sent_len = w.ts[new][order], w.length[new][order]
     sent_cum = np.concatenate([[0], np.cumsum(sent_len)])
-    rows, _g = d.first_ack(c, w.t[new][order])
+    rows, _g = d.w_first_ack(c, new[order])
     ack_rows = np.where(rows != NONE, rows, np.iinfo(np.int64).max)
     ack_order = np.argsort(ack_rows, kind="stable")
     acked_rows_sorted = ack_rows[ack_order]
@@ -738,13 +738,15 @@ def measure_flight(W: Window, d: Direction, book: Book) -> None:
         t.max("host_queue_diff_max", float(diff[explained].max()))
     # cwnd: the wire's flight against the sum of every transport's latest cwnd (+1 MTU)
     pv = W.kernels[d.k_rec].paths  # type: ignore[index]
-    pe = pv[pv.end == d.k_end]
-    if len(pe):
+    sel = np.flatnonzero(pv.end == d.k_end)            # (only the three columns read, not the whole table)
+    if len(sel):
         cwnd_sum = np.zeros(len(kt), dtype=np.int64)
-        for p in small_unique(pe.path).tolist():
-            q = pe[pe.path == p]
-            idx = np.searchsorted(q.ts, kt, side="right") - 1
-            cwnd_sum += np.where(idx >= 0, q.cwnd[np.maximum(idx, 0)], 0)
+        p_ts, p_path, p_cwnd = pv.ts[sel], pv.path[sel], pv.cwnd[sel]
+        for p in small_unique(p_path).tolist():
+            on = p_path == p
+            q_ts, q_cwnd = p_ts[on], p_cwnd[on]
+            idx = np.searchsorted(q_ts, kt, side="right") - 1
+            cwnd_sum += np.where(idx >= 0, q_cwnd[np.maximum(idx, 0)], 0)
         have = cwnd_sum > 0
         t.add("flight_above_cwnd", int((wire_flight[have] - unrec[have] > cwnd_sum[have] + tol).sum()))
 
@@ -935,7 +937,7 @@ def measure_path_state(W: Window, a: Any, book: Book) -> None:
         data_ack = None
         if dd is not None and c in dd.w_tx and len(dd.w_tx[c]):
             w = dd.w_tx[c]
-            rows, _g = dd.first_ack(c, w.t)
+            rows, _g = dd.w_first_ack(c)
             sk = dd.w_sack[c]
             ack_ts = np.where(rows != NONE, sk.ts[np.maximum(rows, 0)] if len(sk) else 0, np.iinfo(np.int64).max)
             data_ack = (w, np.maximum(w.ts, ack_ts))

@@ -126,7 +126,7 @@ def measure(W: Window, state: State) -> None:
                 s.feed(transit[path == p])
         once = np.flatnonzero(inw & ~ws.rtx)
         once = once[key_counts(ws.t)[once] == 1]             # sent once only (Karn)
-        rows, _g = d.first_ack(cs, ws.t[once])
+        rows, _g = d.w_first_ack(cs, once)
         ok = rows != NONE
         if ok.any():
             order = np.argsort(ws.ts[once][ok], kind="stable")

@@ -192,8 +192,17 @@ class Direction:
     k_sack_out_w: dict[int, np.ndarray] = field(default_factory=dict)
     w_sack_x: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)   # (c, c2): SACK row of c in c2
     hb: dict[str, Any] = field(default_factory=dict)
+    _acks: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
 
     # ---- acks -------------------------------------------------------------------------------------------
+    def w_first_ack(self, cap: int, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``first_ack(cap, w_tx[cap].t[idx])`` (idx None: every row), from one computation for the whole table:
+        the checks, jitter and the flight series each ask for part of it."""
+        got = self._acks.get(cap)
+        if got is None:
+            got = self._acks[cap] = self.first_ack(cap, self.w_tx[cap].t)
+        return got if idx is None else (got[0][idx], got[1][idx])
+
     def first_ack(self, cap: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For unwrapped TSNs ``t``: (row in w_sack[cap] of the first SACK that acked each, by its cumulative ack
         or a gap block, or -1; True where a gap block did it)."""
