@@ -39,6 +39,8 @@
  *   computes it.  gid[row]: the row's group, numbered by first appearance; per group its key, first row, rows,
  *   the extremes of its times and states, and the first row's netns, lport and my_vtag.
  *
+ * wire_ts(records) -> (first ts, smallest, largest, in order): the times of a block of records, in one pass.
+ *
  * dense_ids(out, k0, k1, first) -> number of distinct keys
  *   out[i]: the number of row i's key in order of first appearance (0, 1, ...); k1 may be None; first (None,
  *   or as long as the keys): first[g] is the first row of key number g (only the first n are written).
@@ -584,6 +586,34 @@ static const int COLS[N_KINDS][16] = {
 
 #define MAXC 16
 
+static PyObject *wire_ts(PyObject *self, PyObject *arg)
+{
+	Py_buffer v;
+	size_t n;
+	if (get_records(arg, &v, &n) < 0)
+		return NULL;
+	if (!n) {
+		PyBuffer_Release(&v);
+		return Py_BuildValue("(OOOO)", Py_None, Py_None, Py_None, Py_True);
+	}
+	const wrec *r = v.buf;
+	int64_t lo = r[0].ts_ns, hi = r[0].ts_ns, prev = r[0].ts_ns;
+	int sorted = 1;
+	for (size_t i = 1; i < n; i++) {
+		int64_t t = r[i].ts_ns;
+		if (t < prev)
+			sorted = 0;
+		if (t < lo)
+			lo = t;
+		if (t > hi)
+			hi = t;
+		prev = t;
+	}
+	int64_t first = r[0].ts_ns;
+	PyBuffer_Release(&v);
+	return Py_BuildValue("(LLLO)", (long long)first, (long long)lo, (long long)hi, sorted ? Py_True : Py_False);
+}
+
 static PyObject *wire_fill(PyObject *self, PyObject *args)
 {
 	PyObject *o_recs, *o_tabs;
@@ -812,6 +842,7 @@ done:
 static PyMethodDef methods[] = {
 	{"end_groups", end_groups, METH_VARARGS, "end_groups(gid, parts) -> groups: see the module doc."},
 	{"wire_counts", wire_counts, METH_O, "wire_counts(records) -> counts per kind, first and last ts."},
+	{"wire_ts", wire_ts, METH_O, "wire_ts(records) -> (first ts, smallest, largest, in order)."},
 	{"wire_fill", wire_fill, METH_VARARGS, "wire_fill(records, tables): see the module doc."},
 	{"piece_bounds", piece_bounds, METH_VARARGS,
 	 "piece_bounds(edges, fk, fd, bk, bd) -> [(n_b, n_f, high, low)]: see the module doc."},

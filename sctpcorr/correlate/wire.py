@@ -207,11 +207,12 @@ class RecordBuffer:
         """A block of records (``Analyzer.drain_records()``)."""
         if not recs:
             return
-        ts = self._append(recs)["ts_ns"]
-        if self._sorted and ((self.last_ns is not None and int(ts[0]) < self.last_ns)
-                             or bool((ts[1:] < ts[:-1]).any())):
+        from sctpcorr.correlate import _cjoin
+
+        self._append(recs)
+        first, lo, hi, in_order = _cjoin.wire_ts(recs)     # (one pass, not four strided ones)
+        if self._sorted and ((self.last_ns is not None and first < self.last_ns) or not in_order):
             self._sorted = False        # out of order: windows select with a mask instead of a slice
-        lo, hi = int(ts.min()), int(ts.max())
         self.first_ns = lo if self.first_ns is None else min(self.first_ns, lo)
         self.last_ns = hi if self.last_ns is None else max(self.last_ns, hi)
 

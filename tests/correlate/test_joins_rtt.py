@@ -177,3 +177,21 @@ def test_retransmissions_counted_as_one_by_one():
         a, b = book_new.get("retransmissions", 1, "A>B"), book_old.get("retransmissions", 1, "A>B")
         assert list(a.n.items()) == list(b.n.items())
         assert a.ex == b.ex
+
+
+def test_record_buffer_times_in_one_pass():
+    """RecordBuffer.add reads a block's first, smallest and largest time and whether it is in order with
+    _cjoin.wire_ts: the same as numpy on the ts column."""
+    from sctpcorr.correlate import _cjoin
+    from sctpcorr.wire.records import RECORD_DTYPE
+
+    rng = np.random.default_rng(6)
+    for n in (1, 2, 5, 100):
+        for ordered in (True, False):
+            r = np.zeros(n, dtype=RECORD_DTYPE)
+            ts = rng.integers(-(10**12), 10**18, n)
+            r["ts_ns"] = np.sort(ts) if ordered else ts
+            t = r["ts_ns"]
+            assert _cjoin.wire_ts(r.tobytes()) == (int(t[0]), int(t.min()), int(t.max()),
+                                                   not bool((t[1:] < t[:-1]).any()))
+    assert _cjoin.wire_ts(b"") == (None, None, None, True)
