@@ -112,6 +112,36 @@ class ClockFit:
                 "recorded_error_ns": self.recorded_error_ns, "note": self.note}
 
 
+def quantile_linear(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``np.quantile(x, q)`` (method "linear") of int64 values: the order statistics it interpolates between come
+    from ``_cjoin.order_stats`` (a histogram pass) instead of a partition per quantile, then numpy's own steps
+    (numpy/lib/_function_base_impl.py: _quantile, _get_indexes, _get_gamma, _lerp), so the same float64 values;
+    a test holds it to np.quantile."""
+    from sctpcorr.correlate import _cjoin
+
+    x = _i64(x)
+    n = len(x)
+    virtual = (n - 1) * np.asarray(q, dtype=np.float64)
+    prev = np.floor(virtual)
+    nxt = prev + 1
+    above = virtual >= n - 1
+    prev[above] = -1
+    nxt[above] = -1
+    below = virtual < 0
+    prev[below] = 0
+    nxt[below] = 0
+    prev, nxt = prev.astype(np.intp), nxt.astype(np.intp)
+    ks = np.unique(np.concatenate([prev, nxt]) % n).astype(np.int64)
+    stats = dict(zip(ks.tolist(), _cjoin.order_stats(x, ks)))
+    a = np.array([stats[k % n] for k in prev.tolist()], dtype=np.int64)
+    b = np.array([stats[k % n] for k in nxt.tolist()], dtype=np.int64)
+    gamma = np.asanyarray(virtual - prev)
+    diff_b_a = b - a
+    lerp = np.add(a, diff_b_a * gamma)
+    np.subtract(b, diff_b_a * (1 - gamma), out=lerp, where=gamma >= 0.5, casting="unsafe", dtype=type(lerp.dtype))
+    return lerp
+
+
 def _i64(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.int64)
 
@@ -196,7 +226,7 @@ class Accumulator:
         t_all = np.concatenate([fk, bk])
         if not len(t_all):
             return
-        edges = np.quantile(t_all, np.linspace(0, 1, pieces + 1)) if len(t_all) >= pieces * MIN_WINDOW_PAIRS \
+        edges = quantile_linear(t_all, np.linspace(0, 1, pieces + 1)) if len(t_all) >= pieces * MIN_WINDOW_PAIRS \
             else np.array([t_all.min(), t_all.max()])
         fd, bd = fw - fk, bw - bk
         if edges.dtype == np.float64:

@@ -93,3 +93,25 @@ def test_the_c_piece_bounds_equal_the_numpy_reference():
         got = _cjoin.piece_bounds(edges, fk.astype(np.int64), fd.astype(np.int64), bk.astype(np.int64),
                                   bd.astype(np.int64))
         assert got == _piece_bounds_np(edges, fk, fd, bk, bd)
+
+
+def test_quantile_linear_is_numpy_quantile():
+    """clock.quantile_linear (order statistics from a histogram in C, numpy's interpolation steps) gives
+    np.quantile's float64 values exactly: spread, repeated, sorted, clustered and extreme int64 values."""
+    from sctpcorr.correlate.clock import quantile_linear
+
+    rng = np.random.default_rng(11)
+    q = np.linspace(0, 1, 9)
+    for i in range(600):
+        n = int(rng.integers(1, 300)) if i % 20 else int(rng.integers(1000, 100_000))
+        kind = i % 4
+        if kind == 0:
+            x = rng.integers(-(10**18), 10**18, n)
+        elif kind == 1:
+            x = rng.integers(0, 5, n)
+        elif kind == 2:
+            x = np.sort(rng.integers(5 * 10**11, 6 * 10**12, n))
+        else:
+            x = np.concatenate([rng.integers(10**12, 10**12 + 1000, n // 2), rng.integers(0, 2**62, n - n // 2)])
+        want, got = np.quantile(x, q), quantile_linear(x, q)
+        assert got.dtype == want.dtype and np.array_equal(got, want), i
