@@ -288,11 +288,10 @@ def _tsn_base(asc: Assoc, side: int, kernels: list[KernelView], captures: list[W
 
 def _kernel_tx(kv: KernelView, end: int, base: int) -> Table:
     c = kv.echunks
-    m = (c.end == end) & _is_data(c.type)
-    sel = c[m]
-    return Table({"t": unwrap(sel.value, base), "ts": sel.ts, "jif": sel.jif,
-                  "sent_count": sel.sent_count, "sent_at": sel.sent_at, "rtx": sel.rtx, "path": sel.path,
-                  "length": sel.length - np.where(sel.type == 64, 20, 16)})
+    i = np.flatnonzero((c.end == end) & _is_data(c.type))     # (the columns read, not the whole table)
+    return Table({"t": unwrap(c.value[i], base), "ts": c.ts[i], "jif": c.jif[i],
+                  "sent_count": c.sent_count[i], "sent_at": c.sent_at[i], "rtx": c.rtx[i], "path": c.path[i],
+                  "length": c.length[i] - np.where(c.type[i] == 64, 20, 16)})
 
 
 def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: list[WireView],
@@ -341,9 +340,8 @@ def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: 
     if re_ is not None:
         kv = kernels[re_[0]]
         c = kv.echunks
-        m = (c.end == re_[1]) & ((c.type == SACK_TYPES[0]) | (c.type == SACK_TYPES[1]))
-        sel = c[m]
-        d.k_sack_out = Table({"cum": unwrap(sel.value, d.base), "a_rwnd": sel.a_rwnd, "ts": sel.ts})
+        i = np.flatnonzero((c.end == re_[1]) & ((c.type == SACK_TYPES[0]) | (c.type == SACK_TYPES[1])))
+        d.k_sack_out = Table({"cum": unwrap(c.value[i], d.base), "a_rwnd": c.a_rwnd[i], "ts": c.ts[i]})
     # SACK joins: (cum, a_rwnd, ngap, ndup) + occurrence
     caps = list(d.w_sack)
     if d.k_sack is not None:
