@@ -24,8 +24,9 @@
  *   float64, as numpy compares int64 with float64.
  *
  * wire_counts(records) -> (n_data, n_sack, n_gap, n_dup, n_hb, n_ctrl, first_ts, last_ts)
- * wire_fill(records, tables)
- *   The wire engine's per-chunk records (64 bytes each, sctpcorr.wire.records.RECORD_DTYPE) split into the column
+ * wire_fill(pieces, tables)
+ *   The wire engine's per-chunk records (64 bytes each, sctpcorr.wire.records.RECORD_DTYPE; a list of pieces of
+ *   them, in order: a window's slices of the blocks the engine drained) split into the column
  *   tables of correlate.wire.WireView in one pass (numpy: a stable sort by kind, a gather of the records, then a
  *   strided pass and a conversion per column).  tables: six lists of arrays (data, sacks, gaps, dups, hbs, ctrl),
  *   each array as long as its kind's count, in the order and of the dtypes WireView lists (checked: item sizes
@@ -717,16 +718,30 @@ static PyObject *wire_fill(PyObject *self, PyObject *args)
 	PyObject *o_recs, *o_tabs;
 	if (!PyArg_ParseTuple(args, "OO", &o_recs, &o_tabs))
 		return NULL;
-	Py_buffer v, cv[N_KINDS][MAXC];
+	if (!PyList_Check(o_recs)) {
+		PyErr_SetString(PyExc_TypeError, "_cjoin.wire_fill: records is a list of pieces");
+		return NULL;
+	}
+	Py_ssize_t npc = PyList_GET_SIZE(o_recs);
+	Py_buffer *pv = PyMem_RawCalloc((size_t)npc + 1, sizeof(Py_buffer));
+	size_t *pn = PyMem_RawCalloc((size_t)npc + 1, sizeof(size_t));
+	Py_ssize_t got = 0;
+	Py_buffer cv[N_KINDS][MAXC];
 	int have[N_KINDS][MAXC] = {{0}};
-	size_t n, cnt[N_KINDS] = {0};
+	size_t cnt[N_KINDS] = {0};
 	char *w[N_KINDS][MAXC] = {{0}};
 	PyObject *ret = NULL;
-	if (get_records(o_recs, &v, &n) < 0)
-		return NULL;
-	const wrec *r = v.buf;
-	for (size_t i = 0; i < n; i++)
-		cnt[kind_of(r[i].type)]++;
+	if (!pv || !pn) {
+		PyErr_NoMemory();
+		goto done;
+	}
+	for (; got < npc; got++) {
+		if (get_records(PyList_GET_ITEM(o_recs, got), &pv[got], &pn[got]) < 0)
+			goto done;
+		const wrec *r = pv[got].buf;
+		for (size_t i = 0; i < pn[got]; i++)
+			cnt[kind_of(r[i].type)]++;
+	}
 	if (!PyList_Check(o_tabs) || PyList_GET_SIZE(o_tabs) != N_KINDS) {
 		PyErr_SetString(PyExc_TypeError, "_cjoin.wire_fill: tables is a list of six lists");
 		goto done;
@@ -755,62 +770,65 @@ static PyObject *wire_fill(PyObject *self, PyObject *args)
 	Py_BEGIN_ALLOW_THREADS
 	size_t row[N_KINDS] = {0};
 	int64_t sack_no = -1;
-	for (size_t i = 0; i < n; i++) {
-		const wrec *q = r + i;
-		int k = kind_of(q->type);
-		size_t j = row[k]++;
-		char *const *W = w[k];
-		((int64_t *)W[0])[j] = q->ts_ns;
-		((int64_t *)W[1])[j] = (int64_t)q->frame_no;
-		((int64_t *)W[2])[j] = q->assoc_id;
-		((int8_t *)W[3])[j] = (int8_t)q->dir;
-		((int64_t *)W[4])[j] = q->path;
-		switch (k) {
-		case K_DATA:
-			((uint32_t *)W[5])[j] = q->tsn;
-			((int32_t *)W[6])[j] = (int32_t)(q->c >> 16);
-			((int64_t *)W[7])[j] = q->type == 64 ? (int64_t)(q->x & 0xFFFFFFFFu) : (int64_t)(q->c & 0xFFFF);
-			((int64_t *)W[8])[j] = q->b;
-			((uint32_t *)W[9])[j] = q->a;
-			((uint8_t *)W[10])[j] = (q->note & 0x01) != 0;
-			((int8_t *)W[11])[j] = (int8_t)((q->note >> 1) & 3);
-			((uint8_t *)W[12])[j] = (q->note & 0x08) != 0;
-			((uint8_t *)W[13])[j] = (q->note & 0x10) != 0;
-			((uint8_t *)W[14])[j] = (q->note & 0x20) != 0;
-			break;
-		case K_SACK:
-			sack_no++;
-			((uint32_t *)W[5])[j] = q->tsn;
-			((int64_t *)W[6])[j] = q->a;
-			((int32_t *)W[7])[j] = (int32_t)(q->b >> 16);
-			((int32_t *)W[8])[j] = (int32_t)(q->b & 0xFFFF);
-			((int64_t *)W[9])[j] = q->c;
-			((uint8_t *)W[10])[j] = q->type == 16;
-			break;
-		case K_GAP:
-			((uint32_t *)W[5])[j] = q->tsn;
-			((uint32_t *)W[6])[j] = q->a;
-			((int64_t *)W[7])[j] = sack_no;
-			((uint8_t *)W[8])[j] = (q->note & 0x01) != 0;
-			break;
-		case K_DUP:
-			((uint32_t *)W[5])[j] = q->tsn;
-			((int64_t *)W[6])[j] = sack_no;
-			break;
-		case K_HB:
-			((uint8_t *)W[5])[j] = q->type == 5;
-			((uint8_t *)W[6])[j] = (q->note & 0x01) != 0;
-			((uint64_t *)W[7])[j] = q->x;
-			((int64_t *)W[8])[j] = (int64_t)q->y;
-			((uint32_t *)W[9])[j] = q->a;
-			break;
-		default:
-			((uint8_t *)W[5])[j] = q->type;
-			((uint8_t *)W[6])[j] = q->flags;
-			((uint32_t *)W[7])[j] = q->tsn;
-			((uint32_t *)W[8])[j] = q->a;
-			((uint32_t *)W[9])[j] = q->b;
-			((uint32_t *)W[10])[j] = q->c;
+	for (Py_ssize_t p = 0; p < npc; p++) {
+		const wrec *r = pv[p].buf;
+		for (size_t i = 0; i < pn[p]; i++) {
+			const wrec *q = r + i;
+			int k = kind_of(q->type);
+			size_t j = row[k]++;
+			char *const *W = w[k];
+			((int64_t *)W[0])[j] = q->ts_ns;
+			((int64_t *)W[1])[j] = (int64_t)q->frame_no;
+			((int64_t *)W[2])[j] = q->assoc_id;
+			((int8_t *)W[3])[j] = (int8_t)q->dir;
+			((int64_t *)W[4])[j] = q->path;
+			switch (k) {
+			case K_DATA:
+				((uint32_t *)W[5])[j] = q->tsn;
+				((int32_t *)W[6])[j] = (int32_t)(q->c >> 16);
+				((int64_t *)W[7])[j] = q->type == 64 ? (int64_t)(q->x & 0xFFFFFFFFu) : (int64_t)(q->c & 0xFFFF);
+				((int64_t *)W[8])[j] = q->b;
+				((uint32_t *)W[9])[j] = q->a;
+				((uint8_t *)W[10])[j] = (q->note & 0x01) != 0;
+				((int8_t *)W[11])[j] = (int8_t)((q->note >> 1) & 3);
+				((uint8_t *)W[12])[j] = (q->note & 0x08) != 0;
+				((uint8_t *)W[13])[j] = (q->note & 0x10) != 0;
+				((uint8_t *)W[14])[j] = (q->note & 0x20) != 0;
+				break;
+			case K_SACK:
+				sack_no++;
+				((uint32_t *)W[5])[j] = q->tsn;
+				((int64_t *)W[6])[j] = q->a;
+				((int32_t *)W[7])[j] = (int32_t)(q->b >> 16);
+				((int32_t *)W[8])[j] = (int32_t)(q->b & 0xFFFF);
+				((int64_t *)W[9])[j] = q->c;
+				((uint8_t *)W[10])[j] = q->type == 16;
+				break;
+			case K_GAP:
+				((uint32_t *)W[5])[j] = q->tsn;
+				((uint32_t *)W[6])[j] = q->a;
+				((int64_t *)W[7])[j] = sack_no;
+				((uint8_t *)W[8])[j] = (q->note & 0x01) != 0;
+				break;
+			case K_DUP:
+				((uint32_t *)W[5])[j] = q->tsn;
+				((int64_t *)W[6])[j] = sack_no;
+				break;
+			case K_HB:
+				((uint8_t *)W[5])[j] = q->type == 5;
+				((uint8_t *)W[6])[j] = (q->note & 0x01) != 0;
+				((uint64_t *)W[7])[j] = q->x;
+				((int64_t *)W[8])[j] = (int64_t)q->y;
+				((uint32_t *)W[9])[j] = q->a;
+				break;
+			default:
+				((uint8_t *)W[5])[j] = q->type;
+				((uint8_t *)W[6])[j] = q->flags;
+				((uint32_t *)W[7])[j] = q->tsn;
+				((uint32_t *)W[8])[j] = q->a;
+				((uint32_t *)W[9])[j] = q->b;
+				((uint32_t *)W[10])[j] = q->c;
+			}
 		}
 	}
 	Py_END_ALLOW_THREADS
@@ -820,7 +838,10 @@ done:
 		for (int c = 0; c < MAXC; c++)
 			if (have[k][c])
 				PyBuffer_Release(&cv[k][c]);
-	PyBuffer_Release(&v);
+	for (Py_ssize_t p = 0; p < got; p++)
+		PyBuffer_Release(&pv[p]);
+	PyMem_RawFree(pv);
+	PyMem_RawFree(pn);
 	return ret;
 }
 
@@ -942,7 +963,7 @@ static PyMethodDef methods[] = {
 	{"wire_counts", wire_counts, METH_O, "wire_counts(records) -> counts per kind, first and last ts."},
 	{"wire_ts", wire_ts, METH_O, "wire_ts(records) -> (first ts, smallest, largest, in order)."},
 	{"order_stats", order_stats, METH_VARARGS, "order_stats(x, ks) -> the k-th smallest for each k."},
-	{"wire_fill", wire_fill, METH_VARARGS, "wire_fill(records, tables): see the module doc."},
+	{"wire_fill", wire_fill, METH_VARARGS, "wire_fill(pieces, tables): see the module doc."},
 	{"piece_bounds", piece_bounds, METH_VARARGS,
 	 "piece_bounds(edges, fk, fd, bk, bd) -> [(n_b, n_f, high, low)]: see the module doc."},
 	{"occurrence_match", occurrence_match, METH_VARARGS,

@@ -63,18 +63,26 @@ _OFFSETS = {"ts_ns": 0, "frame_no": 8, "assoc_id": 16, "vtag": 20, "path": 24, "
             "note": 29, "chunk_index": 30, "tsn": 32, "a": 36, "b": 40, "c": 44, "x": 48, "y": 56}
 
 
-def _split(records: np.ndarray) -> tuple[dict[str, Table], int | None, int | None]:
-    """The records as the six tables (see the module doc), and their first and last ts: one pass in C
-    (``_cjoin.wire_fill``; ``_split_np`` is the numpy reference the tests hold it to)."""
+def _split(records: np.ndarray | list[np.ndarray]) -> tuple[dict[str, Table], int | None, int | None]:
+    """The records (one array, or pieces of one in order: ``RecordBuffer.pieces``) as the six tables (see the
+    module doc), and their first and last ts: one pass in C (``_cjoin.wire_fill``; ``_split_np`` is the numpy
+    reference the tests hold it to)."""
     from sctpcorr.correlate import _cjoin
     from sctpcorr.wire.records import RECORD_DTYPE
 
-    if records.dtype != RECORD_DTYPE or {k: v[1] for k, v in RECORD_DTYPE.fields.items()} != _OFFSETS:
-        return _split_np(records)
-    r = np.ascontiguousarray(records)
-    *counts, first, last = _cjoin.wire_counts(r)
+    pieces = records if isinstance(records, list) else [records]
+    if any(p.dtype != RECORD_DTYPE for p in pieces) or \
+            {k: v[1] for k, v in RECORD_DTYPE.fields.items()} != _OFFSETS:
+        return _split_np(np.concatenate(pieces) if isinstance(records, list) else records)
+    pieces = [np.ascontiguousarray(p) for p in pieces if len(p)]
+    counts, first, last = [0] * len(KINDS), None, None
+    for p in pieces:
+        *cs, f, la = _cjoin.wire_counts(p)
+        counts = [a + b for a, b in zip(counts, cs)]
+        first = f if first is None else min(first, f)
+        last = la if last is None else max(last, la)
     cols = {k: [np.empty(n, dtype=dt) for _name, dt in _COMMON + _OWN[k]] for k, n in zip(KINDS, counts)}
-    _cjoin.wire_fill(r, [cols[k] for k in KINDS])
+    _cjoin.wire_fill(pieces, [cols[k] for k in KINDS])
     tabs = {k: Table({name: a for (name, _dt), a in zip(_COMMON + _OWN[k], cols[k])}) for k in KINDS}
     return tabs, first, last
 
@@ -164,8 +172,8 @@ class WireAssoc:
 class WireView:
     """One capture (see the module doc)."""
 
-    def __init__(self, name: str, records: np.ndarray, report: dict[str, Any], host: str | None = None,
-                 meta: dict[str, Any] | None = None):
+    def __init__(self, name: str, records: np.ndarray | list[np.ndarray], report: dict[str, Any],
+                 host: str | None = None, meta: dict[str, Any] | None = None):
         self.name = name
         self.host = host
         self.report = report
@@ -187,78 +195,83 @@ class WireView:
 
 
 class RecordBuffer:
-    """The wire engine's per-chunk records of the windows still open, as they come: appended block by block,
-    selected by time, dropped from the front once no window needs them.  Kept as rows of 64-bit words (numpy
-    copies a structured dtype field by field), grown by doubling.  Used by the file feeds of ``correlate`` and by
-    ``live --probes``."""
+    """The wire engine's per-chunk records of the windows still open, as they come: kept block by block as
+    drained (views of the engine's bytes: no copy), selected by time, dropped from the front once no window needs
+    them.  A window's records are ``pieces(lo, hi)`` (views, which ``WireView`` splits without joining them) or
+    ``records(lo, hi)`` (one array, a copy).  Used by the file feeds of ``correlate`` and by ``live --probes``."""
 
     def __init__(self) -> None:
         from sctpcorr.wire.records import RECORD_DTYPE
 
         self._dtype = RECORD_DTYPE
-        self._w = RECORD_DTYPE.itemsize // 8
-        self._buf = np.empty((0, self._w), dtype=np.uint64)     # records kept: _buf[_start:_n]
-        self._start = self._n = 0
+        self._blocks: list[np.ndarray] = []     # records kept, oldest first
+        self._ends: list[tuple[int, int]] = []  # each block's smallest and largest time
+        self._n = 0
         self.first_ns: int | None = None
         self.last_ns: int | None = None         # the newest record so far
         self._sorted = True
 
     def add(self, recs: bytes) -> None:
-        """A block of records (``Analyzer.drain_records()``)."""
+        """A block of records (``Analyzer.drain_records()``: bytes, which the block keeps a view of)."""
         if not recs:
             return
         from sctpcorr.correlate import _cjoin
 
-        self._append(recs)
         first, lo, hi, in_order = _cjoin.wire_ts(recs)     # (one pass, not four strided ones)
         if self._sorted and ((self.last_ns is not None and first < self.last_ns) or not in_order):
             self._sorted = False        # out of order: windows select with a mask instead of a slice
+        b = np.frombuffer(recs, dtype=self._dtype)
+        self._blocks.append(b)
+        self._ends.append((lo, hi))
+        self._n += len(b)
         self.first_ns = lo if self.first_ns is None else min(self.first_ns, lo)
         self.last_ns = hi if self.last_ns is None else max(self.last_ns, hi)
 
-    def _append(self, recs: bytes) -> np.ndarray:
-        words = np.frombuffer(recs, dtype=np.uint64).reshape(-1, self._w)
-        need = self._n + len(words)
-        if need > len(self._buf):
-            kept = self._buf[self._start:self._n]
-            if need - self._start <= len(self._buf) // 2:          # room at the front: move the kept part there
-                self._buf[:len(kept)] = kept.copy()
+    def __len__(self) -> int:
+        return self._n
+
+    def pieces(self, lo: int | None = None, hi: int | None = None) -> list[np.ndarray]:
+        """The records kept, or those with ``lo <= ts < hi``, as a list of arrays in capture order (slices of the
+        blocks when the records are in time order, as a capture's packets nearly always are)."""
+        if lo is None or hi is None:
+            return list(self._blocks)
+        out = []
+        for b, (b_lo, b_hi) in zip(self._blocks, self._ends):
+            if b_hi < lo or b_lo >= hi:
+                continue
+            ts = b["ts_ns"]
+            if self._sorted:
+                a, z = int(np.searchsorted(ts, lo, side="left")), int(np.searchsorted(ts, hi, side="left"))
+                if z > a:
+                    out.append(b[a:z])
             else:
-                grown = np.empty((max(2 * (need - self._start), 1 << 16), self._w), dtype=np.uint64)
-                grown[:len(kept)] = kept
-                self._buf = grown
-            self._n -= self._start
-            self._start = 0
-            need = self._n + len(words)
-        self._buf[self._n:need] = words
-        out = self._buf[self._n:need].reshape(-1).view(self._dtype)
-        self._n = need
+                m = (ts >= lo) & (ts < hi)
+                if m.any():
+                    out.append(b[m])
         return out
 
-    def __len__(self) -> int:
-        return self._n - self._start
-
     def records(self, lo: int | None = None, hi: int | None = None) -> np.ndarray:
-        """The records kept, or those with ``lo <= ts < hi`` (a slice, not a copy, when they are in time order,
-        as a capture's packets nearly always are)."""
-        r = self._buf[self._start:self._n].reshape(-1).view(self._dtype)
-        if lo is None or hi is None:
-            return r
-        ts = r["ts_ns"]
-        if self._sorted:
-            return r[int(np.searchsorted(ts, lo, side="left")):int(np.searchsorted(ts, hi, side="left"))]
-        return r[(ts >= lo) & (ts < hi)]
+        """``pieces(lo, hi)`` as one array."""
+        p = self.pieces(lo, hi)
+        return np.concatenate(p) if p else np.zeros(0, dtype=self._dtype)
 
     def drop_before(self, t: int) -> None:
-        r = self.records()
-        if not len(r):
-            return
-        if self._sorted:
-            self._start += int(np.searchsorted(r["ts_ns"], t, side="left"))
-        else:
-            keep = self._buf[self._start:self._n][r["ts_ns"] >= t]
-            self._buf[self._start:self._start + len(keep)] = keep
-            self._n = self._start + len(keep)
+        """Forget the records with ts < t."""
+        blocks, ends = [], []
+        for b, (b_lo, b_hi) in zip(self._blocks, self._ends):
+            if b_hi < t:
+                continue                        # (whole blocks: in time order, those at the front)
+            if b_lo < t:
+                ts = b["ts_ns"]
+                b = b[int(np.searchsorted(ts, t, side="left")):] if self._sorted else b[ts >= t]
+                if not len(b):
+                    continue
+                ts = b["ts_ns"]
+                b_lo = int(ts.min())
+            blocks.append(b)
+            ends.append((b_lo, b_hi))
+        self._blocks, self._ends = blocks, ends
+        self._n = sum(len(b) for b in blocks)
 
 
 __all__ += ["RecordBuffer"]

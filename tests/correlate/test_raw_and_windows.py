@@ -184,14 +184,14 @@ def test_mapped_raw_feed_gives_the_blocks_the_reads_give(tmp_path, block):
 
 
 def test_capture_feed_keeps_what_the_windows_need():
-    """The record buffer of a capture read in windows: appended block by block, dropped from the front, moved
-    and grown; what it hands out is always exactly the records of the capture in the range asked for."""
+    """The record buffer of a capture read in windows: kept block by block, dropped from the front (whole
+    blocks, and part of one); what it hands out is always exactly the records of the capture in the range asked
+    for."""
     b = bundle("lossy")
     cap = next(b.glob("client.pcapng*"))
     whole = correlate_io.load_capture(str(cap))
     allts = np.sort(whole.data.ts)
     f = correlate_io.CaptureFeed(str(cap))
-    f.buf._buf = np.empty((64, f.buf._w), dtype=np.uint64)   # tiny: every path of _append is taken
     lo = None
     while f.more():
         r = f.records()
@@ -202,6 +202,42 @@ def test_capture_feed_keeps_what_the_windows_need():
     assert lo is not None
     v = f.view(lo, 1 << 62)
     assert np.array_equal(np.sort(v.data.ts), allts[allts >= lo])
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_record_buffer_pieces_are_the_records_in_range(in_order):
+    """RecordBuffer.pieces / records against a mask on all the records, in time order (slices of the blocks)
+    and not (masks), before and after dropping the front; WireView of the pieces equals WireView of one array."""
+    from sctpcorr.correlate.wire import KINDS, RecordBuffer, WireView
+
+    f = correlate_io.CaptureFeed(str(next(bundle("lossy").glob("client.pcapng*"))))
+    while f.more():
+        pass
+    allr = f.records().copy()
+    step = max(1, len(allr) // 20)
+    blocks = [allr[i:i + step] for i in range(0, len(allr), step)]
+    if not in_order:
+        blocks[3], blocks[7] = blocks[7], blocks[3]
+    rb = RecordBuffer()
+    for blk in blocks:
+        rb.add(blk.tobytes())
+    assert rb._sorted == in_order
+    cat = np.concatenate(blocks)
+    ts = cat["ts_ns"]
+    for cut in (None, int(np.quantile(ts, 0.3))):
+        if cut is not None:
+            rb.drop_before(cut)
+            cat = cat[cat["ts_ns"] >= cut]
+            ts = cat["ts_ns"]
+        assert len(rb) == len(cat)
+        for lo, hi in ((int(ts.min()), int(ts.max()) + 1), (int(np.quantile(ts, 0.4)), int(np.quantile(ts, 0.8)))):
+            want = cat[(ts >= lo) & (ts < hi)]
+            assert np.array_equal(rb.records(lo, hi), want)
+            a, b_ = WireView("x", rb.pieces(lo, hi), {}), WireView("x", want, {})
+            assert (a.first_ns, a.last_ns) == (b_.first_ns, b_.last_ns)
+            for k in KINDS:
+                for c in getattr(a, k).columns:
+                    assert np.array_equal(getattr(getattr(a, k), c), getattr(getattr(b_, k), c)), (k, c)
 
 
 def test_rare_events_decoded_by_columns_equal_decode():
