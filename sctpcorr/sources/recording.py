@@ -24,6 +24,9 @@ from sctpcorr.errors import CorruptCapture, FileUnreadable, InputError
 __all__ = ["RecordingStream", "NotARecording"]
 
 
+_MADV_POPULATE_READ = 22      # linux/mman.h (Python's mmap module does not name it)
+
+
 class NotARecording(InputError):
     """Neither JSONL of sctpcorr probe nor its --raw records."""
 
@@ -119,11 +122,17 @@ class RecordingStream:
 
         size = len(self._mm)
         off = fpos = released = 0
+        populate = hasattr(self._mm, "madvise")
         while True:
             n = max(0, min(max(off + self.block_bytes, fpos + (fpos - off >= self.block_bytes)), size) - fpos)
             fpos += n
             if fpos == off:
                 return
+            if populate:           # the block's pages mapped in one call, not a fault per few pages
+                try:
+                    self._mm.madvise(_MADV_POPULATE_READ, off - off % mmap.PAGESIZE, fpos - off + off % mmap.PAGESIZE)
+                except OSError:    # (before Linux 5.14)
+                    populate = False
             with memoryview(self._mm) as whole, whole[off:fpos] as mv:
                 used = int(consume(mv))
             if n == 0:                            # end of file: whatever is left is a torn record
