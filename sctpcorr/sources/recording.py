@@ -24,9 +24,6 @@ from sctpcorr.errors import CorruptCapture, FileUnreadable, InputError
 __all__ = ["RecordingStream", "NotARecording"]
 
 
-_MADV_POPULATE_READ = 22      # linux/mman.h (Python's mmap module does not name it)
-
-
 class NotARecording(InputError):
     """Neither JSONL of sctpcorr probe nor its --raw records."""
 
@@ -60,7 +57,6 @@ class RecordingStream:
         raw.seek(0)
         self._f: Any = gzip.GzipFile(fileobj=raw, mode="rb") if head == b"\x1f\x8b" else raw
         self._raw = raw
-        self._mm: Any = None
         try:
             first = self._f.peek(8192)
         except (OSError, EOFError, zlib.error) as e:
@@ -74,9 +70,6 @@ class RecordingStream:
             raise NotARecording(path, "not a recording of sctpcorr probe (neither JSONL nor --raw records)")
 
     def close(self) -> None:
-        if self._mm is not None:
-            self._mm.close()
-            self._mm = None
         self._f.close()
         self._raw.close()
 
@@ -95,58 +88,6 @@ class RecordingStream:
     def raw_feed(self, consume: Callable[[memoryview], int]) -> Iterator[None]:
         """Feed whole-record blocks to ``consume(buffer) -> bytes consumed`` (where the last whole record it took
         ends; the rest is carried into the next block), one block per step of the iterator."""
-        if self._f is self._raw:
-            import mmap
-            import os
-            import stat
-
-            try:
-                st = os.fstat(self._raw.fileno())
-                if stat.S_ISREG(st.st_mode) and st.st_size:
-                    self._mm = mmap.mmap(self._raw.fileno(), 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):
-                self._mm = None
-            if self._mm is not None:
-                yield from self._raw_feed_mapped(consume)
-                return
-        yield from self._raw_feed_read(consume)
-
-    def _raw_feed_mapped(self, consume: Callable[[memoryview], int]) -> Iterator[None]:
-        """``raw_feed`` of an uncompressed file, mapped: the consumer reads the page cache in place instead of a
-        copy of it (a 222 MB recording: 0.05 s of copying).  The blocks are the ones the reads give (each starts
-        at the first record not consumed and is ``block_bytes`` long, or what is left of the file), and the end
-        is handled alike: what is left after the last block is offered once more, then counted as torn.  The pages
-        already consumed are let go as it goes (madvise: they stay in the page cache, out of this process's
-        resident memory), so memory stays a block, not the file."""
-        import mmap
-
-        size = len(self._mm)
-        off = fpos = released = 0
-        populate = hasattr(self._mm, "madvise")
-        while True:
-            n = max(0, min(max(off + self.block_bytes, fpos + (fpos - off >= self.block_bytes)), size) - fpos)
-            fpos += n
-            if fpos == off:
-                return
-            if populate:           # the block's pages mapped in one call, not a fault per few pages
-                try:
-                    self._mm.madvise(_MADV_POPULATE_READ, off - off % mmap.PAGESIZE, fpos - off + off % mmap.PAGESIZE)
-                except OSError:    # (before Linux 5.14)
-                    populate = False
-            with memoryview(self._mm) as whole, whole[off:fpos] as mv:
-                used = int(consume(mv))
-            if n == 0:                            # end of file: whatever is left is a torn record
-                if fpos - off - used:
-                    self.bad_records += 1
-                return
-            off += used
-            done = off - off % mmap.PAGESIZE
-            if done > released and hasattr(mmap, "MADV_DONTNEED"):
-                self._mm.madvise(mmap.MADV_DONTNEED, released, done - released)
-                released = done
-            yield
-
-    def _raw_feed_read(self, consume: Callable[[memoryview], int]) -> Iterator[None]:
         buf = bytearray(self.block_bytes)
         have = 0
         while True:

@@ -149,40 +149,6 @@ def test_raw_blocks_sliced_and_torn(monkeypatch):
     assert np.array_equal(whole.rto.ts, torn.rto.ts)
 
 
-@pytest.mark.parametrize("block", [4096, 65536, 300])
-def test_mapped_raw_feed_gives_the_blocks_the_reads_give(tmp_path, block):
-    """A --raw recording on disk is mapped, not read: the consumer must see the same blocks (same bytes, same
-    boundaries, a record longer than a block grown into, the torn tail offered once more then counted)."""
-    from sctpcorr.sources.recording import RecordingStream
-
-    recs = [struct.pack("<I", len(bytes(s))) + bytes(s) for s in
-            (abi.encode_struct(e) for e in _events(bundle("lossy"))) if s is not None]
-    raw = b"".join(recs[:200])
-    for tail in (b"", recs[200][:100]):
-        p = tmp_path / "probe.raw"
-        p.write_bytes(raw + tail)
-        runs = []
-        for mapped in (True, False):
-            st = RecordingStream(str(p), block_bytes=block)
-            seen = []
-
-            def consume(mv, seen=seen):
-                b = bytes(mv)
-                seen.append(b)
-                off = 0
-                while off + 4 <= len(b) and off + 4 + struct.unpack_from("<I", b, off)[0] <= len(b):
-                    off += 4 + struct.unpack_from("<I", b, off)[0]
-                return off
-
-            it = st.raw_feed(consume) if mapped else st._raw_feed_read(consume)
-            steps = sum(1 for _ in it)
-            assert (st._mm is not None) == mapped
-            st.close()
-            runs.append((seen, steps, st.bad_records))
-        assert runs[0] == runs[1]
-        assert runs[0][2] == (1 if tail else 0) and len(runs[0][0]) >= (2 if block < 65536 else 1)
-
-
 def test_capture_feed_keeps_what_the_windows_need():
     """The record buffer of a capture read in windows: kept block by block, dropped from the front (whole
     blocks, and part of one); what it hands out is always exactly the records of the capture in the range asked
