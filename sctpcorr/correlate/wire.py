@@ -239,6 +239,9 @@ class RecordBuffer:
         for b, (b_lo, b_hi) in zip(self._blocks, self._ends):
             if b_hi < lo or b_lo >= hi:
                 continue
+            if b_lo >= lo and b_hi < hi:
+                out.append(b)                   # all of it (most blocks of a window)
+                continue
             ts = b["ts_ns"]
             if self._sorted:
                 a, z = int(np.searchsorted(ts, lo, side="left")), int(np.searchsorted(ts, hi, side="left"))
