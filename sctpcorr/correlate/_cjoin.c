@@ -46,6 +46,11 @@
  *   A histogram of x (2^16 buckets over its range), then a selection inside the few buckets the ks fall in:
  *   three passes, where numpy.partition on a dozen ks makes a pass per k (clock.quantile_linear).
  *
+ * addr_groups(dense, family, addr_a, addr_b, ends) -> ([(family, addr_a, addr_b)], [(end, group)]) or None
+ *   The path addresses of one event type of a block: dense[row] numbers the distinct (family, address bytes)
+ *   by first appearance, the first list gives them, the second the distinct (end, address number) pairs.
+ *   None when one address's bytes came with two families (the caller then numbers them itself).
+ *
  * dense_ids(out, k0, k1, first) -> number of distinct keys
  *   out[i]: the number of row i's key in order of first appearance (0, 1, ...); k1 may be None; first (None,
  *   or as long as the keys): first[g] is the first row of key number g (only the first n are written).
@@ -958,7 +963,73 @@ done:
 	return ret;
 }
 
+static PyObject *addr_groups(PyObject *self, PyObject *args)
+{
+	PyObject *o_dense, *o_fam, *o_a, *o_b, *o_end;
+	if (!PyArg_ParseTuple(args, "OOOOO", &o_dense, &o_fam, &o_a, &o_b, &o_end))
+		return NULL;
+	col dense = {.have = 0}, fam = {.have = 0}, aa = {.have = 0}, ab = {.have = 0}, en = {.have = 0};
+	Py_ssize_t n = -1;
+	keytab t = {0}, tp = {0};
+	int64_t *gfam = NULL;
+	PyObject *ret = NULL, *groups = NULL, *pairs = NULL;
+	if (get_col(o_fam, &fam, &n, 0, "family") || get_col(o_a, &aa, &n, 0, "addr_a") || get_col(o_b, &ab, &n, 0, "addr_b")
+	    || get_col(o_end, &en, &n, 0, "ends") || get_col(o_dense, &dense, &n, 1, "dense"))
+		goto done;
+	if (!kt_init(&t, (size_t)n, 1) || !kt_init(&tp, (size_t)n, 1) || !(gfam = PyMem_RawMalloc(((size_t)n + 1) * 8))) {
+		PyErr_NoMemory();
+		goto done;
+	}
+	const int64_t *F = I64(fam), *A = I64(aa), *B = I64(ab), *E = I64(en);
+	int64_t *D = (int64_t *)dense.v.buf;
+	int conflict = 0;
+	for (Py_ssize_t i = 0; i < n; i++) {
+		size_t before = t.n;
+		int64_t g = kt_get(&t, A[i], B[i], 1);
+		if (t.n != before)
+			gfam[g] = F[i];
+		else if (gfam[g] != F[i])
+			conflict = 1;
+		D[i] = g;
+		kt_get(&tp, E[i], g, 1);
+	}
+	if (conflict) {
+		ret = Py_NewRef(Py_None);
+		goto done;
+	}
+	groups = PyList_New((Py_ssize_t)t.n);
+	pairs = PyList_New((Py_ssize_t)tp.n);
+	if (!groups || !pairs)
+		goto done;
+	for (size_t g = 0; g < t.n; g++) {
+		PyObject *it = Py_BuildValue("(LLL)", (long long)gfam[g], (long long)t.k0[g], (long long)t.k1[g]);
+		if (!it)
+			goto done;
+		PyList_SET_ITEM(groups, (Py_ssize_t)g, it);
+	}
+	for (size_t p = 0; p < tp.n; p++) {
+		PyObject *it = Py_BuildValue("(LL)", (long long)tp.k0[p], (long long)tp.k1[p]);
+		if (!it)
+			goto done;
+		PyList_SET_ITEM(pairs, (Py_ssize_t)p, it);
+	}
+	ret = PyTuple_Pack(2, groups, pairs);
+done:
+	Py_XDECREF(groups);
+	Py_XDECREF(pairs);
+	rel(&dense);
+	rel(&fam);
+	rel(&aa);
+	rel(&ab);
+	rel(&en);
+	kt_free(&t);
+	kt_free(&tp);
+	PyMem_RawFree(gfam);
+	return ret;
+}
+
 static PyMethodDef methods[] = {
+	{"addr_groups", addr_groups, METH_VARARGS, "addr_groups(dense, family, addr_a, addr_b, ends): see the module doc."},
 	{"end_groups", end_groups, METH_VARARGS, "end_groups(gid, parts) -> groups: see the module doc."},
 	{"wire_counts", wire_counts, METH_O, "wire_counts(records) -> counts per kind, first and last ts."},
 	{"wire_ts", wire_ts, METH_O, "wire_ts(records) -> (first ts, smallest, largest, in order)."},

@@ -432,6 +432,19 @@ class KernelView:
             i = self._raw_addr_ids[k] = self._addr(_addr_str(family, a, b))
         return i
 
+    def _group_addr_ids(self, groups: list[tuple[int, int, int]]) -> np.ndarray:
+        """The address id of each distinct (family, addr_a, addr_b) of a block (``_cjoin.addr_groups``), new ones
+        numbered in the order the per-row code of ``_from_columns`` numbers them: IPv4 (or none) by the 32-bit
+        address, ascending, else by (family, addr_a, addr_b)."""
+        if all(b == 0 for _f, _a, b in groups) and all(f in (2, 0) for f, _a, _b in groups):
+            keys = [a & 0xFFFFFFFF if f == 2 else -1 for f, a, _b in groups]
+            by_key = {k: (self._addr_id(2, k, 0) if k >= 0 else -1) for k in sorted(set(keys))}
+            return np.array([by_key[k] for k in keys], dtype=np.int32)
+        ids: dict[int, int] = {}
+        for g in sorted(range(len(groups)), key=lambda g: groups[g]):
+            ids[g] = self._addr_id(*groups[g])
+        return np.array([ids[g] for g in range(len(groups))], dtype=np.int32)
+
     def add_records(self, records: Iterable[dict[str, Any]]) -> None:
         """More decoded records (JSONL), e.g. the next chunk of a recording read as it goes."""
         self._build(records)
@@ -661,6 +674,17 @@ class KernelView:
         for t in cols:
             c = cols[t]
             fam, aa, ab = c["family"], c["addr_a"], c["addr_b"]
+            dense = np.empty(len(fam), dtype=np.int64)
+            got = _cjoin.addr_groups(dense, fam, aa, ab, ends_by_type[t].astype(np.int64))
+            if got is not None:     # the distinct addresses (a handful) found by one C pass, numbered as below
+                groups, pairs = got
+                gid = self._group_addr_ids(groups)
+                path_ids[t] = gid[dense]
+                for eid, g in pairs:
+                    pid = int(gid[g])
+                    if eid >= 0 and 0 <= pid < len(self.addrs):
+                        self.ends[eid].peer_addrs.add(self.addrs[pid])
+                continue
             if not ab.any() and bool(((fam == 2) | (fam == 0)).all()):     # IPv4 (or none): one 32-bit key
                 key = np.where(fam == 2, aa & 0xFFFFFFFF, -1)
                 uk, inv = unique_inverse(key)

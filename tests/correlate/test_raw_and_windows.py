@@ -254,3 +254,45 @@ def test_end_groups_number_the_ends_as_numpy_does():
             assert (first, n, tlo, thi, slo, shi) == (rows[0], len(rows), ts[rows].min(), ts[rows].max(),
                                                       st[rows].min(), st[rows].max())
             assert (g_ns, g_lp, g_vt) == (ns[first], lp[first], vt[first])
+
+
+def test_addresses_numbered_as_row_by_row():
+    """_cjoin.addr_groups + KernelView._group_addr_ids number a block's path addresses (IPv4, IPv6, none) as the
+    numpy code kept for a family conflict does: same ids per row, new addresses in the same order."""
+    from sctpcorr.correlate import _cjoin
+    from sctpcorr.correlate.kernel import KernelView
+
+    def by_rows(kv, fam, aa, ab):          # the numpy numbering (KernelView._from_columns' fallback)
+        if not ab.any() and bool(((fam == 2) | (fam == 0)).all()):
+            key = np.where(fam == 2, aa & 0xFFFFFFFF, -1)
+            uk, inv = np.unique(key, return_inverse=True)
+            ids = np.array([kv._addr_id(2, k, 0) if k >= 0 else -1 for k in uk.tolist()], dtype=np.int32)
+        else:
+            order_ = np.lexsort((ab, aa, fam))
+            new = np.zeros(len(fam), dtype=bool)
+            new[:1] = True
+            for x in (fam, aa, ab):
+                sx = x[order_]
+                new[1:] |= sx[1:] != sx[:-1]
+            firsts = order_[new]
+            ids = np.array([kv._addr_id(int(fam[j]), int(aa[j]), int(ab[j])) for j in firsts.tolist()],
+                           dtype=np.int32)
+            inv = np.empty(len(fam), dtype=np.int64)
+            inv[order_] = np.cumsum(new) - 1
+        return ids[inv.reshape(-1)]
+
+    rng = np.random.default_rng(12)
+    v4 = [(2, int.from_bytes(bytes([198, 18, i, 1]), "little"), 0) for i in range(1, 5)] + [(0, 0, 0)]
+    v6 = [(10, int(rng.integers(0, 1 << 62)) * (1 if i % 2 else -1), int(rng.integers(0, 1 << 62))) for i in range(4)]
+    for trial in range(40):
+        pool = v4 if trial % 2 else v4 + v6
+        pick = rng.integers(0, len(pool), int(rng.integers(1, 200)))
+        fam, aa, ab = (np.array([pool[i][j] for i in pick], dtype=np.int64) for j in range(3))
+        a, b = KernelView(), KernelView()
+        dense = np.empty(len(fam), dtype=np.int64)
+        groups, pairs = _cjoin.addr_groups(dense, fam, aa, ab, np.zeros(len(fam), dtype=np.int64))
+        got = a._group_addr_ids(groups)[dense]
+        assert np.array_equal(got, by_rows(b, fam, aa, ab)) and a.addrs == b.addrs
+        assert sorted(pairs) == sorted({(0, int(g)) for g in dense})
+    dense = np.empty(2, dtype=np.int64)            # one address's bytes under two families: left to numpy
+    assert _cjoin.addr_groups(dense, np.array([2, 0]), np.array([5, 5]), np.array([0, 0]), np.zeros(2, np.int64)) is None
