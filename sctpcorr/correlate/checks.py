@@ -1264,6 +1264,13 @@ def check_clock(J: Any) -> list[Check]:
     return out
 
 
+def _median_or_none(v: np.ndarray) -> float | None:
+    """The median of the values that are not NaN (None: none): np.nanmedian of a 1-D array, which is np.median of
+    its values without the NaNs, without its all-NaN warning and extra passes."""
+    v = v[~np.isnan(v)]
+    return float(np.median(v)) if len(v) else None
+
+
 def rtt_summary(samples: Any, aid: int) -> dict[str, Any]:
     """Per sender and path: kernel samples, median parts of the decomposition, last SRTT/RTO (from the run's
     ``rtt.SampleStore``)."""
@@ -1281,8 +1288,7 @@ def rtt_summary(samples: Any, aid: int) -> dict[str, Any]:
         for pid in sorted(set(paths.tolist()), key=lambda p: samples.paths[p] or "?"):
             m = paths == pid
             idx = sel[m]
-            med = {k: (None if np.all(np.isnan(v[m])) else float(np.nanmedian(v[m]))) for k, v in parts.items()
-                   if k != "stamp_jiffies"}
+            med = {k: _median_or_none(v[m]) for k, v in parts.items() if k != "stamp_jiffies"}
             per[samples.paths[pid] or "?"] = {
                 "samples": int(m.sum()), "data": int((c["hb"][idx] == 0).sum()), "heartbeat": int(c["hb"][idx].sum()),
                 "kernel_rtt_median_ns": float(np.median(c["rtt_ns"][idx])), "srtt_ns": int(c["srtt_ns"][idx[-1]]),
