@@ -51,6 +51,8 @@
  *   by first appearance, the first list gives them, the second the distinct (end, address number) pairs.
  *   None when one address's bytes came with two families (the caller then numbers them itself).
  *
+ * is_sorted(x) -> whether the int64 values never decrease (one pass, no temporary array)
+ *
  * dense_ids(out, k0, k1, first) -> number of distinct keys
  *   out[i]: the number of row i's key in order of first appearance (0, 1, ...); k1 may be None; first (None,
  *   or as long as the keys): first[g] is the first row of key number g (only the first n are written).
@@ -1028,7 +1030,22 @@ done:
 	return ret;
 }
 
+static PyObject *is_sorted(PyObject *self, PyObject *arg)
+{
+	col x = {.have = 0};
+	Py_ssize_t n = -1;
+	if (get_col(arg, &x, &n, 0, "x"))
+		return NULL;
+	const int64_t *X = I64(x);
+	int ok = 1;
+	for (Py_ssize_t i = 1; i < n && ok; i++)
+		ok = X[i] >= X[i - 1];
+	rel(&x);
+	return PyBool_FromLong(ok);
+}
+
 static PyMethodDef methods[] = {
+	{"is_sorted", is_sorted, METH_O, "is_sorted(x) -> whether x never decreases."},
 	{"addr_groups", addr_groups, METH_VARARGS, "addr_groups(dense, family, addr_a, addr_b, ends): see the module doc."},
 	{"end_groups", end_groups, METH_VARARGS, "end_groups(gid, parts) -> groups: see the module doc."},
 	{"wire_counts", wire_counts, METH_O, "wire_counts(records) -> counts per kind, first and last ts."},

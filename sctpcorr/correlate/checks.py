@@ -39,7 +39,7 @@ import numpy as np
 
 from sctpcorr.correlate.joins import NONE, Direction
 from sctpcorr.correlate.model import AGREE, DISAGREE, EXPLAINED, NOT_CHECKABLE, Check
-from sctpcorr.correlate.tables import small_unique
+from sctpcorr.correlate.tables import in_order, small_unique
 
 if TYPE_CHECKING:
     from sctpcorr.correlate.core import Window
@@ -918,7 +918,7 @@ def _state_events(W: Window, a: Any, side: int, book: Book, check: str, count: s
 
 def _sort(x: np.ndarray) -> np.ndarray:
     """``np.sort(x)``, without the sort when x already is (capture times nearly always are)."""
-    return x if len(x) < 2 or bool((x[1:] >= x[:-1]).all()) else np.sort(x)
+    return x if in_order(x) else np.sort(x)
 
 
 def measure_path_state(W: Window, a: Any, book: Book) -> None:

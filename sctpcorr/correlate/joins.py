@@ -32,7 +32,7 @@ import numpy as np
 
 from sctpcorr.correlate.assoc import Assoc
 from sctpcorr.correlate.kernel import DATA_TYPES, SACK_TYPES, KernelView
-from sctpcorr.correlate.tables import Table
+from sctpcorr.correlate.tables import Table, in_order
 from sctpcorr.correlate.wire import WireView
 
 __all__ = ["Direction", "build_direction", "unwrap", "occurrence_match", "match_keys"]
@@ -124,7 +124,7 @@ def _occurrence_match_np(ids_a: np.ndarray, ts_a: np.ndarray, ids_b: np.ndarray,
 def _time_order(ts: np.ndarray) -> np.ndarray | None:
     """The rows in time order (stable: equal times keep their row order), or None when they already are."""
     ts = np.asarray(ts)
-    if len(ts) < 2 or bool((ts[1:] >= ts[:-1]).all()):
+    if in_order(ts):
         return None
     return np.argsort(ts, kind="stable").astype(np.int64, copy=False)
 

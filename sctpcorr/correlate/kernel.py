@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from sctpcorr.correlate.tables import Rows, Table, small_unique, unique_inverse
+from sctpcorr.correlate.tables import Rows, Table, in_order, small_unique, unique_inverse
 from sctpcorr.kernel.abi import CHUNK_TYPES, PATH_STATES, RTX_REASONS
 
 __all__ = ["KEnd", "KernelView", "RTX_CODE", "CHUNK_CODE", "PATH_STATE_CODE"]
@@ -279,7 +279,7 @@ class KernelView:
             t = Table.concat(parts) if parts else Table.empty(self._SCHEMAS[name])
             if win is not None and len(t):
                 ts = t.ts
-                if bool((ts[1:] >= ts[:-1]).all()):    # in time order (nearly always): a slice, no copy
+                if in_order(ts):                       # in time order (nearly always): a slice, no copy
                     t = t[int(np.searchsorted(ts, win[0], side="left")):int(np.searchsorted(ts, win[1], side="left"))]
                 else:
                     t = t[(ts >= win[0]) & (ts < win[1])]

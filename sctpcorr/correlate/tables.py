@@ -166,4 +166,13 @@ def small_unique(x: np.ndarray) -> np.ndarray:
     return np.unique(x)
 
 
-__all__ += ["lookup", "unique_inverse", "key_counts", "distinct", "small_unique"]
+def in_order(x: np.ndarray) -> bool:
+    """``bool((x[1:] >= x[:-1]).all())``: one pass in C for int64 columns (times), no temporary array."""
+    if x.dtype == np.int64 and x.flags.c_contiguous:
+        from sctpcorr.correlate import _cjoin
+
+        return bool(_cjoin.is_sorted(x))
+    return len(x) < 2 or bool((x[1:] >= x[:-1]).all())
+
+
+__all__ += ["lookup", "unique_inverse", "key_counts", "distinct", "small_unique", "in_order"]
