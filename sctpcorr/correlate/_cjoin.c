@@ -421,6 +421,49 @@ static int64_t kth(int64_t *x, size_t n, size_t k)
 	return x[k];
 }
 
+/* The k-th smallest (largest: 0) or the k-th largest (largest: 1) of x[0..n), for a small k: one pass keeping
+ * the k + 1 most extreme values in a heap (most values are rejected by one comparison with its top); the same
+ * value kth() selects. */
+#define SMALL_K 512
+static int64_t extreme_k(const int64_t *x, size_t n, size_t k, int largest)
+{
+	int64_t h[SMALL_K + 1];
+	size_t m = 0;
+	/* a heap whose top is the least extreme kept: the largest of the smallest, or the smallest of the largest */
+#define WORSE(a, b) (largest ? (a) < (b) : (a) > (b))
+	for (size_t i = 0; i < n; i++) {
+		int64_t v = x[i];
+		if (m < k + 1) {
+			size_t c = m++;
+			h[c] = v;
+			while (c && WORSE(h[c], h[(c - 1) / 2])) {
+				int64_t t = h[c];
+				h[c] = h[(c - 1) / 2];
+				h[(c - 1) / 2] = t;
+				c = (c - 1) / 2;
+			}
+		} else if (WORSE(h[0], v)) {
+			size_t c = 0;
+			h[0] = v;
+			for (;;) {
+				size_t l = 2 * c + 1, r = l + 1, w = c;
+				if (l < m && WORSE(h[l], h[w]))
+					w = l;
+				if (r < m && WORSE(h[r], h[w]))
+					w = r;
+				if (w == c)
+					break;
+				int64_t t = h[c];
+				h[c] = h[w];
+				h[w] = t;
+				c = w;
+			}
+		}
+	}
+#undef WORSE
+	return h[0];
+}
+
 static size_t trim(size_t n)
 {
 	size_t k = (size_t)((double)n * 0.001);       /* clock.QUANTILE, MIN_TRIM */
@@ -498,8 +541,11 @@ static PyObject *piece_bounds(PyObject *self, PyObject *args)
 	for (size_t i = 0; ret && i < np_; i++) {
 		size_t n_f = cnt[2 * i], n_b = cnt[2 * i + 1];
 		int64_t *vf = buf + at[2 * i] - n_f, *vb = buf + at[2 * i + 1] - n_b;
-		PyObject *hi = n_b ? PyLong_FromLongLong(kth(vb, n_b, n_b - 1 - trim(n_b))) : Py_NewRef(Py_None);
-		PyObject *lo = n_f ? PyLong_FromLongLong(kth(vf, n_f, trim(n_f))) : Py_NewRef(Py_None);
+		size_t tb = n_b ? trim(n_b) : 0, tf = n_f ? trim(n_f) : 0;
+		PyObject *hi = !n_b ? Py_NewRef(Py_None) : PyLong_FromLongLong(
+			tb < SMALL_K ? extreme_k(vb, n_b, tb, 1) : kth(vb, n_b, n_b - 1 - tb));
+		PyObject *lo = !n_f ? Py_NewRef(Py_None) : PyLong_FromLongLong(
+			tf < SMALL_K ? extreme_k(vf, n_f, tf, 0) : kth(vf, n_f, tf));
 		PyObject *item = (hi && lo) ? Py_BuildValue("(nnNN)", (Py_ssize_t)n_b, (Py_ssize_t)n_f, hi, lo) : NULL;
 		if (!item) {
 			Py_XDECREF(hi);

@@ -79,8 +79,10 @@ def test_the_c_piece_bounds_equal_the_numpy_reference():
     from sctpcorr.correlate.clock import DRIFT_WINDOWS, _piece_bounds_np
 
     rng = np.random.default_rng(3)
-    for trial in range(300):
+    for trial in range(303):
         nf, nb = int(rng.integers(0, 400)), int(rng.integers(0, 400))
+        if trial >= 300:                  # trims of tens (a heap of the extremes) and of hundreds (quickselect)
+            nf, nb = (50_000, 80_000) if trial == 300 else (4_500_000, 120) if trial == 301 else (3, 4_400_000)
         if not nf + nb:
             continue
         span = int(rng.choice([5, 1000, 10**12]))
