@@ -1,5 +1,6 @@
 """Build the C extensions (the wire engine sctpcorr.wire._engine, the BPF ring reader sctpcorr.kernel._ringbuf,
-the libpcap capture sctpcorr.sources._livecap, the telecom layer's sctpcorr.telecom._fast);
+the libpcap capture sctpcorr.sources._livecap, the telecom layer's sctpcorr.telecom._fast, the correlator's joins
+sctpcorr.correlate._cjoin);
 everything else is declared in pyproject.toml."""
 from glob import glob
 
@@ -22,6 +23,11 @@ setup(
         Extension(
             "sctpcorr.telecom._fast",
             sources=["sctpcorr/telecom/_fast/fast.c"],
+            extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+        ),
+        Extension(
+            "sctpcorr.correlate._cjoin",
+            sources=["sctpcorr/correlate/_cjoin.c"],
             extra_compile_args=["-O2", "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
         ),
         Extension(

@@ -8,8 +8,9 @@ memory.
 * **Input**: ``bench/out/corr-1m`` (1,000,000+ packets in two captures, ~900k kernel events as ``--raw``
   records), ``corr-500k`` and ``corr-250k`` (half and a quarter of it), built by
   ``bench/build_correlate_corpus.py`` from the committed lab bundle ``pcaps/lab/bulk`` when missing (~15 s each).
-* **Peers, each in its own process pinned to one core** (``taskset -c 0``; the launcher of ``bench/run.py``
-  reads that child's own wall time, CPU time and peak RSS):
+* **Peers, each in its own process pinned to one core** (``taskset -c 0``, or the core ``--cpu`` /
+  ``SCTPCORR_BENCH_CPU`` names; the launcher of ``bench/run.py`` reads that child's own wall time, CPU time and
+  peak RSS):
 
   - ``pcap client`` / ``pcap server``: ``sctpcorr pcap --json F`` on each capture (the wire analysis alone);
     their sum is what the correlator is compared with (it analyses both captures too);
@@ -26,8 +27,9 @@ memory.
   (median(pcap client) + median(pcap server)); the PASS/FAIL line is a measurement printed for people, not a
   test.
 
-Usage: ``.venv/bin/python bench/correlate.py [--repeat N] [--cpu 0|none] [--quick]``; writes
-``bench/out/correlate-results.json``.
+Usage: ``.venv/bin/python bench/correlate.py [--repeat N] [--cpu 0|none] [--quick] [--corpus DIR]``; writes
+``bench/out/correlate-results.json``.  ``--corpus DIR``: read (or build) the corr-* bundles there instead of
+bench/out (another checkout's, say, with ``PYTHONPATH`` naming the checkout whose sctpcorr is measured).
 """
 from __future__ import annotations
 
@@ -52,8 +54,8 @@ SCTPCORR = os.path.join(VENV_BIN, "sctpcorr")
 TARGET_RATIO = 2.0
 
 
-def ensure_bundle(packets: int, name: str) -> dict:
-    d = os.path.join(OUT, name)
+def ensure_bundle(packets: int, name: str, corpus: str = OUT) -> dict:
+    d = os.path.join(corpus, name)
     man = os.path.join(d, "manifest.json")
     if not os.path.exists(man):
         print(f"building {d} ({packets} packets) ...", flush=True)
@@ -66,17 +68,21 @@ def ensure_bundle(packets: int, name: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeat", type=int, default=3, help="rounds (every peer once per round)")
-    ap.add_argument("--cpu", default="0", help="core to pin to, or 'none'")
+    ap.add_argument("--cpu", default=os.environ.get("SCTPCORR_BENCH_CPU", "0"),
+                    help="core to pin to, or 'none' (default: $SCTPCORR_BENCH_CPU, else 0)")
+    ap.add_argument("--corpus", default=OUT, help="where the corr-* bundles are (built there when missing)")
     ap.add_argument("--quick", action="store_true", help="100k/25k packets instead of 1M/250k")
     args = ap.parse_args(argv)
     os.makedirs(OUT, exist_ok=True)
     big, half, small = (100_000, 50_000, 25_000) if args.quick else (1_000_000, 500_000, 250_000)
     nb, nh, ns = ("corr-100k", "corr-50k", "corr-25k") if args.quick else ("corr-1m", "corr-500k", "corr-250k")
-    mb = ensure_bundle(big, nb)
-    ensure_bundle(half, nh)
-    ensure_bundle(small, ns)
-    db, dh, ds = (os.path.join(OUT, n) for n in (nb, nh, ns))
+    mb = ensure_bundle(big, nb, args.corpus)
+    ensure_bundle(half, nh, args.corpus)
+    ensure_bundle(small, ns, args.corpus)
+    db, dh, ds = (os.path.join(args.corpus, n) for n in (nb, nh, ns))
     pin = [] if args.cpu == "none" or not shutil.which("taskset") else ["taskset", "-c", args.cpu]
+    code = subprocess.run([os.path.join(VENV_BIN, "python"), "-c", "import sctpcorr; print(sctpcorr.__file__)"],
+                          capture_output=True, text=True).stdout.strip()     # which checkout runs (PYTHONPATH)
     compile_bytecode()
     for f in os.listdir(db):     # the page cache, as for every peer
         p = os.path.join(db, f)
@@ -116,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     bench = mb.get("bench") or {}
     print()
     print(f"machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"pinned: {' '.join(pin) or 'no'}; medians of {args.repeat} rounds")
+          f"pinned: {' '.join(pin) or 'no'}; medians of {args.repeat} rounds; {code}")
     print(f"input: {nb}: {bench.get('wire_packets')} wire packets in 2 captures, {bench.get('kernel_records')} "
           f"kernel events (--raw); {nh}, {ns}: a half, a quarter")
     print(f"{'peer':20} {'wall s':>8} {'cpu s':>8} {'peak MB':>8}")
@@ -131,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"validate: {'PASS (exit 0) every round' if validate_ok else 'did not pass: see ' + OUT}")
     res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                       "pinned": " ".join(pin) or None},
+                       "pinned": " ".join(pin) or None, "sctpcorr": code},
            "input": {"big": nb, "half": nh, "small": ns, "bench": bench}, "runs": runs,
            "wire_s": wire, "correlate_s": corr, "ratio_wall": ratio, "ratio_cpu": ratio_cpu,
            "rss_big_mb": rss_big, "rss_half_mb": rss_half, "rss_small_mb": rss_small, "validate_pass": validate_ok}

@@ -163,7 +163,7 @@ class CaptureFeed:
         m.update(format=self.info.get("format"), path=self.path)
         if self.info.get("truncated_bytes"):
             m["truncated_bytes"] = self.info["truncated_bytes"]
-        return WireView(self.name, self.records(lo, hi), self.analyzer.report(), host=self.host, meta=m)
+        return WireView(self.name, self.buf.pieces(lo, hi), self.analyzer.report(), host=self.host, meta=m)
 
     def final_view(self) -> WireView:
         """What the run's summary needs once every window is done: the report and the capture's time span."""

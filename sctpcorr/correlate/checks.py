@@ -39,6 +39,7 @@ import numpy as np
 
 from sctpcorr.correlate.joins import NONE, Direction
 from sctpcorr.correlate.model import AGREE, DISAGREE, EXPLAINED, NOT_CHECKABLE, Check
+from sctpcorr.correlate.tables import in_order, small_unique
 
 if TYPE_CHECKING:
     from sctpcorr.correlate.core import Window
@@ -106,8 +107,11 @@ class Sketch:
 
     def _hist_add(self, v: np.ndarray) -> None:
         assert self.hist is not None
-        b, c = np.unique(self._bin(v), return_counts=True)
-        for k, n in zip(b.tolist(), c.tolist()):
+        bins = self._bin(v)
+        lo = int(bins.min())
+        c = np.bincount(bins - lo)               # (np.unique with counts, without its sort: bins are few)
+        b = np.flatnonzero(c)
+        for k, n in zip((b + lo).tolist(), c[b].tolist()):
             self.hist[k] = self.hist.get(k, 0) + n
 
     def quantile(self, q: float) -> float | None:
@@ -322,8 +326,8 @@ def measure_retransmissions(W: Window, d: Direction, book: Book) -> None:
     k = d.k_tx
     kw = W.in_win(k.ts)
     k_rtx = np.flatnonzero(kw & (k.sent_count > 1))
-    for code in k.rtx[k_rtx].tolist():
-        t.add("kernel." + RTX_NAMES.get(code, "unknown"))
+    for name, _first, n in _named_counts(k.rtx[k_rtx], lambda code: "kernel." + RTX_NAMES.get(code, "unknown")):
+        t.add(name, n)
     c = _near(d)
     if c is None:
         t.info["no_near"] = True
@@ -331,33 +335,82 @@ def measure_retransmissions(W: Window, d: Direction, book: Book) -> None:
     t.info["capture"] = W.captures[c].name
     w, m = d.w_tx[c], d.w_tx_k[c]
     ww = W.wire_in_win(d.k_rec, c, w.ts)
-    for i in np.flatnonzero(ww & w.rtx).tolist():
-        t.add("wire." + WIRE_KIND[int(w.kind[i])])
+    for name, _first, n in _named_counts(w.kind[ww & w.rtx], lambda code: "wire." + WIRE_KIND[code]):
+        t.add(name, n)
     t.add("wire.spurious", int((ww & w.rtx & w.spurious).sum()))
     k_to_w = np.full(len(k), NONE, dtype=np.int64)
     ok = m != NONE
     k_to_w[m[ok]] = np.flatnonzero(ok)
-    for ki in k_rtx.tolist():
-        reason = RTX_NAMES.get(int(k.rtx[ki]), "unknown")
-        wi = int(k_to_w[ki])
-        if wi == NONE:
-            t.add("kernel_rtx_not_on_wire")
-            continue
-        if not w.rtx[wi]:
-            t.add("original_not_captured")
-            continue
-        wk = WIRE_KIND[int(w.kind[wi])]
-        t.add(f"pair.{reason}/{wk}")
+    # each kernel retransmission: not on the wire, its original not captured, or a pair of kinds (then the same
+    # kind or not); the counts are added in the order the items first give each name, as one by one
+    wi = k_to_w[k_rtx]
+    on = wi != NONE
+    w_rtx = np.zeros(len(wi), dtype=bool)
+    w_rtx[on] = w.rtx[wi[on]]
+    paired = on & w_rtx
+    codes = np.full(len(wi), -1, dtype=np.int64)
+    codes[paired] = k.rtx[k_rtx[paired]].astype(np.int64) * 4 + w.kind[wi[paired]].astype(np.int64)
+    adds: list[tuple[int, int, str, int]] = []        # (first item, its place in the item's adds, name, count)
+    for mask, name in ((~on, "kernel_rtx_not_on_wire"), (on & ~w_rtx, "original_not_captured")):
+        idx = np.flatnonzero(mask)
+        if len(idx):
+            adds.append((int(idx[0]), 0, name, len(idx)))
+    same = np.zeros(len(wi), dtype=bool)
+    for (reason, wk), first, n, rows in _pairs_named(codes[paired], np.flatnonzero(paired)):
+        adds.append((first, 0, f"pair.{reason}/{wk}", n))
         if (reason, wk) in (("fast", "fast"), ("t3", "timeout"), ("t1", "timeout"), ("pmtud", "timeout"),
                             ("unknown", "unknown")):
-            t.add("matched_same_kind")
-        else:
-            t.add("kind_differs")
-            t.example("kind_differs", [f"TSN {int(k.t[ki]) & 0xFFFFFFFF}: kernel {reason}, wire {wk}"])
+            same[rows] = True
+    for mask, name in ((paired & same, "matched_same_kind"), (paired & ~same, "kind_differs")):
+        idx = np.flatnonzero(mask)
+        if len(idx):
+            adds.append((int(idx[0]), 1, name, len(idx)))
+    for _first, _place, name, n in sorted(adds):
+        t.add(name, n)
+    for ki in k_rtx[paired & ~same][:EXAMPLES].tolist():
+        reason = RTX_NAMES.get(int(k.rtx[ki]), "unknown")
+        wk = WIRE_KIND[int(w.kind[int(k_to_w[ki])])]
+        t.example("kind_differs", [f"TSN {int(k.t[ki]) & 0xFFFFFFFF}: kernel {reason}, wire {wk}"])
     first_k = np.zeros(len(w), dtype=bool)
     first_k[ok] = k.sent_count[m[ok]] == 1
     t.add("wire_rtx_kernel_sent_once", int((ww & w.rtx & first_k).sum()))
     t.add("wire_rtx_without_kernel_event", int((ww & w.rtx & ~ok).sum()))
+
+
+def _named_counts(codes: np.ndarray, name: Callable[[int], str]) -> list[tuple[str, int, int]]:
+    """(name, first item, count) of each name the codes give, in the order the items first give it (several codes
+    may give one name)."""
+    if not len(codes):
+        return []
+    u, first, n = np.unique(codes, return_index=True, return_counts=True)
+    got: dict[str, list[int]] = {}
+    for i in np.argsort(first, kind="stable").tolist():
+        nm = name(int(u[i]))
+        if nm in got:
+            got[nm][1] += int(n[i])
+        else:
+            got[nm] = [int(first[i]), int(n[i])]
+    return [(nm, f, c) for nm, (f, c) in got.items()]
+
+
+def _pairs_named(codes: np.ndarray, rows: np.ndarray) -> list[tuple[tuple[str, str], int, int, np.ndarray]]:
+    """For kernel reason * 4 + wire kind codes (at ``rows``): ((reason, wire kind), first row, count, its rows),
+    by name, in the order the rows first give each."""
+    if not len(codes):
+        return []
+    u, inv = np.unique(codes, return_inverse=True)
+    inv = inv.reshape(-1)
+    got: dict[tuple[str, str], list[Any]] = {}
+    for g, code in enumerate(u.tolist()):
+        nm = (RTX_NAMES.get(code // 4, "unknown"), WIRE_KIND[code % 4])
+        r = rows[inv == g]
+        if nm in got:
+            got[nm][0] = min(got[nm][0], int(r[0]))
+            got[nm][1] += len(r)
+            got[nm][2] = np.sort(np.concatenate([got[nm][2], r]))
+        else:
+            got[nm] = [int(r[0]), len(r), r]
+    return sorted(((nm, f, c, r) for nm, (f, c, r) in got.items()), key=lambda x: x[1])
 
 
 def judge_retransmissions(t: Tally, J: Any) -> Check:
@@ -629,7 +682,7 @@ def flight_series(W: Any, d: Direction) -> dict[str, np.ndarray] | None:
     order = np.argsort(w.ts[new], kind="stable")
     sent_ts, sent_len = w.ts[new][order], w.length[new][order]
     sent_cum = np.concatenate([[0], np.cumsum(sent_len)])
-    rows, _g = d.first_ack(c, w.t[new][order])
+    rows, _g = d.w_first_ack(c, new[order])
     ack_rows = np.where(rows != NONE, rows, np.iinfo(np.int64).max)
     ack_order = np.argsort(ack_rows, kind="stable")
     acked_rows_sorted = ack_rows[ack_order]
@@ -685,13 +738,15 @@ def measure_flight(W: Window, d: Direction, book: Book) -> None:
         t.max("host_queue_diff_max", float(diff[explained].max()))
     # cwnd: the wire's flight against the sum of every transport's latest cwnd (+1 MTU)
     pv = W.kernels[d.k_rec].paths  # type: ignore[index]
-    pe = pv[pv.end == d.k_end]
-    if len(pe):
+    sel = np.flatnonzero(pv.end == d.k_end)            # (only the three columns read, not the whole table)
+    if len(sel):
         cwnd_sum = np.zeros(len(kt), dtype=np.int64)
-        for p in np.unique(pe.path).tolist():
-            q = pe[pe.path == p]
-            idx = np.searchsorted(q.ts, kt, side="right") - 1
-            cwnd_sum += np.where(idx >= 0, q.cwnd[np.maximum(idx, 0)], 0)
+        p_ts, p_path, p_cwnd = pv.ts[sel], pv.path[sel], pv.cwnd[sel]
+        for p in small_unique(p_path).tolist():
+            on = p_path == p
+            q_ts, q_cwnd = p_ts[on], p_cwnd[on]
+            idx = np.searchsorted(q_ts, kt, side="right") - 1
+            cwnd_sum += np.where(idx >= 0, q_cwnd[np.maximum(idx, 0)], 0)
         have = cwnd_sum > 0
         t.add("flight_above_cwnd", int((wire_flight[have] - unrec[have] > cwnd_sum[have] + tol).sum()))
 
@@ -861,6 +916,11 @@ def _state_events(W: Window, a: Any, side: int, book: Book, check: str, count: s
     return t, evs, c, f, cap
 
 
+def _sort(x: np.ndarray) -> np.ndarray:
+    """``np.sort(x)``, without the sort when x already is (capture times nearly always are)."""
+    return x if in_order(x) else np.sort(x)
+
+
 def measure_path_state(W: Window, a: Any, book: Book) -> None:
     tol_ns = W.tolerances.state_ns
     for side in (0, 1):
@@ -877,7 +937,7 @@ def measure_path_state(W: Window, a: Any, book: Book) -> None:
         data_ack = None
         if dd is not None and c in dd.w_tx and len(dd.w_tx[c]):
             w = dd.w_tx[c]
-            rows, _g = dd.first_ack(c, w.t)
+            rows, _g = dd.w_first_ack(c)
             sk = dd.w_sack[c]
             ack_ts = np.where(rows != NONE, sk.ts[np.maximum(rows, 0)] if len(sk) else 0, np.iinfo(np.int64).max)
             data_ack = (w, np.maximum(w.ts, ack_ts))
@@ -890,51 +950,75 @@ def measure_path_state(W: Window, a: Any, book: Book) -> None:
             if got is None:
                 prow = _wire_path_rows(W, c, aid, addr)
                 hp, sp = np.isin(hbs.path, prow), np.isin(sacks.path, prow)
-                got = {"hb_ack_in": np.sort(hbs.ts[hbs.ack & (hbs.dir == wd_in) & hp]),
-                       "hb_out": np.sort(hbs.ts[~hbs.ack & (hbs.dir == wd_out) & hp]),
-                       "sack_in": np.sort(sacks.ts[(sacks.dir == wd_in) & sp])}
+                got = {"hb_ack_in": _sort(hbs.ts[hbs.ack & (hbs.dir == wd_in) & hp]),
+                       "hb_out": _sort(hbs.ts[~hbs.ack & (hbs.dir == wd_out) & hp]),
+                       "sack_in": _sort(sacks.ts[(sacks.dir == wd_in) & sp])}
                 if data_ack is not None:
                     w, settled = data_ack
                     on = np.isin(w.path, prow)
-                    got.update(sent=np.sort(w.ts[on]), settled=np.sort(settled[on]),
-                               rtx_sent=np.sort(w.ts[on & w.rtx]), rtx_settled=np.sort(settled[on & w.rtx]))
+                    got.update(sent=_sort(w.ts[on]), settled=_sort(settled[on]),
+                               rtx_sent=_sort(w.ts[on & w.rtx]), rtx_settled=_sort(settled[on & w.rtx]))
                 per_path[addr] = got
             return got
 
-        def count(x: np.ndarray, lo: int | None, hi: int) -> int:
-            """Values of sorted ``x`` in (lo, hi] (lo None: up to hi)."""
-            n = int(np.searchsorted(x, hi, side="right"))
-            return n - (int(np.searchsorted(x, lo, side="right")) if lo is not None else 0)
+        # every event at once, per path address: where its time falls among that path's capture times
+        n_ev = len(evs)
+        ts = np.array([e["ts_ns"] for e in evs], dtype=np.int64)
+        off = f.offset_at(ts)
+        t_w = (np.asarray(off).astype(np.int64) if f.rate_ppm else np.int64(off)) + ts
+        cmds = [e.get("command") for e in evs]
+        whys = [e.get("sn_error") for e in evs]
+        addrs = [e.get("path_addr") for e in evs]
+        ok = np.zeros(n_ev, dtype=bool)
+        n_hb = np.zeros(n_ev, dtype=np.int64)
+        n_data = np.zeros(n_ev, dtype=np.int64)
+        n_rtx = np.zeros(n_ev, dtype=np.int64)
+        by_addr: dict[Any, list[int]] = {}
+        for i, addr in enumerate(addrs):
+            by_addr.setdefault(addr, []).append(i)
 
-        for e in evs:
-            addr = e.get("path_addr")
+        def below(x: np.ndarray, v: np.ndarray) -> np.ndarray:
+            """How many of sorted ``x`` are <= each ``v``."""
+            return np.searchsorted(x, v, side="right")
+
+        for addr, rows in by_addr.items():
             tm = times(addr)
-            t_w = int(np.asarray(f.offset_at(e["ts_ns"]))) + e["ts_ns"]
-            cmd, why = e.get("command"), e.get("sn_error")
+            ix = np.array(rows, dtype=np.int64)
+            tw = t_w[ix]
+            up = np.array([cmds[i] == "UP" for i in rows], dtype=bool)
+            hb_success = np.array([whys[i] == "HEARTBEAT_SUCCESS" for i in rows], dtype=bool)
+            # UP: a HEARTBEAT-ACK (or for another reason, any answer) on that path just before
+            lo, hi = tw - tol_ns - 1, tw + tol_ns // 10
+            got_hb = (below(tm["hb_ack_in"], hi) - below(tm["hb_ack_in"], lo)) > 0
+            got_sack = (below(tm["sack_in"], hi) - below(tm["sack_in"], lo)) > 0
+            ok_up = got_hb | (~hb_success & got_sack)
+            # otherwise: what was unanswered on that path then: HEARTBEATs after the last HEARTBEAT-ACK, and DATA
+            # sent on it that no SACK had acked yet (a T3-rtx expiry: the error counter behind FAILED_THRESHOLD)
+            k = below(tm["hb_ack_in"], tw)
+            since = np.where(k > 0, tm["hb_ack_in"][np.maximum(k - 1, 0)] if len(tm["hb_ack_in"]) else 0, 0)
+            nh = below(tm["hb_out"], tw) - below(tm["hb_out"], since)
+            nd = nr = np.zeros(len(rows), dtype=np.int64)
+            if "sent" in tm:
+                nd = below(tm["sent"], tw) - below(tm["settled"], tw)
+                nr = below(tm["rtx_sent"], tw) - below(tm["rtx_settled"], tw)
+            ok[ix] = np.where(up, ok_up, nh + nd > 0)
+            n_hb[ix], n_data[ix], n_rtx[ix] = nh, nd, nr
+
+        def detail(i: int) -> str:
+            addr, cmd, why = addrs[i], cmds[i], whys[i]
             if cmd == "UP":
-                lo, hi = t_w - tol_ns - 1, t_w + tol_ns // 10
-                ok = bool(count(tm["hb_ack_in"], lo, hi) or (why != "HEARTBEAT_SUCCESS" and count(tm["sack_in"], lo, hi)))
                 what = "a HEARTBEAT-ACK" if why == "HEARTBEAT_SUCCESS" else "an answer"
-                detail = f"{addr} UP ({why}): {what} on that path {'seen' if ok else 'NOT seen'} just before"
-            else:
-                # what was unanswered on that path then: HEARTBEATs after the last HEARTBEAT-ACK, and DATA sent on
-                # it that no SACK had acked yet (a T3-rtx expiry: the error counter behind FAILED_THRESHOLD)
-                k = int(np.searchsorted(tm["hb_ack_in"], t_w, side="right"))
-                since = int(tm["hb_ack_in"][k - 1]) if k else 0
-                n_hb = count(tm["hb_out"], since, t_w)
-                n_data = n_rtx = 0
-                if "sent" in tm:
-                    n_data = count(tm["sent"], None, t_w) - count(tm["settled"], None, t_w)
-                    n_rtx = count(tm["rtx_sent"], None, t_w) - count(tm["rtx_settled"], None, t_w)
-                ok = n_hb + n_data > 0
-                detail = (f"{addr} {cmd} ({why}) with {n_hb} unanswered HEARTBEATs and {n_data} unacked DATA chunks "
-                          f"({n_rtx} retransmitted) on that path")
-            t.add("changes")
-            t.add("with_cause_on_wire" if ok else "without")
-            if ok:
-                t.example("details", [detail])
-            else:
-                t.example("bad", [detail])
+                return f"{addr} UP ({why}): {what} on that path {'seen' if ok[i] else 'NOT seen'} just before"
+            return (f"{addr} {cmd} ({why}) with {int(n_hb[i])} unanswered HEARTBEATs and {int(n_data[i])} unacked "
+                    f"DATA chunks ({int(n_rtx[i])} retransmitted) on that path")
+
+        t.add("changes", n_ev)
+        for key, sel in sorted((("with_cause_on_wire", ok), ("without", ~ok)), key=lambda kv: int(np.argmax(kv[1]))):
+            if sel.any():
+                t.add(key, int(sel.sum()))
+        for key, sel in (("details", ok), ("bad", ~ok)):
+            for i in np.flatnonzero(sel)[:EXAMPLES].tolist():
+                t.example(key, [detail(i)])
 
 
 def judge_path_state(t: Tally, J: Any) -> Check:
@@ -1180,6 +1264,13 @@ def check_clock(J: Any) -> list[Check]:
     return out
 
 
+def _median_or_none(v: np.ndarray) -> float | None:
+    """The median of the values that are not NaN (None: none): np.nanmedian of a 1-D array, which is np.median of
+    its values without the NaNs, without its all-NaN warning and extra passes."""
+    v = v[~np.isnan(v)]
+    return float(np.median(v)) if len(v) else None
+
+
 def rtt_summary(samples: Any, aid: int) -> dict[str, Any]:
     """Per sender and path: kernel samples, median parts of the decomposition, last SRTT/RTO (from the run's
     ``rtt.SampleStore``)."""
@@ -1197,8 +1288,7 @@ def rtt_summary(samples: Any, aid: int) -> dict[str, Any]:
         for pid in sorted(set(paths.tolist()), key=lambda p: samples.paths[p] or "?"):
             m = paths == pid
             idx = sel[m]
-            med = {k: (None if np.all(np.isnan(v[m])) else float(np.nanmedian(v[m]))) for k, v in parts.items()
-                   if k != "stamp_jiffies"}
+            med = {k: _median_or_none(v[m]) for k, v in parts.items() if k != "stamp_jiffies"}
             per[samples.paths[pid] or "?"] = {
                 "samples": int(m.sum()), "data": int((c["hb"][idx] == 0).sum()), "heartbeat": int(c["hb"][idx].sum()),
                 "kernel_rtt_median_ns": float(np.median(c["rtt_ns"][idx])), "srtt_ns": int(c["srtt_ns"][idx[-1]]),

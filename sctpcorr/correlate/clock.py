@@ -112,6 +112,40 @@ class ClockFit:
                 "recorded_error_ns": self.recorded_error_ns, "note": self.note}
 
 
+def quantile_linear(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``np.quantile(x, q)`` (method "linear") of int64 values: the order statistics it interpolates between come
+    from ``_cjoin.order_stats`` (a histogram pass) instead of a partition per quantile, then numpy's own steps
+    (numpy/lib/_function_base_impl.py: _quantile, _get_indexes, _get_gamma, _lerp), so the same float64 values;
+    a test holds it to np.quantile."""
+    from sctpcorr.correlate import _cjoin
+
+    x = _i64(x)
+    n = len(x)
+    virtual = (n - 1) * np.asarray(q, dtype=np.float64)
+    prev = np.floor(virtual)
+    nxt = prev + 1
+    above = virtual >= n - 1
+    prev[above] = -1
+    nxt[above] = -1
+    below = virtual < 0
+    prev[below] = 0
+    nxt[below] = 0
+    prev, nxt = prev.astype(np.intp), nxt.astype(np.intp)
+    ks = np.unique(np.concatenate([prev, nxt]) % n).astype(np.int64)
+    stats = dict(zip(ks.tolist(), _cjoin.order_stats(x, ks)))
+    a = np.array([stats[k % n] for k in prev.tolist()], dtype=np.int64)
+    b = np.array([stats[k % n] for k in nxt.tolist()], dtype=np.int64)
+    gamma = np.asanyarray(virtual - prev)
+    diff_b_a = b - a
+    lerp = np.add(a, diff_b_a * gamma)
+    np.subtract(b, diff_b_a * (1 - gamma), out=lerp, where=gamma >= 0.5, casting="unsafe", dtype=type(lerp.dtype))
+    return lerp
+
+
+def _i64(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.int64)
+
+
 def _trim(n: int) -> int:
     """How many extreme values to set aside from ``n``: one in a thousand, and at least one from a stretch of
     MIN_TRIM or more (bounds are taken per stretch of time: a stretch of a few hundred pairs must not let one
@@ -149,6 +183,21 @@ def recorded_offset(offsets: list[tuple[int, int, int]]) -> tuple[int, int] | No
     return med, max(spread, max(o[2] for o in offsets))
 
 
+def _piece_bounds_np(edges: np.ndarray, fk: np.ndarray, fd: np.ndarray, bk: np.ndarray,
+                     bd: np.ndarray) -> list[tuple[int, int, int | None, int | None]]:
+    """Per stretch [edges[i], edges[i+1]) (the last one closed): (lower-bound pairs, upper-bound pairs, the
+    largest lower bound, the smallest upper bound), trimmed (``_high``, ``_low``).  ``_cjoin.piece_bounds`` does
+    the same in one pass; this is its reference, and the path for int64 edges (a handful of pairs)."""
+    out = []
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        last = i == len(edges) - 2
+        mf = (fk >= a) & ((fk <= b) if last else (fk < b))
+        mb = (bk >= a) & ((bk <= b) if last else (bk < b))
+        out.append((int(mb.sum()), int(mf.sum()), _high(bd[mb]) if mb.any() else None,
+                    _low(fd[mf]) if mf.any() else None))
+    return out
+
+
 @dataclass
 class Part:
     """The bounds of one stretch of time: ``lo`` the largest lower bound, ``hi`` the smallest upper bound."""
@@ -177,17 +226,19 @@ class Accumulator:
         t_all = np.concatenate([fk, bk])
         if not len(t_all):
             return
-        edges = np.quantile(t_all, np.linspace(0, 1, pieces + 1)) if len(t_all) >= pieces * MIN_WINDOW_PAIRS \
+        edges = quantile_linear(t_all, np.linspace(0, 1, pieces + 1)) if len(t_all) >= pieces * MIN_WINDOW_PAIRS \
             else np.array([t_all.min(), t_all.max()])
         fd, bd = fw - fk, bw - bk
-        for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-            last = i == len(edges) - 2
-            mf = (fk >= a) & ((fk <= b) if last else (fk < b))
-            mb = (bk >= a) & ((bk <= b) if last else (bk < b))
-            if not mf.any() and not mb.any():
-                continue
-            self.parts.append(Part(int((a + b) // 2), _high(bd[mb]) if mb.any() else None,
-                                   _low(fd[mf]) if mf.any() else None, int(mb.sum()), int(mf.sum()), int(b - a)))
+        if edges.dtype == np.float64:
+            # one pass in C over the pairs (numpy: four comparisons and a partition per piece and side)
+            from sctpcorr.correlate import _cjoin
+
+            got = _cjoin.piece_bounds(edges, _i64(fk), _i64(fd), _i64(bk), _i64(bd))
+        else:
+            got = _piece_bounds_np(edges, fk, fd, bk, bd)
+        for (a, b), (n_lo, n_hi, lo, hi) in zip(zip(edges[:-1], edges[1:]), got):
+            if n_lo or n_hi:
+                self.parts.append(Part(int((a + b) // 2), lo, hi, n_lo, n_hi, int(b - a)))
 
     def fit(self, recorded: tuple[int, int] | None = None, tolerance_ns: int = 500_000) -> ClockFit:
         """As ``fit()``, from the parts: the largest lower and smallest upper bound; a drift only when no

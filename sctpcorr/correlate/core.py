@@ -187,7 +187,7 @@ def tsn_records(captures: list[WireView], kernels: list[KernelView], d: Directio
                                 "reason": _RTX_NAMES.get(int(k.rtx[i])),
                                 "path": kernels[d.k_rec].addr(int(k.path[i])) if d.k_rec is not None else None})
     for c, w in d.w_tx.items():
-        rows, by_gap = d.first_ack(c, w.t)
+        rows, by_gap = d.w_first_ack(c)
         s = d.w_sack.get(c)
         ww = wire_in_win(c, w.ts) if wire_in_win is not None else np.ones(len(w), dtype=bool)
         kmatch: dict[int, int] = {}

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sctpcorr.correlate.joins import NONE, occurrence_match
+from sctpcorr.correlate.tables import key_counts, small_unique
 
 if TYPE_CHECKING:
     from sctpcorr.correlate.core import Window
@@ -118,21 +119,20 @@ def measure(W: Window, state: State) -> None:
             path = ws.path[ok]
             order = np.argsort(ws.ts[ok], kind="stable")
             transit, path = transit[order], path[order]
-            for p in np.unique(path).tolist():
+            for p in small_unique(path).tolist():
                 src, dst = wa.path_addrs(int(p)) if wa is not None else (None, None)
                 s = state.get((aid, dn, f"{src} -> {dst}", "one_way_transit"))
                 s.captures = [W.captures[cs].name, W.captures[cr].name]
                 s.feed(transit[path == p])
         once = np.flatnonzero(inw & ~ws.rtx)
-        t, cnt = np.unique(ws.t, return_counts=True)
-        once = once[np.isin(ws.t[once], t[cnt == 1])]        # sent once only (Karn)
-        rows, _g = d.first_ack(cs, ws.t[once])
+        once = once[key_counts(ws.t)[once] == 1]             # sent once only (Karn)
+        rows, _g = d.w_first_ack(cs, once)
         ok = rows != NONE
         if ok.any():
             order = np.argsort(ws.ts[once][ok], kind="stable")
             rtt = (d.w_sack[cs].ts[rows[ok]] - ws.ts[once][ok])[order]
             path = ws.path[once][ok][order]
-            for p in np.unique(path).tolist():
+            for p in small_unique(path).tolist():
                 src, dst = wa.path_addrs(int(p)) if wa is not None else (None, None)
                 s = state.get((aid, dn, f"{src} -> {dst}", "rtt"))
                 s.captures = [W.captures[cs].name]

@@ -32,10 +32,10 @@ import numpy as np
 
 from sctpcorr.correlate.assoc import Assoc
 from sctpcorr.correlate.kernel import DATA_TYPES, SACK_TYPES, KernelView
-from sctpcorr.correlate.tables import Table
+from sctpcorr.correlate.tables import Table, in_order
 from sctpcorr.correlate.wire import WireView
 
-__all__ = ["Direction", "build_direction", "unwrap", "occurrence_match"]
+__all__ = ["Direction", "build_direction", "unwrap", "occurrence_match", "match_keys"]
 
 NONE = -1
 
@@ -106,9 +106,8 @@ def _occurrence(ids: np.ndarray, order_ts: np.ndarray) -> np.ndarray:
     return occ
 
 
-def occurrence_match(ids_a: np.ndarray, ts_a: np.ndarray, ids_b: np.ndarray, ts_b: np.ndarray) -> np.ndarray:
-    """For each row of A, the row of B with the same id and the same occurrence (k-th of that id, in time
-    order), or -1."""
+def _occurrence_match_np(ids_a: np.ndarray, ts_a: np.ndarray, ids_b: np.ndarray, ts_b: np.ndarray) -> np.ndarray:
+    """``occurrence_match`` in numpy (sorts): the reference the tests hold the C join to."""
     if not len(ids_a) or not len(ids_b):
         return np.full(len(ids_a), NONE, dtype=np.int64)
     occ_a, occ_b = _occurrence(ids_a, ts_a), _occurrence(ids_b, ts_b)
@@ -120,6 +119,41 @@ def occurrence_match(ids_a: np.ndarray, ts_a: np.ndarray, ids_b: np.ndarray, ts_
     pos_c = np.minimum(pos, len(skb) - 1)
     hit = skb[pos_c] == ka
     return np.where(hit, ob[pos_c], NONE)
+
+
+def _time_order(ts: np.ndarray) -> np.ndarray | None:
+    """The rows in time order (stable: equal times keep their row order), or None when they already are."""
+    ts = np.asarray(ts)
+    if in_order(ts):
+        return None
+    return np.argsort(ts, kind="stable").astype(np.int64, copy=False)
+
+
+def _i64(x: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(x, dtype=np.int64)
+
+
+def match_keys(keys_a: list[np.ndarray], ts_a: np.ndarray, keys_b: list[np.ndarray], ts_b: np.ndarray) -> np.ndarray:
+    """For each row of A, the row of B whose key (one or two columns, compared as int64) is equal and whose
+    occurrence is the same (the k-th row of that key in A's time order is the k-th in B's), or -1.  One hash join
+    in C (``_cjoin.occurrence_match``); the numbering of keys plus ``_occurrence_match_np`` is its reference."""
+    from sctpcorr.correlate import _cjoin
+
+    na, nb = len(keys_a[0]), len(keys_b[0])
+    out = np.empty(na, dtype=np.int64)
+    if not na or not nb:
+        out.fill(NONE)
+        return out
+    two = len(keys_a) == 2
+    _cjoin.occurrence_match(out, _i64(keys_a[0]), _i64(keys_a[1]) if two else None, _time_order(ts_a),
+                            _i64(keys_b[0]), _i64(keys_b[1]) if two else None, _time_order(ts_b))
+    return out
+
+
+def occurrence_match(ids_a: np.ndarray, ts_a: np.ndarray, ids_b: np.ndarray, ts_b: np.ndarray) -> np.ndarray:
+    """For each row of A, the row of B with the same id and the same occurrence (k-th of that id, in time
+    order), or -1."""
+    return match_keys([ids_a], ts_a, [ids_b], ts_b)
 
 
 @dataclass
@@ -158,8 +192,17 @@ class Direction:
     k_sack_out_w: dict[int, np.ndarray] = field(default_factory=dict)
     w_sack_x: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)   # (c, c2): SACK row of c in c2
     hb: dict[str, Any] = field(default_factory=dict)
+    _acks: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict, repr=False, compare=False)
 
     # ---- acks -------------------------------------------------------------------------------------------
+    def w_first_ack(self, cap: int, idx: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``first_ack(cap, w_tx[cap].t[idx])`` (idx None: every row), from one computation for the whole table:
+        the checks, jitter and the flight series each ask for part of it."""
+        got = self._acks.get(cap)
+        if got is None:
+            got = self._acks[cap] = self.first_ack(cap, self.w_tx[cap].t)
+        return got if idx is None else (got[0][idx], got[1][idx])
+
     def first_ack(self, cap: int, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For unwrapped TSNs ``t``: (row in w_sack[cap] of the first SACK that acked each, by its cumulative ack
         or a gap block, or -1; True where a gap block did it)."""
@@ -217,13 +260,18 @@ class Direction:
         return out
 
 
+def _is_data(ctype: np.ndarray) -> np.ndarray:
+    """``np.isin(ctype, DATA_TYPES)`` in two comparisons (np.isin sorts)."""
+    return (ctype == DATA_TYPES[0]) | (ctype == DATA_TYPES[1])
+
+
 def _tsn_base(asc: Assoc, side: int, kernels: list[KernelView], captures: list[WireView]) -> int | None:
     """The direction's first TSN by time in any source (the unwrap origin)."""
     cands: list[tuple[int, int]] = []
     ke = asc.kernel_end(side)
     if ke is not None:
         kv = kernels[ke[0]]
-        m = (kv.echunks.end == ke[1]) & np.isin(kv.echunks.type, DATA_TYPES)
+        m = (kv.echunks.end == ke[1]) & _is_data(kv.echunks.type)
         if m.any():
             i = int(np.flatnonzero(m)[0])
             cands.append((int(kv.echunks.ts[i]) + 10**18, int(kv.echunks.value[i])))   # kernel clock: last resort
@@ -240,16 +288,10 @@ def _tsn_base(asc: Assoc, side: int, kernels: list[KernelView], captures: list[W
 
 def _kernel_tx(kv: KernelView, end: int, base: int) -> Table:
     c = kv.echunks
-    m = (c.end == end) & np.isin(c.type, DATA_TYPES)
-    sel = c[m]
-    return Table({"t": unwrap(sel.value, base), "ts": sel.ts, "jif": sel.jif,
-                  "sent_count": sel.sent_count, "sent_at": sel.sent_at, "rtx": sel.rtx, "path": sel.path,
-                  "length": sel.length - np.where(sel.type == 64, 20, 16)})
-
-
-def _nth(t: np.ndarray, ts: np.ndarray) -> np.ndarray:
-    """For each row: it is the n-th (0-based) row of its TSN in time order."""
-    return _occurrence(t, ts)
+    i = np.flatnonzero((c.end == end) & _is_data(c.type))     # (the columns read, not the whole table)
+    return Table({"t": unwrap(c.value[i], base), "ts": c.ts[i], "jif": c.jif[i],
+                  "sent_count": c.sent_count[i], "sent_at": c.sent_at[i], "rtx": c.rtx[i], "path": c.path[i],
+                  "length": c.length[i] - np.where(c.type[i] == 64, 20, 16)})
 
 
 def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: list[WireView],
@@ -288,10 +330,8 @@ def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: 
         d.w_gap[c] = Table({"start": unwrap(gg.start, d.base), "end": unwrap(gg.end, d.base), "sack": local})
     # kernel transmissions <-> wire appearances: the n-th transmission is the n-th appearance
     if d.k_tx is not None:
-        kn = _nth(d.k_tx.t, d.k_tx.ts)
         for c, w in d.w_tx.items():
-            d.w_tx_k[c] = occurrence_match(w.t, w.ts, d.k_tx.t, d.k_tx.ts) if len(kn) else \
-                np.full(len(w), NONE, dtype=np.int64)
+            d.w_tx_k[c] = occurrence_match(w.t, w.ts, d.k_tx.t, d.k_tx.ts)
     # the sender kernel's sack events
     if ke is not None:
         kv = kernels[ke[0]]
@@ -300,28 +340,26 @@ def build_direction(asc: Assoc, side: int, kernels: list[KernelView], captures: 
     if re_ is not None:
         kv = kernels[re_[0]]
         c = kv.echunks
-        m = (c.end == re_[1]) & np.isin(c.type, SACK_TYPES)
-        sel = c[m]
-        d.k_sack_out = Table({"cum": unwrap(sel.value, d.base), "a_rwnd": sel.a_rwnd, "ts": sel.ts})
+        i = np.flatnonzero((c.end == re_[1]) & ((c.type == SACK_TYPES[0]) | (c.type == SACK_TYPES[1])))
+        d.k_sack_out = Table({"cum": unwrap(c.value[i], d.base), "a_rwnd": c.a_rwnd[i], "ts": c.ts[i]})
     # SACK joins: (cum, a_rwnd, ngap, ndup) + occurrence
     caps = list(d.w_sack)
     if d.k_sack is not None:
         for c in caps:
             w = d.w_sack[c]
-            ids_k, ids_w = _key_ids([d.k_sack.cum, _pack(d.k_sack.a_rwnd, d.k_sack.ngap, d.k_sack.ndup)],
-                                    [w.cum, _pack(w.a_rwnd, w.ngap, w.ndup)])
-            d.k_sack_w[c] = occurrence_match(ids_k, d.k_sack.ts, ids_w, w.ts)
+            d.k_sack_w[c] = match_keys([d.k_sack.cum, _pack(d.k_sack.a_rwnd, d.k_sack.ngap, d.k_sack.ndup)],
+                                       d.k_sack.ts, [w.cum, _pack(w.a_rwnd, w.ngap, w.ndup)], w.ts)
     if d.k_sack_out is not None:
         for c in caps:
             w = d.w_sack[c]
-            ids_k, ids_w = _key_ids([d.k_sack_out.cum, d.k_sack_out.a_rwnd], [w.cum, w.a_rwnd])
-            d.k_sack_out_w[c] = occurrence_match(ids_k, d.k_sack_out.ts, ids_w, w.ts)
+            d.k_sack_out_w[c] = match_keys([d.k_sack_out.cum, d.k_sack_out.a_rwnd], d.k_sack_out.ts,
+                                           [w.cum, w.a_rwnd], w.ts)
     for c in caps:
         for c2 in caps:
             if c2 != c:
                 a, b = d.w_sack[c], d.w_sack[c2]
-                ia, ib = _key_ids([a.cum, _pack(a.a_rwnd, a.ngap, a.ndup)], [b.cum, _pack(b.a_rwnd, b.ngap, b.ndup)])
-                d.w_sack_x[(c, c2)] = occurrence_match(ia, a.ts, ib, b.ts)
+                d.w_sack_x[(c, c2)] = match_keys([a.cum, _pack(a.a_rwnd, a.ngap, a.ndup)], a.ts,
+                                                 [b.cum, _pack(b.a_rwnd, b.ngap, b.ndup)], b.ts)
     d.hb = heartbeats(asc, side, kernels, captures)
     return d
 

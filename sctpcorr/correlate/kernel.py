@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from sctpcorr.correlate.tables import Rows, Table
+from sctpcorr.correlate.tables import Rows, Table, in_order, small_unique, unique_inverse
 from sctpcorr.kernel.abi import CHUNK_TYPES, PATH_STATES, RTX_REASONS
 
 __all__ = ["KEnd", "KernelView", "RTX_CODE", "CHUNK_CODE", "PATH_STATE_CODE"]
@@ -127,7 +127,7 @@ def _hex(v: Any) -> int:
 
 
 _DTYPES: dict[Any, np.dtype] = {}
-RAW_SLICE = 4 << 20      # bytes of --raw records per call of the C reader
+RAW_SLICE = 16 << 20     # bytes of --raw records per call of the C reader (a block of a windowed read: one call)
 
 
 def _dtype_of(struct_cls: Any) -> np.dtype:
@@ -139,8 +139,9 @@ def _dtype_of(struct_cls: Any) -> np.dtype:
 
 
 def raw_columns(data: bytes | memoryview) -> tuple[list[dict[int, Any]], int, int]:
-    """--raw records into columns with the C reader (``_ringbuf.columns``), ``RAW_SLICE`` bytes at a time (its
-    input and output stay in the cache: on a large block it ran several times slower): (the pieces, for
+    """--raw records into columns with the C reader (``_ringbuf.columns``), ``RAW_SLICE`` bytes at a time (once
+    it staged its rows it ran as fast on 16 MB as on 4 MB, and a block read in one piece needs no concatenation
+    of pieces afterwards: 0.03 s of the 1M bench): (the pieces, for
     ``KernelView.add_columns``; bytes consumed, the rest being a record cut at the end; records skipped).  Pure."""
     from sctpcorr.kernel import _ringbuf
 
@@ -157,6 +158,75 @@ def raw_columns(data: bytes | memoryview) -> tuple[list[dict[int, Any]], int, in
         if not used or (used < len(piece) and off + len(piece) - used >= n):
             break            # the rest is a record cut at the end of the block: left for the next one
     return parts, off, bad_n
+
+
+def decode_rare(tname: str, recs: np.ndarray) -> list[dict[str, Any]]:
+    """``abi.decode`` of each record of a rare event type (path_state, assoc_change: a bulk recording has one per
+    HEARTBEAT-ACK), column by column instead of a ctypes structure per record: the same dicts, keys in the same
+    order (a test holds the two together)."""
+    from sctpcorr.kernel import abi
+
+    if not len(recs):
+        return []
+    h = recs["hdr"]
+    hx = "0x{:016x}".format
+    states = abi.ASSOC_STATES
+    cols: list[tuple[str, list[Any]]] = [
+        ("ts_ns", h["ts_ns"].tolist()), ("jiffies", h["jiffies"].tolist()), ("cpu", h["cpu"].tolist()),
+        ("tgid", h["tgid"].tolist()), ("netns", h["netns"].tolist()), ("asoc", [hx(v) for v in h["asoc"].tolist()]),
+        ("assoc_id", h["assoc_id"].tolist()), ("my_vtag", h["my_vtag"].tolist()),
+        ("peer_vtag", h["peer_vtag"].tolist()), ("lport", h["lport"].tolist()), ("pport", h["pport"].tolist()),
+        ("state", [states.get(v, str(v)) for v in h["state"].tolist()])]
+
+    def named(values: np.ndarray, names: dict[int, str]) -> list[str]:
+        return [names.get(v, str(v)) for v in values.tolist()]
+
+    if tname == "path_state":
+        p = recs["path"]
+        fam, port = p["addr"]["family"].tolist(), p["addr"]["port"].tolist()
+        raw = p["addr"]["addr"]
+        memo: dict[tuple[int, bytes], str | None] = {}
+        addrs = []
+        for i, f in enumerate(fam):
+            k = (f, raw[i].tobytes())
+            if k not in memo:
+                a = abi.Addr()
+                a.family = f
+                for j, b in enumerate(k[1]):
+                    a.addr[j] = b
+                memo[k] = abi._addr(a)          # (the decoder's own formatting)
+            addrs.append(memo[k])
+        tr, nonce = p["transport"].tolist(), p["hb_nonce"].tolist()
+        cols += [("path_addr", addrs), ("path_port", [v or None for v in port]),
+                 ("transport", [hx(v) if v else None for v in tr]),
+                 ("hb_nonce", [hx(n) if (n or t) else None for n, t in zip(nonce, tr)]),
+                 ("command", named(recs["command"], abi.TRANSPORT_COMMANDS)),
+                 ("sn_error", named(recs["sn_error"], abi.SN_ERRORS)),
+                 ("state_before", named(recs["state_before"], abi.PATH_STATES)),
+                 ("state_after", named(recs["state_after"], abi.PATH_STATES)),
+                 ("primary", [bool(v) for v in recs["primary"].tolist()]),
+                 ("active", [bool(v) for v in recs["active"].tolist()]),
+                 ("error_count", recs["error_count"].tolist())]
+        names = [n for n, _v in cols]
+        return [{"type": tname, **dict(zip(names, row))} for row in zip(*(v for _n, v in cols))]
+    if tname == "assoc_change":
+        base = [n for n, _v in cols]
+        out = []
+        kind = recs["kind"].tolist()
+        notif = [("sac_state", named(recs["sac_state"], abi.SAC_STATES)), ("sac_error", recs["sac_error"].tolist()),
+                 ("sac_flags", recs["sac_flags"].tolist()), ("outbound_streams", recs["outbound_streams"].tolist()),
+                 ("inbound_streams", recs["inbound_streams"].tolist())]
+        for i, row in enumerate(zip(*(v for _n, v in cols))):
+            rec = {"type": tname, **dict(zip(base, row))}
+            if kind[i] == 1:
+                rec["kind"] = "notification"
+                for n, v in notif:
+                    rec[n] = v[i]
+            else:
+                rec["kind"] = "freed"
+            out.append(rec)
+        return out
+    return [abi.decode(r.tobytes()) for r in recs]
 
 
 def _addr_str(family: int, a: int, b: int) -> str | None:
@@ -203,10 +273,16 @@ class KernelView:
     def _table(self, name: str) -> Table:
         t = self._cache.get(name)
         if t is None:
-            parts = [b[name] for b in self._batches if name in b and len(b[name])]
+            win = self._win
+            parts = [b[name] for b in self._batches if name in b and len(b[name])
+                     and (win is None or (b["lo"] < win[1] and b["hi"] >= win[0]))]   # (batches outside: none)
             t = Table.concat(parts) if parts else Table.empty(self._SCHEMAS[name])
-            if self._win is not None and len(t):
-                t = t[(t.ts >= self._win[0]) & (t.ts < self._win[1])]
+            if win is not None and len(t):
+                ts = t.ts
+                if in_order(ts):                       # in time order (nearly always): a slice, no copy
+                    t = t[int(np.searchsorted(ts, win[0], side="left")):int(np.searchsorted(ts, win[1], side="left"))]
+                else:
+                    t = t[(ts >= win[0]) & (ts < win[1])]
             self._cache[name] = t
         return t
 
@@ -355,6 +431,19 @@ class KernelView:
         if i is None:
             i = self._raw_addr_ids[k] = self._addr(_addr_str(family, a, b))
         return i
+
+    def _group_addr_ids(self, groups: list[tuple[int, int, int]]) -> np.ndarray:
+        """The address id of each distinct (family, addr_a, addr_b) of a block (``_cjoin.addr_groups``), new ones
+        numbered in the order the per-row code of ``_from_columns`` numbers them: IPv4 (or none) by the 32-bit
+        address, ascending, else by (family, addr_a, addr_b)."""
+        if all(b == 0 for _f, _a, b in groups) and all(f in (2, 0) for f, _a, _b in groups):
+            keys = [a & 0xFFFFFFFF if f == 2 else -1 for f, a, _b in groups]
+            by_key = {k: (self._addr_id(2, k, 0) if k >= 0 else -1) for k in sorted(set(keys))}
+            return np.array([by_key[k] for k in keys], dtype=np.int32)
+        ids: dict[int, int] = {}
+        for g in sorted(range(len(groups)), key=lambda g: groups[g]):
+            ids[g] = self._addr_id(*groups[g])
+        return np.array([ids[g] for g in range(len(groups))], dtype=np.int32)
 
     def add_records(self, records: Iterable[dict[str, Any]]) -> None:
         """More decoded records (JSONL), e.g. the next chunk of a recording read as it goes."""
@@ -511,7 +600,7 @@ class KernelView:
     def _from_columns(self, cols: dict[str, dict[str, np.ndarray]], rare: dict[str, np.ndarray]) -> None:
         """One block of raw records into tables: ``cols`` (event type -> int64 columns, see columns.c) and
         ``rare`` (event type -> records as structured arrays of the ctypes mirrors)."""
-        from sctpcorr.kernel.abi import ASSOC_STATES, decode
+        from sctpcorr.kernel.abi import ASSOC_STATES
 
         names = sorted(t for t in cols if len(cols[t]["ts_ns"])) + sorted(t for t in rare if len(rare[t]))
         if not names:
@@ -527,42 +616,55 @@ class KernelView:
         def cat(f: str) -> np.ndarray:
             return np.concatenate([hdr(t, f) for t in names])
 
-        ts, netns, lport, vtag = cat("ts_ns"), cat("netns"), cat("lport"), cat("my_vtag")
-        key = (netns << 48) | (lport << 32) | vtag
-        order = np.argsort(key, kind="stable")       # stable: time order kept inside each end
-        ks = key[order]
-        starts = np.flatnonzero(np.concatenate([[True], ks[1:] != ks[:-1]]))
-        bounds = np.append(starts, len(ks))
-        pport, pvtag, asoc, aid, state = cat("pport"), cat("peer_vtag"), cat("asoc"), cat("assoc_id"), cat("state")
-        end_of_row = np.full(len(ts), -1, dtype=np.int32)
-        for gi in range(len(starts)):
-            rows = order[bounds[gi]:bounds[gi + 1]]
-            i = int(rows[0])
-            if not vtag[i]:
+        # the ends: one pass in C over the header columns (_cjoin.end_groups), then a few Python steps per end
+        from sctpcorr.correlate import _cjoin
+
+        gid = np.empty(sum(sizes), dtype=np.int64)
+        groups = _cjoin.end_groups(gid, [tuple(np.ascontiguousarray(hdr(t, f), dtype=np.int64) for f in
+                                               ("ts_ns", "netns", "lport", "my_vtag", "state")) for t in names])
+        once: dict[str, np.ndarray] = {}
+
+        def col(f: str) -> np.ndarray:      # read for new ends, state changes (after the first block: hardly ever)
+            if f not in once:
+                once[f] = cat(f)
+            return once[f]
+
+        end_of_group = np.full(len(groups), -1, dtype=np.int32)
+        # in the order of their keys (as sorted 64-bit integers); each end's rows in the order they came
+        for g in sorted(range(len(groups)), key=lambda g: groups[g][0]):
+            _key, i, n, t_lo, t_hi, s_lo, s_hi, g_ns, g_lp, g_vt = groups[g]
+            if not g_vt:
                 continue
-            k = (int(netns[i]), int(lport[i]), int(vtag[i]))
-            tsr = ts[rows]
+            k = (g_ns, g_lp, g_vt)
             e = self._ends_by_key.get(k)
             if e is None:
-                e = self._ends_by_key[k] = KEnd(len(self.ends), k[0], k[1], int(pport[i]), k[2], 0,
-                                                f"0x{int(asoc[i]) & 0xFFFFFFFFFFFFFFFF:016x}", int(aid[i]),
-                                                int(tsr.min()), int(tsr.max()))
+                e = self._ends_by_key[k] = KEnd(len(self.ends), k[0], k[1], int(col("pport")[i]), k[2], 0,
+                                                f"0x{int(col('asoc')[i]) & 0xFFFFFFFFFFFFFFFF:016x}",
+                                                int(col("assoc_id")[i]), t_lo, t_hi)
                 self.ends.append(e)
-            e.first_ns, e.last_ns = min(e.first_ns, int(tsr.min())), max(e.last_ns, int(tsr.max()))
-            e.events += len(rows)
+            e.first_ns, e.last_ns = min(e.first_ns, t_lo), max(e.last_ns, t_hi)
+            e.events += n
+            rows = None
             if not e.peer_vtag:
-                e.peer_vtag = int(pvtag[rows].max())
+                rows = np.flatnonzero(gid == g)
+                e.peer_vtag = int(col("peer_vtag")[rows].max())
             if not e.assoc_id:
-                e.assoc_id = int(aid[rows].max())
-            if len(e.states) < 16:           # the first changes are what the host labels read
-                st = state[rows][np.argsort(tsr, kind="stable")]
+                rows = np.flatnonzero(gid == g) if rows is None else rows
+                e.assoc_id = int(col("assoc_id")[rows].max())
+            if e.states and s_lo == s_hi and ASSOC_STATES.get(s_lo, str(s_lo)) == e.states[-1][1]:
+                pass                         # no change of state in this block (the usual case): nothing to sort
+            elif len(e.states) < 16:         # the first changes are what the host labels read
+                rows = np.flatnonzero(gid == g) if rows is None else rows
+                tsr = col("ts_ns")[rows]
+                st = col("state")[rows][np.argsort(tsr, kind="stable")]
                 chg = np.flatnonzero(np.concatenate([[True], st[1:] != st[:-1]]))
                 tss = np.sort(tsr)
                 for j in chg[:16].tolist():
                     name = ASSOC_STATES.get(int(st[j]), str(int(st[j])))
                     if not e.states or e.states[-1][1] != name:
                         e.states.append((int(tss[j]), name))
-            end_of_row[rows] = e.id
+            end_of_group[g] = e.id
+        end_of_row = end_of_group[gid]
         ends_by_type, o = {}, 0
         for t, n in zip(names, sizes):
             ends_by_type[t] = end_of_row[o:o + n]
@@ -572,9 +674,20 @@ class KernelView:
         for t in cols:
             c = cols[t]
             fam, aa, ab = c["family"], c["addr_a"], c["addr_b"]
+            dense = np.empty(len(fam), dtype=np.int64)
+            got = _cjoin.addr_groups(dense, fam, aa, ab, ends_by_type[t].astype(np.int64))
+            if got is not None:     # the distinct addresses (a handful) found by one C pass, numbered as below
+                groups, pairs = got
+                gid = self._group_addr_ids(groups)
+                path_ids[t] = gid[dense]
+                for eid, g in pairs:
+                    pid = int(gid[g])
+                    if eid >= 0 and 0 <= pid < len(self.addrs):
+                        self.ends[eid].peer_addrs.add(self.addrs[pid])
+                continue
             if not ab.any() and bool(((fam == 2) | (fam == 0)).all()):     # IPv4 (or none): one 32-bit key
                 key = np.where(fam == 2, aa & 0xFFFFFFFF, -1)
-                uk, inv = np.unique(key, return_inverse=True)
+                uk, inv = unique_inverse(key)
                 ids = np.array([self._addr_id(2, k, 0) if k >= 0 else -1 for k in uk.tolist()], dtype=np.int32)
             else:
                 order_ = np.lexsort((ab, aa, fam))
@@ -589,10 +702,11 @@ class KernelView:
                 inv = np.empty(len(fam), dtype=np.int64)
                 inv[order_] = np.cumsum(new) - 1
             path_ids[t] = ids[inv.reshape(-1)]
-            pe = np.unique((ends_by_type[t].astype(np.int64) << 32) | (path_ids[t].astype(np.int64) & 0xFFFFFFFF))
+            m = len(self.addrs) + 1          # each (end, address) once: small numbers, counted, not sorted
+            pe = small_unique((ends_by_type[t].astype(np.int64) + 1) * m + path_ids[t].astype(np.int64) + 1)
             for v in pe.tolist():
-                eid, pid = v >> 32, v & 0xFFFFFFFF
-                if eid >= 0 and pid != 0xFFFFFFFF and pid < len(self.addrs):
+                eid, pid = v // m - 1, v % m - 1
+                if eid >= 0 and 0 <= pid < len(self.addrs):
                     self.ends[eid].peer_addrs.add(self.addrs[pid])
         batch: dict[str, Any] = {}
         if "egress" in cols:
@@ -650,10 +764,11 @@ class KernelView:
         for t in ("path_state", "assoc_change"):
             if t not in rare:
                 continue
-            for i, rec in enumerate(rare[t]):
-                eid = int(ends_by_type[t][i])
-                if eid >= 0:
-                    other.append({**decode(rec.tobytes(), self.hz), "end": eid})
+            eids = ends_by_type[t].tolist()
+            keep = [i for i, eid in enumerate(eids) if eid >= 0]
+            for i, rec in zip(keep, decode_rare(t, rare[t][keep] if len(keep) < len(eids) else rare[t])):
+                rec["end"] = eids[i]
+                other.append(rec)
         batch["other"] = other
         self._add_batch(batch)
 

@@ -50,6 +50,7 @@ import numpy as np
 from sctpcorr.correlate.clock import ClockFit
 from sctpcorr.correlate.joins import NONE, Direction
 from sctpcorr.correlate.kernel import KernelView
+from sctpcorr.correlate.tables import distinct
 from sctpcorr.correlate.wire import WireView
 
 __all__ = ["Sample", "SampleStore", "SAMPLE_COLS", "PARTS", "attribute", "recompute_rto", "JIFFY_SLACK"]
@@ -245,7 +246,7 @@ def attribute(d: Direction, kernels: list[KernelView], captures: list[WireView],
             pick = np.full(len(data), NONE, dtype=np.int64)
             pick[smp[o][first_of]] = ci[o][first_of]
             picked = pick[pick != NONE]
-            if len(np.unique(picked)) != len(picked):
+            if distinct(picked) != len(picked):
                 # a chunk two samples could have timed: the earlier sample takes it (the kernel times a chunk
                 # once), the later one the next that fits
                 pick[:] = NONE
@@ -299,7 +300,7 @@ def attribute(d: Direction, kernels: list[KernelView], captures: list[WireView],
             cols["f_data_far"][got] = np.where(on, w.frame[np.maximum(wi, 0)], _NA)
     # DATA samples no recorded chunk fits: a chunk whose egress event the kernel skipped, or a HEARTBEAT-ACK
     # sample the probe took for a DATA one
-    lost = np.intersect1d(data, np.flatnonzero(chosen == NONE))
+    lost = data[chosen[data] == NONE]        # (both sorted: np.intersect1d of the two, without its sort)
     if len(lost):
         for i, tw in zip(lost.tolist(), _unrecorded_chunks(d, near, kv, rto, captures, ki_sack, lost, k_gap_acked)):
             if tw is not None:

@@ -129,7 +129,7 @@ class LiveCorrelator:
         return None if rec is None else rec[0]
 
     def _view(self, report: dict[str, Any], lo: int, hi: int) -> WireView:
-        return WireView(self.capture_name, self.buf.records(lo, hi), report, meta={"path": self.capture_name})
+        return WireView(self.capture_name, self.buf.pieces(lo, hi), report, meta={"path": self.capture_name})
 
     def step(self, report: dict[str, Any], now_ns: int | None = None, final: bool = False) -> int:
         """Step every window that has closed by ``now_ns`` (kernel clock; default: the newest data), or, with

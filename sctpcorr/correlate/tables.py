@@ -124,4 +124,55 @@ def lookup(sorted_keys: np.ndarray, wanted: np.ndarray | Sequence[int] | Iterabl
     return np.where(hit, pos_c, -1)
 
 
-__all__.append("lookup")
+def unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` for integer keys with few distinct values (addresses, ends): one
+    hash pass in C (``_cjoin.dense_ids``), then a sort of the distinct keys alone, not of every row."""
+    from sctpcorr.correlate import _cjoin
+
+    k = np.ascontiguousarray(keys, dtype=np.int64)
+    dense = np.empty(len(k), dtype=np.int64)
+    first = np.empty(len(k), dtype=np.int64)
+    n = _cjoin.dense_ids(dense, k, None, first)
+    u = k[first[:n]]
+    order = np.argsort(u)
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return u[order], rank[dense]
+
+
+def key_counts(keys: np.ndarray) -> np.ndarray:
+    """For each row, how many rows hold its key (one hash pass in C, no sort)."""
+    from sctpcorr.correlate import _cjoin
+
+    k = np.ascontiguousarray(keys, dtype=np.int64)
+    dense = np.empty(len(k), dtype=np.int64)
+    n = _cjoin.dense_ids(dense, k, None, None)
+    return np.bincount(dense, minlength=n)[dense]
+
+
+def distinct(keys: np.ndarray) -> int:
+    """How many distinct values (one hash pass in C: ``len(np.unique(keys))`` without the sort)."""
+    from sctpcorr.correlate import _cjoin
+
+    k = np.ascontiguousarray(keys, dtype=np.int64)
+    return int(_cjoin.dense_ids(np.empty(len(k), dtype=np.int64), k, None, None))
+
+
+def small_unique(x: np.ndarray) -> np.ndarray:
+    """``np.unique(x)`` for small non-negative integers (path indexes): a count of each, no sort."""
+    x = np.asarray(x)
+    if len(x) and x.dtype.kind in "iu" and int(x.min()) >= 0 and int(x.max()) < 1 << 20:
+        return np.flatnonzero(np.bincount(x)).astype(x.dtype)
+    return np.unique(x)
+
+
+def in_order(x: np.ndarray) -> bool:
+    """``bool((x[1:] >= x[:-1]).all())``: one pass in C for int64 columns (times), no temporary array."""
+    if x.dtype == np.int64 and x.flags.c_contiguous:
+        from sctpcorr.correlate import _cjoin
+
+        return bool(_cjoin.is_sorted(x))
+    return len(x) < 2 or bool((x[1:] >= x[:-1]).all())
+
+
+__all__ += ["lookup", "unique_inverse", "key_counts", "distinct", "small_unique", "in_order"]

@@ -45,6 +45,109 @@ def _take(r: np.ndarray, idx: np.ndarray) -> np.ndarray:
     return np.take(words, idx, axis=0).reshape(-1).view(r.dtype)
 
 
+KINDS = ("data", "sacks", "gaps", "dups", "hbs", "ctrl")
+_COMMON = (("ts", np.int64), ("frame", np.int64), ("assoc", np.int64), ("dir", np.int8), ("path", np.int64))
+# each table's columns after the common ones, as _cjoin.wire_fill writes them (the order of its COLS)
+_OWN = {"data": (("tsn", np.uint32), ("sid", np.int32), ("ssn", np.int64), ("length", np.int64),
+                 ("ppid", np.uint32), ("rtx", np.bool_), ("kind", np.int8), ("spurious", np.bool_),
+                 ("ibit", np.bool_), ("first", np.bool_)),
+        "sacks": (("cum", np.uint32), ("a_rwnd", np.int64), ("ngap", np.int32), ("ndup", np.int32),
+                  ("flight", np.int64), ("nr", np.bool_)),
+        "gaps": (("start", np.uint32), ("end", np.uint32), ("sack", np.int64), ("nr", np.bool_)),
+        "dups": (("tsn", np.uint32), ("sack", np.int64)),
+        "hbs": (("ack", np.bool_), ("linux", np.bool_), ("nonce", np.uint64), ("sent_at", np.int64),
+                ("info_len", np.uint32)),
+        "ctrl": (("type", np.uint8), ("flags", np.uint8), ("value", np.uint32), ("a", np.uint32), ("b", np.uint32),
+                 ("c", np.uint32))}
+_OFFSETS = {"ts_ns": 0, "frame_no": 8, "assoc_id": 16, "vtag": 20, "path": 24, "type": 26, "flags": 27, "dir": 28,
+            "note": 29, "chunk_index": 30, "tsn": 32, "a": 36, "b": 40, "c": 44, "x": 48, "y": 56}
+
+
+def _split(records: np.ndarray | list[np.ndarray]) -> tuple[dict[str, Table], int | None, int | None]:
+    """The records (one array, or pieces of one in order: ``RecordBuffer.pieces``) as the six tables (see the
+    module doc), and their first and last ts: one pass in C (``_cjoin.wire_fill``; ``_split_np`` is the numpy
+    reference the tests hold it to)."""
+    from sctpcorr.correlate import _cjoin
+    from sctpcorr.wire.records import RECORD_DTYPE
+
+    pieces = records if isinstance(records, list) else [records]
+    if any(p.dtype != RECORD_DTYPE for p in pieces) or \
+            {k: v[1] for k, v in RECORD_DTYPE.fields.items()} != _OFFSETS:
+        return _split_np(np.concatenate(pieces) if isinstance(records, list) else records)
+    pieces = [np.ascontiguousarray(p) for p in pieces if len(p)]
+    counts, first, last = [0] * len(KINDS), None, None
+    for p in pieces:
+        *cs, f, la = _cjoin.wire_counts(p)
+        counts = [a + b for a, b in zip(counts, cs)]
+        first = f if first is None else min(first, f)
+        last = la if last is None else max(last, la)
+    cols = {k: [np.empty(n, dtype=dt) for _name, dt in _COMMON + _OWN[k]] for k, n in zip(KINDS, counts)}
+    _cjoin.wire_fill(pieces, [cols[k] for k in KINDS])
+    tabs = {k: Table({name: a for (name, _dt), a in zip(_COMMON + _OWN[k], cols[k])}) for k in KINDS}
+    return tabs, first, last
+
+
+def _split_np(records: np.ndarray) -> tuple[dict[str, Table], int | None, int | None]:
+    """``_split`` in numpy: a stable sort of the records by kind, then each table a slice."""
+    r = records
+    t = r["type"] if len(r) else np.zeros(0, dtype=np.uint8)
+    # each GAP/DUP record follows its SACK: its SACK's row is the last SACK record before it
+    ms_all = (t == T_SACK) | (t == T_NRSACK)
+    sack_no = np.cumsum(ms_all) - 1                  # the SACK table's row of the last SACK so far
+    # one gather by kind (stable: capture order kept), then each table is a contiguous slice
+    kind = np.full(len(t), 5, dtype=np.int8)          # 5: control
+    kind[(t == T_DATA) | (t == T_IDATA)] = 0
+    kind[ms_all] = 1
+    kind[t == T_GAP] = 2
+    kind[t == T_DUP] = 3
+    kind[(t == T_HB) | (t == T_HBACK)] = 4
+    order = np.argsort(kind, kind="stable")
+    r, t, owner = _take(r, order), t[order], sack_no[order]
+    bounds = np.searchsorted(kind[order], np.arange(7))
+
+    def pick(k: int, **extra: Any) -> Table:
+        a, b = int(bounds[k]), int(bounds[k + 1])
+        s = r[a:b]
+        cols = {"ts": s["ts_ns"].astype(np.int64), "frame": s["frame_no"].astype(np.int64),
+                "assoc": s["assoc_id"].astype(np.int64), "dir": s["dir"].astype(np.int8),
+                "path": s["path"].astype(np.int64)}
+        cols.update({n: f(s, t[a:b], owner[a:b]) for n, f in extra.items()})
+        return Table(cols)
+
+    def note(s: np.ndarray) -> np.ndarray:
+        return s["note"].astype(np.int16)
+
+    data = pick(0, tsn=lambda s, tt, o: s["tsn"].astype(np.uint32),
+                sid=lambda s, tt, o: (s["c"] >> 16).astype(np.int32),
+                ssn=lambda s, tt, o: np.where(tt == T_IDATA, s["x"].astype(np.int64) & 0xFFFFFFFF,
+                                              s["c"] & 0xFFFF),
+                length=lambda s, tt, o: s["b"].astype(np.int64), ppid=lambda s, tt, o: s["a"].copy(),
+                rtx=lambda s, tt, o: (note(s) & N_RTX) > 0,
+                kind=lambda s, tt, o: ((note(s) >> N_KIND_SHIFT) & 3).astype(np.int8),
+                spurious=lambda s, tt, o: (note(s) & N_SPURIOUS) > 0,
+                ibit=lambda s, tt, o: (note(s) & N_IBIT) > 0,
+                first=lambda s, tt, o: (note(s) & N_FIRST) > 0)
+    sacks = pick(1, cum=lambda s, tt, o: s["tsn"].astype(np.uint32),
+                 a_rwnd=lambda s, tt, o: s["a"].astype(np.int64),
+                 ngap=lambda s, tt, o: (s["b"] >> 16).astype(np.int32),
+                 ndup=lambda s, tt, o: (s["b"] & 0xFFFF).astype(np.int32),
+                 flight=lambda s, tt, o: s["c"].astype(np.int64), nr=lambda s, tt, o: tt == T_NRSACK)
+    gaps = pick(2, start=lambda s, tt, o: s["tsn"].astype(np.uint32),
+                end=lambda s, tt, o: s["a"].astype(np.uint32), sack=lambda s, tt, o: o.astype(np.int64),
+                nr=lambda s, tt, o: (note(s) & 1) > 0)
+    dups = pick(3, tsn=lambda s, tt, o: s["tsn"].astype(np.uint32), sack=lambda s, tt, o: o.astype(np.int64))
+    hbs = pick(4, ack=lambda s, tt, o: tt == T_HBACK, linux=lambda s, tt, o: (note(s) & N_HB_LINUX) > 0,
+               nonce=lambda s, tt, o: s["x"].astype(np.uint64),
+               sent_at=lambda s, tt, o: s["y"].astype(np.int64), info_len=lambda s, tt, o: s["a"].copy())
+    ctrl = pick(5, type=lambda s, tt, o: tt.copy(), flags=lambda s, tt, o: s["flags"].copy(),
+                value=lambda s, tt, o: s["tsn"].astype(np.uint32), a=lambda s, tt, o: s["a"].copy(),
+                b=lambda s, tt, o: s["b"].copy(), c=lambda s, tt, o: s["c"].copy())
+    r = records
+    first_ns = int(r["ts_ns"].min()) if len(r) else None
+    last_ns = int(r["ts_ns"].max()) if len(r) else None
+    return dict(zip(KINDS, (data, sacks, gaps, dups, hbs, ctrl))), first_ns, last_ns
+
+
 @dataclass
 class WireAssoc:
     """One association of one capture (an entry of the engine's report)."""
@@ -69,8 +172,8 @@ class WireAssoc:
 class WireView:
     """One capture (see the module doc)."""
 
-    def __init__(self, name: str, records: np.ndarray, report: dict[str, Any], host: str | None = None,
-                 meta: dict[str, Any] | None = None):
+    def __init__(self, name: str, records: np.ndarray | list[np.ndarray], report: dict[str, Any],
+                 host: str | None = None, meta: dict[str, Any] | None = None):
         self.name = name
         self.host = host
         self.report = report
@@ -81,62 +184,8 @@ class WireView:
                                              tuple(a.get("vtags") or (None, None)),  # type: ignore[arg-type]
                                              a.get("paths") or [], (a.get("vantage") or {}).get("point", "unknown"),
                                              a)
-        r = records
-        t = r["type"] if len(r) else np.zeros(0, dtype=np.uint8)
-        # each GAP/DUP record follows its SACK: its SACK's row is the last SACK record before it
-        ms_all = (t == T_SACK) | (t == T_NRSACK)
-        sack_no = np.cumsum(ms_all) - 1                  # the SACK table's row of the last SACK so far
-        # one gather by kind (stable: capture order kept), then each table is a contiguous slice
-        kind = np.full(len(t), 5, dtype=np.int8)          # 5: control
-        kind[(t == T_DATA) | (t == T_IDATA)] = 0
-        kind[ms_all] = 1
-        kind[t == T_GAP] = 2
-        kind[t == T_DUP] = 3
-        kind[(t == T_HB) | (t == T_HBACK)] = 4
-        order = np.argsort(kind, kind="stable")
-        r, t, owner = _take(r, order), t[order], sack_no[order]
-        bounds = np.searchsorted(kind[order], np.arange(7))
-
-        def pick(k: int, **extra: Any) -> Table:
-            a, b = int(bounds[k]), int(bounds[k + 1])
-            s = r[a:b]
-            cols = {"ts": s["ts_ns"].astype(np.int64), "frame": s["frame_no"].astype(np.int64),
-                    "assoc": s["assoc_id"].astype(np.int64), "dir": s["dir"].astype(np.int8),
-                    "path": s["path"].astype(np.int64)}
-            cols.update({n: f(s, t[a:b], owner[a:b]) for n, f in extra.items()})
-            return Table(cols)
-
-        def note(s: np.ndarray) -> np.ndarray:
-            return s["note"].astype(np.int16)
-
-        self.data = pick(0, tsn=lambda s, tt, o: s["tsn"].astype(np.uint32),
-                         sid=lambda s, tt, o: (s["c"] >> 16).astype(np.int32),
-                         ssn=lambda s, tt, o: np.where(tt == T_IDATA, s["x"].astype(np.int64) & 0xFFFFFFFF,
-                                                       s["c"] & 0xFFFF),
-                         length=lambda s, tt, o: s["b"].astype(np.int64), ppid=lambda s, tt, o: s["a"].copy(),
-                         rtx=lambda s, tt, o: (note(s) & N_RTX) > 0,
-                         kind=lambda s, tt, o: ((note(s) >> N_KIND_SHIFT) & 3).astype(np.int8),
-                         spurious=lambda s, tt, o: (note(s) & N_SPURIOUS) > 0,
-                         ibit=lambda s, tt, o: (note(s) & N_IBIT) > 0,
-                         first=lambda s, tt, o: (note(s) & N_FIRST) > 0)
-        self.sacks = pick(1, cum=lambda s, tt, o: s["tsn"].astype(np.uint32),
-                          a_rwnd=lambda s, tt, o: s["a"].astype(np.int64),
-                          ngap=lambda s, tt, o: (s["b"] >> 16).astype(np.int32),
-                          ndup=lambda s, tt, o: (s["b"] & 0xFFFF).astype(np.int32),
-                          flight=lambda s, tt, o: s["c"].astype(np.int64), nr=lambda s, tt, o: tt == T_NRSACK)
-        self.gaps = pick(2, start=lambda s, tt, o: s["tsn"].astype(np.uint32),
-                         end=lambda s, tt, o: s["a"].astype(np.uint32), sack=lambda s, tt, o: o.astype(np.int64),
-                         nr=lambda s, tt, o: (note(s) & 1) > 0)
-        self.dups = pick(3, tsn=lambda s, tt, o: s["tsn"].astype(np.uint32), sack=lambda s, tt, o: o.astype(np.int64))
-        self.hbs = pick(4, ack=lambda s, tt, o: tt == T_HBACK, linux=lambda s, tt, o: (note(s) & N_HB_LINUX) > 0,
-                        nonce=lambda s, tt, o: s["x"].astype(np.uint64),
-                        sent_at=lambda s, tt, o: s["y"].astype(np.int64), info_len=lambda s, tt, o: s["a"].copy())
-        self.ctrl = pick(5, type=lambda s, tt, o: tt.copy(), flags=lambda s, tt, o: s["flags"].copy(),
-                         value=lambda s, tt, o: s["tsn"].astype(np.uint32), a=lambda s, tt, o: s["a"].copy(),
-                         b=lambda s, tt, o: s["b"].copy(), c=lambda s, tt, o: s["c"].copy())
-        r = records
-        self.first_ns = int(r["ts_ns"].min()) if len(r) else None
-        self.last_ns = int(r["ts_ns"].max()) if len(r) else None
+        tabs, self.first_ns, self.last_ns = _split(records)
+        self.data, self.sacks, self.gaps, self.dups, self.hbs, self.ctrl = (tabs[k] for k in KINDS)
 
     def summary(self) -> dict[str, Any]:
         cap = self.report.get("capture") or {}
@@ -146,77 +195,86 @@ class WireView:
 
 
 class RecordBuffer:
-    """The wire engine's per-chunk records of the windows still open, as they come: appended block by block,
-    selected by time, dropped from the front once no window needs them.  Kept as rows of 64-bit words (numpy
-    copies a structured dtype field by field), grown by doubling.  Used by the file feeds of ``correlate`` and by
-    ``live --probes``."""
+    """The wire engine's per-chunk records of the windows still open, as they come: kept block by block as
+    drained (views of the engine's bytes: no copy), selected by time, dropped from the front once no window needs
+    them.  A window's records are ``pieces(lo, hi)`` (views, which ``WireView`` splits without joining them) or
+    ``records(lo, hi)`` (one array, a copy).  Used by the file feeds of ``correlate`` and by ``live --probes``."""
 
     def __init__(self) -> None:
         from sctpcorr.wire.records import RECORD_DTYPE
 
         self._dtype = RECORD_DTYPE
-        self._w = RECORD_DTYPE.itemsize // 8
-        self._buf = np.empty((0, self._w), dtype=np.uint64)     # records kept: _buf[_start:_n]
-        self._start = self._n = 0
+        self._blocks: list[np.ndarray] = []     # records kept, oldest first
+        self._ends: list[tuple[int, int]] = []  # each block's smallest and largest time
+        self._n = 0
         self.first_ns: int | None = None
         self.last_ns: int | None = None         # the newest record so far
         self._sorted = True
 
     def add(self, recs: bytes) -> None:
-        """A block of records (``Analyzer.drain_records()``)."""
+        """A block of records (``Analyzer.drain_records()``: bytes, which the block keeps a view of)."""
         if not recs:
             return
-        ts = self._append(recs)["ts_ns"]
-        if self._sorted and ((self.last_ns is not None and int(ts[0]) < self.last_ns)
-                             or bool((ts[1:] < ts[:-1]).any())):
+        from sctpcorr.correlate import _cjoin
+
+        first, lo, hi, in_order = _cjoin.wire_ts(recs)     # (one pass, not four strided ones)
+        if self._sorted and ((self.last_ns is not None and first < self.last_ns) or not in_order):
             self._sorted = False        # out of order: windows select with a mask instead of a slice
-        lo, hi = int(ts.min()), int(ts.max())
+        b = np.frombuffer(recs, dtype=self._dtype)
+        self._blocks.append(b)
+        self._ends.append((lo, hi))
+        self._n += len(b)
         self.first_ns = lo if self.first_ns is None else min(self.first_ns, lo)
         self.last_ns = hi if self.last_ns is None else max(self.last_ns, hi)
 
-    def _append(self, recs: bytes) -> np.ndarray:
-        words = np.frombuffer(recs, dtype=np.uint64).reshape(-1, self._w)
-        need = self._n + len(words)
-        if need > len(self._buf):
-            kept = self._buf[self._start:self._n]
-            if need - self._start <= len(self._buf) // 2:          # room at the front: move the kept part there
-                self._buf[:len(kept)] = kept.copy()
+    def __len__(self) -> int:
+        return self._n
+
+    def pieces(self, lo: int | None = None, hi: int | None = None) -> list[np.ndarray]:
+        """The records kept, or those with ``lo <= ts < hi``, as a list of arrays in capture order (slices of the
+        blocks when the records are in time order, as a capture's packets nearly always are)."""
+        if lo is None or hi is None:
+            return list(self._blocks)
+        out = []
+        for b, (b_lo, b_hi) in zip(self._blocks, self._ends):
+            if b_hi < lo or b_lo >= hi:
+                continue
+            if b_lo >= lo and b_hi < hi:
+                out.append(b)                   # all of it (most blocks of a window)
+                continue
+            ts = b["ts_ns"]
+            if self._sorted:
+                a, z = int(np.searchsorted(ts, lo, side="left")), int(np.searchsorted(ts, hi, side="left"))
+                if z > a:
+                    out.append(b[a:z])
             else:
-                grown = np.empty((max(2 * (need - self._start), 1 << 16), self._w), dtype=np.uint64)
-                grown[:len(kept)] = kept
-                self._buf = grown
-            self._n -= self._start
-            self._start = 0
-            need = self._n + len(words)
-        self._buf[self._n:need] = words
-        out = self._buf[self._n:need].reshape(-1).view(self._dtype)
-        self._n = need
+                m = (ts >= lo) & (ts < hi)
+                if m.any():
+                    out.append(b[m])
         return out
 
-    def __len__(self) -> int:
-        return self._n - self._start
-
     def records(self, lo: int | None = None, hi: int | None = None) -> np.ndarray:
-        """The records kept, or those with ``lo <= ts < hi`` (a slice, not a copy, when they are in time order,
-        as a capture's packets nearly always are)."""
-        r = self._buf[self._start:self._n].reshape(-1).view(self._dtype)
-        if lo is None or hi is None:
-            return r
-        ts = r["ts_ns"]
-        if self._sorted:
-            return r[int(np.searchsorted(ts, lo, side="left")):int(np.searchsorted(ts, hi, side="left"))]
-        return r[(ts >= lo) & (ts < hi)]
+        """``pieces(lo, hi)`` as one array."""
+        p = self.pieces(lo, hi)
+        return np.concatenate(p) if p else np.zeros(0, dtype=self._dtype)
 
     def drop_before(self, t: int) -> None:
-        r = self.records()
-        if not len(r):
-            return
-        if self._sorted:
-            self._start += int(np.searchsorted(r["ts_ns"], t, side="left"))
-        else:
-            keep = self._buf[self._start:self._n][r["ts_ns"] >= t]
-            self._buf[self._start:self._start + len(keep)] = keep
-            self._n = self._start + len(keep)
+        """Forget the records with ts < t."""
+        blocks, ends = [], []
+        for b, (b_lo, b_hi) in zip(self._blocks, self._ends):
+            if b_hi < t:
+                continue                        # (whole blocks: in time order, those at the front)
+            if b_lo < t:
+                ts = b["ts_ns"]
+                b = b[int(np.searchsorted(ts, t, side="left")):] if self._sorted else b[ts >= t]
+                if not len(b):
+                    continue
+                ts = b["ts_ns"]
+                b_lo = int(ts.min())
+            blocks.append(b)
+            ends.append((b_lo, b_hi))
+        self._blocks, self._ends = blocks, ends
+        self._n = sum(len(b) for b in blocks)
 
 
 __all__ += ["RecordBuffer"]

@@ -70,3 +70,50 @@ def test_one_sided_and_empty():
 def test_recorded_offset_takes_the_median_of_the_reads():
     assert recorded_offset([(1, 100, 5), (2, 104, 3), (3, 101, 4)]) == (101, 5)
     assert recorded_offset([]) is None
+
+
+def test_the_c_piece_bounds_equal_the_numpy_reference():
+    """``_cjoin.piece_bounds`` (one pass, quickselect) against ``_piece_bounds_np`` (masks, np.partition): pairs
+    on and between the edges, repeated edges and values, pieces with one side only or none, trims of 0 and more."""
+    from sctpcorr.correlate import _cjoin
+    from sctpcorr.correlate.clock import DRIFT_WINDOWS, _piece_bounds_np
+
+    rng = np.random.default_rng(3)
+    for trial in range(303):
+        nf, nb = int(rng.integers(0, 400)), int(rng.integers(0, 400))
+        if trial >= 300:                  # trims of tens (a heap of the extremes) and of hundreds (quickselect)
+            nf, nb = (50_000, 80_000) if trial == 300 else (4_500_000, 120) if trial == 301 else (3, 4_400_000)
+        if not nf + nb:
+            continue
+        span = int(rng.choice([5, 1000, 10**12]))
+        fk, bk = rng.integers(0, span, nf), rng.integers(0, span, nb)
+        if trial % 3 == 0:
+            fk[: nf // 2] = span // 2              # many equal times: repeated edges
+        fd, bd = rng.integers(-50, 50, nf), rng.integers(-(10**9), 10**9, nb)
+        t_all = np.concatenate([fk, bk])
+        edges = np.quantile(t_all, np.linspace(0, 1, DRIFT_WINDOWS + 1))
+        got = _cjoin.piece_bounds(edges, fk.astype(np.int64), fd.astype(np.int64), bk.astype(np.int64),
+                                  bd.astype(np.int64))
+        assert got == _piece_bounds_np(edges, fk, fd, bk, bd)
+
+
+def test_quantile_linear_is_numpy_quantile():
+    """clock.quantile_linear (order statistics from a histogram in C, numpy's interpolation steps) gives
+    np.quantile's float64 values exactly: spread, repeated, sorted, clustered and extreme int64 values."""
+    from sctpcorr.correlate.clock import quantile_linear
+
+    rng = np.random.default_rng(11)
+    q = np.linspace(0, 1, 9)
+    for i in range(600):
+        n = int(rng.integers(1, 300)) if i % 20 else int(rng.integers(1000, 100_000))
+        kind = i % 4
+        if kind == 0:
+            x = rng.integers(-(10**18), 10**18, n)
+        elif kind == 1:
+            x = rng.integers(0, 5, n)
+        elif kind == 2:
+            x = np.sort(rng.integers(5 * 10**11, 6 * 10**12, n))
+        else:
+            x = np.concatenate([rng.integers(10**12, 10**12 + 1000, n // 2), rng.integers(0, 2**62, n - n // 2)])
+        want, got = np.quantile(x, q), quantile_linear(x, q)
+        assert got.dtype == want.dtype and np.array_equal(got, want), i

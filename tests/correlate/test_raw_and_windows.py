@@ -150,14 +150,14 @@ def test_raw_blocks_sliced_and_torn(monkeypatch):
 
 
 def test_capture_feed_keeps_what_the_windows_need():
-    """The record buffer of a capture read in windows: appended block by block, dropped from the front, moved
-    and grown; what it hands out is always exactly the records of the capture in the range asked for."""
+    """The record buffer of a capture read in windows: kept block by block, dropped from the front (whole
+    blocks, and part of one); what it hands out is always exactly the records of the capture in the range asked
+    for."""
     b = bundle("lossy")
     cap = next(b.glob("client.pcapng*"))
     whole = correlate_io.load_capture(str(cap))
     allts = np.sort(whole.data.ts)
     f = correlate_io.CaptureFeed(str(cap))
-    f.buf._buf = np.empty((64, f.buf._w), dtype=np.uint64)   # tiny: every path of _append is taken
     lo = None
     while f.more():
         r = f.records()
@@ -168,3 +168,131 @@ def test_capture_feed_keeps_what_the_windows_need():
     assert lo is not None
     v = f.view(lo, 1 << 62)
     assert np.array_equal(np.sort(v.data.ts), allts[allts >= lo])
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_record_buffer_pieces_are_the_records_in_range(in_order):
+    """RecordBuffer.pieces / records against a mask on all the records, in time order (slices of the blocks)
+    and not (masks), before and after dropping the front; WireView of the pieces equals WireView of one array."""
+    from sctpcorr.correlate.wire import KINDS, RecordBuffer, WireView
+
+    f = correlate_io.CaptureFeed(str(next(bundle("lossy").glob("client.pcapng*"))))
+    while f.more():
+        pass
+    allr = f.records().copy()
+    step = max(1, len(allr) // 20)
+    blocks = [allr[i:i + step] for i in range(0, len(allr), step)]
+    if not in_order:
+        blocks[3], blocks[7] = blocks[7], blocks[3]
+    rb = RecordBuffer()
+    for blk in blocks:
+        rb.add(blk.tobytes())
+    assert rb._sorted == in_order
+    cat = np.concatenate(blocks)
+    ts = cat["ts_ns"]
+    for cut in (None, int(np.quantile(ts, 0.3))):
+        if cut is not None:
+            rb.drop_before(cut)
+            cat = cat[cat["ts_ns"] >= cut]
+            ts = cat["ts_ns"]
+        assert len(rb) == len(cat)
+        for lo, hi in ((int(ts.min()), int(ts.max()) + 1), (int(np.quantile(ts, 0.4)), int(np.quantile(ts, 0.8)))):
+            want = cat[(ts >= lo) & (ts < hi)]
+            assert np.array_equal(rb.records(lo, hi), want)
+            a, b_ = WireView("x", rb.pieces(lo, hi), {}), WireView("x", want, {})
+            assert (a.first_ns, a.last_ns) == (b_.first_ns, b_.last_ns)
+            for k in KINDS:
+                for c in getattr(a, k).columns:
+                    assert np.array_equal(getattr(getattr(a, k), c), getattr(getattr(b_, k), c)), (k, c)
+
+
+def test_rare_events_decoded_by_columns_equal_decode():
+    """``kernel.decode_rare`` (column by column) gives what ``abi.decode`` gives record by record: the path state
+    and association change events of two lab bundles, and random records of both types."""
+    from sctpcorr.correlate.kernel import _dtype_of, decode_rare
+
+    rng = np.random.default_rng(9)
+    for name in ("path_state", "assoc_change"):
+        code = next(c for c, (n, _cls) in abi.EVENT_TYPES.items() if n == name)
+        cls = abi.EVENT_TYPES[code][1]
+        recs = [bytes(s) for b in ("failover", "lossy") for s in
+                (abi.encode_struct(e) for e in _events(bundle(b)) if e.get("type") == name) if s is not None]
+        size = len(bytes(cls()))
+        for _ in range(200):
+            r = bytearray(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+            r[:4] = code.to_bytes(4, "little")
+            if name == "path_state":
+                off = cls.path.offset + abi.Path.addr.offset
+                r[off:off + 2] = int(rng.choice([0, 2, 10, 7])).to_bytes(2, "little")
+            recs.append(bytes(r))
+        arr = np.frombuffer(b"".join(recs), dtype=_dtype_of(cls))
+        assert [list(d.items()) for d in decode_rare(name, arr)] == [list(abi.decode(r).items()) for r in recs]
+        assert len(recs) > 200
+
+
+def test_end_groups_number_the_ends_as_numpy_does():
+    """_cjoin.end_groups against the numpy it replaced: groups by (netns << 48) | (lport << 32) | my_vtag
+    (wrapped to 64 bits: netns values above 16 bits collide, as they did), rows in order, extremes per group."""
+    from sctpcorr.correlate import _cjoin
+
+    rng = np.random.default_rng(2)
+    for trial in range(50):
+        parts = []
+        for _t in range(int(rng.integers(1, 4))):
+            n = int(rng.integers(0, 40))
+            parts.append(tuple(np.ascontiguousarray(x, dtype=np.int64) for x in (
+                rng.integers(0, 1 << 40, n), rng.choice([4026531840, 4026532000, 4026597376, 5], n),
+                rng.choice([5000, 36412], n), rng.choice([0, 1, 0xDEADBEEF, 0xFFFFFFFF], n), rng.integers(0, 8, n))))
+        ts, ns, lp, vt, st = (np.concatenate([p[j] for p in parts]) for j in range(5))
+        gid = np.empty(len(ts), dtype=np.int64)
+        groups = _cjoin.end_groups(gid, parts)
+        key = (ns << 48) | (lp << 32) | vt
+        assert sorted(g[0] for g in groups) == np.unique(key).tolist()
+        for g, (k, first, n, tlo, thi, slo, shi, g_ns, g_lp, g_vt) in enumerate(groups):
+            rows = np.flatnonzero(key == k)
+            assert np.array_equal(np.flatnonzero(gid == g), rows)
+            assert (first, n, tlo, thi, slo, shi) == (rows[0], len(rows), ts[rows].min(), ts[rows].max(),
+                                                      st[rows].min(), st[rows].max())
+            assert (g_ns, g_lp, g_vt) == (ns[first], lp[first], vt[first])
+
+
+def test_addresses_numbered_as_row_by_row():
+    """_cjoin.addr_groups + KernelView._group_addr_ids number a block's path addresses (IPv4, IPv6, none) as the
+    numpy code kept for a family conflict does: same ids per row, new addresses in the same order."""
+    from sctpcorr.correlate import _cjoin
+    from sctpcorr.correlate.kernel import KernelView
+
+    def by_rows(kv, fam, aa, ab):          # the numpy numbering (KernelView._from_columns' fallback)
+        if not ab.any() and bool(((fam == 2) | (fam == 0)).all()):
+            key = np.where(fam == 2, aa & 0xFFFFFFFF, -1)
+            uk, inv = np.unique(key, return_inverse=True)
+            ids = np.array([kv._addr_id(2, k, 0) if k >= 0 else -1 for k in uk.tolist()], dtype=np.int32)
+        else:
+            order_ = np.lexsort((ab, aa, fam))
+            new = np.zeros(len(fam), dtype=bool)
+            new[:1] = True
+            for x in (fam, aa, ab):
+                sx = x[order_]
+                new[1:] |= sx[1:] != sx[:-1]
+            firsts = order_[new]
+            ids = np.array([kv._addr_id(int(fam[j]), int(aa[j]), int(ab[j])) for j in firsts.tolist()],
+                           dtype=np.int32)
+            inv = np.empty(len(fam), dtype=np.int64)
+            inv[order_] = np.cumsum(new) - 1
+        return ids[inv.reshape(-1)]
+
+    rng = np.random.default_rng(12)
+    v4 = [(2, int.from_bytes(bytes([198, 18, i, 1]), "little"), 0) for i in range(1, 5)] + [(0, 0, 0)]
+    v6 = [(10, int(rng.integers(0, 1 << 62)) * (1 if i % 2 else -1), int(rng.integers(0, 1 << 62))) for i in range(4)]
+    for trial in range(40):
+        pool = v4 if trial % 2 else v4 + v6
+        pick = rng.integers(0, len(pool), int(rng.integers(1, 200)))
+        fam, aa, ab = (np.array([pool[i][j] for i in pick], dtype=np.int64) for j in range(3))
+        a, b = KernelView(), KernelView()
+        dense = np.empty(len(fam), dtype=np.int64)
+        groups, pairs = _cjoin.addr_groups(dense, fam, aa, ab, np.zeros(len(fam), dtype=np.int64))
+        got = a._group_addr_ids(groups)[dense]
+        assert np.array_equal(got, by_rows(b, fam, aa, ab)) and a.addrs == b.addrs
+        assert sorted(pairs) == sorted({(0, int(g)) for g in dense})
+    dense = np.empty(2, dtype=np.int64)            # one address's bytes under two families: left to numpy
+    assert _cjoin.addr_groups(dense, np.array([2, 0]), np.array([5, 5]), np.array([0, 0]), np.zeros(2, np.int64)) is None
