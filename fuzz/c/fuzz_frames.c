@@ -51,13 +51,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         memcpy(f, data + off, len);
         off += len;
-        /* steps: 0 same time, small: microseconds, 0xf0..: seconds (timeouts, idle), 0xff: clock steps back */
+        /* steps: 0 same time, small: microseconds, 0xf0..0xfd: seconds (timeouts, idle), 0xfe: far away,
+         * 0xff: the clock steps back */
+        uint64_t u = (uint64_t)ts;   /* unsigned: the harness's own clock wraps, never UB */
         if (step == 0xff)
-            ts -= 1000000000LL;
+            u -= 1000000000u;
+        else if (step == 0xfe)   /* a time stamp from far away (pcapng allows any 64-bit value) */
+            u = ts > 0 ? (uint64_t)INT64_MIN + (u & 0xffff) : (uint64_t)INT64_MAX - (u & 0xffff);
         else if (step >= 0xf0)
-            ts += (int64_t)(step - 0xef) * 7000000000LL;
+            u += (uint64_t)(step - 0xef) * 7000000000u;
         else
-            ts += (int64_t)step * 1000;
+            u += (uint64_t)step * 1000u;
+        ts = (int64_t)u;
         sc_record rec = {
             .ts_ns = ts, .frame_no = ++frame, .linktype = lt, .interface_id = 0,
             .caplen = (uint32_t)len, .origlen = (uint32_t)len + (step & 1 ? 0 : 4), .data = f,

@@ -525,7 +525,9 @@ int64_t sc_rtt_rto(const sc_rtt *r)
 {
     if (!r->samples)
         return SC_NOTS;
-    int64_t rto = r->srtt_ns + 4 * r->rttvar_ns; /* C2/C3; C6 RTO.Min, C7 RTO.Max */
+    int64_t rto; /* C2/C3; C6 RTO.Min, C7 RTO.Max (samples are >= 0: an overflow is past RTO.Max) */
+    if (__builtin_mul_overflow(r->rttvar_ns, 4, &rto) || __builtin_add_overflow(rto, r->srtt_ns, &rto))
+        rto = SC_RTO_MAX_NS;
     if (rto < SC_RTO_MIN_NS)
         rto = SC_RTO_MIN_NS;
     if (rto > SC_RTO_MAX_NS)
@@ -2726,8 +2728,17 @@ void sc_an_prefetch_deep(const sc_peek *pk)
     }
 }
 
-int sc_an_record(sc_analyzer *an, const sc_record *rec)
+int sc_an_record(sc_analyzer *an, const sc_record *in)
 {
+    /* A capture's time stamp is whatever int64 it says (pcapng: 64-bit units, a signed if_tsoffset): held within
+     * +-2^62 ns (+-146 years around 1970) so that the difference of any two fits in an int64 (found by
+     * fuzz/c/fuzz_pcap.c: an RTT of 1.8e18 - -7.4e18 ns overflowed). */
+    sc_record clamped = *in;
+    const sc_record *rec = &clamped;
+    if (clamped.ts_ns > SC_TS_LIMIT)
+        clamped.ts_ns = SC_TS_LIMIT;
+    else if (clamped.ts_ns < -SC_TS_LIMIT)
+        clamped.ts_ns = -SC_TS_LIMIT;
     sc_capstats *cs = &an->cap;
     cs->packets++;
     if (!cs->have_ts || rec->ts_ns < cs->first_ts_ns)
