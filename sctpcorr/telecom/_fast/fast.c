@@ -793,7 +793,7 @@ static int follow_one(Follower *f, tc_rec *r, uint64_t index)
         s->v1 = f->nodes[nd].next;
         if (s->v1 < 0)
             s->v2 = -1;
-        r->latency_ns = r->ts_ns - f->nodes[nd].ts;
+        r->latency_ns = (int64_t)((uint64_t)r->ts_ns - (uint64_t)f->nodes[nd].ts);   /* wraps, never UB */
         r->flags |= F_MATCHED;
         f->nodes[nd].next = f->free_node;
         f->free_node = nd;
@@ -828,7 +828,7 @@ static int follow_one(Follower *f, tc_rec *r, uint64_t index)
         slot *s = map_get(&f->dia, a, b, 0);
         if (!s || s->v1 < 0)
             return 0;
-        r->latency_ns = r->ts_ns - s->v2;
+        r->latency_ns = (int64_t)((uint64_t)r->ts_ns - (uint64_t)s->v2);   /* wraps, never UB */
         r->flags |= F_MATCHED;
         s->v1 = -1;
     }
