@@ -202,15 +202,42 @@ def seeds_telecom() -> dict[str, bytes]:
     return out
 
 
+def seeds_recording() -> dict[str, bytes]:
+    out = {}
+    for name, b in list(seeds_kernel_jsonl().items()) + [("raw-" + k, v) for k, v in seeds_ringbuf().items()]:
+        out[name] = b
+        out[name + ".gz"] = gzip.compress(b, mtime=0)
+    return out
+
+
+def seeds_telecom_py() -> dict[str, bytes]:
+    return {k: bytes([i % 8]) + v for i, (k, v) in enumerate(seeds_telecom().items())}
+
+
+def seeds_classify() -> dict[str, bytes]:
+    """One message's user data each, the protocol byte from its PPID (60 NGAP, 18 S1AP, 27 X2AP, 61 XnAP)."""
+    proto = {60: 0, 18: 1, 27: 2, 61: 3}
+    out = {}
+    for k, c in seeds_telecom().items():
+        if k.endswith("-run"):
+            continue
+        ppid, cap = struct.unpack_from("=I", c, 24)[0], struct.unpack_from("=I", c, 32)[0]
+        out[k] = bytes([proto.get(ppid, 0) | (0x80 if len(out) % 2 else 0)]) + c[72:72 + cap]
+    return out
+
+
 TARGETS = {
+    # C (libFuzzer)
     "pcap": seeds_pcap,
     "frames": seeds_frames,
     "ringbuf": seeds_ringbuf,
     "telecom": seeds_telecom,
+    # Python (atheris)
     "pcapfile": seeds_pcapfile,
-    "kernel_jsonl": seeds_kernel_jsonl,
-    "payloads": seeds_telecom,
+    "recording": seeds_recording,
     "abi": seeds_ringbuf,
+    "telecom_py": seeds_telecom_py,
+    "classify": seeds_classify,
 }
 
 
