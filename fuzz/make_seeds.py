@@ -226,6 +226,23 @@ def seeds_classify() -> dict[str, bytes]:
     return out
 
 
+def seeds_diag() -> dict[str, bytes]:
+    """The recorded sock_diag dumps, whole and one netlink message at a time."""
+    out = {}
+    for p in sorted((KFIX / "diag61").glob("*.raw")):
+        b = p.read_bytes()
+        out[p.stem] = b
+        off, i = 0, 0
+        while off + 16 <= len(b) and i < 12:
+            n = struct.unpack_from("=I", b, off)[0]
+            if n < 16:
+                break
+            out[f"{p.stem}-{i}"] = b[off:off + n]
+            off += (n + 3) & ~3
+            i += 1
+    return out
+
+
 TARGETS = {
     # C (libFuzzer)
     "pcap": seeds_pcap,
@@ -238,6 +255,7 @@ TARGETS = {
     "abi": seeds_ringbuf,
     "telecom_py": seeds_telecom_py,
     "classify": seeds_classify,
+    "diag": seeds_diag,
 }
 
 
