@@ -429,7 +429,7 @@ static PyObject *fast_decode(PyObject *self, PyObject *arg)
         memcpy(&h, buf + off, sizeof h);
         if ((h.flags & 3) == 3)
             count++;
-        off += sizeof h + ((h.caplen + 7u) & ~7u);
+        off += sizeof h + (((size_t)h.caplen + 7u) & ~(size_t)7);   /* size_t: a caplen near 2^32 must not wrap */
     }
     PyObject *recs = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(count * sizeof(tc_rec)));
     PyObject *frags = PyList_New(0);
@@ -483,7 +483,7 @@ static PyObject *fast_decode(PyObject *self, PyObject *arg)
             }
             PyGILState_Release(g);
         }
-        off = data + ((h.caplen + 7u) & ~7u);
+        off = data + (((size_t)h.caplen + 7u) & ~(size_t)7);
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&in);
