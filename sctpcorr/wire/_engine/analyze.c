@@ -558,11 +558,12 @@ static void jit_add(sc_jitter *j, int64_t ts)
         j->n = 2;
         return;
     }
-    int64_t dd = sp - j->last_spacing;
+    int64_t dd;
+    int wild = __builtin_sub_overflow(sp, j->last_spacing, &dd) || dd == INT64_MIN;
     j->last_spacing = sp;
     if (dd < 0)
         dd = -dd;
-    if (dd > 1000000000000000LL) /* keep absurd timestamps from overflowing the accumulator */
+    if (wild || dd > 1000000000000000LL) /* keep absurd timestamps from overflowing the accumulator */
         dd = 1000000000000000LL;
     j->j16 += dd - ((j->j16 + 8) >> 4);
     j->n = 3;
@@ -2731,7 +2732,7 @@ void sc_an_prefetch_deep(const sc_peek *pk)
 int sc_an_record(sc_analyzer *an, const sc_record *in)
 {
     /* A capture's time stamp is whatever int64 it says (pcapng: 64-bit units, a signed if_tsoffset): held within
-     * +-2^62 ns (+-146 years around 1970) so that the difference of any two fits in an int64 (found by
+     * +-(2^62 - 1) ns (+-146 years around 1970) so that the difference of any two fits in an int64 (found by
      * fuzz/c/fuzz_pcap.c: an RTT of 1.8e18 - -7.4e18 ns overflowed). */
     sc_record clamped = *in;
     const sc_record *rec = &clamped;
