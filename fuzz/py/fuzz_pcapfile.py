@@ -11,8 +11,13 @@ import json
 from _common import imports, main, scratch
 
 with imports(__name__):
-    from sctpcorr.pipeline import PcapOptions, build_document, run_pcap
+    # run_pcap imports the telecom layer lazily: imported here so that it is instrumented too
+    import sctpcorr.sources.pcapfile
+    import sctpcorr.telecom.columns
+    import sctpcorr.telecom.core
+    import sctpcorr.telecom.payloads  # noqa: F401
     from sctpcorr.errors import InputError
+    from sctpcorr.pipeline import PcapOptions, build_document, run_pcap
 
 
 def test_one_input(data: bytes) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from _common import imports, main, scratch
 
 with imports(__name__):
+    import sctpcorr.correlate.kernel
+    import sctpcorr.sources.recording  # noqa: F401
     from sctpcorr.correlate_io import load_kernel
     from sctpcorr.errors import InputError
     from sctpcorr.live import JsonlTail
