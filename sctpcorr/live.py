@@ -294,7 +294,7 @@ class KernelDiag:
 class JsonlTail:
     """The complete lines appended to a JSONL file since the last read, parsed (``tail -f`` of a recording
     another process writes).  A line cut at the end of what was written waits for its end; lines that are not
-    JSON are counted."""
+    JSON objects shaped like the probe's records (sources.recording.well_formed) are counted."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -305,6 +305,8 @@ class JsonlTail:
 
     def read(self, limit: int = 8 << 20) -> list[dict[str, Any]]:
         import json
+
+        from sctpcorr.sources.recording import well_formed
 
         if self._f is None:
             try:
@@ -323,8 +325,13 @@ class JsonlTail:
             if not line.strip():
                 continue
             try:
-                out.append(json.loads(line))
+                rec = json.loads(line)
             except ValueError:
+                self.bad_lines += 1
+                continue
+            if isinstance(rec, dict) and well_formed(rec):     # the shape RecordingStream accepts
+                out.append(rec)
+            else:
                 self.bad_lines += 1
         return out
 

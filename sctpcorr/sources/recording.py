@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from sctpcorr.errors import CorruptCapture, FileUnreadable, InputError
 
-__all__ = ["RecordingStream", "NotARecording"]
+__all__ = ["RecordingStream", "NotARecording", "well_formed"]
 
 
 class NotARecording(InputError):
@@ -34,6 +35,80 @@ def _looks_raw(data: bytes) -> bool:
     n = int.from_bytes(data[:4], "little")
     t = int.from_bytes(data[4:8], "little")
     return 64 <= n <= 4096 and 1 <= t <= 15 and len(data) >= 4 + n
+
+
+# The identity fields every event record carries (abi.decode's header): integers when present.
+_HDR_INTS = ("ts_ns", "jiffies", "netns", "lport", "pport", "my_vtag", "peer_vtag", "assoc_id")
+_SCALARS = (int, str, type(None))        # bool is an int
+_HEX = ("asoc", "transport", "hb_nonce")  # kernel addresses and the heartbeat nonce: "0x..." (abi._hex)
+_HEX_RE = re.compile(r"0x[0-9a-fA-F]{1,16}\Z")
+_SHAPES: dict[str, tuple[frozenset[str], frozenset[str]]] | None = None
+
+
+def _shapes() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
+    """Per ABI event type: (the keys abi.decode always writes as integers, the keys it always writes as strings),
+    from a zeroed record of each type (the path fields, null there, are left free)."""
+    global _SHAPES
+    if _SHAPES is None:
+        import ctypes
+
+        from sctpcorr.kernel import abi
+
+        out = {}
+        for code, (name, cls) in abi.EVENT_TYPES.items():
+            zero = bytearray(ctypes.sizeof(cls))
+            zero[:4] = code.to_bytes(4, "little")
+            d = abi.decode(bytes(zero))
+            out[name] = (frozenset(k for k, v in d.items() if type(v) is int),
+                         frozenset(k for k, v in d.items() if type(v) is str))
+        _SHAPES = out
+    return _SHAPES
+
+
+# Fields the correlator reads without a default (sctpcorr/correlate/kernel.py), beside the header's lport.
+_REQUIRED = {"sack": ("cum_tsn_ack",), "rto_update": ("rtt_jiffies",)}
+
+
+def well_formed(rec: dict[str, Any]) -> bool:
+    """Is ``rec`` shaped like what ``sctpcorr probe`` writes, as far as the readers rely on it?  An event record
+    (of an ABI type, or one with a ``my_vtag``) has integer identity fields, ``ts_ns`` and ``lport``, and its
+    kernel addresses and nonce in hex (``"0x..."``); in one of an
+    ABI event type every field abi.decode writes as an integer (or string) is one or null (the recorder's derived
+    records leave some out), the fields read without a default are integers, the other values are scalars and
+    ``chunks`` is a list of flat objects.  Startup, clock and end records are not events and pass as they are."""
+    t = rec.get("type")
+    shape = _shapes().get(t) if isinstance(t, str) else None
+    if shape is None and not rec.get("my_vtag"):
+        return True                       # not an event the readers index (startup, clock, end, toggle...)
+    for k in _HDR_INTS:
+        v = rec.get(k)
+        if v is not None and type(v) is not int:
+            return False
+    if type(rec.get("lport")) is not int or type(rec.get("ts_ns")) is not int:
+        return False
+    for k in _HEX:
+        v = rec.get(k)
+        if v is not None and not (isinstance(v, str) and _HEX_RE.match(v)):
+            return False
+    if shape is None:
+        return True
+    ints, strs = shape
+    for k, v in rec.items():
+        if v is None:
+            continue
+        if k in ints:
+            if not isinstance(v, int):
+                return False
+        elif k in strs:
+            if not isinstance(v, str):
+                return False
+        elif isinstance(v, list):
+            if not all(isinstance(x, _SCALARS) or (isinstance(x, dict) and all(
+                    isinstance(y, _SCALARS) for y in x.values())) for x in v):
+                return False
+        elif not isinstance(v, _SCALARS):
+            return False
+    return all(type(rec.get(k)) is int for k in _REQUIRED.get(t, ()))  # type: ignore[arg-type]
 
 
 class RecordingStream:
@@ -110,11 +185,18 @@ class RecordingStream:
                 have -= used
             yield
 
+    def _lines(self) -> Iterator[bytes]:
+        """The file's lines; broken gzip data (a bad CRC, a bad block) is the CorruptCapture raw_feed raises."""
+        try:
+            yield from self._f
+        except (OSError, EOFError, zlib.error) as e:
+            raise CorruptCapture(self.path, f"corrupt gzip data ({e})") from None
+
     def jsonl_batches(self) -> Iterator[list[dict[str, Any]]]:
         """Decoded records, ``batch_lines`` at a time (read at each batch: a caller may change it)."""
         batch: list[dict[str, Any]] = []
         seen_startup = False
-        for line in self._f:
+        for line in self._lines():
             if not line.strip():
                 continue
             try:
@@ -122,7 +204,7 @@ class RecordingStream:
             except ValueError:
                 self.bad_records += 1
                 continue
-            if not isinstance(rec, dict):
+            if not isinstance(rec, dict) or not well_formed(rec):
                 self.bad_records += 1
                 continue
             if not seen_startup:

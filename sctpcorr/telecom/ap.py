@@ -276,8 +276,11 @@ def cause_pycrate(data: bytes, proto: str) -> str | None:
         return None
     want = ie_id(proto, "Cause")
     for ie in ies:
-        if ie.get("id") == want:
-            group, value = ie["value"][1]
+        if isinstance(ie, dict) and ie.get("id") == want:
+            try:
+                group, value = ie["value"][1]
+            except (KeyError, IndexError, TypeError, ValueError):   # a Cause that is not a (group, value) CHOICE
+                return None
             return f"{group}/{value}"
     return None
 

@@ -429,7 +429,7 @@ static PyObject *fast_decode(PyObject *self, PyObject *arg)
         memcpy(&h, buf + off, sizeof h);
         if ((h.flags & 3) == 3)
             count++;
-        off += sizeof h + ((h.caplen + 7u) & ~7u);
+        off += sizeof h + (((size_t)h.caplen + 7u) & ~(size_t)7);   /* size_t: a caplen near 2^32 must not wrap */
     }
     PyObject *recs = PyByteArray_FromStringAndSize(NULL, (Py_ssize_t)(count * sizeof(tc_rec)));
     PyObject *frags = PyList_New(0);
@@ -483,7 +483,7 @@ static PyObject *fast_decode(PyObject *self, PyObject *arg)
             }
             PyGILState_Release(g);
         }
-        off = data + ((h.caplen + 7u) & ~7u);
+        off = data + (((size_t)h.caplen + 7u) & ~(size_t)7);
     }
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&in);
@@ -789,7 +789,7 @@ static int follow_one(Follower *f, tc_rec *r, uint64_t index)
         s->v1 = f->nodes[nd].next;
         if (s->v1 < 0)
             s->v2 = -1;
-        r->latency_ns = r->ts_ns - f->nodes[nd].ts;
+        r->latency_ns = (int64_t)((uint64_t)r->ts_ns - (uint64_t)f->nodes[nd].ts);   /* wraps, never UB */
         r->flags |= F_MATCHED;
         f->nodes[nd].next = f->free_node;
         f->free_node = nd;
@@ -824,7 +824,7 @@ static int follow_one(Follower *f, tc_rec *r, uint64_t index)
         slot *s = map_get(&f->dia, a, b, 0);
         if (!s || s->v1 < 0)
             return 0;
-        r->latency_ns = r->ts_ns - s->v2;
+        r->latency_ns = (int64_t)((uint64_t)r->ts_ns - (uint64_t)s->v2);   /* wraps, never UB */
         r->flags |= F_MATCHED;
         s->v1 = -1;
     }

@@ -525,7 +525,9 @@ int64_t sc_rtt_rto(const sc_rtt *r)
 {
     if (!r->samples)
         return SC_NOTS;
-    int64_t rto = r->srtt_ns + 4 * r->rttvar_ns; /* C2/C3; C6 RTO.Min, C7 RTO.Max */
+    int64_t rto; /* C2/C3; C6 RTO.Min, C7 RTO.Max (samples are >= 0: an overflow is past RTO.Max) */
+    if (__builtin_mul_overflow(r->rttvar_ns, 4, &rto) || __builtin_add_overflow(rto, r->srtt_ns, &rto))
+        rto = SC_RTO_MAX_NS;
     if (rto < SC_RTO_MIN_NS)
         rto = SC_RTO_MIN_NS;
     if (rto > SC_RTO_MAX_NS)
@@ -556,11 +558,12 @@ static void jit_add(sc_jitter *j, int64_t ts)
         j->n = 2;
         return;
     }
-    int64_t dd = sp - j->last_spacing;
+    int64_t dd;
+    int wild = __builtin_sub_overflow(sp, j->last_spacing, &dd) || dd == INT64_MIN;
     j->last_spacing = sp;
     if (dd < 0)
         dd = -dd;
-    if (dd > 1000000000000000LL) /* keep absurd timestamps from overflowing the accumulator */
+    if (wild || dd > 1000000000000000LL) /* keep absurd timestamps from overflowing the accumulator */
         dd = 1000000000000000LL;
     j->j16 += dd - ((j->j16 + 8) >> 4);
     j->n = 3;
@@ -2726,8 +2729,17 @@ void sc_an_prefetch_deep(const sc_peek *pk)
     }
 }
 
-int sc_an_record(sc_analyzer *an, const sc_record *rec)
+int sc_an_record(sc_analyzer *an, const sc_record *in)
 {
+    /* A capture's time stamp is whatever int64 it says (pcapng: 64-bit units, a signed if_tsoffset): held within
+     * +-(2^62 - 1) ns (+-146 years around 1970) so that the difference of any two fits in an int64 (found by
+     * fuzz/c/fuzz_pcap.c: an RTT of 1.8e18 - -7.4e18 ns overflowed). */
+    sc_record clamped = *in;
+    const sc_record *rec = &clamped;
+    if (clamped.ts_ns > SC_TS_LIMIT)
+        clamped.ts_ns = SC_TS_LIMIT;
+    else if (clamped.ts_ns < -SC_TS_LIMIT)
+        clamped.ts_ns = -SC_TS_LIMIT;
     sc_capstats *cs = &an->cap;
     cs->packets++;
     if (!cs->have_ts || rec->ts_ns < cs->first_ts_ns)

@@ -43,6 +43,7 @@
 #define SC_DELAYED_SACK_NS 150000000LL /* a SACK for one packet this late is flagged delayed (200 ms timer) */
 #define SC_RTO_MIN_NS 1000000000LL     /* RFC 9260 §16 RTO.Min */
 #define SC_RTO_MAX_NS 60000000000LL    /* RFC 9260 §16 RTO.Max */
+#define SC_TS_LIMIT ((1LL << 62) - 1)    /* |time stamp| analysed, ns: differences never overflow */
 
 /* Chunk "slots": the 24 named chunk types, then one slot for every other type. */
 #define SC_NSLOTS 25
