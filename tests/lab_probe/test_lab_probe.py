@@ -186,17 +186,18 @@ def _rtt_rows(session_dir, session, rec, name):
             sk = [s for s in sacks_k if s["asoc"] == u["asoc"] and s["ts_ns"] <= u["ts_ns"]]
             sack_k = sk[-1] if sk else None
             # the kernel computed rtt = jiffies - chunk->sent_at a moment before the return probe read jiffies:
-            # the timed chunk was stamped at t_j, or a tick earlier when a tick fell in between, or up to
-            # JIFFY_SLACK ticks earlier when the emulated guest's timer interrupts came late and in a burst (a
-            # busy host: 3 of 49 samples in one run); the correlator searches the same window (rtt.JIFFY_SLACK),
-            # and the chunk stamped closest to t_j is the one
+            # the timed chunk was stamped at t_j, or one tick earlier when a tick fell in between (the first
+            # such chunk sent); only when neither is there, up to JIFFY_SLACK ticks earlier, the latest: the
+            # emulated guest's timer interrupts came late and in a burst (a busy host: 3 of 49 samples in one
+            # run), the window the correlator searches too (rtt.JIFFY_SLACK)
             from sctpcorr.correlate.rtt import JIFFY_SLACK
 
-            cands = [(e, c) for e in egress if e["asoc"] == u["asoc"] and e["path_addr"] == u["path_addr"]
+            timed = [(e, c) for e in egress if e["asoc"] == u["asoc"] and e["path_addr"] == u["path_addr"]
                      for c in e["chunks"] if c["type"] == "DATA" and c["sent_count"] == 1
                      and t_j - JIFFY_SLACK <= c["sent_at_jiffies"] <= t_j
                      and sack_k is not None and ((sack_k["cum_tsn_ack"] - c["tsn"]) & 0xFFFFFFFF) < 0x80000000]
-            cands.sort(key=lambda ec: -ec[1]["sent_at_jiffies"])      # stable: egress order among equals
+            cands = [ec for ec in timed if ec[1]["sent_at_jiffies"] in (t_j, t_j - 1)] or \
+                sorted(timed, key=lambda ec: -ec[1]["sent_at_jiffies"])
             row = {"role": role, "path": u["path_addr"], "k": u["rtt_jiffies"], "found": bool(cands)}
             if cands:
                 e, c = cands[0]
