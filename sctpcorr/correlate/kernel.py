@@ -432,6 +432,27 @@ class KernelView:
             i = self._raw_addr_ids[k] = self._addr(_addr_str(family, a, b))
         return i
 
+    def _addr_ids_by_rows(self, fam: np.ndarray, aa: np.ndarray, ab: np.ndarray) -> np.ndarray:
+        """The address id of every row (the numpy numbering, for what _cjoin.addr_groups leaves: a family
+        conflict): new addresses numbered in (family, address) order."""
+        if not ab.any() and bool(((fam == 2) | (fam == 0)).all()):     # IPv4 (or none): one 32-bit key
+            key = np.where(fam == 2, aa & 0xFFFFFFFF, -1)
+            uk, inv = unique_inverse(key)
+            ids = np.array([self._addr_id(2, k, 0) if k >= 0 else -1 for k in uk.tolist()], dtype=np.int32)
+        else:
+            order_ = np.lexsort((ab, aa, fam))
+            new = np.zeros(len(fam), dtype=bool)
+            new[:1] = True
+            for x in (fam, aa, ab):
+                sx = x[order_]
+                new[1:] |= sx[1:] != sx[:-1]
+            firsts = order_[new]
+            ids = np.array([self._addr_id(int(fam[j]), int(aa[j]), int(ab[j])) for j in firsts.tolist()],
+                           dtype=np.int32)
+            inv = np.empty(len(fam), dtype=np.int64)
+            inv[order_] = np.cumsum(new) - 1
+        return ids[inv.reshape(-1)]
+
     def _group_addr_ids(self, groups: list[tuple[int, int, int]]) -> np.ndarray:
         """The address id of each distinct (family, addr_a, addr_b) of a block (``_cjoin.addr_groups``), new ones
         numbered in the order the per-row code of ``_from_columns`` numbers them: IPv4 (or none) by the 32-bit
@@ -685,23 +706,7 @@ class KernelView:
                     if eid >= 0 and 0 <= pid < len(self.addrs):
                         self.ends[eid].peer_addrs.add(self.addrs[pid])
                 continue
-            if not ab.any() and bool(((fam == 2) | (fam == 0)).all()):     # IPv4 (or none): one 32-bit key
-                key = np.where(fam == 2, aa & 0xFFFFFFFF, -1)
-                uk, inv = unique_inverse(key)
-                ids = np.array([self._addr_id(2, k, 0) if k >= 0 else -1 for k in uk.tolist()], dtype=np.int32)
-            else:
-                order_ = np.lexsort((ab, aa, fam))
-                new = np.zeros(len(fam), dtype=bool)
-                new[:1] = True
-                for x in (fam, aa, ab):
-                    sx = x[order_]
-                    new[1:] |= sx[1:] != sx[:-1]
-                firsts = order_[new]
-                ids = np.array([self._addr_id(int(fam[j]), int(aa[j]), int(ab[j])) for j in firsts.tolist()],
-                               dtype=np.int32)
-                inv = np.empty(len(fam), dtype=np.int64)
-                inv[order_] = np.cumsum(new) - 1
-            path_ids[t] = ids[inv.reshape(-1)]
+            path_ids[t] = self._addr_ids_by_rows(fam, aa, ab)
             m = len(self.addrs) + 1          # each (end, address) once: small numbers, counted, not sorted
             pe = small_unique((ends_by_type[t].astype(np.int64) + 1) * m + path_ids[t].astype(np.int64) + 1)
             for v in pe.tolist():

@@ -138,14 +138,8 @@ def write_run(run: Any, out: TextIO, batch: int = 2000) -> None:
     if a is None or run.options.filters.active or not hasattr(a, "associations_json"):
         write(run.document, out)
         return
+    from sctpcorr.report.json import write_bytes
+
     csv.writer(out, lineterminator="\n").writerow([name for name, _ in COLUMNS])
-    raw = getattr(out, "buffer", None)
-    if raw is not None:
-        out.flush()
     n = a.associations_count
-    for start in range(0, n, batch):
-        text = a.associations_json(start, start + batch, csv=True)
-        if raw is not None:
-            raw.write(text)
-        else:
-            out.write(text.decode("utf-8"))
+    write_bytes(out, (a.associations_json(s, s + batch, csv=True) for s in range(0, n, batch)))

@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TextIO
 
-__all__ = ["write", "write_run", "encode"]
+__all__ = ["write", "write_run", "write_bytes", "encode"]
 
 _std_encode = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(", ", ": ")).encode
 _PER_LINE = ("files", "associations")
@@ -88,13 +88,17 @@ def write_run(run: Any, out: TextIO, batch: int = 2000) -> None:
     doc["associations"] = [None] if n else []
 
     def associations(out: TextIO) -> None:
-        raw = getattr(out, "buffer", None)
-        if raw is not None:
-            out.flush()
-        for start in range(0, n, batch):
-            lines = a.associations_json(start, start + batch, lines=True)
-            if raw is not None:
-                raw.write(lines)
-            else:
-                out.write(lines.decode("utf-8"))
+        write_bytes(out, (a.associations_json(s, s + batch, lines=True) for s in range(0, n, batch)))
     write(doc, out, streams={"associations": associations})
+
+
+def write_bytes(out: TextIO, pieces: Any) -> None:
+    """UTF-8 ``pieces`` (bytes) written to a text stream: straight to its byte stream when it has one."""
+    raw = getattr(out, "buffer", None)
+    if raw is not None:
+        out.flush()
+    for p in pieces:
+        if raw is not None:
+            raw.write(p)
+        else:
+            out.write(p.decode("utf-8"))

@@ -262,24 +262,8 @@ def test_addresses_numbered_as_row_by_row():
     from sctpcorr.correlate import _cjoin
     from sctpcorr.correlate.kernel import KernelView
 
-    def by_rows(kv, fam, aa, ab):          # the numpy numbering (KernelView._from_columns' fallback)
-        if not ab.any() and bool(((fam == 2) | (fam == 0)).all()):
-            key = np.where(fam == 2, aa & 0xFFFFFFFF, -1)
-            uk, inv = np.unique(key, return_inverse=True)
-            ids = np.array([kv._addr_id(2, k, 0) if k >= 0 else -1 for k in uk.tolist()], dtype=np.int32)
-        else:
-            order_ = np.lexsort((ab, aa, fam))
-            new = np.zeros(len(fam), dtype=bool)
-            new[:1] = True
-            for x in (fam, aa, ab):
-                sx = x[order_]
-                new[1:] |= sx[1:] != sx[:-1]
-            firsts = order_[new]
-            ids = np.array([kv._addr_id(int(fam[j]), int(aa[j]), int(ab[j])) for j in firsts.tolist()],
-                           dtype=np.int32)
-            inv = np.empty(len(fam), dtype=np.int64)
-            inv[order_] = np.cumsum(new) - 1
-        return ids[inv.reshape(-1)]
+    def by_rows(kv, fam, aa, ab):          # the numpy numbering (KernelView's fallback)
+        return kv._addr_ids_by_rows(fam, aa, ab)
 
     rng = np.random.default_rng(12)
     v4 = [(2, int.from_bytes(bytes([198, 18, i, 1]), "little"), 0) for i in range(1, 5)] + [(0, 0, 0)]

@@ -24,8 +24,7 @@ def _captures():
     return out
 
 
-@pytest.mark.parametrize("path", _captures(), ids=lambda p: str(p).split("pcaps/")[-1])
-def test_the_json_text_of_every_association_is_its_report_entry(path):
+def _analysed(path):
     a = Analyzer()
     try:
         with CaptureReader(str(path)) as r:
@@ -34,6 +33,12 @@ def test_the_json_text_of_every_association_is_its_report_entry(path):
         a.finish_capture()
     except ValueError:
         pass                                    # a damaged capture: what was read is reported
+    return a
+
+
+@pytest.mark.parametrize("path", _captures(), ids=lambda p: str(p).split("pcaps/")[-1])
+def test_the_json_text_of_every_association_is_its_report_entry(path):
+    a = _analysed(path)
     report = a.report()["associations"]
     texts = a.associations_json()
     assert texts == [json_encode(x) for x in report]
@@ -50,14 +55,7 @@ def test_the_csv_rows_the_engine_writes_are_report_csv_rows(path):
 
     from sctpcorr.report.csv import rows
 
-    a = Analyzer()
-    try:
-        with CaptureReader(str(path)) as r:
-            for b in r.blocks():
-                a.feed_capture(b)
-        a.finish_capture()
-    except ValueError:
-        pass
+    a = _analysed(path)
     want = io.StringIO()
     csv.writer(want, lineterminator="\n").writerows(rows({"associations": a.report()["associations"]}))
     assert a.associations_json(csv=True).decode() == want.getvalue()
