@@ -187,7 +187,15 @@ def _check_addr(ctx: click.Context, param: click.Parameter, values: tuple[str, .
               help="A frame repeating an SCTP datagram seen at most MS earlier is a duplicate capture "
                    "(tcpdump -i any), not a retransmission.")
 @click.option("--max-assocs", type=click.IntRange(min=1), default=1_000_000, show_default=True, metavar="N",
-              help="Association table size; beyond it new associations are counted as dropped.")
+              help="Associations held in memory at once (ended ones that were folded do not count); beyond it "
+                   "new associations are counted as dropped.")
+@click.option("--linger", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="SECONDS",
+              help="An association that ended (SHUTDOWN-COMPLETE or ABORT) leaves memory SECONDS of capture time "
+                   "after its last packet: folded into a temporary file, read back for the report (docs/limits.md). "
+                   "0: never.")
+@click.option("--idle-timeout", type=click.FloatRange(min=0), default=600.0, show_default=True, metavar="SECONDS",
+              help="Likewise an association without a packet for SECONDS; a later packet of it starts a new one. "
+                   "0: never.")
 @click.option("--max-outstanding", type=click.IntRange(min=1), default=65536, show_default=True, metavar="N",
               help="Unacknowledged TSNs tracked per direction; beyond it the oldest are evicted (counted).")
 @click.option("--telecom", is_flag=True,
@@ -197,8 +205,8 @@ def _check_addr(ctx: click.Context, param: click.Parameter, values: tuple[str, .
                    "record per message.")
 def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, output: str | None,
          assoc_ids: tuple[int, ...], ports: tuple[int, ...], addrs: tuple[str, ...], max_streams: int,
-         details: int, progress: bool | None, dup_window_ms: float, max_assocs: int, max_outstanding: int,
-         telecom: bool) -> None:
+         details: int, progress: bool | None, dup_window_ms: float, max_assocs: int, linger: float,
+         idle_timeout: float, max_outstanding: int, telecom: bool) -> None:
     """Analyse SCTP in one or more capture files (pcap/pcapng, gzip or not; '-' = stdin).
 
     Several files are analysed as one capture, in the order given (rotated tcpdump files). Filters select
@@ -225,6 +233,8 @@ def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, ou
         dup_window_ns=int(dup_window_ms * 1_000_000),
         max_assocs=max_assocs,
         max_outstanding=max_outstanding,
+        fold_linger_ns=int(linger * 1e9),
+        fold_idle_ns=int(idle_timeout * 1e9),
         telecom=telecom,
     )
     sizes: list[int | None] = []

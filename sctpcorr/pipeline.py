@@ -234,6 +234,8 @@ class PcapOptions:
     dup_window_ns: int = 5_000_000
     max_assocs: int = 1_000_000
     max_outstanding: int = 65536
+    fold_linger_ns: int = 0        # an association that ended leaves memory this long after its last packet
+    fold_idle_ns: int = 0          # ... and one without a packet for this long (0: never; wire/_engine/fold.c)
     block_size: int = BLOCK_SIZE
     telecom: bool = False          # name the user messages (NGAP, S1AP, Diameter...): sctpcorr.telecom
     telecom_rtt: bool = False      # and keep the wire's RTT samples beside them (compare)
@@ -336,7 +338,8 @@ def run_pcap(
     # retransmission events (and RTT samples for compare); --jsonl wants every event anyway
     kinds = None if opts.events else ("retransmission", "rtt") if opts.telecom_rtt else ("retransmission",)
     a = Analyzer(events=opts.events or opts.telecom, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
-                 max_outstanding=opts.max_outstanding, payloads=opts.telecom, event_kinds=kinds)
+                 max_outstanding=opts.max_outstanding, payloads=opts.telecom, event_kinds=kinds,
+                 fold_linger_ns=opts.fold_linger_ns, fold_idle_ns=opts.fold_idle_ns)
     tel = None
     if opts.telecom:
         from sctpcorr.telecom.core import Telecom

@@ -62,10 +62,10 @@ static void fz_drain(sc_analyzer *an)
 }
 
 /* The report: every association, path, direction and stream, as module.c's build_* functions read them. */
-static void fz_report(const sc_analyzer *an)
+static void fz_report(sc_analyzer *an)
 {
     for (uint64_t i = 0; i < an->nassocs; i++) {
-        const sc_assoc *A = an->assocs[i];
+        const sc_assoc *A = sc_an_assoc_open(an, i);   /* a folded one is read back from its spill (fold.c) */
         if (!A)
             continue;
         sc_vantage v;
@@ -96,6 +96,7 @@ static void fz_report(const sc_analyzer *an)
                 for (unsigned x = 0; x < A->init[e]->nexts && x < SC_MAX_EXTS; x++)
                     fz_sink += (uintptr_t)sc_chunk_name(A->init[e]->exts[x]);
             }
+        sc_an_assoc_close(an, i, A);
     }
 }
 

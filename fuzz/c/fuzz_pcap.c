@@ -3,7 +3,8 @@
  * prefetch), then the report helpers over every association.
  *
  * Input: one selector byte, then the capture bytes.  Selector: bits 0-6 analyzer options (engine_common.h);
- * bit 7 copied feeds (sc_capture_feed) instead of borrowed ones.  The capture is cut into blocks whose sizes
+ * bit 7 copied feeds (sc_capture_feed) instead of borrowed ones.  An odd last byte turns folding on (fold.c:
+ * ended associations folded at the next tick, idle ones after 1 ms), ticked between blocks.  The capture is cut into blocks whose sizes
  * come from the last byte, so records split across feeds are exercised too.  The stream is then finished and a
  * second copy of its first half fed (finish resets the reader: a new stream, the same analyzer). */
 #include <stdint.h>
@@ -78,6 +79,7 @@ static int feed_stream(sc_analyzer *an, sc_capture *cap, const uint8_t *data, si
                 return -1;
         }
         fz_drain(an);
+        sc_fold_tick(an, 64);   /* between blocks, as module.c does */
         if (err) {
             fz_sink += (uintptr_t)sc_capture_error(cap);
             return 1;
@@ -96,6 +98,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data++;
     size--;
     sc_analyzer *an = fz_analyzer(sel & 0x7f);
+    if (an && (data[size - 1] & 1))   /* folding (fold.c): every association that ended, and idle after 1 ms */
+        sc_fold_config(an, 1, 1000000);
     sc_capture *cap = sc_capture_new();
     if (an && cap) {
         feed_stream(an, cap, data, size, block, sel & 0x80);

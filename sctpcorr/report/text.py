@@ -449,7 +449,12 @@ def _footer(doc: dict[str, Any]) -> list[str]:
         f"{cap.get('ip_fragments', 0)} IP fragments ({cap.get('reassembled', 0)} reassembled, "
         f"{cap.get('reassembly_dropped', 0)} dropped)",
         f"{unknown} chunks of unknown type"], indent="", sub=2)
-    hit = {k: v for k, v in lim.items() if v}
+    folded = {k: lim.get(k, 0) for k in ("assocs_folded", "assocs_folded_idle")}
+    hit = {k: v for k, v in lim.items() if v and k not in folded}
+    if any(folded.values()):    # not a limit: those associations are reported in full (docs/limits.md)
+        lines += _wrap(f"Memory: {folded['assocs_folded']} associations that ended and "
+                       f"{folded['assocs_folded_idle']} idle ones were folded to a temporary file (--linger, "
+                       "--idle-timeout) and read back for this report.", "", "  ")
     if hit:
         lines += _wrap("LIMITS REACHED: " + ", ".join(f"{k} {v}" for k, v in hit.items())
                        + " (see --max-assocs / --max-outstanding)", "", "  ")

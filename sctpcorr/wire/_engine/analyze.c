@@ -786,6 +786,36 @@ static void u64map_put(sc_u64map *m, uint64_t key, uint32_t val)
     }
 }
 
+/* Remove key if its value satisfies (val >> shift) == want; backward-shift deletion keeps every probe chain
+ * whole (no tombstones). Returns 1 if removed. */
+static int u64map_del(sc_u64map *m, uint64_t key, unsigned shift, uint32_t want)
+{
+    uint64_t mask = m->cap - 1, i = mix64(key) & mask;
+    for (;; i = (i + 1) & mask) {
+        if (!m->slot[i].val)
+            return 0;
+        if (m->slot[i].key == key)
+            break;
+    }
+    if (m->slot[i].val >> shift != want)
+        return 0;
+    for (uint64_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!m->slot[j].val)
+            break;
+        uint64_t k = mix64(m->slot[j].key) & mask;
+        /* the entry at j may move to the hole at i unless its home k lies cyclically in (i, j] */
+        if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+            continue;
+        m->slot[i] = m->slot[j];
+        i = j;
+    }
+    m->slot[i].val = 0;
+    m->slot[i].key = 0;
+    m->used--;
+    return 1;
+}
+
 static int u64map_init(sc_u64map *m, uint64_t cap)
 {
     m->slot = calloc(cap, sizeof *m->slot);
@@ -856,7 +886,7 @@ static void init_rtt(sc_rtt *r) { memset(r, 0, sizeof *r); }
 
 static sc_assoc *assoc_new(sc_analyzer *an, const sc_packet *pkt, uint16_t portA, uint16_t portB, int mid)
 {
-    if (an->nassocs >= an->max_assocs || an->nassocs >= 0x7ffffffeULL) {
+    if (an->nassocs - an->nfolded >= an->max_assocs || an->nassocs >= 0x7ffffffeULL) {
         an->cap.assocs_dropped++;
         return NULL;
     }
@@ -898,6 +928,37 @@ static sc_assoc *assoc_new(sc_analyzer *an, const sc_packet *pkt, uint16_t portA
     return A;
 }
 
+/* fold.c: A leaves the hash tables. Its half keys (every tag it registered, either port order: orientation
+ * swaps do not matter) go where they are still A's; a path-index entry that A owns goes back to the
+ * association A hid on that path, unless that one was folded too. */
+void sc_an_unlink_assoc(sc_analyzer *an, const sc_assoc *A)
+{
+    uint32_t tags[2 + SC_MAX_EXTRA_TAGS];
+    unsigned nt = 0;
+    for (unsigned e = 0; e < 2; e++)
+        if (A->vtag_known[e])
+            tags[nt++] = A->vtag[e];
+    for (unsigned i = 0; i < A->extra_tags; i++)
+        tags[nt++] = A->xtag[i];
+    for (unsigned i = 0; i < nt; i++) {
+        u64map_del(&an->keys, half_key(A->port[0], A->port[1], tags[i]), 1, A->id);
+        u64map_del(&an->keys, half_key(A->port[1], A->port[0], tags[i]), 1, A->id);
+    }
+    for (uint16_t i = 0; i < A->npaths; i++) {
+        const sc_path *p = &A->paths[i];
+        if (!p->path_key_owner)
+            continue;
+        uint64_t h = path_hash(&p->src, A->port[p->dir], &p->dst, A->port[1 - p->dir]);
+        if (u64map_get(&an->pathidx, h) != A->id)
+            continue;
+        uint32_t prev = p->prev_on_path;
+        if (prev && prev <= an->nassocs && !((uintptr_t)an->assocs[prev - 1] & 1u))
+            u64map_put(&an->pathidx, h, prev);
+        else
+            u64map_del(&an->pathidx, h, 0, A->id);
+    }
+}
+
 /* Endpoint e's tag becomes known: packets from the other endpoint to e will carry it. */
 static void assoc_set_tag(sc_analyzer *an, sc_assoc *A, unsigned e, uint32_t tag)
 {
@@ -923,6 +984,8 @@ static void assoc_set_state(sc_analyzer *an, sc_assoc *A, unsigned ns, unsigned 
     if (!state_live(ns)) { /* the association is over: give its TSN rings back */
         tsnq_release_all(A, &A->dir[0]);
         tsnq_release_all(A, &A->dir[1]);
+        if (state_live(old))
+            sc_fold_ended(an, A);   /* and the rest once it has lingered (fold.c) */
     }
 }
 
@@ -989,6 +1052,8 @@ static int path_candidates(const sc_analyzer *an, const sc_addr *src, uint16_t s
     int n = 0;
     while (id && id <= an->nassocs && n < SC_MAX_CANDIDATES) {
         sc_assoc *A = an->assocs[id - 1];
+        if ((uintptr_t)A & 1u)
+            break; /* folded (fold.c): over, and what it hid is reached no more */
         if (!((A->port[0] == sport && A->port[1] == dport) || (A->port[0] == dport && A->port[1] == sport)))
             break;
         const sc_path *owner = NULL;
@@ -2055,6 +2120,7 @@ static void on_init_ack(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
     if (!A->vtag_known[d]) {
         assoc_set_tag(x->an, A, d, itag);
     } else if (A->vtag[d] != itag && A->extra_tags < SC_MAX_EXTRA_TAGS) {
+        A->xtag[A->extra_tags] = A->vtag[d];
         A->extra_tags++;
         assoc_set_tag(x->an, A, d, itag);
     }
@@ -2535,7 +2601,9 @@ static void on_sctp(sc_analyzer *an, const sc_packet *pkt)
         cs->duplicates++;
         cs->malformed += (uint64_t)malformed;
         uint32_t id = 0;
-        if (orig->assoc_val) {
+        if (orig->assoc_val && ((uintptr_t)val_assoc(an, orig->assoc_val) & 1u)) {
+            id = orig->assoc_val >> 1; /* its association was folded (fold.c): the event only */
+        } else if (orig->assoc_val) {
             sc_assoc *A = val_assoc(an, orig->assoc_val);
             unsigned d = orig->assoc_val & 1;
             id = A->id;
@@ -2801,7 +2869,7 @@ sc_analyzer *sc_an_new(unsigned events, int64_t dup_window_ns, uint64_t max_asso
     return an;
 }
 
-static void assoc_free(sc_assoc *A)
+void sc_an_assoc_free(sc_assoc *A)
 {
     for (int e = 0; e < 2; e++) {
         free(A->addrs[e].v);
@@ -2823,8 +2891,10 @@ void sc_an_free(sc_analyzer *an)
     if (!an)
         return;
     for (uint64_t i = 0; i < an->nassocs; i++)
-        assoc_free(an->assocs[i]);
+        if (!((uintptr_t)an->assocs[i] & 1u))
+            sc_an_assoc_free(an->assocs[i]);
     free(an->assocs);
+    sc_fold_free(an);
     free(an->keys.slot);
     free(an->pathidx.slot);
     free(an->dup);

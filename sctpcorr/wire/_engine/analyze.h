@@ -229,10 +229,11 @@ typedef struct sc_assoc {
     uint8_t state;           /* sc_state */
     uint8_t mid_association;
     uint8_t collision;
-    uint8_t extra_tags;      /* INIT-ACK tags registered */
+    uint8_t extra_tags;      /* INIT-ACK tags registered beyond the first (their keys: xtag) */
     uint8_t orient_by_tags;  /* equal ports, no handshake seen: A is the endpoint receiving the lower tag */
     uint16_t npaths, paths_cap;
     sc_path *paths;
+    uint32_t xtag[SC_MAX_EXTRA_TAGS]; /* earlier INIT-ACK tags, still keys (fold.c removes them) */
     int64_t first_ts_ns, last_ts_ns;
     uint64_t packets, duplicate_packets;
     uint32_t chunks[SC_NSLOTS];
@@ -351,6 +352,7 @@ typedef struct {
     uint64_t assocs_dropped, tsns_evicted, events_dropped, records_dropped;
     uint64_t paths_dropped, streams_dropped, addresses_dropped;
     uint64_t payloads_dropped;
+    uint64_t assocs_folded, assocs_folded_idle, fold_failed;   /* fold.c */
 } sc_capstats;
 
 /* One open-addressing (linear probing) map from a 64-bit key to a non-zero 32-bit value, used twice:
@@ -406,7 +408,33 @@ typedef struct sc_analyzer {
     size_t pay_n, pay_cap;
 
     uint64_t auto_frame;     /* frame numbers for feed_packet(frame_no=0) */
+
+    /* Folding (fold.c): associations that ended, or idled, leave memory for a spill file. 0: off. */
+    int64_t linger_ns, idle_ns;
+    void *spill;             /* FILE *: unlinked temporary file */
+    uint64_t spill_bytes;
+    int spill_dirty;
+    uint32_t *ended;         /* FIFO of the ids of associations that ended, ended_n from ended_head */
+    uint32_t ended_head, ended_n, ended_cap;
+    uint64_t hand;           /* the idle sweep's next id slot */
+    uint64_t nfolded;        /* id slots that hold a spill offset */
+    uint8_t *fold_buf[2];    /* the flat and the encoded bytes of the association being folded, kept between */
+    size_t fold_cap[2];      /* folds (a malloc and two reallocs per fold were a third of its cost) */
 } sc_analyzer;
+
+/* Folding (fold.c). An id slot of a folded association holds its spill offset, tagged in bit 0: read
+ * associations through sc_an_assoc_open (NULL: the spill could not be read) and give them back with
+ * sc_an_assoc_close. */
+int sc_fold_config(sc_analyzer *an, int64_t linger_ns, int64_t idle_ns);
+void sc_fold_tick(sc_analyzer *an, uint32_t hand_steps);   /* between blocks of records, never inside one */
+void sc_fold_ended(sc_analyzer *an, const struct sc_assoc *A);
+void sc_fold_free(sc_analyzer *an);
+int sc_an_is_folded(const sc_analyzer *an, uint64_t idx);
+const struct sc_assoc *sc_an_assoc_open(sc_analyzer *an, uint64_t idx);
+void sc_an_assoc_close(sc_analyzer *an, uint64_t idx, const struct sc_assoc *A);
+/* analyze.c, for fold.c: drop A's hash-table entries; free A and everything it owns */
+void sc_an_unlink_assoc(sc_analyzer *an, const struct sc_assoc *A);
+void sc_an_assoc_free(struct sc_assoc *A);
 
 /* ------------------------------------------------------------------------------------------------ */
 /* User-message payloads (payload.c): a header per new DATA/I-DATA chunk, then its captured user data   */

@@ -670,7 +670,10 @@ static PyObject *build_capture(const sc_analyzer *an)
         put(sub, "streams_dropped", u64(cs->streams_dropped)) < 0 ||
         put(sub, "addresses_dropped", u64(cs->addresses_dropped)) < 0 ||
         put(sub, "records_dropped", u64(cs->records_dropped)) < 0 ||
-        put(sub, "payloads_dropped", u64(cs->payloads_dropped)) < 0)
+        put(sub, "payloads_dropped", u64(cs->payloads_dropped)) < 0 ||
+        put(sub, "assocs_folded", u64(cs->assocs_folded)) < 0 ||
+        put(sub, "assocs_folded_idle", u64(cs->assocs_folded_idle)) < 0 ||
+        put(sub, "fold_failed", u64(cs->fold_failed)) < 0)
         goto fail;
     MOVE(d, "limits", sub);
     return d;
@@ -794,14 +797,18 @@ static PyObject *Analyzer_new(PyTypeObject *type, PyObject *args, PyObject *kw)
 static int Analyzer_init(AnalyzerObject *self, PyObject *args, PyObject *kw)
 {
     static char *kwlist[] = {"events", "dup_window_ns", "max_assocs", "max_outstanding", "records", "payloads",
-                             "event_kinds", NULL};
+                             "event_kinds", "fold_linger_ns", "fold_idle_ns", NULL};
     int events = 0, records = 0, payloads = 0;
     PyObject *kinds = NULL;
     long long dup_window_ns = 5000000;
-    long long max_assocs = 1000000, max_outstanding = 65536;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pLLL$ppO:Analyzer", kwlist, &events, &dup_window_ns, &max_assocs,
-                                     &max_outstanding, &records, &payloads, &kinds))
+    long long max_assocs = 1000000, max_outstanding = 65536, linger_ns = 0, idle_ns = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|pLLL$ppOLL:Analyzer", kwlist, &events, &dup_window_ns, &max_assocs,
+                                     &max_outstanding, &records, &payloads, &kinds, &linger_ns, &idle_ns))
         return -1;
+    if (linger_ns < 0 || idle_ns < 0) {
+        PyErr_SetString(PyExc_ValueError, "fold_linger_ns and fold_idle_ns must be >= 0 (0: never fold)");
+        return -1;
+    }
     unsigned mask = events ? (1u << SC_EV_KINDS) - 1u : 0u;   /* events=True: every kind, unless event_kinds says */
     if (events && kinds && kinds != Py_None) {
         PyObject *it = PyObject_GetIter(kinds), *k;
@@ -852,6 +859,7 @@ static int Analyzer_init(AnalyzerObject *self, PyObject *args, PyObject *kw)
     }
     an->records = records;
     an->payloads = payloads;
+    sc_fold_config(an, linger_ns, idle_ns);
     sc_an_free(self->an);
     sc_capture_free(self->cap);
     self->an = an;
@@ -917,6 +925,10 @@ static long long drain_capture(AnalyzerObject *self, int *err)
     }
 }
 
+/* Folding (fold.c) looks at one id slot per 8 packets analysed for idle associations (each look is a cache
+ * miss): ticks come between blocks, where no look-ahead pointer is held. */
+static uint32_t fold_steps(long long n) { return (uint32_t)((n >> 3) + 1 > 0xffffffffLL ? 0xffffffffu : (n >> 3) + 1); }
+
 static PyObject *Analyzer_feed_capture(AnalyzerObject *self, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs != 1) {
@@ -937,11 +949,13 @@ static PyObject *Analyzer_feed_capture(AnalyzerObject *self, PyObject *const *ar
         oom = sc_capture_feed_borrowed(self->cap, view.buf, (size_t)view.len) < 0;
         n = oom ? 0 : drain_capture(self, &err);
         oom |= sc_capture_release(self->cap) < 0;
+        sc_fold_tick(self->an, fold_steps(n));
         Py_END_ALLOW_THREADS
     } else {
         oom = sc_capture_feed_borrowed(self->cap, view.buf, (size_t)view.len) < 0;
         n = oom ? 0 : drain_capture(self, &err);
         oom |= sc_capture_release(self->cap) < 0;
+        sc_fold_tick(self->an, fold_steps(n));
     }
     self->busy = 0;
     PyBuffer_Release(&view);
@@ -1054,6 +1068,8 @@ static PyObject *Analyzer_feed_packet(AnalyzerObject *self, PyObject *const *arg
     rec.caplen = rec.origlen = (uint32_t)view.len;
     rec.data = view.buf;
     sc_an_record(an, &rec);
+    if ((fno & 7) == 0)
+        sc_fold_tick(an, 1);
     PyBuffer_Release(&view);
     Py_RETURN_NONE;
 }
@@ -1128,6 +1144,14 @@ static PyObject *Analyzer_report(AnalyzerObject *self, PyObject *unused)
     return r;
 }
 
+/* A folded association (fold.c) that cannot be read back from its spill file. */
+static PyObject *spill_error(void)
+{
+    if (!PyErr_Occurred())
+        PyErr_SetString(PyExc_OSError, "cannot read back a folded association from the spill file");
+    return NULL;
+}
+
 static PyObject *build_report(sc_analyzer *an)
 {
     PyObject *d = PyDict_New(), *l = NULL;
@@ -1137,7 +1161,9 @@ static PyObject *build_report(sc_analyzer *an)
     if (!(l = PyList_New((Py_ssize_t)an->nassocs)))
         goto fail;
     for (uint64_t i = 0; i < an->nassocs; i++) {
-        PyObject *a = build_assoc(an->assocs[i]);
+        const sc_assoc *A = sc_an_assoc_open(an, i);
+        PyObject *a = A ? build_assoc(A) : spill_error();
+        sc_an_assoc_close(an, i, A);
         if (!a)
             goto fail;
         PyList_SET_ITEM(l, (Py_ssize_t)i, a);
@@ -1170,7 +1196,10 @@ static PyObject *Analyzer_association(AnalyzerObject *self, PyObject *arg)
         PyErr_SetObject(PyExc_KeyError, arg);
         return NULL;
     }
-    return build_assoc(an->assocs[id - 1]);
+    const sc_assoc *A = sc_an_assoc_open(an, (uint64_t)id - 1);
+    PyObject *r = A ? build_assoc(A) : spill_error();
+    sc_an_assoc_close(an, (uint64_t)id - 1, A);
+    return r;
 }
 
 /* associations_json(start=0, stop=None): the JSON text of associations start..stop-1 (0-based, in report order),
@@ -1199,24 +1228,35 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
     if (stop < start)
         stop = start;
     sc_jw w = {0};
+    int unread = 0;
     if (csv) {               /* one bytes object: the CSV rows of these associations (report/csv.py) */
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = start; i < stop && !w.failed; i++)
-            sc_assoc_csv(&w, an->assocs[i]);
+        for (Py_ssize_t i = start; i < stop && !w.failed && !unread; i++) {
+            const sc_assoc *A = sc_an_assoc_open(an, (uint64_t)i);
+            if (A)
+                sc_assoc_csv(&w, A);
+            unread = !A;
+            sc_an_assoc_close(an, (uint64_t)i, A);
+        }
         Py_END_ALLOW_THREADS
-        PyObject *b = w.failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
+        PyObject *b = unread ? spill_error() : w.failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
         free(w.p);
         return b;
     }
     if (lines) {             /* one bytes object: "  {...},\n" per association, no comma after the last one */
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = start; i < stop && !w.failed; i++) {
-            sc_jw_raw(&w, "  ", 2);
-            sc_assoc_json(&w, an->assocs[i]);
-            sc_jw_raw(&w, (uint64_t)i + 1 < an->nassocs ? ",\n" : "\n", (uint64_t)i + 1 < an->nassocs ? 2 : 1);
+        for (Py_ssize_t i = start; i < stop && !w.failed && !unread; i++) {
+            const sc_assoc *A = sc_an_assoc_open(an, (uint64_t)i);
+            unread = !A;
+            if (A) {
+                sc_jw_raw(&w, "  ", 2);
+                sc_assoc_json(&w, A);
+                sc_jw_raw(&w, (uint64_t)i + 1 < an->nassocs ? ",\n" : "\n", (uint64_t)i + 1 < an->nassocs ? 2 : 1);
+            }
+            sc_an_assoc_close(an, (uint64_t)i, A);
         }
         Py_END_ALLOW_THREADS
-        PyObject *b = w.failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
+        PyObject *b = unread ? spill_error() : w.failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
         free(w.p);
         return b;
     }
@@ -1229,16 +1269,20 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
         return PyErr_NoMemory();
     }
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = start; i < stop; i++) {
-        sc_assoc_json(&w, an->assocs[i]);
+    for (Py_ssize_t i = start; i < stop && !unread; i++) {
+        const sc_assoc *A = sc_an_assoc_open(an, (uint64_t)i);
+        unread = !A;
+        if (A)
+            sc_assoc_json(&w, A);
+        sc_an_assoc_close(an, (uint64_t)i, A);
         ends[i - start] = w.n;
     }
     Py_END_ALLOW_THREADS
-    if (w.failed) {
+    if (w.failed || unread) {
         free(ends);
         free(w.p);
         Py_DECREF(out);
-        return PyErr_NoMemory();
+        return unread ? spill_error() : PyErr_NoMemory();
     }
     size_t from = 0;
     for (Py_ssize_t i = 0; i < stop - start; i++) {
@@ -1269,7 +1313,11 @@ static PyObject *Analyzer_summary(AnalyzerObject *self, PyObject *unused)
     if (!l)
         return NULL;
     for (uint64_t i = 0; i < an->nassocs; i++) {
-        const sc_assoc *A = an->assocs[i];
+        const sc_assoc *A = sc_an_assoc_open(an, i);
+        if (!A) {
+            Py_DECREF(l);
+            return spill_error();
+        }
         uint64_t fast = A->dir[0].rtx_fast + A->dir[1].rtx_fast, tmo = A->dir[0].rtx_timeout + A->dir[1].rtx_timeout;
         uint64_t unk = A->dir[0].rtx_unknown + A->dir[1].rtx_unknown, spur = A->dir[0].rtx_spurious + A->dir[1].rtx_spurious;
         uint64_t zero = A->dir[0].zero_window_episodes + A->dir[1].zero_window_episodes;
@@ -1298,6 +1346,7 @@ static PyObject *Analyzer_summary(AnalyzerObject *self, PyObject *unused)
                                     A->addrs[0].n ? addr_str(&A->addrs[0].v[0]) : (Py_INCREF(Py_None), Py_None),
                                     A->addrs[1].n ? addr_str(&A->addrs[1].v[0]) : (Py_INCREF(Py_None), Py_None),
                                     (long long)A->first_ts_ns, (long long)A->last_ts_ns, i64_or_none(p50));
+        sc_an_assoc_close(an, i, A);
         if (!t) {
             Py_DECREF(l);
             return NULL;
