@@ -66,7 +66,7 @@ class WriteFailed(OSError):
 def is_special(path: str) -> bool:
     """``-``, or an existing path that is not a regular file or directory (/dev/null, a FIFO, a character or block
     device, a socket): written in place, never replaced, never refused."""
-    if path == STDOUT:
+    if path in (STDOUT, os.devnull):    # /dev/null even where it is (wrongly) a regular file: never replaced
         return True
     try:
         mode = os.stat(path).st_mode
