@@ -3,8 +3,8 @@
 Extending: write a ``@click.command`` (here or in its own module) and register it with ``main.add_command(cmd)``
 at the bottom of this file. Every command's help ends with an "Examples" epilog (bcc style).
 
-Exit codes: 0 ok; 2 bad input (missing/unreadable/damaged capture; the readable part is still reported) and
-usage errors; 130 interrupted by Ctrl-C (the report of what was read is still written); 1 any other error.
+Exit codes: 0 ok; 2 bad input (missing/unreadable/damaged capture; the readable part is still reported),
+an output that cannot be written (exists without --force, full disk) and usage errors; 130 interrupted by Ctrl-C (the report of what was read is still written); 1 any other error.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 # numpy's OpenBLAS starts a pool of threads that spin while idle: on a pinned core (or a busy one) they take the
 # CPU from the work.  sctpcorr does no large linear algebra; one thread (unless the user says otherwise).
@@ -23,8 +21,8 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
 
 import click  # noqa: E402
 
-from sctpcorr import __version__  # noqa: E402
-from sctpcorr.errors import EXIT_INTERRUPTED, EXIT_OK, OutputUnwritable, SctpcorrError  # noqa: E402
+from sctpcorr import __version__, outfile  # noqa: E402
+from sctpcorr.errors import EXIT_INTERRUPTED, EXIT_OK, SctpcorrError  # noqa: E402
 from sctpcorr.sources.pcapfile import STDIN  # noqa: E402
 
 __all__ = ["main", "pcap"]
@@ -36,49 +34,13 @@ def _say_error(msg: str) -> None:
     click.echo(f"sctpcorr: error: {msg}", err=True)
 
 
-class _Abandon(Exception):
-    """Raised inside ``_output`` to drop the output file (nothing readable to report)."""
+# the output plumbing of every command: sctpcorr.outfile (no overwrite unless --force; full disks)
+_Abandon = outfile.Abandon
+_output = outfile.output
 
 
-@contextlib.contextmanager
-def _output(path: str | None) -> Iterator[IO[str]]:
-    """stdout, or ``path`` written atomically: a temporary file in the same directory, renamed when the block
-    ends (also after an input error or Ctrl-C: the report of the readable part is complete), removed on a crash
-    or on ``_Abandon`` (then an older file at ``path`` stays as it was)."""
-    if path is None or path == "-":
-        with contextlib.suppress(_Abandon):
-            yield sys.stdout
-        sys.stdout.flush()
-        return
-    if os.path.isdir(path):
-        raise OutputUnwritable(f"{path}: is a directory (-o needs a file name)")
-    directory = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise OutputUnwritable(f"{path}: cannot write here: {exc.strerror or exc}") from None
-    ok = False
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            yield f
-        try:
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, path)
-        except OSError as exc:
-            raise OutputUnwritable(f"{path}: {exc.strerror or exc}") from None
-        ok = True
-    except _Abandon:
-        pass
-    finally:
-        if not ok:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+def _force_option(f: Any) -> Any:
+    return click.option("--force", is_flag=True, help=outfile.FORCE_HELP)(f)
 
 
 def _quiet_broken_pipe() -> None:
@@ -91,7 +53,8 @@ def _quiet_broken_pipe() -> None:
 
 class _Group(click.Group):
     """Turns the deliberate errors of every subcommand into one line on stderr and the exit code they carry;
-    BrokenPipe into a quiet exit; a second Ctrl-C into exit 130. Anything else is a bug: traceback."""
+    BrokenPipe into a quiet exit; a second Ctrl-C into exit 130; a full disk into one line. Anything else is a
+    bug: traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -105,6 +68,17 @@ class _Group(click.Group):
         except KeyboardInterrupt:
             click.echo("sctpcorr: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+        except OSError as exc:
+            # a full disk under an output no writer handled itself (click.echo to a full stdout...): one line
+            if exc.errno not in outfile.FULL_ERRNOS:
+                raise
+            if isinstance(exc, outfile.WriteFailed):
+                err: SctpcorrError = outfile.OutputIncomplete(f"{outfile.describe(exc.filename, exc)}: the output "
+                                                              "is incomplete")
+            else:
+                err = outfile.stdout_full(exc)
+            _say_error(str(err))
+            ctx.exit(err.exit_code)
 
 
 @click.group(cls=_Group, context_settings=CONTEXT, epilog="""\b
@@ -169,7 +143,9 @@ def _check_addr(ctx: click.Context, param: click.Parameter, values: tuple[str, .
                    "window, state change...), one per association, then a summary record.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV, one row per association direction.")
 @click.option("-o", "--output", metavar="FILE",
-              help="Write the report to FILE (atomically: a temporary file renamed when done).")
+              help="Write the report to FILE (atomically: a temporary file renamed when done; an existing FILE "
+                   "only with --force).")
+@_force_option
 @click.option("--assoc", "assoc_ids", type=click.IntRange(min=1), multiple=True, metavar="ID",
               help="Only association ID (as numbered in the report). Repeatable.")
 @click.option("--port", "ports", type=click.IntRange(0, 65535), multiple=True, metavar="PORT",
@@ -203,7 +179,7 @@ def _check_addr(ctx: click.Context, param: click.Parameter, values: tuple[str, .
                    "procedure latency, failures by cause, per-UE registration/attach timelines with their SCTP "
                    "context, Diameter by command and result (docs/telecom.md). With --jsonl: one 'message' "
                    "record per message.")
-def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, output: str | None,
+def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, output: str | None, force: bool,
          assoc_ids: tuple[int, ...], ports: tuple[int, ...], addrs: tuple[str, ...], max_streams: int,
          details: int, progress: bool | None, dup_window_ms: float, max_assocs: int, linger: float,
          idle_timeout: float, max_outstanding: int, telecom: bool) -> None:
@@ -213,7 +189,8 @@ def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, ou
     associations and their events; the capture totals always cover all traffic. Output fields: docs/output.md.
 
     Exit status: 0 ok; 2 a file is missing, is not a capture, or is damaged (what was readable is still
-    reported); 130 interrupted by Ctrl-C (the report of what was read is still written).
+    reported), or the output cannot be written (FILE exists without --force; full disk: docs/output.md);
+    130 interrupted by Ctrl-C (the report of what was read is still written).
     """
     from sctpcorr.pipeline import Filters, PcapOptions, run_pcap
     from sctpcorr.report import csv as csv_report
@@ -246,7 +223,7 @@ def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, ou
     to_terminal = output in (None, "-") and sys.stdout.isatty()
     bar = ProgressBar(sizes, force=False if (as_jsonl and to_terminal) else progress)
 
-    with _output(output) as out:
+    with _output(output, force=force, whole=as_json) as out:
         writer = JsonlWriter(out, opts) if as_jsonl else None
         run = run_pcap(opts, on_events=writer.events if writer else None, progress=bar)
         if not run.readable and not run.interrupted:

@@ -113,8 +113,13 @@ def plot(c: dict[str, Any], sides: list[Any], out: str) -> str:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
+    from sctpcorr.outfile import whole_file
+
+    try:
+        with whole_file(out, force=True) as tmp:        # whole or not at all; compare_cmd checked --force
+            fig.savefig(tmp, dpi=110, format=Path(out).suffix[1:] or "png")
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -124,14 +129,17 @@ def plot(c: dict[str, Any], sides: list[Any], out: str) -> str:
 @click.argument("b", metavar="B")
 @click.option("--json", "as_json", is_flag=True, help="The comparison as one JSON document.")
 @click.option("--plot", "plot_path", metavar="FILE.png", help="CDFs of the headline, procedures and RTT.")
-def compare_cmd(a: str, b: str, as_json: bool, plot_path: str | None) -> None:
+@click.option("--force", is_flag=True, help="Overwrite an existing --plot FILE.")
+def compare_cmd(a: str, b: str, as_json: bool, plot_path: str | None, force: bool) -> None:
     """Compare two captures (or lab bundles: their server capture) of the same kind of traffic: registration or
     attach duration (else the busiest procedure's latency, else Diameter's), the time spent waiting for the core
     and for the RAN/UE, procedure and Diameter latency, association setup, RTT, retransmissions and head-of-line
     waits; then which side is faster and how much of the difference the transport explains."""
+    from sctpcorr.outfile import check_new
     from sctpcorr.sources.pcapfile import check_readable
     from sctpcorr.telecom.compare import compare
 
+    check_new(plot_path, force)
     for p in (a, b):
         if not Path(p).is_dir():
             check_readable(p)

@@ -94,23 +94,31 @@ Examples:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document (schema_version; docs/correlate.md).")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="JSON lines: one record per TSN and per RTT sample.")
 @click.option("--csv", "as_csv", is_flag=True, help="CSV: one row per kernel RTT sample and its decomposition.")
-@click.option("-o", "--output", metavar="FILE", help="Write to FILE (atomically).")
+@click.option("-o", "--output", metavar="FILE", help="Write to FILE (atomically; an existing FILE only with --force).")
 @click.option("--assoc", "assoc_ids", type=click.IntRange(min=1), multiple=True, metavar="ID",
               help="Text report: only association ID (as numbered there). Repeatable.")
-@click.option("--plot", "plot_dir", metavar="DIR", help="Also draw the plots (PNG and SVG) into DIR.")
+@click.option("--plot", "plot_dir", metavar="DIR",
+              help="Also draw the plots (PNG and SVG) into DIR (plots of an earlier run there: only with --force).")
+@click.option("--force", is_flag=True, help="Overwrite an existing -o FILE and earlier plots in the --plot DIR.")
 def correlate_cmd(as_json: bool, as_jsonl: bool, as_csv: bool, output: str | None, assoc_ids: tuple[int, ...],
-                  plot_dir: str | None, **kw: Any) -> None:
+                  plot_dir: str | None, force: bool, **kw: Any) -> None:
     """Join what the Linux kernel believed (a `sctpcorr probe` recording) with what the wire shows (one or
     two captures), per association, path and TSN; decompose every kernel RTT sample; say where the two
     agree, disagree, and why.
 
-    Exit status: 0 done (whatever the verdicts: see `sctpcorr validate`), 2 bad input.
+    Exit status: 0 done (whatever the verdicts: see `sctpcorr validate`), 2 bad input, or an output that
+    cannot be written (exists without --force, full disk).
     """
-    from sctpcorr.cli import _output
+    from sctpcorr.outfile import check_new, output as _output
     from sctpcorr.report import correlate as rep
 
     if sum((as_json, as_jsonl, as_csv)) > 1:
         raise click.UsageError("choose one of --json, --jsonl, --csv")
+    check_new(output, force)            # before the correlation, which may take minutes
+    if plot_dir:
+        from sctpcorr.report.plot import check_plot_dir
+
+        check_plot_dir(plot_dir, force)
     spill = None
     if as_jsonl:     # a run read in windows hands its TSN records over as it goes: kept on disk until written
         import tempfile
@@ -122,7 +130,7 @@ def correlate_cmd(as_json: bool, as_jsonl: bool, as_csv: bool, output: str | Non
     cx = _run(keep_tables=bool(plot_dir), **kw)
     if spill is not None and cx.windows > 1:
         cx.tsn_spill = spill
-    with _output(output) as out:
+    with _output(output, force=force, whole=as_json) as out:
         if as_json:
             rep.write_json(cx, out)
         elif as_jsonl:
@@ -134,7 +142,7 @@ def correlate_cmd(as_json: bool, as_jsonl: bool, as_csv: bool, output: str | Non
     if plot_dir:
         from sctpcorr.report import plot
 
-        files = plot.draw_all(cx, plot_dir)
+        files = plot.draw_all(cx, plot_dir, force=True)     # checked above
         click.echo(f"sctpcorr: {len(files)} plots in {plot_dir}", err=True)
 
 

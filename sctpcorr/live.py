@@ -40,6 +40,7 @@ class LiveOptions:
     follow: str | None = None
     filter: str = DEFAULT_FILTER
     write: str | None = None
+    force: bool = False                   # --force: -w may overwrite existing files
     rotate_bytes: int = 0                 # -C: start a new file when this one passes N bytes (0: never)
     rotate_seconds: float = 0.0           # -G: start a new file every N seconds (0: never)
     events: bool = False                  # the engine's events, for --events
@@ -93,13 +94,16 @@ class StopFlag:
 class RotatingWriter:
     """The ``-w`` file(s): every batch written as it arrives (unbuffered: a crash loses nothing already read),
     whole blocks only.  Rotation as tcpdump's ``-C``/``-G``: FILE, then FILE1, FILE2...; each file starts with the
-    pcapng header and reads alone.  A file may pass ``-C`` by one batch (one read of the ring).  A write error
+    pcapng header and reads alone.  A file may pass ``-C`` by one batch (one read of the ring).  Existing files
+    are not overwritten unless ``force`` (:meth:`check` refuses them before the capture starts).  A write error
     (disk full) truncates the file back to its last whole block, stops writing and is reported; capture and
-    analysis go on."""
+    analysis go on (live_cli exits non-zero at the end)."""
 
-    def __init__(self, path: str, header: bytes, max_bytes: int = 0, max_seconds: float = 0.0) -> None:
+    def __init__(self, path: str, header: bytes, max_bytes: int = 0, max_seconds: float = 0.0,
+                 force: bool = False) -> None:
         self.path, self.header = path, header
         self.max_bytes, self.max_seconds = max_bytes, max_seconds
+        self.force = force
         self.files: list[str] = []
         self.error: str | None = None
         self.bytes = 0
@@ -108,20 +112,42 @@ class RotatingWriter:
         self._opened_at = 0.0
         self._open_next()
 
+    @staticmethod
+    def check(path: str, force: bool, rotating: bool) -> None:
+        """Refuse (OutputExists) an existing FILE, and with rotation an existing FILE1, FILE2... of an earlier
+        run, unless ``force``: before the capture starts, not at the first rotation."""
+        from sctpcorr.outfile import check_new
+
+        check_new(path, force)
+        if rotating and not force:
+            d, base = os.path.split(os.path.abspath(path))
+            try:
+                names = sorted(n for n in os.listdir(d) if n.startswith(base) and n[len(base):].isdigit())
+            except OSError:
+                names = []
+            for n in names:
+                check_new(os.path.join(os.path.dirname(path), n), force, "a rotated file of an earlier run; "
+                                                                           "use --force to overwrite")
+
     def _name(self, n: int) -> str:
         return self.path if n == 0 else f"{self.path}{n}"
 
     def _open_next(self) -> None:
         from sctpcorr.errors import OutputUnwritable
+        from sctpcorr.outfile import describe, is_special
 
         self.close()
         name = self._name(len(self.files))
+        # O_EXCL without --force: a file that appeared since check() is not overwritten either
+        replace = self.force or is_special(name)
         try:
-            self._fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            self._fd = os.open(name, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if replace else os.O_EXCL), 0o644)
         except OSError as exc:
+            why = f"{name} exists (use --force to overwrite)" if isinstance(exc, FileExistsError) \
+                else describe(name, exc)
             if not self.files:
-                raise OutputUnwritable(f"{name}: {exc.strerror or exc}") from None
-            self.error = f"{name}: {exc.strerror or exc}: -w stopped"
+                raise OutputUnwritable(why) from None
+            self.error = f"{why}: -w stopped"
             return
         self.files.append(name)
         self._size = 0
@@ -129,23 +155,17 @@ class RotatingWriter:
         self._write(self.header)
 
     def _write(self, data: bytes) -> None:
+        from sctpcorr.outfile import describe, write_all
+
         if self._fd is None or not data:
             return
-        view = memoryview(data)
-        done = 0
         try:
-            while done < len(view):
-                done += os.write(self._fd, view[done:])
+            self._size = write_all(self._fd, data, self._size)      # cut back to the last whole block on error
         except OSError as exc:
-            try:
-                os.ftruncate(self._fd, self._size)
-            except OSError:
-                pass
-            self.error = f"{self.files[-1]}: {exc.strerror or exc} after {self._size} bytes: -w stopped there " \
-                         "(the file is whole up to its last packet); the analysis goes on"
+            self.error = f"{describe(self.files[-1], exc)} after {self._size} bytes: -w stopped there (the file " \
+                         "is whole up to its last packet); the analysis goes on"
             self.close()
             return
-        self._size += len(data)
         self.bytes += len(data)
 
     def write(self, data: bytes) -> None:
@@ -158,8 +178,14 @@ class RotatingWriter:
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None
+            try:
+                os.close(fd)
+            except OSError as exc:      # NFS and some filesystems report a failed write only here
+                if self.error is None:
+                    from sctpcorr.outfile import describe
+
+                    self.error = f"{describe(self.files[-1], exc)}: the end of the -w file may be lost"
 
 
 @dataclass
@@ -386,7 +412,7 @@ class KernelProbes:
 
     def __init__(self, jsonl: str | None = None, probe_args: tuple[str, ...] = (),
                  say: Callable[[str], None] | None = None, timeout_s: float = 1800.0,
-                 command: list[str] | None = None) -> None:
+                 command: list[str] | None = None, force: bool = False) -> None:
         import subprocess
         import sys
         import tempfile
@@ -410,11 +436,16 @@ class KernelProbes:
         self.kept = jsonl is not None
         ready = self.path + ".ready"
         self.log_path = self.path + ".log"
+        if self.kept:       # --probes-jsonl FILE and the probe's log FILE.log: an earlier run's only with --force
+            from sctpcorr.outfile import check_new
+
+            check_new(self.path, force)
+            check_new(self.log_path, force)
         for p in (ready, self.path):
             if os.path.exists(p):
                 os.unlink(p)
         # a clock record every second: the recording's progress when the stack is idle (LiveCorrelator.step)
-        argv = [*(command or [sys.executable, "-m", "sctpcorr.kernel.cli"]), "--jsonl", self.path, "-q",
+        argv = [*(command or [sys.executable, "-m", "sctpcorr.kernel.cli"]), "--jsonl", self.path, "--force", "-q",
                 "--ready-file", ready, "--flush-interval", "0.5", "--clock-interval", "1", *probe_args]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in close()
         if say:
@@ -534,7 +565,8 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
     run = PcapRun(options=pcap_options(opts, source.label), files=[FileResult(path=source.label)], report_data={},
                   errors=[], interrupted=False, elapsed_ns=0, command="live")
     header = source.header()
-    writer = RotatingWriter(opts.write, header, opts.rotate_bytes, opts.rotate_seconds) if opts.write else None
+    writer = RotatingWriter(opts.write, header, opts.rotate_bytes, opts.rotate_seconds, force=opts.force) \
+        if opts.write else None
     def assoc(aid: int) -> dict[str, Any] | None:
         return _association(a, aid)
 

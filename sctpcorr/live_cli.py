@@ -84,13 +84,17 @@ def _hostport(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--probes-jsonl", metavar="FILE",
               help="With --probes: keep the probe's recording in FILE (for `sctpcorr correlate` later).")
 @click.option("--ready-file", metavar="FILE",
-              help="Write FILE once capturing has started (for scripts that then start the traffic).")
+              help="Write FILE once capturing has started (for scripts that then start the traffic; replaced if "
+                   "it exists).")
+@click.option("--force", is_flag=True,
+              help="Overwrite existing output files (-w and its rotated files, --json, --events, --probes-jsonl); "
+                   "default: refuse them before capturing.")
 def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | None, write: str | None,
              rotate_mb: float | None, rotate_s: float | None, events_path: str | None, json_path: str | None,
              duration: float | None, count: int | None, metrics: tuple[str, int] | None, top: int, sort: str,
              show_assoc: int | None, plain: bool, quiet: bool, snaplen: int, buffer_mb: int,
              promisc: bool, diag: bool, diag_netns: str | None, probes: bool, probes_jsonl: str | None,
-             ready_file: str | None) -> None:
+             ready_file: str | None, force: bool) -> None:
     """Capture SCTP live and show every association as it happens.
 
     Packets reach the same C engine as `sctpcorr pcap`, in blocks: the final --json equals `sctpcorr pcap --json`
@@ -101,9 +105,13 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
     is removed ends; when every interface has ended, so does the run.
 
     Exit status: 0 stopped by Ctrl-C, SIGTERM, --duration or --count; 1 every interface was removed (what was
-    captured is kept); 2 an interface cannot be captured on (no such interface, not permitted) or a bad file.
+    captured is kept); 2 an interface cannot be captured on (no such interface, not permitted), a bad file, an
+    output file that exists (without --force) or could not be written whole (full disk: the -w file is kept up to
+    its last whole block, and capture and analysis went on).
     """
-    from sctpcorr.cli import _output
+    from sctpcorr.live import RotatingWriter
+    from sctpcorr.outfile import OutputIncomplete, check_new
+    from sctpcorr.outfile import output as _output
     from sctpcorr.live import KernelDiag, LiveOptions, StopFlag, open_source, pcap_options, run_live
     from sctpcorr.report import json as json_report
     from sctpcorr.report.jsonl import JsonlWriter
@@ -117,7 +125,7 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
     if (rotate_mb or rotate_s) and not write:
         raise click.UsageError("-C and -G rotate the -w file: give -w FILE")
     opts = LiveOptions(interfaces=interfaces, follow=follow, filter=bpf_filter or DEFAULT_FILTER, write=write,
-                       rotate_bytes=int((rotate_mb or 0) * 1_000_000), rotate_seconds=rotate_s or 0.0,
+                       force=force, rotate_bytes=int((rotate_mb or 0) * 1_000_000), rotate_seconds=rotate_s or 0.0,
                        events=bool(events_path), recent_events=show_assoc is not None and not quiet,
                        duration_s=duration, count=count, snaplen=snaplen,
                        buffer_bytes=buffer_mb << 20, promisc=promisc)
@@ -127,6 +135,14 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
         raise click.UsageError("--diag or --probes: the probes' view includes what sock_diag gives")
     if probes_jsonl and not probes:
         raise click.UsageError("--probes-jsonl goes with --probes")
+    # every output file refused now, not after the minutes a BPF compile may take (nor mid-capture)
+    if write:
+        RotatingWriter.check(write, force, rotating=bool(rotate_mb or rotate_s))
+    for p in (json_path, events_path):
+        check_new(p, force)
+    if probes_jsonl:
+        check_new(probes_jsonl, force)
+        check_new(probes_jsonl + ".log", force)
     if follow and not os.path.lexists(follow):
         click.echo(f"sctpcorr live: waiting for {follow} to appear", err=True)
     kernel: Any = None
@@ -137,7 +153,7 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
 
         if follow is None:
             open_source(opts).close()   # a wrong interface fails before the minutes a BPF compile may take
-        kernel = KernelProbes(probes_jsonl, say=lambda m: click.echo(m, err=True))
+        kernel = KernelProbes(probes_jsonl, say=lambda m: click.echo(m, err=True), force=force)
     try:
         source = open_source(opts)      # a wrong interface fails here, before any file is written
     except BaseException:
@@ -164,8 +180,8 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
             if exporter is not None:
                 exporter.update(tick)
 
-        with _output(json_path) if json_path else _nothing() as jout, \
-                _output(events_path) if events_path else _nothing() as eout:
+        with _output(json_path, force=force, whole=True, what="--json") if json_path else _nothing() as jout, \
+                _output(events_path, force=force, what="--events") if events_path else _nothing() as eout:
             ew = JsonlWriter(eout, pcap_options(opts, source.label), command="live") if eout is not None else None
             # no view and no metrics: no per-second report (it costs ~0.1 ms per association)
             result = run_live(opts, source, stop, on_events=ew.events if ew else None,
@@ -186,6 +202,8 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
         restore()
     for line in summary_lines(doc):
         click.echo(line, err=True)
+    if result.writer_error:
+        raise OutputIncomplete(result.writer_error)
     if result.stopped_by == "interfaces down":
         raise _AllDown("capture ended on every interface: " + "; ".join(
             f"{s.name}: {s.ended}" for s in result.interfaces) + " (what was captured is kept)")

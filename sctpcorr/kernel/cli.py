@@ -9,9 +9,12 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import sys
+from typing import IO
 
 import click
 
+from sctpcorr import outfile
+from sctpcorr.errors import OutputUnwritable
 from sctpcorr.kernel.loader import RINGBUF_PAGES
 
 __all__ = ["probe"]
@@ -49,13 +52,17 @@ Examples:
   sctpcorr probe --list-probes                      # what can attach here, and why not
   sctpcorr probe --replay k.jsonl --summary 5       # read a recording back (no root)
 \b
-Exit codes: 0 ok (also Ctrl-C / --duration), 1 error, 2 usage, 3 unavailable (not root, BCC or
-headers missing, SCTP not loaded, no probe can attach).
+Exit codes: 0 ok (also Ctrl-C / --duration), 1 error (a full disk: the recording is kept up to
+its last complete record), 2 usage (also: the --jsonl file exists, without --force), 3 unavailable
+(not root, BCC or headers missing, SCTP not loaded, no probe can attach).
 """)
 @click.option("--source", type=click.Choice(["bpf", "diag"]), default="bpf", show_default=True,
               help="bpf: kernel probes (BCC); diag: poll sock_diag's struct sctp_info, no BPF needed.")
 @click.option("--jsonl", "jsonl", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Record every event to this JSONL file (fields: docs/probe.md).")
+              help="Record every event to this JSONL file (fields: docs/probe.md); an existing file only with "
+                   "--force.")
+@click.option("--force", is_flag=True, help="Overwrite existing --jsonl and --raw files (also the file SIGHUP "
+                                            "starts anew at the same path).")
 @click.option("--duration", type=float, default=None, help="Stop after this many seconds.")
 @click.option("--interval", type=float, default=1.0, show_default=True,
               help="sock_diag poll interval (--source diag, --with-diag), --pid refresh.")
@@ -102,7 +109,7 @@ def probe(source: str, jsonl: str | None, duration: float | None, interval: floa
           addr: str | None, netns: tuple[str, ...], with_diag: bool, only: str | None, exclude: tuple[str, ...],
           list_probes: bool, ready_file: str | None, ringbuf_pages: int, dump_bpf: bool, clock_interval: float, toggle_signals: bool,
           raw: str | None, backlog_mb: int, replay_file: str | None, defer_decode: bool,
-          flush_interval: float) -> None:
+          flush_interval: float, force: bool) -> None:
     """Record what the Linux SCTP stack believes: RTT samples, SRTT/RTO, cwnd, retransmissions and their
     reason, T3 expiries, heartbeats, path and association state, windows; every event tagged with the
     association's verification tags and ports."""
@@ -122,7 +129,7 @@ def probe(source: str, jsonl: str | None, duration: float | None, interval: floa
                    only=[s for s in only.split(",") if s] if only else None, exclude=list(exclude),
                    ready_file=ready_file, ringbuf_pages=ringbuf_pages, toggle_signals=toggle_signals,
                    clock_every_s=clock_interval, backlog_mb=backlog_mb, defer_decode=defer_decode,
-                   flush_every_s=flush_interval,
+                   flush_every_s=flush_interval, force=force,
                    show=tuple(s for s in show.split(",") if s) if show else view.DEFAULT_SHOW)
     if replay_file:
         try:
@@ -143,22 +150,44 @@ def probe(source: str, jsonl: str | None, duration: float | None, interval: floa
         click.echo(loader.bpf_source())
         return
     try:
+        for p in (jsonl, raw):          # refused before the BPF compile, not after
+            outfile.check_new(p, force)
         with contextlib.ExitStack() as stack:
             if jsonl:
-                cfg.jsonl = open(jsonl, "w", encoding="utf-8", buffering=1 << 16)   # noqa: SIM115
+                cfg.jsonl = outfile.open_text(jsonl, force)
                 cfg.jsonl_path = jsonl
                 # SIGHUP reopens it (a new file each time): close whichever is open at the end
-                stack.callback(lambda: cfg.jsonl is not None and cfg.jsonl.close())
+                stack.callback(lambda: _close_recording(cfg.jsonl))
             if raw:
-                cfg.raw = stack.enter_context(open(raw, "wb"))
+                cfg.raw = outfile.open_binary(raw, force)      # unbuffered: Pump writes whole drains
+                stack.callback(cfg.raw.close)
             code = r.run(cfg, echo, warn)
     except (r.ProbeUnavailable, r.RecordingError) as e:
         click.echo(f"sctpcorr: error: {e}", err=True)
         sys.exit(e.exit_code)
+    except OutputUnwritable as e:
+        click.echo(f"sctpcorr: error: {e}", err=True)
+        sys.exit(2)
+    except outfile.WriteFailed as e:     # the startup or end record (written outside the decoder)
+        click.echo(f"sctpcorr: error: {outfile.describe(str(e.filename), e)}: the recording stopped there; the "
+                   "file holds what was written until then, up to its last complete record", err=True)
+        sys.exit(r.RecordingError.exit_code)
     except OSError as e:
         click.echo(f"sctpcorr: error: {e}", err=True)
         sys.exit(1)
     sys.exit(code)
+
+
+def _close_recording(f: IO[str] | None) -> None:
+    """Close the recording; if a write failed (full disk), cut it after its last complete line, so that every
+    line of the file is a whole record.  Raises nothing: the failure itself was reported by the run."""
+    if f is None:
+        return
+    if outfile.close_quietly(f) is not None:
+        path = getattr(getattr(getattr(f, "buffer", None), "raw", None), "name", None)
+        if isinstance(path, str):
+            with contextlib.suppress(OSError):
+                outfile.cut_to_last_line(path)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import os
 import struct
 import threading
@@ -55,6 +56,7 @@ class Pump:
         self.hz = hz
         self.sink = sink              # sink("event" | "meta", record)
         self.raw = raw
+        self._raw_size = 0
         self.cap_bytes = cap_bytes
         self.nice = nice
         self._q: collections.deque[tuple[str, Any]] = collections.deque()
@@ -79,8 +81,8 @@ class Pump:
         buf = self._drain()
         if not buf:
             return 0
-        if self.raw is not None:
-            self.raw.write(buf)
+        if self.raw is not None and self.error is None:
+            self._write_raw(buf)
         if self.backlog_bytes + len(buf) > self.cap_bytes:
             dropped = sum(1 for _ in iter_raw(buf))
             with self._cv:
@@ -92,6 +94,19 @@ class Pump:
             self.backlog_peak = max(self.backlog_peak, self.backlog_bytes)
             self._cv.notify()
         return len(buf)
+
+    def _write_raw(self, buf: bytes) -> None:
+        """``--raw``: whole drains (whole records) only; a failed write is cut back to the last whole one, ends
+        the raw file and, through ``error``, the recording (a full disk)."""
+        from sctpcorr.outfile import WriteFailed, write_all
+
+        if not isinstance(self.raw, io.FileIO):
+            self.raw.write(buf)                     # type: ignore[union-attr]
+            return
+        try:
+            self._raw_size = write_all(self.raw.fileno(), buf, self._raw_size)
+        except OSError as e:
+            self.error = WriteFailed(e.errno, e.strerror, getattr(self.raw, "shown", self.raw.name))
 
     def put(self, kind: str, rec: dict[str, Any]) -> None:
         """A record made in user space, written in queue order (kind "event" is counted, "meta" is not)."""

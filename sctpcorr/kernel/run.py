@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from sctpcorr import outfile
 from sctpcorr.kernel import abi, derive, diag, loader, probes, recorder, view
 from sctpcorr.kernel.pump import Pump
 
@@ -72,6 +73,7 @@ class Config:
     extra_cflags: list[str] = field(default_factory=list)
     jsonl_path: str | None = None  # where `jsonl` was opened: SIGHUP ends that file and opens it (or the path
     #                                named by READY_FILE.next) anew, each file a recording of its own
+    force: bool = False            # --force: SIGHUP's new file may replace an existing one (else: refused)
 
 
 def socket_inodes(pid: int) -> set[int]:
@@ -252,17 +254,24 @@ def _run_diag(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: st
     with _Stop() as stop:
         while stop.reason is None:
             try:
-                for r in _poll_diag(clients, cfg, inodes):
+                snaps = _poll_diag(clients, cfg, inodes)
+                polls += 1
+            except OSError as e:
+                errors += 1
+                warn(f"sock_diag poll failed: {e}")
+                snaps = []
+            try:
+                for r in snaps:
                     rec.event(r)
                     if ev:
                         ev.feed(r)
                     if summ:
                         summ.feed(r)
-                polls += 1
-            except OSError as e:
-                errors += 1
-                warn(f"sock_diag poll failed: {e}")
-            rec.tick()
+                rec.tick()
+            except OSError as e:           # the recording cannot be written (full disk): stop, say so
+                for c in clients:
+                    c.close()
+                raise RecordingError(_write_error_message(e, cfg, 0)) from None
             if summ:
                 summ.flush()
             if t_end is not None and time.monotonic() >= t_end:
@@ -351,6 +360,17 @@ def _end_fields(reason: str | None, c: dict[str, Any], inflight_left: Any, backl
                 recursion_misses_total=sum(v.get("recursion_misses", 0) for v in prog.values()))
 
 
+def _write_error_message(exc: BaseException, cfg: Config, unwritten: int) -> str:
+    """One line: which file, what happened, what the file holds (its writer is cut after its last whole line
+    or record when it is closed: kernel/cli.py), how many drained events were not written."""
+    if isinstance(exc, OSError) and exc.filename:
+        what = outfile.describe(str(exc.filename), exc)
+    else:
+        what = str(exc) if not isinstance(exc, OSError) else outfile.describe(cfg.jsonl_path or "the recording", exc)
+    return (f"{what}: the recording stopped there; the file holds the events drained until then, up to its "
+            f"last complete record; {unwritten} drained events after it were not written")
+
+
 def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str, inodes: set[int] | None,
              echo: Callable[[str], None], warn: Callable[[str], None]) -> int:
     from sctpcorr.kernel import loader as ld
@@ -408,7 +428,9 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
             rec.end(**r["end"])
             if rec.out is not None:
                 rec.out.close()
-                rec.out = cfg.jsonl = open(r["path"], "w", encoding="utf-8", buffering=1 << 16)
+                # an existing file at the path (not moved away before the SIGHUP) is not overwritten without
+                # --force: the recording stops there (OutputExists ends it as a write error would)
+                rec.out = cfg.jsonl = outfile.open_text(r["path"], cfg.force)
             parts += 1
             rec.rotate(rec.out, parts)
             if cfg.ready_file:
@@ -545,8 +567,7 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
     end_fields["undecoded"] = undecoded
     lost, misc = end_fields["lost"], end_fields["counters"]
     if write_error is not None:
-        raise RecordingError(f"writing the recording failed: {write_error}; the events drained until then "
-                             f"are in the file, {drained - pump.drained_records} after it were not written")
+        raise RecordingError(_write_error_message(write_error, cfg, drained - pump.drained_records))
     end = rec.end(**end_fields)
     if end["lost_total"]:
         warn(f"{end['lost_total']} events lost: the ring buffer was full ({lost}); raise --ringbuf-pages")

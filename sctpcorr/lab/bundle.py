@@ -30,11 +30,36 @@ import struct
 from pathlib import Path
 from typing import Any, Iterator
 
-__all__ = ["SCHEMA", "write_manifest", "read_manifest", "update_manifest", "read_jsonl", "read_bytes", "find_file", "capture_info",
+__all__ = ["SCHEMA", "BUNDLE_ENTRIES", "earlier_run", "clear", "write_manifest", "read_manifest", "update_manifest", "read_jsonl", "read_bytes", "find_file", "capture_info",
            "summary", "is_bundle", "find_bundles"]
 
 SCHEMA = 1
 MANIFEST = "manifest.json"
+
+# what a run writes into a bundle (or group) directory: `lab run --out DIR` refuses a DIR holding any of them,
+# and with --force removes them first (a re-run must not append its logs to an earlier run's)
+BUNDLE_ENTRIES = ("manifest.json", "manifest.json.tmp", "scenario.json", "scenario.toml", "client.pcapng",
+                  "server.pcapng", "workload", "snapshots", "lab.jsonl", "netem.json", "kernel", "console.log",
+                  "validation.json", "lab-group.json")
+
+
+def earlier_run(d: str | Path) -> list[str]:
+    """The entries of an earlier run in directory ``d`` (none if it does not exist)."""
+    return [n for n in BUNDLE_ENTRIES if os.path.lexists(os.path.join(d, n))]
+
+
+def clear(d: str | Path) -> list[str]:
+    """Remove the entries of an earlier run from ``d`` (other files stay); returns the names removed."""
+    import shutil
+
+    gone = earlier_run(d)
+    for n in gone:
+        p = os.path.join(d, n)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p)
+        else:
+            os.unlink(p)
+    return gone
 
 
 def write_manifest(bundle: str | Path, manifest: dict) -> None:

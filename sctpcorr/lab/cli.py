@@ -84,6 +84,23 @@ def list_cmd(as_json: bool) -> None:
         click.echo(f"\nfiles: {Path(rows[0]['file']).parent}")
 
 
+def check_out_dir(out: str, names: list[str], force: bool) -> None:
+    """``--out DIR`` must not hold an earlier run's bundle (its logs would be appended to): refused unless
+    ``force``, which removes the earlier run's files (bundle.BUNDLE_ENTRIES) from DIR and the scenarios'
+    subdirectories, and nothing else."""
+    from sctpcorr.outfile import OutputExists
+
+    dirs = [Path(out)] + ([Path(out) / n for n in names] if len(names) > 1 else [])
+    for d in dirs:
+        old = bdl.earlier_run(d)
+        if old and not force:
+            raise OutputExists(str(d), what=f"holds an earlier run ({', '.join(old[:3])}"
+                                            + (", ...)" if len(old) > 3 else ")"))
+    if force:
+        for d in dirs:
+            bdl.clear(d)
+
+
 @lab.command("run", epilog="""\b
 One scenario: DIR is its bundle. Several: DIR/<scenario>/ each, one boot for all.
 With --probe each bundle is validated at the end (sctpcorr validate; verdicts in validation.json).
@@ -92,7 +109,10 @@ Exit codes: 0 all complete (and valid), 1 bad scenario, 3 lab unavailable (print
 kernel's view and the wire's disagree in a bundle.
 """)
 @click.argument("scenarios", nargs=-1, required=True)
-@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False), help="Bundle directory.")
+@click.option("--out", "-o", "out", required=True, type=click.Path(file_okay=False),
+              help="Bundle directory (one holding an earlier run's bundle: only with --force).")
+@click.option("--force", is_flag=True, help="Replace the bundle(s) of an earlier run in DIR (their files are removed "
+                                            "first; other files stay).")
 @click.option("--timeout", type=float, default=None, help="Kill the guest after this many seconds.")
 @click.option("--memory", default="2G", show_default=True, help="Guest memory.")
 @click.option("--cpus", type=int, default=None, help="Guest CPUs (default: the host's).")
@@ -105,7 +125,8 @@ kernel's view and the wire's disagree in a bundle.
 @click.option("--crash-after", type=float, default=None, hidden=True,
               help="Testing aid: panic the guest this many seconds into the first workload.")
 def run_cmd(scenarios: tuple[str, ...], out: str, timeout: float | None, memory: str, cpus: int | None,
-            verbose: bool, with_probe: bool, probe_cmd: str | None, crash_after: float | None) -> None:
+            verbose: bool, with_probe: bool, probe_cmd: str | None, crash_after: float | None,
+            force: bool) -> None:
     """Boot the lab kernel once and run SCENARIOS (shipped names or .toml files) into DIR."""
     import shlex
 
@@ -115,6 +136,7 @@ def run_cmd(scenarios: tuple[str, ...], out: str, timeout: float | None, memory:
         loaded = [scn.load(s) for s in scenarios]
     except scn.ScenarioError as e:
         raise click.ClickException(str(e)) from None
+    check_out_dir(out, [s["name"] for s in loaded], force)
     pr = runner.check_prerequisites()
     if not pr.ok:
         click.echo(pr.message(), err=True)
@@ -124,8 +146,8 @@ def run_cmd(scenarios: tuple[str, ...], out: str, timeout: float | None, memory:
                f"-> {out}  Ctrl-C to stop", err=True)
     probe_argv = shlex.split(probe_cmd) if probe_cmd else None
     if with_probe and not probe_argv:
-        probe_argv = [sys.executable, "-m", "sctpcorr.kernel.cli", "--jsonl", "{out}/probe.jsonl", "--ready-file",
-                      "{ready}", "-q"]
+        probe_argv = [sys.executable, "-m", "sctpcorr.kernel.cli", "--jsonl", "{out}/probe.jsonl", "--force",
+                      "--ready-file", "{ready}", "-q"]
     try:
         res = runner.run_group(loaded, out, timeout_s=timeout, memory=memory, cpus=cpus,
                                crash_after_s=crash_after, echo_console=verbose, probe_command=probe_argv)

@@ -17,6 +17,7 @@ by the fitted clock offset).  Nothing is computed here that the correlator did n
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +26,10 @@ import numpy as np
 from sctpcorr.correlate import Correlation
 from sctpcorr.correlate.checks import flight_series
 from sctpcorr.correlate.joins import NONE
-from sctpcorr.errors import SctpcorrError
+from sctpcorr.errors import OutputUnwritable, SctpcorrError
+from sctpcorr.outfile import OutputExists
 
-__all__ = ["draw_all"]
+__all__ = ["draw_all", "check_plot_dir", "existing_plots"]
 
 SIDE = ("A", "B")
 COLORS = {"host_tx": "#d62728", "wire": "#1f77b4", "net_out": "#1f77b4", "peer": "#9467bd", "net_back": "#17becf",
@@ -45,16 +47,45 @@ def _plt() -> Any:
     return plt
 
 
+# the names draw_all writes (and the ones it refuses to overwrite without --force)
+PLOT_NAME = re.compile(r"assoc\d+-(rtt|tsn|window|rtt-parts)\.(png|svg)")
+
+
+def existing_plots(directory: str) -> list[str]:
+    """The files in ``directory`` that a ``--plot`` run could overwrite (sorted; none if it does not exist)."""
+    try:
+        return sorted(n for n in os.listdir(directory) if PLOT_NAME.fullmatch(n))
+    except OSError:
+        return []
+
+
 def _save(fig: Any, out: Path, stem: str) -> list[str]:
-    """Write the figure as PNG and SVG and close it."""
+    """Write the figure as PNG and SVG and close it; each file whole or not at all (outfile.whole_file; a full
+    disk is one error naming the file).  draw_all checked for older plots already: these overwrite."""
+    from sctpcorr.outfile import whole_file
+
     fig.tight_layout()
     files = []
-    for ext in ("png", "svg"):
-        p = out / f"{stem}.{ext}"
-        fig.savefig(p, dpi=110, bbox_inches="tight")
-        files.append(str(p))
-    _plt().close(fig)
+    try:
+        for ext in ("png", "svg"):
+            p = out / f"{stem}.{ext}"
+            with whole_file(str(p), force=True) as tmp:
+                fig.savefig(tmp, dpi=110, bbox_inches="tight")
+            files.append(str(p))
+    finally:
+        _plt().close(fig)
     return files
+
+
+def check_plot_dir(directory: str, force: bool) -> None:
+    """``--plot DIR``: DIR may exist and hold other files; plots of an earlier run there are overwritten only with
+    ``force``."""
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise OutputUnwritable(f"{directory}: not a directory (--plot needs one)")
+    old = [] if force else existing_plots(directory)
+    if old:
+        raise OutputExists(directory, what=f"holds the plots of an earlier run ({old[0]}"
+                                           + (f" and {len(old) - 1} more)" if len(old) > 1 else ")"))
 
 
 def _directions(cx: Correlation, a: Any, keep: Any) -> tuple[Any, list[tuple[Any, int, Any]]] | None:
@@ -237,10 +268,16 @@ def _parts(cx: Correlation, a: Any, out: Path) -> list[str]:
     return _save(fig, out, f"assoc{a.id}-rtt-parts")
 
 
-def draw_all(cx: Correlation, directory: str) -> list[str]:
-    """Every plot of every joined association into ``directory`` (created); returns the files written."""
+def draw_all(cx: Correlation, directory: str, force: bool = False) -> list[str]:
+    """Every plot of every joined association into ``directory`` (created); returns the files written.  Plots
+    of an earlier run there (``assoc*-rtt.png``...) are replaced only with ``force``: check_plot_dir() says so
+    before the correlation runs."""
+    check_plot_dir(directory, force)
     out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputUnwritable(f"{directory}: {exc.strerror or exc}") from None
     files: list[str] = []
     for a in cx.assocs:
         if not a.wire or not (a.sides[0].kernel or a.sides[1].kernel):
