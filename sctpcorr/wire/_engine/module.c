@@ -17,6 +17,7 @@
 
 #include "analyze.h"
 #include "assocjson.h"
+#include "evjson.h"
 
 typedef struct {
     PyObject_HEAD
@@ -1366,6 +1367,72 @@ static PyGetSetDef Analyzer_getset[] = {
     {NULL, NULL, NULL, NULL, NULL},
 };
 
+/* ------------------------------------------------------------------------------------------------ */
+/* --jsonl written by the engine (evjson.c): drain_events_jsonl(), json_compact_lines()              */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* drain_events_jsonl(file_index=0) -> (bytes, {kind: count}): the pending events as the --jsonl lines
+ * report/jsonl.py writes for them (pipeline.event_to_dict(e, file_index)), then none pending; the count of
+ * each kind written (kinds with none left out). Nothing is drained when the text cannot be made. */
+static PyObject *Analyzer_drain_events_jsonl(AnalyzerObject *self, PyObject *args, PyObject *kw)
+{
+    unsigned int file_index = 0;
+    static char *kwlist[] = {"file_index", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|I:drain_events_jsonl", kwlist, &file_index))
+        return NULL;
+    if (check_ready(self) < 0)
+        return NULL;
+    sc_analyzer *an = self->an;
+    uint64_t counts[SC_EV_KINDS] = {0};
+    sc_jw w = {0};
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    sc_events_jsonl(&w, an, file_index, counts);
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    PyObject *data = NULL, *d = NULL, *r = NULL;
+    if (w.failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (!(data = PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n)) || !(d = PyDict_New()))
+        goto done;
+    for (unsigned k = 0; k < SC_EV_KINDS; k++)
+        if (counts[k] && put(d, sc_ev_json_names[k], PyLong_FromUnsignedLongLong(counts[k])) < 0)
+            goto done;
+    if ((r = PyTuple_Pack(2, data, d)))
+        sc_an_events_clear(an);
+done:
+    free(w.p);
+    Py_XDECREF(data);
+    Py_XDECREF(d);
+    return r;
+}
+
+/* json_compact_lines(data, head) -> bytes (module function): see sc_json_lines_compact. */
+static PyObject *engine_json_compact_lines(PyObject *module, PyObject *args)
+{
+    Py_buffer data, head;
+    if (!PyArg_ParseTuple(args, "y*y*:json_compact_lines", &data, &head))
+        return NULL;
+    sc_jw w = {0};
+    size_t skipped = 0;
+    Py_BEGIN_ALLOW_THREADS
+    sc_json_lines_compact(&w, data.buf, (size_t)data.len, head.buf, (size_t)head.len, &skipped);
+    Py_END_ALLOW_THREADS
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&head);
+    PyObject *r = NULL;
+    if (w.failed)
+        PyErr_NoMemory();
+    else if (skipped)
+        PyErr_Format(PyExc_ValueError, "json_compact_lines: %zu lines are not a JSON object", skipped);
+    else
+        r = PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
+    free(w.p);
+    return r;
+}
+
 static PyMethodDef Analyzer_methods[] = {
     {"summary", (PyCFunction)Analyzer_summary, METH_NOARGS,
      "summary() -> list[tuple]\n--\n\nPer association (id, state, packets, retransmissions fast, timeout, unknown, "
@@ -1401,6 +1468,10 @@ static PyMethodDef Analyzer_methods[] = {
      "number of associations). Raises KeyError for an id that is not an association."},
     {"report", (PyCFunction)Analyzer_report, METH_NOARGS,
      "report() -> dict\n--\n\nA snapshot of everything analysed so far (see docs/design/engine.md)."},
+    {"drain_events_jsonl", (PyCFunction)(void (*)(void))Analyzer_drain_events_jsonl, METH_VARARGS | METH_KEYWORDS,
+     "drain_events_jsonl(file_index=0) -> tuple[bytes, dict[str, int]]\n--\n\nLike drain_events(), the events "
+     "written as the --jsonl lines of report/jsonl.py (pipeline.event_to_dict(event, file_index)), UTF-8, and the "
+     "number of events of each kind written."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -1427,6 +1498,11 @@ static PyMethodDef engine_functions[] = {
      "json_encode(obj) -> str\n--\n\nThe JSON text of a report value, exactly as json.JSONEncoder(ensure_ascii=False, "
      "allow_nan=False, separators=(', ', ': ')).encode(obj) would write it, several times faster. Raises TypeError "
      "for what it does not encode (then use the json module): see jsonenc.c."},
+    {"json_compact_lines", (PyCFunction)engine_json_compact_lines, METH_VARARGS,
+     "json_compact_lines(data: bytes, head: bytes) -> bytes\n--\n\nEach line of data, a JSON object written "
+     "with the separators ', ' and ': ' (indented, maybe followed by a comma: associations_json(lines=True)), as "
+     "one line with ',' and ':' and head in place of its opening brace. ValueError for a line that is not an "
+     "object."},
     {NULL, NULL, 0, NULL},
 };
 
