@@ -225,7 +225,8 @@ def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, ou
 
     with _output(output, force=force, whole=as_json) as out:
         writer = JsonlWriter(out, opts) if as_jsonl else None
-        run = run_pcap(opts, on_events=writer.events if writer else None, progress=bar)
+        run = run_pcap(opts, on_events=writer.events if writer else None,
+                       on_event_lines=writer.event_lines if writer else None, progress=bar)
         if not run.readable and not run.interrupted:
             for err in run.errors:
                 _say_error(str(err))
