@@ -1376,6 +1376,12 @@ static PyGetSetDef Analyzer_getset[] = {
  * each kind written (kinds with none left out). Nothing is drained when the text cannot be made. */
 static PyObject *Analyzer_drain_events_jsonl(AnalyzerObject *self, PyObject *args, PyObject *kw)
 {
+    /* The text is written into this buffer, kept from one call to the next, then copied into a bytes object of
+     * its size. Writing straight into a bytes object of the bound's size (then cut) asked malloc for ~8 MB
+     * every drain: above its mmap threshold, so fresh pages each time (280,000 page faults, ~0.7 s on the scale
+     * corpus). The GIL is held meanwhile: one caller at a time uses the buffer. */
+    static char *buf;
+    static size_t cap;
     unsigned int file_index = 0;
     static char *kwlist[] = {"file_index", NULL};
     if (!PyArg_ParseTupleAndKeywords(args, kw, "|I:drain_events_jsonl", kwlist, &file_index))
@@ -1383,18 +1389,22 @@ static PyObject *Analyzer_drain_events_jsonl(AnalyzerObject *self, PyObject *arg
     if (check_ready(self) < 0)
         return NULL;
     sc_analyzer *an = self->an;
+    size_t need = sc_events_jsonl_bound(an);
+    if (need > cap) {
+        size_t c = cap ? cap : (size_t)1 << 20;
+        while (c < need)
+            c *= 2;
+        char *p = malloc(c);
+        if (!p)
+            return PyErr_NoMemory();
+        free(buf);
+        buf = p;
+        cap = c;
+    }
     uint64_t counts[SC_EV_KINDS] = {0};
-    /* written straight into the bytes object (a bound, then cut to size): no copy of ~2 MB a drain */
-    PyObject *data = PyBytes_FromStringAndSize(NULL, (Py_ssize_t)sc_events_jsonl_bound(an)), *d = NULL, *r = NULL;
-    if (!data)
-        return NULL;
-    size_t n;
-    self->busy = 1;
-    Py_BEGIN_ALLOW_THREADS
-    n = sc_events_jsonl(PyBytes_AS_STRING(data), an, file_index, counts);
-    Py_END_ALLOW_THREADS
-    self->busy = 0;
-    if (_PyBytes_Resize(&data, (Py_ssize_t)n) < 0 || !(d = PyDict_New()))
+    size_t n = sc_events_jsonl(buf, an, file_index, counts);
+    PyObject *data = PyBytes_FromStringAndSize(buf, (Py_ssize_t)n), *d = NULL, *r = NULL;
+    if (!data || !(d = PyDict_New()))
         goto done;
     for (unsigned k = 0; k < SC_EV_KINDS; k++)
         if (counts[k] && put(d, sc_ev_json_names[k], PyLong_FromUnsignedLongLong(counts[k])) < 0)
