@@ -1,13 +1,15 @@
 /* Shared by the wire-engine fuzz harnesses: drive an sc_analyzer the way module.c does (look-ahead peek and
- * prefetch, events, records and payloads drained), then walk every association with the report helpers
- * module.c calls, so that state built from hostile bytes is read back too. No Python. */
+ * prefetch, events (also as --jsonl text), records and payloads drained), then walk every association with the
+ * report helpers module.c calls, so that state built from hostile bytes is read back too. No Python. */
 #ifndef SCTPCORR_FUZZ_ENGINE_COMMON_H
 #define SCTPCORR_FUZZ_ENGINE_COMMON_H
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "analyze.h"
+#include "evjson.h"
 
 static volatile uint64_t fz_sink; /* keeps the reads below from being optimised away */
 
@@ -34,6 +36,35 @@ static sc_analyzer *fz_analyzer(uint8_t sel)
     return an;
 }
 
+/* The events as `sctpcorr pcap --jsonl` lines (Analyzer.drain_events_jsonl): within the bound the caller
+ * allocates (ASan sees a write past it), one line per event, each an object that the line compaction of the
+ * association records (json_compact_lines) gives back unchanged. */
+static void fz_events_jsonl(const sc_analyzer *an)
+{
+    uint32_t n = sc_an_events_pending(an);
+    size_t bound = sc_events_jsonl_bound(an);
+    char *text = malloc(bound ? bound : 1);
+    if (!text)
+        return;
+    uint64_t counts[SC_EV_KINDS] = {0};
+    size_t len = sc_events_jsonl(text, an, 7, counts);
+    uint64_t lines = 0, written = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    for (unsigned k = 0; k < SC_EV_KINDS; k++)
+        written += counts[k];
+    if (len > bound || lines != written || written > n)
+        __builtin_trap();
+    char *again = malloc(sc_json_lines_compact_bound(text, len, 1));
+    if (again) {
+        size_t skipped = 0, len2 = sc_json_lines_compact(again, text, len, "{", 1, &skipped);
+        if (skipped || len2 != len || memcmp(again, text, len) != 0)
+            __builtin_trap();
+        free(again);
+    }
+    free(text);
+}
+
 /* What Python would take out between feeds. */
 static void fz_drain(sc_analyzer *an)
 {
@@ -42,6 +73,7 @@ static void fz_drain(sc_analyzer *an)
         const sc_event *e = sc_an_event(an, i);
         fz_sink += (uint64_t)e->v[0] + e->kind + e->ncauses;
     }
+    fz_events_jsonl(an);
     sc_an_events_clear(an);
     if (sc_an_records_pending(an))
         fz_touch((const uint8_t *)sc_an_records(an), sc_an_records_pending(an) * sizeof(sc_wrec));
