@@ -1,244 +1,33 @@
 /*
  * analyze.c: SCTP packets -> associations, per-direction and per-path metrics, RTT, events.
  *
- * Theory of operation
- * -------------------
- * Association identity. RFC 9260 §8.5: every packet carries the verification tag its *receiver* chose, so a
- * packet src->dst with tag v says "the endpoint (dst port, ...) expects v". A table of half keys
- * (sport, dport, receiver's vtag) -> (association, sending endpoint) resolves both directions of an
- * association to the same record, independently of addresses (multihoming changes addresses, not tags).
- * Exceptions, all from RFC 9260:
- *   - INIT has tag 0 (§8.5.1 A): it is keyed by its Initiate Tag, which the peer's packets will carry;
- *   - ABORT and SHUTDOWN-COMPLETE with the T bit carry the *sender's* own tag (§8.5.1 B/C): the key is reversed;
- *   - INIT-ACK announces the responder's tag; a stateless responder answers each INIT retransmission with a new
- *     tag, so up to SC_MAX_EXTRA_TAGS of them are registered and the COOKIE-ECHO says which one was used.
- * When the half key is unknown, a second table indexed by the path (ports + address pair, either direction)
- * gives the newest association that used it. It decides between:
- *   - pairing: a mid-capture association seen in one direction only, whose missing tag this packet reveals
- *     (reversed ports, same address pair: "first come first paired");
- *   - INIT collision (§5.2.1): the peer of an association in COOKIE-WAIT sends its own INIT;
- *   - restart (§5.2.2): an INIT with new tags on the path of an ESTABLISHED (or shutting down) association:
- *     a new association, counted in its handshake.restarts;
- *   - otherwise a new association. Endpoint A is the INIT sender when the handshake shows it, otherwise the
- *     endpoint with the lower (port, tag it receives) pair as known when the association is first seen (an
- *     unknown tag compares higher), so the orientation never changes after the first packet.
+ * This file is the analyzer itself: each packet's checks and duplicate test, the chunk loop that hands each
+ * chunk to its handler and applies the observer state machine, the event queue, the look-ahead prefetch, and
+ * the analyzer's life cycle. The rest is split by concern, each file opening with its part of the theory of
+ * operation:
+ *   an_internal.h  what these files share: small helpers (byte order, serial numbers, addresses, keys), the
+ *                  chunk handlers' context, the functions one file calls in another;
+ *   an_tables.c    names, chunk slots, the observer state machine's table;
+ *   an_vantage.c   the capture vantage point (report time);
+ *   payload.c      user-message payloads.
+ * analyze.h is the data model they all update and module.c reads.
  *
- * Observer state machine: SC_FSM below, a table state x chunk class -> state applied to each chunk in order.
- * Every cell is defined, so an unexpected chunk leaves the state alone; nothing else changes `state`.
- *
+ * Theory of operation (this file's part)
+ * --------------------------------------
  * Duplicate frames (tcpdump -i any): a 64-bit hash of (addresses, IP id, SCTP length, the first 192 and the
  * last 16 SCTP bytes) is kept in a small set-associative cache with its timestamp; a repeat within
  * dup_window_ns is counted and excluded from every association metric.
- *
- * TSN tracking, per direction: a ring of the TSNs from the oldest not cumulatively acked ("base") to the
- * highest sent, indexed by TSN (serial-number arithmetic, RFC 1982), at most max_outstanding long.
- * DATA: a new TSN is appended (flight grows); a TSN already in the ring is a retransmission, classified
- * `fast` when the peer's SACKs reported it missing >= 3 times (RFC 9260 §7.2.4: the HTNA rule, and the
- * Fast Recovery rule that a fast retransmission brings into play, see fr_sack), else `timeout`; `unknown`
- * when its first transmission is not in the ring any more. SACK/NR-SACK from the peer: the cum ack
- * releases entries, gap blocks mark them; a TSN acked before its retransmission (or later reported as a
- * duplicate TSN) makes that retransmission spurious.
- *
- * RTT (RFC 9260 §6.3.1). DATA: at most one TSN timed per path (C4), chosen among new TSNs appended at the
- * head; its timing is cancelled when it or any lower TSN is retransmitted (C5: "RTT measurements SHOULD only
- * be made using a DATA chunk with TSN r if no DATA chunk with TSN less than or equal to r was retransmitted
- * since the DATA chunk with TSN r was sent first"); the sample is taken when a SACK first covers it (cum ack
- * or gap block) and attributed to the path the DATA used. HEARTBEAT: the HEARTBEAT-ACK echoes the heartbeat
- * information bytes (§8.3), matched by hash against the few HEARTBEATs pending on the path. Handshake:
- * INIT->INIT-ACK, INIT-ACK->COOKIE-ECHO, COOKIE-ECHO->COOKIE-ACK when the first chunk was sent once (Karn).
- * Every sample updates SRTT/RTTVAR (C2/C3, alpha 1/8, beta 1/4) of the path and of the direction.
  */
-#include <stddef.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "analyze.h"
-
-/* ------------------------------------------------------------------------------------------------ */
-/* Names and tables                                                                                  */
-/* ------------------------------------------------------------------------------------------------ */
-
-const uint8_t sc_slot_type[SC_NSLOTS - 1] = {
-    SC_DATA, SC_INIT, SC_INIT_ACK, SC_SACK, SC_HEARTBEAT, SC_HEARTBEAT_ACK, SC_ABORT, SC_SHUTDOWN,
-    SC_SHUTDOWN_ACK, SC_ERROR, SC_COOKIE_ECHO, SC_COOKIE_ACK, SC_ECNE, SC_CWR, SC_SHUTDOWN_COMPLETE, SC_AUTH,
-    SC_NR_SACK, SC_I_DATA, SC_ASCONF_ACK, SC_RE_CONFIG, SC_PAD, SC_FORWARD_TSN, SC_ASCONF, SC_I_FORWARD_TSN,
-};
-
-unsigned sc_slot_of(unsigned type)
-{
-    if (type <= SC_NR_SACK)
-        return type; /* types 0..16 are slots 0..16 */
-    switch (type) {
-    case SC_I_DATA: return 17;
-    case SC_ASCONF_ACK: return 18;
-    case SC_RE_CONFIG: return 19;
-    case SC_PAD: return 20;
-    case SC_FORWARD_TSN: return 21;
-    case SC_ASCONF: return 22;
-    case SC_I_FORWARD_TSN: return 23;
-    default: return SC_SLOT_UNKNOWN;
-    }
-}
-
-static const char *const SLOT_NAMES[SC_NSLOTS - 1] = {
-    "DATA", "INIT", "INIT-ACK", "SACK", "HEARTBEAT", "HEARTBEAT-ACK", "ABORT", "SHUTDOWN", "SHUTDOWN-ACK",
-    "ERROR", "COOKIE-ECHO", "COOKIE-ACK", "ECNE", "CWR", "SHUTDOWN-COMPLETE", "AUTH", "NR-SACK", "I-DATA",
-    "ASCONF-ACK", "RE-CONFIG", "PAD", "FORWARD-TSN", "ASCONF", "I-FORWARD-TSN",
-};
-
-const char *sc_chunk_name(unsigned type)
-{
-    unsigned s = sc_slot_of(type & 0xff);
-    return s == SC_SLOT_UNKNOWN || type > 255 ? NULL : SLOT_NAMES[s];
-}
-
-const char *sc_cause_name(unsigned code)
-{
-    switch (code) {
-    case 1: return "Invalid Stream Identifier";
-    case 2: return "Missing Mandatory Parameter";
-    case 3: return "Stale Cookie Error";
-    case 4: return "Out of Resource";
-    case 5: return "Unresolvable Address";
-    case 6: return "Unrecognized Chunk Type";
-    case 7: return "Invalid Mandatory Parameter";
-    case 8: return "Unrecognized Parameters";
-    case 9: return "No User Data";
-    case 10: return "Cookie Received While Shutting Down";
-    case 11: return "Restart of an Association with New Addresses";
-    case 12: return "User-Initiated Abort";
-    case 13: return "Protocol Violation";
-    case 160: return "Request to Delete Last Remaining IP Address";
-    case 161: return "Operation Refused Due to Resource Shortage";
-    case 162: return "Request to Delete Source IP Address";
-    case 163: return "Association Aborted Due to Illegal ASCONF-ACK";
-    case 164: return "Request Refused - No Authorization";
-    case 261: return "Unsupported HMAC Identifier";
-    default: return NULL;
-    }
-}
-
-static const char *const STATE_NAMES[SC_ST_COUNT] = {
-    NULL, "COOKIE-WAIT", "COOKIE-ECHOED", "ESTABLISHED", "SHUTDOWN-PENDING", "SHUTDOWN-SENT",
-    "SHUTDOWN-ACK-SENT", "CLOSED", "ABORTED",
-};
-
-const char *sc_state_name(unsigned st) { return st < SC_ST_COUNT ? STATE_NAMES[st] : NULL; }
-
-/* Chunk classes for the state machine. */
-enum { K_INIT, K_INIT_ACK, K_CECHO, K_CACK, K_DATA, K_SACK, K_HB, K_SD, K_SDA, K_SDC, K_ABORT, K_OTHER, K_COUNT };
-
-static unsigned chunk_class(unsigned type)
-{
-    switch (type) {
-    case SC_INIT: return K_INIT;
-    case SC_INIT_ACK: return K_INIT_ACK;
-    case SC_COOKIE_ECHO: return K_CECHO;
-    case SC_COOKIE_ACK: return K_CACK;
-    case SC_DATA: case SC_I_DATA: return K_DATA;
-    case SC_SACK: case SC_NR_SACK: return K_SACK;
-    case SC_HEARTBEAT: case SC_HEARTBEAT_ACK: return K_HB;
-    case SC_SHUTDOWN: return K_SD;
-    case SC_SHUTDOWN_ACK: return K_SDA;
-    case SC_SHUTDOWN_COMPLETE: return K_SDC;
-    case SC_ABORT: return K_ABORT;
-    default: return K_OTHER;
-    }
-}
+#include "an_internal.h"
 
 /*
- * The observer state machine, in one place: SC_FSM[state][chunk class] -> next state.
- * It tracks what the wire shows, not either endpoint's internal state: "SHUTDOWN-SENT" means a SHUTDOWN was
- * seen, "SHUTDOWN-ACK-SENT" a SHUTDOWN-ACK. A new association starts in NONE and its first chunk places it
- * (a capture that starts mid-association lands in ESTABLISHED or wherever the first chunk says).
- * DATA stays in COOKIE-ECHOED because RFC 9260 §5.1 lets DATA be bundled after the COOKIE-ECHO.
+ * the hash function of the analysis files (the duplicate-frame cache in analyze.c, the path index in
+ * an_maps.c, heartbeats in an_chunks.c). A header of static functions rather than a function in one file: each
+ * file's compiler then specialises it for that file's constant lengths as it did when the engine was one file
+ * (the duplicate check's 40-byte seed and 16-byte tail; hash_bytes called out of line for those cost ~70
+ * instructions per packet on bench/out/corpus-1m.pcap, callgrind, feed loop).
  */
-#define NO SC_ST_NONE
-#define CW SC_ST_COOKIE_WAIT
-#define CE SC_ST_COOKIE_ECHOED
-#define ES SC_ST_ESTABLISHED
-#define SP SC_ST_SHUTDOWN_PENDING
-#define SS SC_ST_SHUTDOWN_SENT
-#define SA SC_ST_SHUTDOWN_ACK_SENT
-#define CL SC_ST_CLOSED
-#define AB SC_ST_ABORTED
-static const uint8_t SC_FSM[SC_ST_COUNT][K_COUNT] = {
-    /*          INIT INIT-ACK CECHO CACK DATA SACK HB  SD  SDA SDC ABORT OTHER */
-    [NO] = {    CW,  CW,      CE,   ES,  ES,  ES,  ES, SS, SA, CL, AB,   ES },
-    [CW] = {    CW,  CW,      CE,   ES,  ES,  ES,  ES, SS, SA, CL, AB,   CW },
-    [CE] = {    CE,  CE,      CE,   ES,  CE,  ES,  ES, SS, SA, CL, AB,   CE },
-    [ES] = {    ES,  ES,      ES,   ES,  ES,  ES,  ES, SS, SA, CL, AB,   ES },
-    [SP] = {    SP,  SP,      SP,   SP,  SP,  SP,  SP, SS, SA, CL, AB,   SP },
-    [SS] = {    SS,  SS,      SS,   SS,  SS,  SS,  SS, SS, SA, CL, AB,   SS },
-    [SA] = {    SA,  SA,      SA,   SA,  SA,  SA,  SA, SA, SA, CL, AB,   SA },
-    [CL] = {    CL,  CL,      CL,   CL,  CL,  CL,  CL, CL, CL, CL, CL,   CL },
-    [AB] = {    AB,  AB,      AB,   AB,  AB,  AB,  AB, AB, AB, AB, AB,   AB },
-};
-#undef NO
-#undef CW
-#undef CE
-#undef ES
-#undef SP
-#undef SS
-#undef SA
-#undef CL
-#undef AB
 
-static int state_live(unsigned st) { return st != SC_ST_CLOSED && st != SC_ST_ABORTED; }
-
-/* ------------------------------------------------------------------------------------------------ */
-/* Small helpers                                                                                     */
-/* ------------------------------------------------------------------------------------------------ */
-
-#if defined(__GNUC__) || defined(__clang__)
-#define NOINLINE __attribute__((noinline))
-#define ALWAYS_INLINE inline __attribute__((always_inline))
-#else
-#define NOINLINE
-#define ALWAYS_INLINE inline
-#endif
-
-static inline uint16_t be16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
-static inline uint32_t be32(const uint8_t *p)
-{
-    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
-}
-static inline uint16_t le16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint64_t le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-/* RFC 1982 serial-number comparison for 32-bit TSNs and 16-bit SSNs. */
-static inline int ser_lt(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
-static inline int ser_le(uint32_t a, uint32_t b) { return (int32_t)(a - b) <= 0; }
-
-static inline uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ULL;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebULL;
-    x ^= x >> 31;
-    return x;
-}
-
-static inline uint64_t ld64(const uint8_t *p)
-{
-    uint64_t w;
-    memcpy(&w, p, 8);
-    return w;
-}
-
-static inline uint64_t ld32(const uint8_t *p)
-{
-    uint32_t w;
-    memcpy(&w, p, 4);
-    return w;
-}
 
 /* 64 x 64 -> 128-bit multiply, both halves. */
 static inline void mul128(uint64_t *a, uint64_t *b)
@@ -311,56 +100,579 @@ static uint64_t hash_bytes(const uint8_t *p, size_t n, uint64_t seed)
     return mum(a ^ S0 ^ len, b ^ S1);
 }
 
-/* Address compare and copy with fixed-size loads and stores: the variable-length memcmp/memcpy they replace
- * were calls into libc, ~110 instructions per packet on bench/out/corpus-1m.pcap (path lookup, addresses). */
-static inline int addr_eq(const sc_addr *x, const sc_addr *y)
+/* ------------------------------------------------------------------------------------------------ */
+/* Events                                                                                            */
+/* ------------------------------------------------------------------------------------------------ */
+
+sc_event *ev_push(sc_analyzer *an, unsigned kind, int64_t ts, uint64_t frame, uint32_t assoc_id)
 {
-    if (x->family != y->family)
-        return 0;
-    if (x->family == 4)
-        return ld32(x->a) == ld32(y->a);
-    return ld64(x->a) == ld64(y->a) && ld64(x->a + 8) == ld64(y->a + 8);
+    if (!(an->events & (1u << kind)))
+        return NULL;
+    if (an->ev_n == an->ev_cap) {
+        if (an->ev_cap >= SC_EVENTS_MAX) {
+            an->cap.events_dropped++;
+            return NULL;
+        }
+        uint32_t ncap = an->ev_cap ? an->ev_cap * 2 : 256;
+        sc_event *ne = malloc((size_t)ncap * sizeof *ne);
+        if (!ne) {
+            an->cap.events_dropped++;
+            return NULL;
+        }
+        for (uint32_t i = 0; i < an->ev_n; i++)
+            ne[i] = an->ev[(an->ev_head + i) & (an->ev_cap - 1)];
+        free(an->ev);
+        an->ev = ne;
+        an->ev_cap = ncap;
+        an->ev_head = 0;
+    }
+    sc_event *e = &an->ev[(an->ev_head + an->ev_n) & (an->ev_cap - 1)];
+    an->ev_n++;
+    memset(e, 0, sizeof *e);
+    e->kind = (uint8_t)kind;
+    e->ts_ns = ts;
+    e->frame_no = frame;
+    e->assoc_id = assoc_id;
+    return e;
 }
 
-static inline void addr_from_pkt(sc_addr *out, uint8_t family, const uint8_t *a)
+void sc_an_events_clear(sc_analyzer *an)
 {
-    memset(out, 0, sizeof *out);
-    if (family == 6) {
-        out->family = 6;
-        memcpy(out->a, a, 16);
-    } else {
-        out->family = 4;
-        memcpy(out->a, a, 4);
+    an->ev_head = 0;
+    an->ev_n = 0;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Per packet                                                                                        */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Duplicate-frame cache: returns the entry of an earlier copy within the window, or NULL after inserting
+ * this packet (then *slot is its entry, to be completed with the association). */
+static sc_dupent *dup_check(sc_analyzer *an, const sc_packet *pkt, sc_dupent **slot)
+{
+    *slot = NULL;
+    if (an->dup_window_ns <= 0)
+        return NULL;
+    uint8_t seed[40];
+    memset(seed, 0, sizeof seed);
+    memcpy(seed, pkt->src, 16);
+    memcpy(seed + 16, pkt->dst, 16);
+    seed[32] = pkt->family;
+    seed[33] = (uint8_t)(pkt->ip_id >> 8);
+    seed[34] = (uint8_t)pkt->ip_id;
+    uint64_t h = hash_bytes(seed, sizeof seed, pkt->sctp_wire_len);
+    uint32_t n = pkt->sctp_len;
+    h = hash_bytes(pkt->sctp, n < 192 ? n : 192, h);
+    if (n > 208)
+        h = hash_bytes(pkt->sctp + n - 16, 16, h);
+    sc_dupent *set = &an->dup[(h & (SC_DUP_SETS - 1)) * SC_DUP_WAYS];
+    sc_dupent *victim = &set[0];
+    for (int w = 0; w < SC_DUP_WAYS; w++) {
+        sc_dupent *e = &set[w];
+        if (e->ts_ns != SC_NOTS && e->hash == h) {
+            int64_t dt = pkt->ts_ns - e->ts_ns;
+            if (dt < 0)
+                dt = -dt;
+            if (dt <= an->dup_window_ns)
+                return e;
+        }
+        if (e->ts_ns == SC_NOTS || (victim->ts_ns != SC_NOTS && e->ts_ns < victim->ts_ns))
+            victim = e;
+    }
+    victim->hash = h;
+    victim->ts_ns = pkt->ts_ns;
+    victim->frame_no = pkt->frame_no;
+    victim->assoc_val = 0;
+    *slot = victim;
+    return NULL;
+}
+
+/* The chunks of a packet, in order. Compiled twice, records a constant: the loop with records off is the one it
+ * was before records existed, and the flag is tested once per packet. (A test per chunk in a single loop, with
+ * the record code inlined into it, cost 17.6 instructions per packet with records off, +0.8 %, on
+ * bench/out/corpus-100k.pcap (callgrind, feed loop): register allocation the whole loop paid for. This way:
+ * +0.4 there, -1.7 on corpus-1m, i.e. code layout noise.) */
+static ALWAYS_INLINE void on_chunks(pctx *x, const int records)
+{
+    sc_analyzer *an = x->an;
+    sc_assoc *A = x->A;
+    const sc_packet *pkt = x->pkt;
+    unsigned d = x->d;
+    for (uint32_t i = 0; i < pkt->nchunks; i++) {
+        const sc_chunk *ch = &pkt->chunks[i];
+        A->chunks[sc_slot_of(ch->type)]++;
+        uint32_t len = ch->length;
+        if (len < 4 || (uint64_t)ch->offset + len > pkt->sctp_wire_len)
+            continue; /* listed by the decoder but structurally broken: counted only (flagged malformed) */
+        const uint8_t *c = pkt->sctp + ch->offset;
+        uint32_t av = chunk_avail(pkt, ch);
+        if (av < 4)
+            continue;
+        if (records)
+            rec_begin(x, ch, i, c, len, av);
+        switch (ch->type) {
+        case SC_DATA: on_data(x, c, len, av, ch->flags, 0); break;
+        case SC_I_DATA: on_data(x, c, len, av, ch->flags, 1); break;
+        case SC_SACK: on_sack(x, c, len, av, 0); break;
+        case SC_NR_SACK: on_sack(x, c, len, av, 1); break;
+        case SC_INIT: on_init(x, c, len, av); break;
+        case SC_INIT_ACK: on_init_ack(x, c, len, av); break;
+        case SC_COOKIE_ECHO: on_cookie_echo(x); break;
+        case SC_COOKIE_ACK: on_cookie_ack(x); break;
+        case SC_HEARTBEAT: on_heartbeat(x, c, len, av); break;
+        case SC_HEARTBEAT_ACK: on_heartbeat_ack(x, c, len, av); break;
+        case SC_ABORT: on_abort(x, c, len, av, ch->flags); break;
+        case SC_SHUTDOWN:
+            if (A->shutdown_ns == SC_NOTS)
+                A->shutdown_ns = pkt->ts_ns;
+            if (len < 8) {
+                x->bad = 1;
+                rec_cancel(x);
+            } else if (av >= 8) /* RFC 9260 §3.3.8: Cumulative TSN Ack */
+                apply_ack(an, A, 1 - d, be32(c + 4), NULL, 0, NULL, 0, NULL, 0, 0, pkt);
+            break;
+        case SC_SHUTDOWN_ACK:
+            if (A->shutdown_ack_ns == SC_NOTS)
+                A->shutdown_ack_ns = pkt->ts_ns;
+            break;
+        case SC_SHUTDOWN_COMPLETE:
+            if (A->shutdown_complete_ns == SC_NOTS)
+                A->shutdown_complete_ns = pkt->ts_ns;
+            break;
+        case SC_ASCONF: on_asconf(x, c, len, av); break;
+        case SC_FORWARD_TSN: case SC_I_FORWARD_TSN: on_forward_tsn(x, c, len, av); break;
+        default: break;
+        }
+        unsigned ns = SC_FSM[A->state][chunk_class(ch->type)];
+        if (ns != A->state)
+            assoc_set_state(an, A, ns, ch->type, pkt);
     }
 }
 
-static int addr_zero(const sc_addr *x)
+static void on_sctp(sc_analyzer *an, const sc_packet *pkt)
 {
-    for (int i = 0; i < (x->family == 4 ? 4 : 16); i++)
-        if (x->a[i])
-            return 0;
-    return 1;
+    sc_capstats *cs = &an->cap;
+    cs->sctp_packets++;
+    if (pkt->flags & SC_PKT_CSUM_BAD)
+        cs->bad_checksum++;
+    if (pkt->flags & SC_PKT_CSUM_UNCHECKED)
+        cs->unchecked_checksum++;
+    if (pkt->flags & SC_PKT_TRUNCATED)
+        cs->truncated_packets++;
+    for (uint32_t i = 0; i < pkt->nchunks; i++)
+        cs->chunks[pkt->chunks[i].type]++;
+    int malformed = (pkt->flags & SC_PKT_CHUNK_MALFORMED) != 0;
+    /* No chunk, or a first chunk whose length is impossible: junk, counted but never an association. */
+    if (pkt->nchunks == 0 || pkt->chunks[0].length < 4 ||
+        (uint64_t)pkt->chunks[0].offset + pkt->chunks[0].length > pkt->sctp_wire_len) {
+        cs->malformed += (uint64_t)(malformed || pkt->nchunks);
+        return;
+    }
+
+    sc_dupent *slot;
+    sc_dupent *orig = dup_check(an, pkt, &slot);
+    if (orig) {
+        cs->duplicates++;
+        cs->malformed += (uint64_t)malformed;
+        uint32_t id = 0;
+        if (orig->assoc_val) {
+            sc_assoc *A = val_assoc(an, orig->assoc_val);
+            unsigned d = orig->assoc_val & 1;
+            id = A->id;
+            A->duplicate_packets++;
+            for (uint32_t i = 0; i < pkt->nchunks; i++)
+                A->dir[d].dup_chunks[sc_slot_of(pkt->chunks[i].type)]++;
+        }
+        sc_event *e = ev_push(an, SC_EV_DUPLICATE, pkt->ts_ns, pkt->frame_no, id);
+        if (e)
+            e->v[0] = (int64_t)orig->frame_no;
+        return;
+    }
+
+    sc_addr src, dst;
+    addr_from_pkt(&src, pkt->family, pkt->src);
+    addr_from_pkt(&dst, pkt->family, pkt->dst);
+    unsigned d = 0;
+    sc_assoc *A = resolve(an, pkt, &src, &dst, &d);
+    if (!A) {
+        cs->malformed += (uint64_t)malformed;
+        return;
+    }
+    if (slot)
+        slot->assoc_val = assoc_val(A, d);
+
+    pctx x = {an, A, pkt, d, -1, 0, 0, 0, 0, NULL, 0};
+    x.pidx = path_get(an, A, d, &src, &dst);
+    A->packets++;
+    if (pkt->ts_ns < A->first_ts_ns)
+        A->first_ts_ns = pkt->ts_ns;
+    if (pkt->ts_ns > A->last_ts_ns)
+        A->last_ts_ns = pkt->ts_ns;
+    A->dir[d].packets++;
+    if (x.pidx >= 0)
+        A->paths[x.pidx].packets++;
+
+    if (an->records)
+        on_chunks(&x, 1);
+    else
+        on_chunks(&x, 0);
+    if (x.had_data)
+        flight_sample(&A->dir[d]);
+    if (x.had_sack)
+        flight_sample(&A->dir[1 - d]);
+    if (malformed || x.bad)
+        cs->malformed++;
 }
 
-/* An IPv4 (type 5) or IPv6 (type 6) address parameter at p with `room` readable bytes -> out; 1 if valid. */
-static int addr_param(const uint8_t *p, uint32_t room, sc_addr *out)
+int sc_an_record(sc_analyzer *an, const sc_record *in)
 {
-    if (room < 8)
-        return 0;
-    uint16_t t = be16(p), l = be16(p + 2);
-    memset(out, 0, sizeof *out);
-    if (t == 5 && l == 8) {
-        out->family = 4;
-        memcpy(out->a, p + 4, 4);
-        return 1;
-    }
-    if (t == 6 && l == 20 && room >= 20) {
-        out->family = 6;
-        memcpy(out->a, p + 4, 16);
-        return 1;
+    /* A capture's time stamp is whatever int64 it says (pcapng: 64-bit units, a signed if_tsoffset): held within
+     * +-(2^62 - 1) ns (+-146 years around 1970) so that the difference of any two fits in an int64 (found by
+     * fuzz/c/fuzz_pcap.c: an RTT of 1.8e18 - -7.4e18 ns overflowed). */
+    sc_record clamped = *in;
+    const sc_record *rec = &clamped;
+    if (clamped.ts_ns > SC_TS_LIMIT)
+        clamped.ts_ns = SC_TS_LIMIT;
+    else if (clamped.ts_ns < -SC_TS_LIMIT)
+        clamped.ts_ns = -SC_TS_LIMIT;
+    sc_capstats *cs = &an->cap;
+    cs->packets++;
+    if (!cs->have_ts || rec->ts_ns < cs->first_ts_ns)
+        cs->first_ts_ns = rec->ts_ns;
+    if (!cs->have_ts || rec->ts_ns > cs->last_ts_ns)
+        cs->last_ts_ns = rec->ts_ns;
+    cs->have_ts = 1;
+    sc_packet pkt; /* sc_decode sets every field */
+    switch (sc_decode(an->dec, rec, &pkt)) {
+    case SC_DEC_SCTP:
+        on_sctp(an, &pkt);
+        break;
+    case SC_DEC_ICMP_QUOTED:
+        cs->icmp_quoted_sctp++;
+        break;
+    case SC_DEC_MALFORMED:
+        cs->malformed++;
+        if (pkt.flags & SC_PKT_TRUNCATED)
+            cs->truncated_packets++;
+        break;
+    default:
+        break;
     }
     return 0;
 }
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Look-ahead prefetch (analyze.h)                                                                   */
+/* ------------------------------------------------------------------------------------------------ */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch((const void *)(p), 1, 3)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
+void sc_an_peek(const sc_analyzer *an, const sc_record *rec, sc_peek *pk)
+{
+    pk->ok = 0;
+    pk->A = NULL;
+    const uint8_t *p = rec->data;
+    uint32_t n = rec->caplen, off;
+    uint16_t et;
+    switch (rec->linktype) { /* the common link types only; anything else is just not prefetched */
+    case 1: /* Ethernet, with at most one VLAN tag */
+        if (n < 14)
+            return;
+        et = be16(p + 12);
+        off = 14;
+        if (et == 0x8100 && n >= 18) {
+            et = be16(p + 16);
+            off = 18;
+        }
+        break;
+    case 113: /* Linux cooked */
+        if (n < 16)
+            return;
+        et = be16(p + 14);
+        off = 16;
+        break;
+    case 276: /* Linux cooked v2 */
+        if (n < 20)
+            return;
+        et = be16(p);
+        off = 20;
+        break;
+    case 12: case 14: case 101: case 228: case 229: /* raw IP */
+        if (n < 1)
+            return;
+        et = (p[0] >> 4) == 6 ? 0x86DD : 0x0800;
+        off = 0;
+        break;
+    default:
+        return;
+    }
+    if (et == 0x0800) {
+        if (n < off + 20 || (p[off] >> 4) != 4 || p[off + 9] != 132 || (be16(p + off + 6) & 0x3fff))
+            return; /* not SCTP, or a fragment */
+        off += (p[off] & 15u) * 4u;
+    } else if (et == 0x86DD) {
+        if (n < off + 40 || p[off + 6] != 132)
+            return;
+        off += 40;
+    } else {
+        return;
+    }
+    if (n < off + 16) /* common header and the first chunk's header */
+        return;
+    const uint8_t *sh = p + off;
+    uint8_t t0 = sh[12];
+    if (t0 == SC_INIT)
+        return; /* keyed by its Initiate Tag, usually new */
+    uint16_t sp = be16(sh), dp = be16(sh + 2);
+    uint32_t vtag = be32(sh + 4);
+    int tbit = (t0 == SC_ABORT || t0 == SC_SHUTDOWN_COMPLETE) && (sh[13] & 1);
+    pk->key = tbit ? half_key(dp, sp, vtag) : half_key(sp, dp, vtag);
+    pk->sack = t0 == SC_SACK || t0 == SC_NR_SACK;
+    pk->ok = 1;
+    PREFETCH(&an->keys.slot[mix64(pk->key) & (an->keys.cap - 1)]);
+}
+
+void sc_an_prefetch(const sc_analyzer *an, sc_peek *pk)
+{
+    pk->A = NULL;
+    if (!pk->ok)
+        return;
+    uint32_t val = u64map_get(&an->keys, pk->key);
+    if (!val)
+        return;
+    const sc_assoc *A = val_assoc(an, val);
+    unsigned d = val & 1;
+    pk->A = A;
+    pk->dir = (uint8_t)d;
+    const char *a = (const char *)A;
+    PREFETCH(a);                        /* id, ports, tags, state, paths, times, packets */
+    PREFETCH(a + 64);                   /* chunk counters */
+    PREFETCH(a + 128);
+    const char *D = (const char *)&A->dir[pk->sack ? 1 - d : d];
+    for (unsigned i = 0; i < 256; i += 64) /* the direction's counters, TSN queue, streams, flight, jitter */
+        PREFETCH(D + i);
+    if (pk->sack) {
+        const char *S = (const char *)&A->dir[d];
+        PREFETCH(S);
+        PREFETCH(S + offsetof(sc_dir, sacks));
+        PREFETCH(S + offsetof(sc_dir, rwnd_initial));
+    }
+}
+
+/* The first probe of rtt_add's binary search over the sorted bins (the others depend on it). */
+static inline void rtt_prefetch(const sc_rtt *r)
+{
+    if (r->nbins)
+        PREFETCH(&r->bins[r->nbins / 2]);
+}
+
+void sc_an_prefetch_deep(const sc_peek *pk)
+{
+    const sc_assoc *A = pk->A;
+    if (!A)
+        return;
+    unsigned d = pk->dir;
+    const sc_dir *D = &A->dir[d];
+    if (D->last_path < A->npaths) { /* the path this packet most likely takes */
+        const char *p = (const char *)&A->paths[D->last_path];
+        PREFETCH(p);
+        PREFETCH(p + 64);
+    }
+    if (pk->sack) { /* acks the peer's DATA: its ring head, its path and their RTT accumulators */
+        const sc_dir *P = &A->dir[1 - d];
+        const sc_tsnq *q = &P->q;
+        if (q->cap)
+            PREFETCH(&q->e[q->base & (q->cap - 1)]);
+        PREFETCH(&P->rtt);
+        PREFETCH((const char *)&P->rtt + 64);
+        rtt_prefetch(&P->rtt);
+        if (P->last_path < A->npaths) {
+            const sc_path *pp = &A->paths[P->last_path];
+            PREFETCH(pp);
+            PREFETCH(&pp->rtt);
+            PREFETCH((const char *)&pp->rtt + 64);
+            rtt_prefetch(&pp->rtt);
+        }
+    } else { /* DATA most likely: the next ring slot and the first stream */
+        const sc_tsnq *q = &D->q;
+        if (q->cap)
+            PREFETCH(&q->e[(q->base + q->n) & (q->cap - 1)]);
+        if (D->nstreams)
+            PREFETCH(D->streams);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Life cycle                                                                                        */
+/* ------------------------------------------------------------------------------------------------ */
+
+sc_analyzer *sc_an_new(unsigned events, int64_t dup_window_ns, uint64_t max_assocs, uint32_t max_outstanding)
+{
+    bins_init();
+    sc_analyzer *an = calloc(1, sizeof *an);
+    if (!an)
+        return NULL;
+    an->events = events;
+    an->dup_window_ns = dup_window_ns;
+    an->max_assocs = max_assocs;
+    an->max_outstanding = max_outstanding < 16 ? 16 : max_outstanding;
+    if (an->max_outstanding > (1u << 30))
+        an->max_outstanding = 1u << 30;
+    an->tsn_ring_max = 64;
+    while (an->tsn_ring_max < an->max_outstanding)
+        an->tsn_ring_max <<= 1;
+    an->dec = sc_decoder_new();
+    int maps_ok = u64map_init(&an->keys, 1024) == 0 && u64map_init(&an->pathidx, 1024) == 0;
+    an->dup = malloc((size_t)SC_DUP_SETS * SC_DUP_WAYS * sizeof *an->dup);
+    if (!an->dec || !maps_ok || !an->dup) {
+        sc_an_free(an);
+        return NULL;
+    }
+    for (size_t i = 0; i < (size_t)SC_DUP_SETS * SC_DUP_WAYS; i++) {
+        an->dup[i].ts_ns = SC_NOTS;
+        an->dup[i].hash = 0;
+        an->dup[i].assoc_val = 0;
+        an->dup[i].frame_no = 0;
+    }
+    return an;
+}
+
+void sc_an_free(sc_analyzer *an)
+{
+    if (!an)
+        return;
+    for (uint64_t i = 0; i < an->nassocs; i++)
+        assoc_free(an->assocs[i]);
+    free(an->assocs);
+    free(an->keys.slot);
+    free(an->pathidx.slot);
+    free(an->dup);
+    free(an->ev);
+    free(an->rec);
+    free(an->pay);
+    if (an->dec)
+        sc_decoder_free(an->dec);
+    free(an);
+}
+
+/*
+ * the analyzer's two hash tables (analyze.h sc_u64map): association half keys -> the
+ * association and sending endpoint (an_assoc.c, "Association identity"), and paths (ports + address pair, either
+ * direction) -> the newest association that used them. Both only grow: a key is overwritten by a newer
+ * association, never removed, and the tables are freed with the analyzer.
+ */
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Hash tables                                                                                       */
+/* ------------------------------------------------------------------------------------------------ */
+
+uint32_t u64map_get(const sc_u64map *m, uint64_t key)
+{
+    uint64_t mask = m->cap - 1;
+    for (uint64_t i = mix64(key) & mask;; i = (i + 1) & mask) {
+        const sc_u64ent *e = &m->slot[i];
+        if (!e->val)
+            return 0;
+        if (e->key == key)
+            return e->val;
+    }
+}
+
+static int u64map_grow(sc_u64map *m)
+{
+    uint64_t ncap = m->cap * 2, mask = ncap - 1;
+    sc_u64ent *ns = calloc(ncap, sizeof *ns);
+    if (!ns)
+        return -1;
+    for (uint64_t j = 0; j < m->cap; j++) {
+        const sc_u64ent *e = &m->slot[j];
+        if (!e->val)
+            continue;
+        uint64_t i = mix64(e->key) & mask;
+        while (ns[i].val)
+            i = (i + 1) & mask;
+        ns[i] = *e;
+    }
+    free(m->slot);
+    m->slot = ns;
+    m->cap = ncap;
+    return 0;
+}
+
+/* Insert or overwrite (the newest association wins a key). When memory runs out the map fills past half
+ * (slower probing) and, one slot from full, drops the insert. */
+void u64map_put(sc_u64map *m, uint64_t key, uint32_t val)
+{
+    if ((m->used + 1) * 2 > m->cap && u64map_grow(m) < 0 && m->used + 1 >= m->cap)
+        return;
+    uint64_t mask = m->cap - 1;
+    for (uint64_t i = mix64(key) & mask;; i = (i + 1) & mask) {
+        sc_u64ent *e = &m->slot[i];
+        if (!e->val) {
+            e->key = key;
+            e->val = val;
+            m->used++;
+            return;
+        }
+        if (e->key == key) {
+            e->val = val;
+            return;
+        }
+    }
+}
+
+int u64map_init(sc_u64map *m, uint64_t cap)
+{
+    m->slot = calloc(cap, sizeof *m->slot);
+    m->cap = cap;
+    m->used = 0;
+    return m->slot ? 0 : -1;
+}
+
+/* Direction-agnostic hash of a path (ports + address pair). */
+uint64_t path_hash(const sc_addr *a1, uint16_t p1, const sc_addr *a2, uint16_t p2)
+{
+    int c = memcmp(a1->a, a2->a, 16);
+    if (c > 0 || (c == 0 && p1 > p2)) {
+        const sc_addr *ta = a1;
+        a1 = a2;
+        a2 = ta;
+        uint16_t tp = p1;
+        p1 = p2;
+        p2 = tp;
+    }
+    uint8_t buf[40];
+    memcpy(buf, a1->a, 16);
+    memcpy(buf + 16, a2->a, 16);
+    buf[32] = (uint8_t)(p1 >> 8);
+    buf[33] = (uint8_t)p1;
+    buf[34] = (uint8_t)(p2 >> 8);
+    buf[35] = (uint8_t)p2;
+    buf[36] = a1->family;
+    buf[37] = buf[38] = buf[39] = 0;
+    return hash_bytes(buf, sizeof buf, 0x5041544849445831ULL);
+}
+
+/*
+ * RTT accumulators (counts, minima, mean, sparse log-scale histogram and percentiles, SRTT/RTTVAR and
+ * RTO), the samples that feed them, and the inter-arrival jitter of new DATA.
+ *
+ * RTT (RFC 9260 §6.3.1). DATA: at most one TSN timed per path (C4), chosen among new TSNs appended at the
+ * head; its timing is cancelled when it or any lower TSN is retransmitted (C5: "RTT measurements SHOULD only
+ * be made using a DATA chunk with TSN r if no DATA chunk with TSN less than or equal to r was retransmitted
+ * since the DATA chunk with TSN r was sent first"); the sample is taken when a SACK first covers it (cum ack
+ * or gap block) and attributed to the path the DATA used. HEARTBEAT: the HEARTBEAT-ACK echoes the heartbeat
+ * information bytes (§8.3), matched by hash against the few HEARTBEATs pending on the path. Handshake:
+ * INIT->INIT-ACK, INIT-ACK->COOKIE-ECHO, COOKIE-ECHO->COOKIE-ACK when the first chunk was sent once (Karn).
+ * Every sample updates SRTT/RTTVAR (C2/C3, alpha 1/8, beta 1/4) of the path and of the direction.
+ *
+ * Where the samples come from: DATA timing and acks in an_tsn.c (on_data, ack_entry, apply_ack), HEARTBEAT and
+ * handshake in an_chunks.c; each calls rtt_sample below.
+ */
 
 /* ------------------------------------------------------------------------------------------------ */
 /* RTT accumulator and jitter                                                                        */
@@ -375,7 +687,7 @@ static int64_t g_bin_lo[SC_RTT_NBINS + 1];
 static long double g_bin_centre[SC_RTT_NBINS + 1];
 static int g_bins_ready;
 
-static void bins_init(void)
+void bins_init(void)
 {
     if (g_bins_ready)
         return;
@@ -535,7 +847,7 @@ int64_t sc_rtt_rto(const sc_rtt *r)
     return rto;
 }
 
-static void rtt_free(sc_rtt *r)
+void rtt_free(sc_rtt *r)
 {
     free(r->bins);
     r->bins = NULL;
@@ -544,7 +856,7 @@ static void rtt_free(sc_rtt *r)
 
 /* RFC 3550 §6.4.1 J += (|D| - J)/16 in A.8's fixed point (J x 16), with D the change of inter-arrival spacing
  * between consecutive new DATA chunks. */
-static void jit_add(sc_jitter *j, int64_t ts)
+void jit_add(sc_jitter *j, int64_t ts)
 {
     if (j->n == 0) {
         j->last_ts = ts;
@@ -571,522 +883,12 @@ static void jit_add(sc_jitter *j, int64_t ts)
 
 int64_t sc_jitter_value(const sc_jitter *j) { return j->n >= 3 ? j->j16 >> 4 : SC_NOTS; }
 
-uint64_t sc_path_hb_unanswered(const sc_path *p)
-{
-    uint64_t n = p->hb_unanswered;
-    for (unsigned i = 0; i < p->hb_n; i++)
-        n += !p->hb[i].settled;
-    return n;
-}
-
-/* ------------------------------------------------------------------------------------------------ */
-/* Capture vantage point (computed at report time; nothing per packet beyond rtt_add's minima)       */
-/* ------------------------------------------------------------------------------------------------ */
-
-static const char *const VP_NAMES[SC_VP_COUNT] = {"unknown", "A", "B", "middle", "local"};
-const char *sc_vp_point_name(unsigned point) { return point < SC_VP_COUNT ? VP_NAMES[point] : "unknown"; }
-
-static int addr_loopback(const sc_addr *x)
-{
-    static const uint8_t v6_loop[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
-    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (x->family == 4)
-        return x->a[0] == 127;
-    if (x->family == 6)
-        return !memcmp(x->a, v6_loop, 16) || (!memcmp(x->a, v4mapped, 12) && x->a[12] == 127);
-    return 0;
-}
-
-/* Traffic src -> dst that cannot have left the host: both ends on it. */
-static int path_is_local(const sc_path *p)
-{
-    return addr_eq(&p->src, &p->dst) || (addr_loopback(&p->src) && addr_loopback(&p->dst));
-}
-
-/* Side s (0: A side, measured by B; 1: B side, measured by A) from the measurer's accumulator r (NULL: none). */
-static void vp_side(sc_vantage *v, unsigned s, const sc_rtt *r)
-{
-    uint64_t n[3] = {0, 0, 0};
-    if (r) {
-        n[0] = r->data_samples - r->delayed_sack_samples;
-        n[1] = r->heartbeat_samples;
-        n[2] = r->handshake_samples;
-    }
-    int64_t best = SC_NOTS;
-    for (unsigned m = 0; m < 3; m++) {
-        v->method_ns[s][m] = n[m] ? r->min_method_ns[m] : SC_NOTS;
-        if (n[m] && (best == SC_NOTS || r->min_method_ns[m] < best))
-            best = r->min_method_ns[m];
-    }
-    v->side_ns[s] = best;
-    v->tight[s] = n[1] || n[2] || n[0] >= SC_VP_DATA_TIGHT;
-    if (best != SC_NOTS)
-        for (unsigned m = 0; m < 3; m++)
-            if (n[m] && r->min_method_ns[m] == best)
-                v->evidence |= (uint8_t)(1u << m); /* bit 0 data, 1 heartbeat, 2 handshake */
-}
-
-/* rA: A's samples (B side), rB: B's samples (A side). */
-static void vp_decide(sc_vantage *v, const sc_rtt *rA, const sc_rtt *rB, int local)
-{
-    memset(v, 0, sizeof *v);
-    vp_side(v, 0, rB);
-    vp_side(v, 1, rA);
-    int64_t a = v->side_ns[0], b = v->side_ns[1];
-    v->full_ns = SC_NOTS;
-    if (local) {
-        v->point = SC_VP_LOCAL;
-        v->evidence = SC_VP_EV_ADDRESSES;
-        return;
-    }
-    if (a == SC_NOTS || b == SC_NOTS) {
-        v->point = SC_VP_UNKNOWN;
-        return;
-    }
-    v->full_ns = a > INT64_MAX - b ? INT64_MAX : a + b; /* both >= 0 */
-    /* Each side value is an upper bound of that side (tight when measured by HEARTBEAT/handshake or by many
-     * DATA samples). "Next to A" needs A's side small against a B side that is really that large. */
-    if (v->tight[1] && b > 0 && b / SC_VP_RATIO >= a)
-        v->point = SC_VP_A;
-    else if (v->tight[0] && a > 0 && a / SC_VP_RATIO >= b)
-        v->point = SC_VP_B;
-    else if (v->tight[0] && v->tight[1])
-        v->point = SC_VP_MIDDLE;
-    else
-        v->point = SC_VP_UNKNOWN;
-}
-
-void sc_vantage_assoc(const sc_assoc *A, sc_vantage *out)
-{
-    int local = 0;
-    for (uint16_t i = 0; i < A->npaths && !local; i++)
-        local = path_is_local(&A->paths[i]);
-    vp_decide(out, &A->dir[0].rtt, &A->dir[1].rtt, local);
-}
-
-void sc_vantage_path(const sc_assoc *A, unsigned pidx, sc_vantage *out)
-{
-    if (pidx >= A->npaths) {
-        vp_decide(out, NULL, NULL, 0);
-        return;
-    }
-    const sc_path *p = &A->paths[pidx], *q = NULL;
-    for (uint16_t i = 0; i < A->npaths && !q; i++) {
-        const sc_path *c = &A->paths[i];
-        if (c->dir != p->dir && addr_eq(&c->src, &p->dst) && addr_eq(&c->dst, &p->src))
-            q = c;
-    }
-    const sc_path *pa = p->dir == 0 ? p : q, *pb = p->dir == 0 ? q : p;
-    vp_decide(out, pa ? &pa->rtt : NULL, pb ? &pb->rtt : NULL, path_is_local(p));
-}
-
-/* ------------------------------------------------------------------------------------------------ */
-/* Events                                                                                            */
-/* ------------------------------------------------------------------------------------------------ */
-
-static sc_event *ev_push(sc_analyzer *an, unsigned kind, int64_t ts, uint64_t frame, uint32_t assoc_id)
-{
-    if (!(an->events & (1u << kind)))
-        return NULL;
-    if (an->ev_n == an->ev_cap) {
-        if (an->ev_cap >= SC_EVENTS_MAX) {
-            an->cap.events_dropped++;
-            return NULL;
-        }
-        uint32_t ncap = an->ev_cap ? an->ev_cap * 2 : 256;
-        sc_event *ne = malloc((size_t)ncap * sizeof *ne);
-        if (!ne) {
-            an->cap.events_dropped++;
-            return NULL;
-        }
-        for (uint32_t i = 0; i < an->ev_n; i++)
-            ne[i] = an->ev[(an->ev_head + i) & (an->ev_cap - 1)];
-        free(an->ev);
-        an->ev = ne;
-        an->ev_cap = ncap;
-        an->ev_head = 0;
-    }
-    sc_event *e = &an->ev[(an->ev_head + an->ev_n) & (an->ev_cap - 1)];
-    an->ev_n++;
-    memset(e, 0, sizeof *e);
-    e->kind = (uint8_t)kind;
-    e->ts_ns = ts;
-    e->frame_no = frame;
-    e->assoc_id = assoc_id;
-    return e;
-}
-
-void sc_an_events_clear(sc_analyzer *an)
-{
-    an->ev_head = 0;
-    an->ev_n = 0;
-}
-
-/* ------------------------------------------------------------------------------------------------ */
-/* Hash tables                                                                                       */
-/* ------------------------------------------------------------------------------------------------ */
-
-static inline uint64_t half_key(uint16_t sport, uint16_t dport, uint32_t vtag)
-{
-    return ((uint64_t)sport << 48) | ((uint64_t)dport << 32) | vtag;
-}
-
-static uint32_t u64map_get(const sc_u64map *m, uint64_t key)
-{
-    uint64_t mask = m->cap - 1;
-    for (uint64_t i = mix64(key) & mask;; i = (i + 1) & mask) {
-        const sc_u64ent *e = &m->slot[i];
-        if (!e->val)
-            return 0;
-        if (e->key == key)
-            return e->val;
-    }
-}
-
-static int u64map_grow(sc_u64map *m)
-{
-    uint64_t ncap = m->cap * 2, mask = ncap - 1;
-    sc_u64ent *ns = calloc(ncap, sizeof *ns);
-    if (!ns)
-        return -1;
-    for (uint64_t j = 0; j < m->cap; j++) {
-        const sc_u64ent *e = &m->slot[j];
-        if (!e->val)
-            continue;
-        uint64_t i = mix64(e->key) & mask;
-        while (ns[i].val)
-            i = (i + 1) & mask;
-        ns[i] = *e;
-    }
-    free(m->slot);
-    m->slot = ns;
-    m->cap = ncap;
-    return 0;
-}
-
-/* Insert or overwrite (the newest association wins a key). When memory runs out the map fills past half
- * (slower probing) and, one slot from full, drops the insert. */
-static void u64map_put(sc_u64map *m, uint64_t key, uint32_t val)
-{
-    if ((m->used + 1) * 2 > m->cap && u64map_grow(m) < 0 && m->used + 1 >= m->cap)
-        return;
-    uint64_t mask = m->cap - 1;
-    for (uint64_t i = mix64(key) & mask;; i = (i + 1) & mask) {
-        sc_u64ent *e = &m->slot[i];
-        if (!e->val) {
-            e->key = key;
-            e->val = val;
-            m->used++;
-            return;
-        }
-        if (e->key == key) {
-            e->val = val;
-            return;
-        }
-    }
-}
-
-static int u64map_init(sc_u64map *m, uint64_t cap)
-{
-    m->slot = calloc(cap, sizeof *m->slot);
-    m->cap = cap;
-    m->used = 0;
-    return m->slot ? 0 : -1;
-}
-
-/* Direction-agnostic hash of a path (ports + address pair). */
-static uint64_t path_hash(const sc_addr *a1, uint16_t p1, const sc_addr *a2, uint16_t p2)
-{
-    int c = memcmp(a1->a, a2->a, 16);
-    if (c > 0 || (c == 0 && p1 > p2)) {
-        const sc_addr *ta = a1;
-        a1 = a2;
-        a2 = ta;
-        uint16_t tp = p1;
-        p1 = p2;
-        p2 = tp;
-    }
-    uint8_t buf[40];
-    memcpy(buf, a1->a, 16);
-    memcpy(buf + 16, a2->a, 16);
-    buf[32] = (uint8_t)(p1 >> 8);
-    buf[33] = (uint8_t)p1;
-    buf[34] = (uint8_t)(p2 >> 8);
-    buf[35] = (uint8_t)p2;
-    buf[36] = a1->family;
-    buf[37] = buf[38] = buf[39] = 0;
-    return hash_bytes(buf, sizeof buf, 0x5041544849445831ULL);
-}
-
-/* ------------------------------------------------------------------------------------------------ */
-/* Associations, paths, addresses, streams                                                           */
-/* ------------------------------------------------------------------------------------------------ */
-
-static inline uint32_t assoc_val(const sc_assoc *A, unsigned dir) { return (A->id << 1) | (dir & 1); }
-static inline sc_assoc *val_assoc(const sc_analyzer *an, uint32_t val) { return an->assocs[(val >> 1) - 1]; }
-
-static int addrset_has(const sc_addrset *s, const sc_addr *a)
-{
-    for (uint16_t i = 0; i < s->n; i++)
-        if (addr_eq(&s->v[i], a))
-            return 1;
-    return 0;
-}
-
-static void addrset_add(sc_analyzer *an, sc_addrset *s, const sc_addr *a)
-{
-    if (addr_zero(a) || addrset_has(s, a))
-        return;
-    if (s->n >= SC_MAX_ADDRS) {
-        an->cap.addresses_dropped++;
-        return;
-    }
-    if (s->n == s->cap) {
-        uint16_t ncap = s->cap ? (uint16_t)(s->cap * 2) : 2;
-        sc_addr *nv = realloc(s->v, ncap * sizeof *nv);
-        if (!nv)
-            return;
-        s->v = nv;
-        s->cap = ncap;
-    }
-    s->v[s->n++] = *a;
-}
-
-static void init_rtt(sc_rtt *r) { memset(r, 0, sizeof *r); }
-
-static sc_assoc *assoc_new(sc_analyzer *an, const sc_packet *pkt, uint16_t portA, uint16_t portB, int mid)
-{
-    if (an->nassocs >= an->max_assocs || an->nassocs >= 0x7ffffffeULL) {
-        an->cap.assocs_dropped++;
-        return NULL;
-    }
-    if (an->nassocs == an->assocs_cap) {
-        uint64_t ncap = an->assocs_cap ? an->assocs_cap * 2 : 64;
-        sc_assoc **na = realloc(an->assocs, ncap * sizeof *na);
-        if (!na) {
-            an->cap.assocs_dropped++;
-            return NULL;
-        }
-        an->assocs = na;
-        an->assocs_cap = ncap;
-    }
-    sc_assoc *A = calloc(1, sizeof *A);
-    if (!A) {
-        an->cap.assocs_dropped++;
-        return NULL;
-    }
-    an->assocs[an->nassocs++] = A;
-    A->id = (uint32_t)an->nassocs;
-    A->last_rtt_ns = -1;
-    A->port[0] = portA;
-    A->port[1] = portB;
-    A->state = SC_ST_NONE;
-    A->mid_association = (uint8_t)mid;
-    A->first_ts_ns = A->last_ts_ns = pkt->ts_ns;
-    A->init_ns = A->init_ack_ns = A->cookie_echo_ns = A->cookie_ack_ns = SC_NOTS;
-    A->last_init_ns = A->last_init_ack_ns = A->last_cookie_echo_ns = SC_NOTS;
-    A->shutdown_ns = A->shutdown_ack_ns = A->shutdown_complete_ns = SC_NOTS;
-    A->init_path = A->init_ack_path = A->cookie_echo_path = 0xffff;
-    for (int d = 0; d < 2; d++)
-        A->dir[d].last_path = 0xffff;
-    sc_event *e = ev_push(an, SC_EV_ASSOC_NEW, pkt->ts_ns, pkt->frame_no, A->id);
-    if (e) {
-        e->v[0] = portA;
-        e->v[1] = portB;
-        e->b1 = (uint8_t)mid;
-    }
-    return A;
-}
-
-/* Endpoint e's tag becomes known: packets from the other endpoint to e will carry it. */
-static void assoc_set_tag(sc_analyzer *an, sc_assoc *A, unsigned e, uint32_t tag)
-{
-    A->vtag[e] = tag;
-    A->vtag_known[e] = 1;
-    u64map_put(&an->keys, half_key(A->port[1 - e], A->port[e], tag), assoc_val(A, 1 - e));
-}
-
-static void tsnq_release_all(sc_assoc *A, sc_dir *D);
-
-static void assoc_set_state(sc_analyzer *an, sc_assoc *A, unsigned ns, unsigned chunk_type, const sc_packet *pkt)
-{
-    unsigned old = A->state;
-    if (ns == old)
-        return;
-    A->state = (uint8_t)ns;
-    sc_event *e = ev_push(an, SC_EV_STATE, pkt->ts_ns, pkt->frame_no, A->id);
-    if (e) {
-        e->v[0] = old;
-        e->v[1] = ns;
-        e->v[2] = chunk_type;
-    }
-    if (!state_live(ns)) { /* the association is over: give its TSN rings back */
-        tsnq_release_all(A, &A->dir[0]);
-        tsnq_release_all(A, &A->dir[1]);
-    }
-}
-
-/* The path (src -> dst) of a packet sent by endpoint `dir`; created on first use. -1 when the per-association
- * path limit is reached. */
-static int path_get(sc_analyzer *an, sc_assoc *A, unsigned dir, const sc_addr *src, const sc_addr *dst)
-{
-    sc_dir *D = &A->dir[dir];
-    if (D->last_path < A->npaths) {
-        const sc_path *p = &A->paths[D->last_path];
-        if (p->dir == dir && addr_eq(&p->src, src) && addr_eq(&p->dst, dst))
-            return D->last_path;
-    }
-    for (uint16_t i = 0; i < A->npaths; i++) {
-        const sc_path *p = &A->paths[i];
-        if (p->dir == dir && addr_eq(&p->src, src) && addr_eq(&p->dst, dst)) {
-            D->last_path = i;
-            return i;
-        }
-    }
-    if (A->npaths >= SC_MAX_PATHS) {
-        an->cap.paths_dropped++;
-        return -1;
-    }
-    if (A->npaths == A->paths_cap) {
-        uint16_t ncap = A->paths_cap ? (uint16_t)(A->paths_cap * 2) : 2;
-        sc_path *np = realloc(A->paths, ncap * sizeof *np);
-        if (!np)
-            return -1;
-        A->paths = np;
-        A->paths_cap = ncap;
-    }
-    /* the reverse path of an existing one has the same (direction-agnostic) key: registered already */
-    int registered = 0;
-    for (uint16_t i = 0; i < A->npaths; i++)
-        if (addr_eq(&A->paths[i].src, dst) && addr_eq(&A->paths[i].dst, src))
-            registered = 1;
-    sc_path *p = &A->paths[A->npaths];
-    memset(p, 0, sizeof *p);
-    p->src = *src;
-    p->dst = *dst;
-    p->dir = (uint8_t)dir;
-    init_rtt(&p->rtt);
-    addrset_add(an, &A->addrs[dir], src);
-    addrset_add(an, &A->addrs[1 - dir], dst);
-    if (!registered) { /* newest association on this key; remember the one it hides */
-        uint64_t h = path_hash(src, A->port[dir], dst, A->port[1 - dir]);
-        uint32_t prev = u64map_get(&an->pathidx, h);
-        p->prev_on_path = prev != A->id && prev <= an->nassocs ? prev : 0;
-        p->path_key_owner = 1;
-        u64map_put(&an->pathidx, h, A->id);
-    }
-    D->last_path = A->npaths;
-    return A->npaths++;
-}
-
-/* The associations that used this packet's address pair and ports (either direction), newest first, at most
- * max of them (a bounded walk of the chain the path index heads). */
-#define SC_MAX_CANDIDATES 16
-static int path_candidates(const sc_analyzer *an, const sc_addr *src, uint16_t sport, const sc_addr *dst,
-                           uint16_t dport, sc_assoc **out)
-{
-    uint32_t id = u64map_get(&an->pathidx, path_hash(src, sport, dst, dport));
-    int n = 0;
-    while (id && id <= an->nassocs && n < SC_MAX_CANDIDATES) {
-        sc_assoc *A = an->assocs[id - 1];
-        if (!((A->port[0] == sport && A->port[1] == dport) || (A->port[0] == dport && A->port[1] == sport)))
-            break;
-        const sc_path *owner = NULL;
-        for (uint16_t i = 0; i < A->npaths && !owner; i++) {
-            const sc_path *p = &A->paths[i];
-            if (p->path_key_owner && ((addr_eq(&p->src, src) && addr_eq(&p->dst, dst)) ||
-                                      (addr_eq(&p->src, dst) && addr_eq(&p->dst, src))))
-                owner = p;
-        }
-        if (!owner)
-            break; /* a hash collision with another path */
-        out[n++] = A;
-        id = owner->prev_on_path;
-    }
-    return n;
-}
-
-/* Equal ports and no handshake: A is the endpoint that receives the lower tag (engine.md "Directions"). Until
- * both tags are known A is the endpoint whose tag is; when the second one arrives the endpoints may have to
- * swap. Everything indexed by endpoint or direction is swapped, including the keys, the duplicate cache and
- * the events not drained yet. Returns 1 if it swapped. */
-static int maybe_reorient(sc_analyzer *an, sc_assoc *A)
-{
-    if (!A->orient_by_tags || !A->vtag_known[0] || !A->vtag_known[1])
-        return 0;
-    A->orient_by_tags = 0; /* decided for good */
-    if (A->vtag[0] <= A->vtag[1])
-        return 0;
-#define SWAP(T, x, y) do { T tmp_ = (x); (x) = (y); (y) = tmp_; } while (0)
-    SWAP(uint16_t, A->port[0], A->port[1]);
-    SWAP(uint32_t, A->vtag[0], A->vtag[1]);
-    SWAP(sc_addrset, A->addrs[0], A->addrs[1]);
-    SWAP(sc_initinfo *, A->init[0], A->init[1]);
-    SWAP(uint32_t, A->n_init[0], A->n_init[1]);
-    SWAP(sc_dir, A->dir[0], A->dir[1]);
-#undef SWAP
-    for (uint16_t i = 0; i < A->npaths; i++)
-        A->paths[i].dir ^= 1;
-    if (A->abort)
-        A->abort->by ^= 1;
-    for (unsigned e = 0; e < 2; e++)
-        u64map_put(&an->keys, half_key(A->port[1 - e], A->port[e], A->vtag[e]), assoc_val(A, 1 - e));
-    for (size_t i = 0; i < (size_t)SC_DUP_SETS * SC_DUP_WAYS; i++)
-        if (an->dup[i].assoc_val >> 1 == A->id)
-            an->dup[i].assoc_val ^= 1;
-    for (uint32_t i = 0; i < an->ev_n; i++) {
-        sc_event *e = &an->ev[(an->ev_head + i) & (an->ev_cap - 1)];
-        if (e->assoc_id == A->id)
-            e->dir ^= 1;
-    }
-    if (A->rec_first) { /* its pending records: from its first one on (a full scan cost ~90 instructions per
-                           packet on bench/out/corpus-100k.pcap, where many equal-port associations swap) */
-        uint64_t from = A->rec_first - 1;
-        for (uint64_t i = from > an->rec_drained ? from - an->rec_drained : 0; i < an->rec_n; i++)
-            if (an->rec[i].assoc_id == A->id)
-                an->rec[i].dir ^= 1;
-    }
-    return 1;
-}
-
-static sc_stream *stream_get(sc_analyzer *an, sc_dir *D, uint16_t sid)
-{
-    uint32_t lo = 0, hi = D->nstreams;
-    while (lo < hi) {
-        uint32_t mid = (lo + hi) / 2;
-        if (D->streams[mid].sid < sid)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    if (lo < D->nstreams && D->streams[lo].sid == sid)
-        return &D->streams[lo];
-    if (D->nstreams >= SC_MAX_STREAMS) {
-        an->cap.streams_dropped++;
-        return NULL;
-    }
-    if (D->nstreams == D->streams_cap) {
-        uint32_t ncap = D->streams_cap ? D->streams_cap * 2 : 4;
-        sc_stream *ns = realloc(D->streams, ncap * sizeof *ns);
-        if (!ns)
-            return NULL;
-        D->streams = ns;
-        D->streams_cap = ncap;
-    }
-    memmove(&D->streams[lo + 1], &D->streams[lo], (D->nstreams - lo) * sizeof *D->streams);
-    D->nstreams++;
-    sc_stream *s = &D->streams[lo];
-    memset(s, 0, sizeof *s);
-    s->sid = sid;
-    return s;
-}
-
 /* ------------------------------------------------------------------------------------------------ */
 /* RTT samples                                                                                       */
 /* ------------------------------------------------------------------------------------------------ */
 
 /* One Karn-valid sample measured by endpoint `dir` on path pidx (-1: direction only). */
-static void rtt_sample(sc_analyzer *an, sc_assoc *A, unsigned dir, int pidx, int64_t rtt, int method, int has_tsn,
+void rtt_sample(sc_analyzer *an, sc_assoc *A, unsigned dir, int pidx, int64_t rtt, int method, int has_tsn,
                        uint32_t tsn, int delayed, const sc_packet *pkt)
 {
     uint32_t bin = bin_of(rtt);
@@ -1116,6 +918,544 @@ static void rtt_sample(sc_analyzer *an, sc_assoc *A, unsigned dir, int pidx, int
         e->v[4] = sc_rtt_rto(est);
     }
 }
+
+/*
+ * per-chunk records (analyze.h sc_wrec, engine.md "Records"). Only reached with records on: with
+ * them off the handlers test x->wr once (NULL) and nothing else changes. rec_begin opens the chunk's record
+ * with what the wire says (analyze.c's on_chunks calls it), the handlers add what the engine decided.
+ */
+
+/* The next record slot, or the scratch record when SC_RECORDS_MAX records are pending or memory runs out (what
+ * is written there is discarded; the caller counts the drop). */
+static sc_wrec *rec_slot(sc_analyzer *an)
+{
+    if (an->rec_n == an->rec_cap) {
+        if (an->rec_cap >= SC_RECORDS_MAX)
+            return &an->rec_scratch;
+        uint32_t ncap = an->rec_cap ? an->rec_cap * 2 : 1024;
+        if (ncap > SC_RECORDS_MAX)
+            ncap = SC_RECORDS_MAX;
+        sc_wrec *nr = realloc(an->rec, (size_t)ncap * sizeof *nr);
+        if (!nr)
+            return &an->rec_scratch;
+        an->rec = nr;
+        an->rec_cap = ncap;
+    }
+    return &an->rec[an->rec_n++];
+}
+
+static inline uint32_t sat16(uint32_t v) { return v > 0xffff ? 0xffff : v; }
+
+/* Open chunk i's record (c, len, av as for the handlers) with everything the wire alone says; the handler then
+ * adds the engine's decisions. Wire types that collide with SC_WR_GAP / SC_WR_DUP get no record. */
+NOINLINE void rec_begin(pctx *x, const sc_chunk *ch, uint32_t i, const uint8_t *c, uint32_t len,
+                               uint32_t av)
+{
+    uint8_t type = ch->type, fl = ch->flags;
+    if (type == SC_WR_GAP || type == SC_WR_DUP) {
+        x->wr = NULL;
+        return;
+    }
+    sc_analyzer *an = x->an;
+    sc_wrec *w = rec_slot(an);
+    if (x->A->orient_by_tags && !x->A->rec_first && w != &an->rec_scratch)
+        x->A->rec_first = an->rec_drained + an->rec_n; /* 1 + its index */
+    x->wr = w;
+    x->wr_scratch = w == &an->rec_scratch;
+    if (x->wr_scratch)
+        an->cap.records_dropped++;
+    memset(w, 0, sizeof *w);
+    w->ts_ns = x->pkt->ts_ns;
+    w->frame_no = x->pkt->frame_no;
+    w->assoc_id = x->A->id;
+    w->vtag = x->pkt->vtag;
+    w->path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
+    w->type = type;
+    w->flags = fl;
+    w->dir = (uint8_t)x->d;
+    w->chunk_index = (uint16_t)i;
+    switch (type) {
+    case SC_DATA:
+        if (len >= 16 && av >= 16) { /* RFC 9260 §3.3.1: TSN, SID, SSN, PPID */
+            w->tsn = be32(c + 4);
+            w->c = ((uint32_t)be16(c + 8) << 16) | be16(c + 10);
+            w->a = be32(c + 12);
+            w->b = len - 16;
+        }
+        if (fl & 0x08)
+            w->note |= SC_WN_IBIT;
+        break;
+    case SC_I_DATA:
+        if (len >= 20 && av >= 20) { /* RFC 8260 §2.1: TSN, SID, reserved, MID, PPID (B bit) or FSN */
+            w->tsn = be32(c + 4);
+            w->c = (uint32_t)be16(c + 8) << 16;
+            w->x = be32(c + 12);
+            w->a = (fl & 0x02) ? be32(c + 16) : 0;
+            w->b = len - 20;
+        }
+        if (fl & 0x08)
+            w->note |= SC_WN_IBIT;
+        break;
+    case SC_SACK: case SC_NR_SACK: {
+        uint32_t fixed = type == SC_NR_SACK ? 20 : 16;
+        if (av >= fixed) {
+            uint32_t ngap = be16(c + 12), nnr = type == SC_NR_SACK ? be16(c + 14) : 0;
+            uint32_t ndup = type == SC_NR_SACK ? be16(c + 16) : be16(c + 14);
+            w->tsn = be32(c + 4);
+            w->a = be32(c + 8);
+            w->b = (sat16(ngap + nnr) << 16) | sat16(ndup);
+        }
+        break;
+    }
+    case SC_INIT: case SC_INIT_ACK: /* RFC 9260 §3.3.2: tag, a_rwnd, OS, MIS, initial TSN */
+        if (len >= 20 && av >= 20) {
+            w->b = be32(c + 4);
+            w->a = be32(c + 8);
+            w->c = ((uint32_t)be16(c + 12) << 16) | be16(c + 14);
+            w->tsn = be32(c + 16);
+        }
+        break;
+    case SC_SHUTDOWN: case SC_FORWARD_TSN: case SC_I_FORWARD_TSN:
+        if (av >= 8)
+            w->tsn = be32(c + 4);
+        break;
+    case SC_ABORT: case SC_ERROR: /* the first error cause's code */
+        if (len >= 8 && av >= 8 && be16(c + 6) >= 4)
+            w->a = be16(c + 4);
+        break;
+    case SC_HEARTBEAT: case SC_HEARTBEAT_ACK:
+        w->a = len - 4; /* x, y and note: the handlers (they hash and parse the info anyway) */
+        break;
+    default:
+        break;
+    }
+}
+
+/* The handler rejects the chunk (too short for its type, or its fixed part cut by snaplen): no record. Only
+ * before the handler added records of its own, so the chunk's record is the last one. */
+NOINLINE void rec_cancel(pctx *x)
+{
+    if (!x->wr)
+        return;
+    if (x->wr_scratch)
+        x->an->cap.records_dropped--;
+    else
+        x->an->rec_n--;
+    x->wr = NULL;
+}
+
+/* One more record after the current chunk's (GAP / DUP): a copy of base. A chunk whose own record was dropped
+ * gets none (a GAP record must follow its SACK's). */
+static sc_wrec *rec_extra(pctx *x, const sc_wrec *base)
+{
+    sc_analyzer *an = x->an;
+    sc_wrec *w = x->wr_scratch ? &an->rec_scratch : rec_slot(an);
+    if (w == &an->rec_scratch)
+        an->cap.records_dropped++;
+    *w = *base;
+    return w;
+}
+
+/* After a SACK's record: a GAP record per block (nblk blocks at blk, the first ngap of them gap blocks, then NR
+ * gap blocks; absolute TSNs) and a DUP record per duplicate TSN (ndup, after the blocks). The records may move:
+ * x->wr points at the SACK's again afterwards. */
+NOINLINE void rec_sack_lists(pctx *x, uint32_t cum, const uint8_t *blk, uint32_t nblk, uint32_t ngap,
+                                    uint32_t ndup)
+{
+    sc_analyzer *an = x->an;
+    uint32_t at = x->wr_scratch ? 0 : (uint32_t)(x->wr - an->rec);
+    sc_wrec base = *x->wr;
+    base.a = base.b = base.c = 0;
+    base.type = SC_WR_GAP;
+    for (uint32_t i = 0; i < nblk; i++) {
+        sc_wrec *w = rec_extra(x, &base);
+        w->tsn = cum + be16(blk + 4 * i);
+        w->a = cum + be16(blk + 4 * i + 2);
+        w->note = i >= ngap ? SC_WN_NR : 0;
+    }
+    base.type = SC_WR_DUP;
+    for (uint32_t i = 0; i < ndup; i++)
+        rec_extra(x, &base)->tsn = be32(blk + 4 * (nblk + i));
+    x->wr = x->wr_scratch ? &an->rec_scratch : &an->rec[at];
+}
+
+/*
+ * the chunk handlers other than DATA, SACK and FORWARD-TSN (an_tsn.c): the handshake (INIT and
+ * INIT-ACK with their parameters, COOKIE-ECHO, COOKIE-ACK: tags, handshake times and RTT samples), HEARTBEAT /
+ * HEARTBEAT-ACK (RTT samples, unanswered heartbeats), ABORT, ASCONF (addresses). SHUTDOWN, SHUTDOWN-ACK and
+ * SHUTDOWN-COMPLETE need only a line each, in analyze.c's on_chunks. The RTT rules: an_rtt.c's header.
+ */
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Handshake: INIT, INIT-ACK (parameters), COOKIE-ECHO, COOKIE-ACK                                   */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* An IPv4 (type 5) or IPv6 (type 6) address parameter at p with `room` readable bytes -> out; 1 if valid. */
+static int addr_param(const uint8_t *p, uint32_t room, sc_addr *out)
+{
+    if (room < 8)
+        return 0;
+    uint16_t t = be16(p), l = be16(p + 2);
+    memset(out, 0, sizeof *out);
+    if (t == 5 && l == 8) {
+        out->family = 4;
+        memcpy(out->a, p + 4, 4);
+        return 1;
+    }
+    if (t == 6 && l == 20 && room >= 20) {
+        out->family = 6;
+        memcpy(out->a, p + 4, 16);
+        return 1;
+    }
+    return 0;
+}
+
+/* Parameters of an INIT or INIT-ACK sent by endpoint e (RFC 9260 §3.3.2/3.3.3, 3758, 5061, 4895). */
+static void parse_init(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    sc_assoc *A = x->A;
+    unsigned e = x->d;
+    sc_initinfo *ii = A->init[e];
+    if (!ii && !(ii = A->init[e] = malloc(sizeof *ii)))
+        return;
+    memset(ii, 0, sizeof *ii);
+    ii->initiate_tag = be32(c + 4);
+    ii->a_rwnd = be32(c + 8);
+    ii->outbound_streams = be16(c + 12);
+    ii->inbound_streams = be16(c + 14);
+    ii->initial_tsn = be32(c + 16);
+    uint32_t end = avail < len ? avail : len;
+    uint32_t off = 20;
+    int guard = 0;
+    while (off + 4 <= end && guard++ < 4096) {
+        const uint8_t *p = c + off;
+        uint16_t t = be16(p), l = be16(p + 2);
+        if (l < 4)
+            break;
+        uint32_t room = end - off;
+        uint32_t vl = (l < room ? l : room) - 4; /* value bytes captured */
+        sc_addr a;
+        switch (t) {
+        case 5: case 6:
+            if (addr_param(p, room, &a) && !addr_zero(&a)) {
+                if (ii->naddrs < SC_MAX_ADDRS)
+                    ii->addrs[ii->naddrs++] = a;
+                addrset_add(x->an, &A->addrs[e], &a);
+            }
+            break;
+        case 9: /* Cookie Preservative: suggested cookie life-span increment, ms */
+            if (vl >= 4) {
+                ii->have_cookie_preservative = 1;
+                ii->cookie_preservative_ns = (int64_t)be32(p + 4) * 1000000LL;
+            }
+            break;
+        case 11: { /* Host Name Address (deprecated by RFC 9260, still seen) */
+            uint32_t n = vl < SC_MAX_HOSTNAME - 1 ? vl : SC_MAX_HOSTNAME - 1;
+            memcpy(ii->hostname, p + 4, n);
+            ii->hostname[n] = 0;
+            ii->hostname_len = (uint8_t)strlen(ii->hostname);
+            ii->have_hostname = 1;
+            break;
+        }
+        case 0x8000: ii->ecn = 1; break;          /* ECN Capable (RFC 9260 appendix A) */
+        case 0xC000: ii->forward_tsn = 1; break;  /* Forward-TSN-Supported (RFC 3758) */
+        case 0x8008:                              /* Supported Extensions (RFC 5061 §4.2.7) */
+            for (uint32_t i = 0; i < vl && ii->nexts < SC_MAX_EXTS; i++)
+                ii->exts[ii->nexts++] = p[4 + i];
+            break;
+        default: break;
+        }
+        off += ((uint32_t)l + 3u) & ~3u;
+    }
+    A->dir[e].rwnd_initial = ii->a_rwnd;
+    A->dir[e].have_rwnd_initial = 1;
+}
+
+void on_init(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    if (len < 20) {
+        x->bad = 1;
+        rec_cancel(x);
+        return;
+    }
+    sc_assoc *A = x->A;
+    int64_t ts = x->pkt->ts_ns;
+    A->n_init[x->d]++;
+    if (A->init_ns == SC_NOTS)
+        A->init_ns = ts;
+    A->last_init_ns = ts;
+    A->init_path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
+    if (avail >= 20)
+        parse_init(x, c, len, avail);
+}
+
+void on_init_ack(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    if (len < 20) {
+        x->bad = 1;
+        rec_cancel(x);
+        return;
+    }
+    sc_assoc *A = x->A;
+    unsigned d = x->d;
+    int64_t ts = x->pkt->ts_ns;
+    A->n_init_ack++;
+    if (A->init_ack_ns == SC_NOTS)
+        A->init_ack_ns = ts;
+    A->last_init_ack_ns = ts;
+    A->init_ack_path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
+    if (avail < 20)
+        return;
+    uint32_t itag = be32(c + 4);
+    if (!A->vtag_known[d]) {
+        assoc_set_tag(x->an, A, d, itag);
+    } else if (A->vtag[d] != itag && A->extra_tags < SC_MAX_EXTRA_TAGS) {
+        A->extra_tags++;
+        assoc_set_tag(x->an, A, d, itag);
+    }
+    parse_init(x, c, len, avail);
+    /* handshake RTT measured by the INIT sender: INIT -> first INIT-ACK, INIT sent once */
+    if (A->n_init_ack == 1 && A->n_init[1 - d] == 1 && A->last_init_ns != SC_NOTS)
+        rtt_sample(x->an, A, 1 - d, A->init_path, ts - A->last_init_ns, 2, 0, 0, 0, x->pkt);
+}
+
+void on_cookie_echo(pctx *x)
+{
+    sc_assoc *A = x->A;
+    int64_t ts = x->pkt->ts_ns;
+    A->n_cookie_echo++;
+    if (A->cookie_echo_ns == SC_NOTS)
+        A->cookie_echo_ns = ts;
+    A->last_cookie_echo_ns = ts;
+    A->cookie_echo_path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
+    /* the tag the COOKIE-ECHO carries is the responder's tag actually in use */
+    A->vtag[1 - x->d] = x->pkt->vtag;
+    A->vtag_known[1 - x->d] = 1;
+    /* handshake RTT measured by the INIT-ACK sender: INIT-ACK -> first COOKIE-ECHO, INIT-ACK sent once */
+    if (A->n_cookie_echo == 1 && A->n_init_ack == 1 && A->last_init_ack_ns != SC_NOTS)
+        rtt_sample(x->an, A, 1 - x->d, A->init_ack_path, ts - A->last_init_ack_ns, 2, 0, 0, 0, x->pkt);
+}
+
+void on_cookie_ack(pctx *x)
+{
+    sc_assoc *A = x->A;
+    int64_t ts = x->pkt->ts_ns;
+    A->n_cookie_ack++;
+    if (A->cookie_ack_ns == SC_NOTS)
+        A->cookie_ack_ns = ts;
+    /* handshake RTT measured by the COOKIE-ECHO sender, COOKIE-ECHO sent once */
+    if (A->n_cookie_ack == 1 && A->n_cookie_echo == 1 && A->last_cookie_echo_ns != SC_NOTS)
+        rtt_sample(x->an, A, 1 - x->d, A->cookie_echo_path, ts - A->last_cookie_echo_ns, 2, 0, 0, 0, x->pkt);
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Heartbeats                                                                                        */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Linux's sctp_sender_hb_info (56 bytes): param header, union sctp_addr (family host-endian), sent_at jiffies
+ * at byte 32, hb_nonce at 40, probe_size at 48. info: the HEARTBEAT(-ACK) chunk's value, n bytes captured.
+ * Returns 1 and the two values when info has that layout. */
+static inline int linux_hb_info(const uint8_t *info, uint32_t n, uint64_t *sent_at, uint64_t *nonce)
+{
+    if (n >= 56 && be16(info) == 1 && be16(info + 2) == 56) {
+        uint16_t fam = le16(info + 4);
+        if (fam == 2 || fam == 10) {
+            *sent_at = le64(info + 32);
+            *nonce = le64(info + 40);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Count HEARTBEAT i of path p as unanswered (once), with its event. */
+static void hb_settle(pctx *x, sc_path *p, unsigned i)
+{
+    if (p->hb[i].settled)
+        return;
+    p->hb[i].settled = 1;
+    p->hb_unanswered++;
+    sc_event *e = ev_push(x->an, SC_EV_HB_UNANSWERED, x->pkt->ts_ns, x->pkt->frame_no, x->A->id);
+    if (e) {
+        e->dir = p->dir;
+        e->src = p->src;
+        e->dst = p->dst;
+        e->v[0] = p->hb[i].sent_ns;
+    }
+}
+
+static void hb_remove(sc_path *p, unsigned i)
+{
+    memmove(&p->hb[i], &p->hb[i + 1], (p->hb_n - i - 1) * sizeof p->hb[0]);
+    p->hb_n--;
+}
+
+void on_heartbeat(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    uint32_t n = (avail < len ? avail : len) - 4;
+    const uint8_t *info = c + 4;
+    uint64_t h = hash_bytes(info, n, 0x4842), sent_at = 0, nonce = 0;
+    int lin = linux_hb_info(info, n, &sent_at, &nonce);
+    if (x->wr) { /* before the path check: the record is kept when the path table is full */
+        x->wr->note |= lin ? SC_WN_HB_LINUX : 0;
+        x->wr->x = lin ? nonce : h;
+        x->wr->y = sent_at;
+    }
+    if (x->pidx < 0)
+        return;
+    sc_path *p = &x->A->paths[x->pidx];
+    p->hb_sent++;
+    if (lin) {
+        p->have_linux_hb = 1;
+        p->linux_hb_sent_at = sent_at;
+        p->linux_hb_nonce = nonce;
+    }
+    for (unsigned i = 0; i < p->hb_n; i++)
+        if (p->hb[i].hash == h) { /* the same HEARTBEAT again: ambiguous, no RTT sample from it */
+            p->hb[i].sends++;
+            return;
+        }
+    if (p->hb_n == SC_HB_PENDING) { /* the oldest leaves the table: unanswered unless already counted */
+        hb_settle(x, p, 0);
+        hb_remove(p, 0);
+    }
+    sc_hb_pending *hp = &p->hb[p->hb_n++];
+    hp->sent_ns = x->pkt->ts_ns;
+    hp->hash = h;
+    hp->frame = x->pkt->frame_no;
+    hp->sends = 1;
+    hp->settled = 0;
+}
+
+void on_heartbeat_ack(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    sc_assoc *A = x->A;
+    unsigned hd = 1 - x->d; /* the HEARTBEAT sender */
+    uint32_t n = (avail < len ? avail : len) - 4;
+    uint64_t h = hash_bytes(c + 4, n, 0x4842);
+    if (x->wr) {
+        uint64_t sent_at = 0, nonce = 0;
+        int lin = linux_hb_info(c + 4, n, &sent_at, &nonce);
+        x->wr->note |= lin ? SC_WN_HB_LINUX : 0;
+        x->wr->x = lin ? nonce : h;
+        x->wr->y = sent_at;
+    }
+    sc_addr src, dst;
+    addr_from_pkt(&src, x->pkt->family, x->pkt->src);
+    addr_from_pkt(&dst, x->pkt->family, x->pkt->dst);
+    /* RFC 9260 §8.3: the ACK goes back to the HEARTBEAT's source: try the reverse path first */
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint16_t i = 0; i < A->npaths; i++) {
+            sc_path *p = &A->paths[i];
+            if (p->dir != hd || !p->hb_n)
+                continue;
+            int reverse = addr_eq(&p->src, &dst) && addr_eq(&p->dst, &src);
+            if (pass == 0 ? !reverse : reverse)
+                continue;
+            for (unsigned k = 0; k < p->hb_n; k++) {
+                if (p->hb[k].hash != h)
+                    continue;
+                /* Older HEARTBEATs of this path still pending were not answered (counted now, RFC 9260 §8.3
+                 * path verification works the same way); they stay matchable should their ACK come late. */
+                for (unsigned j = 0; j < k; j++)
+                    hb_settle(x, p, j);
+                int64_t sent = p->hb[k].sent_ns;
+                uint32_t sends = p->hb[k].sends;
+                if (p->hb[k].settled) /* a late ACK after all */
+                    p->hb_unanswered--;
+                hb_remove(p, k);
+                p->hb_acked++;
+                if (sends == 1) {
+                    p->hb_rtt_samples++;
+                    rtt_sample(x->an, A, hd, i, x->pkt->ts_ns - sent, 1, 0, 0, 0, x->pkt);
+                }
+                return;
+            }
+        }
+    }
+}
+
+uint64_t sc_path_hb_unanswered(const sc_path *p)
+{
+    uint64_t n = p->hb_unanswered;
+    for (unsigned i = 0; i < p->hb_n; i++)
+        n += !p->hb[i].settled;
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* ABORT, ASCONF                                                                                     */
+/* ------------------------------------------------------------------------------------------------ */
+
+void on_abort(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, uint8_t flags)
+{
+    sc_assoc *A = x->A;
+    sc_abortinfo tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.ts_ns = x->pkt->ts_ns;
+    tmp.by = (uint8_t)x->d;
+    tmp.t_bit = flags & 1;
+    uint32_t end = avail < len ? avail : len, off = 4;
+    while (off + 4 <= end && tmp.ncauses < SC_MAX_CAUSES) { /* RFC 9260 §3.3.10 error causes */
+        uint16_t code = be16(c + off), l = be16(c + off + 2);
+        if (l < 4)
+            break;
+        tmp.causes[tmp.ncauses++] = code;
+        off += ((uint32_t)l + 3u) & ~3u;
+    }
+    if (!A->abort && (A->abort = malloc(sizeof *A->abort)))
+        *A->abort = tmp;
+    if (x->had_abort++)
+        return;
+    sc_event *e = ev_push(x->an, SC_EV_ABORT, x->pkt->ts_ns, x->pkt->frame_no, A->id);
+    if (e) {
+        e->dir = (uint8_t)x->d;
+        e->b1 = tmp.t_bit;
+        e->ncauses = tmp.ncauses;
+        memcpy(e->causes, tmp.causes, sizeof e->causes);
+    }
+}
+
+void on_asconf(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+{
+    /* RFC 5061 §4.1.1: serial, Address Parameter (the sender's), then Add IP (0xC001), Delete IP (0xC002),
+     * Set Primary (0xC004) parameters: correlation ID + address parameter. Every address announced joins the
+     * sender's set (a deleted address stays listed: the set is every address the endpoint used or announced). */
+    uint32_t end = avail < len ? avail : len, off = 8;
+    sc_addrset *set = &x->A->addrs[x->d];
+    sc_addr a;
+    int guard = 0;
+    while (off + 4 <= end && guard++ < 4096) {
+        const uint8_t *p = c + off;
+        uint16_t t = be16(p), l = be16(p + 2);
+        if (l < 4)
+            break;
+        if ((t == 5 || t == 6) && addr_param(p, end - off, &a))
+            addrset_add(x->an, set, &a);
+        else if ((t == 0xC001 || t == 0xC002 || t == 0xC004) && l >= 16 && end - off >= 16 &&
+                 addr_param(p + 8, end - off - 8, &a))
+            addrset_add(x->an, set, &a);
+        off += ((uint32_t)l + 3u) & ~3u;
+    }
+}
+
+/*
+ * DATA, SACK / NR-SACK and FORWARD-TSN: the outstanding TSN rings, flight, retransmissions (kind,
+ * spurious), Fast Recovery as the wire shows it, receiver windows, the per-stream counters, and the
+ * DATA RTT timing (an_rtt.c's header: C4/C5, Karn).
+ *
+ * TSN tracking, per direction: a ring of the TSNs from the oldest not cumulatively acked ("base") to the
+ * highest sent, indexed by TSN (serial-number arithmetic, RFC 1982), at most max_outstanding long.
+ * DATA: a new TSN is appended (flight grows); a TSN already in the ring is a retransmission, classified
+ * `fast` when the peer's SACKs reported it missing >= 3 times (RFC 9260 §7.2.4: the HTNA rule, and the
+ * Fast Recovery rule that a fast retransmission brings into play, see fr_sack), else `timeout`; `unknown`
+ * when its first transmission is not in the ring any more. SACK/NR-SACK from the peer: the cum ack
+ * releases entries, gap blocks mark them; a TSN acked before its retransmission (or later reported as a
+ * duplicate TSN) makes that retransmission spurious.
+ *
+ * The rings are the largest thing an association owns: they are given back as soon as it closes or aborts
+ * (tsnq_release_all, called by an_assoc.c's assoc_set_state); the rest is freed with the analyzer (an_assoc.c).
+ */
 
 /* ------------------------------------------------------------------------------------------------ */
 /* Outstanding TSNs                                                                                  */
@@ -1153,7 +1493,7 @@ static void q_drop_front(sc_analyzer *an, sc_assoc *A, sc_dir *D, uint32_t k, in
     q->n -= k;
 }
 
-static void tsnq_release_all(sc_assoc *A, sc_dir *D)
+void tsnq_release_all(sc_assoc *A, sc_dir *D)
 {
     sc_tsnq *q = &D->q;
     for (uint32_t i = 0; i < q->n; i++)
@@ -1239,12 +1579,6 @@ static void karn_invalidate(sc_assoc *A, unsigned dir, uint32_t t)
         if (p->dir == dir && p->timed && ser_le(t, p->timed_tsn))
             p->timed = 0;
     }
-}
-
-static void flight_sample(sc_dir *D)
-{
-    D->flight_sum += (long double)D->flight_bytes;
-    D->flight_samples++;
 }
 
 typedef struct {
@@ -1336,7 +1670,7 @@ static NOINLINE int64_t fr_sack(sc_tsnq *q, uint32_t cum, const uint8_t *blk, ui
 /* Apply an acknowledgement from the peer to direction `dd`'s outstanding TSNs: cumulative TSN ack `cum`,
  * gap blocks (pairs of 16-bit offsets from cum, big-endian, at blk[4*i]), NR gap blocks likewise, and dup TSNs.
  * sample: take RTT samples (SACK/NR-SACK; not SHUTDOWN's cum ack). */
-static void apply_ack(sc_analyzer *an, sc_assoc *A, unsigned dd, uint32_t cum, const uint8_t *blk, uint32_t nblk,
+void apply_ack(sc_analyzer *an, sc_assoc *A, unsigned dd, uint32_t cum, const uint8_t *blk, uint32_t nblk,
                       const uint8_t *nrblk, uint32_t nnr, const uint8_t *dups, uint32_t ndup, int sample,
                       const sc_packet *pkt)
 {
@@ -1470,199 +1804,42 @@ static void apply_ack(sc_analyzer *an, sc_assoc *A, unsigned dd, uint32_t cum, c
 }
 
 /* ------------------------------------------------------------------------------------------------ */
-/* Chunk handlers. c = chunk start, len = declared length (>= 4, within the packet), avail = captured bytes.  */
+/* DATA / I-DATA, SACK / NR-SACK, FORWARD-TSN / I-FORWARD-TSN                                        */
 /* ------------------------------------------------------------------------------------------------ */
 
-typedef struct {
-    sc_analyzer *an;
-    sc_assoc *A;
-    const sc_packet *pkt;
-    unsigned d;              /* sending endpoint: 0 = A, 1 = B */
-    int pidx;                /* path index or -1 */
-    int bad;                 /* a chunk too short for its type */
-    int had_data, had_sack;
-    int had_abort;           /* one "abort" event per packet, however many ABORT chunks it bundles */
-    sc_wrec *wr;             /* the current chunk's record (records on), else NULL; handlers add what the engine
-                                decided (retransmission kind, flight...) and cancel it for a chunk they reject */
-    int wr_scratch;          /* wr is the scratch record: no room, counted as dropped */
-} pctx;
-
-/* ------------------------------------------------------------------------------------------------ */
-/* Per-chunk records (analyze.h sc_wrec, engine.md "Records"). Only reached with records on: with them off the
- * handlers test x->wr once (NULL) and nothing else changes.                                         */
-/* ------------------------------------------------------------------------------------------------ */
-
-/* The next record slot, or the scratch record when SC_RECORDS_MAX records are pending or memory runs out (what
- * is written there is discarded; the caller counts the drop). */
-static sc_wrec *rec_slot(sc_analyzer *an)
+static sc_stream *stream_get(sc_analyzer *an, sc_dir *D, uint16_t sid)
 {
-    if (an->rec_n == an->rec_cap) {
-        if (an->rec_cap >= SC_RECORDS_MAX)
-            return &an->rec_scratch;
-        uint32_t ncap = an->rec_cap ? an->rec_cap * 2 : 1024;
-        if (ncap > SC_RECORDS_MAX)
-            ncap = SC_RECORDS_MAX;
-        sc_wrec *nr = realloc(an->rec, (size_t)ncap * sizeof *nr);
-        if (!nr)
-            return &an->rec_scratch;
-        an->rec = nr;
-        an->rec_cap = ncap;
+    uint32_t lo = 0, hi = D->nstreams;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (D->streams[mid].sid < sid)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    return &an->rec[an->rec_n++];
+    if (lo < D->nstreams && D->streams[lo].sid == sid)
+        return &D->streams[lo];
+    if (D->nstreams >= SC_MAX_STREAMS) {
+        an->cap.streams_dropped++;
+        return NULL;
+    }
+    if (D->nstreams == D->streams_cap) {
+        uint32_t ncap = D->streams_cap ? D->streams_cap * 2 : 4;
+        sc_stream *ns = realloc(D->streams, ncap * sizeof *ns);
+        if (!ns)
+            return NULL;
+        D->streams = ns;
+        D->streams_cap = ncap;
+    }
+    memmove(&D->streams[lo + 1], &D->streams[lo], (D->nstreams - lo) * sizeof *D->streams);
+    D->nstreams++;
+    sc_stream *s = &D->streams[lo];
+    memset(s, 0, sizeof *s);
+    s->sid = sid;
+    return s;
 }
 
-static inline uint32_t sat16(uint32_t v) { return v > 0xffff ? 0xffff : v; }
-
-/* Linux's sctp_sender_hb_info (56 bytes): param header, union sctp_addr (family host-endian), sent_at jiffies
- * at byte 32, hb_nonce at 40, probe_size at 48. info: the HEARTBEAT(-ACK) chunk's value, n bytes captured.
- * Returns 1 and the two values when info has that layout. */
-static inline int linux_hb_info(const uint8_t *info, uint32_t n, uint64_t *sent_at, uint64_t *nonce)
-{
-    if (n >= 56 && be16(info) == 1 && be16(info + 2) == 56) {
-        uint16_t fam = le16(info + 4);
-        if (fam == 2 || fam == 10) {
-            *sent_at = le64(info + 32);
-            *nonce = le64(info + 40);
-            return 1;
-        }
-    }
-    return 0;
-}
-
-/* Open chunk i's record (c, len, av as for the handlers) with everything the wire alone says; the handler then
- * adds the engine's decisions. Wire types that collide with SC_WR_GAP / SC_WR_DUP get no record. */
-static NOINLINE void rec_begin(pctx *x, const sc_chunk *ch, uint32_t i, const uint8_t *c, uint32_t len,
-                               uint32_t av)
-{
-    uint8_t type = ch->type, fl = ch->flags;
-    if (type == SC_WR_GAP || type == SC_WR_DUP) {
-        x->wr = NULL;
-        return;
-    }
-    sc_analyzer *an = x->an;
-    sc_wrec *w = rec_slot(an);
-    if (x->A->orient_by_tags && !x->A->rec_first && w != &an->rec_scratch)
-        x->A->rec_first = an->rec_drained + an->rec_n; /* 1 + its index */
-    x->wr = w;
-    x->wr_scratch = w == &an->rec_scratch;
-    if (x->wr_scratch)
-        an->cap.records_dropped++;
-    memset(w, 0, sizeof *w);
-    w->ts_ns = x->pkt->ts_ns;
-    w->frame_no = x->pkt->frame_no;
-    w->assoc_id = x->A->id;
-    w->vtag = x->pkt->vtag;
-    w->path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
-    w->type = type;
-    w->flags = fl;
-    w->dir = (uint8_t)x->d;
-    w->chunk_index = (uint16_t)i;
-    switch (type) {
-    case SC_DATA:
-        if (len >= 16 && av >= 16) { /* RFC 9260 §3.3.1: TSN, SID, SSN, PPID */
-            w->tsn = be32(c + 4);
-            w->c = ((uint32_t)be16(c + 8) << 16) | be16(c + 10);
-            w->a = be32(c + 12);
-            w->b = len - 16;
-        }
-        if (fl & 0x08)
-            w->note |= SC_WN_IBIT;
-        break;
-    case SC_I_DATA:
-        if (len >= 20 && av >= 20) { /* RFC 8260 §2.1: TSN, SID, reserved, MID, PPID (B bit) or FSN */
-            w->tsn = be32(c + 4);
-            w->c = (uint32_t)be16(c + 8) << 16;
-            w->x = be32(c + 12);
-            w->a = (fl & 0x02) ? be32(c + 16) : 0;
-            w->b = len - 20;
-        }
-        if (fl & 0x08)
-            w->note |= SC_WN_IBIT;
-        break;
-    case SC_SACK: case SC_NR_SACK: {
-        uint32_t fixed = type == SC_NR_SACK ? 20 : 16;
-        if (av >= fixed) {
-            uint32_t ngap = be16(c + 12), nnr = type == SC_NR_SACK ? be16(c + 14) : 0;
-            uint32_t ndup = type == SC_NR_SACK ? be16(c + 16) : be16(c + 14);
-            w->tsn = be32(c + 4);
-            w->a = be32(c + 8);
-            w->b = (sat16(ngap + nnr) << 16) | sat16(ndup);
-        }
-        break;
-    }
-    case SC_INIT: case SC_INIT_ACK: /* RFC 9260 §3.3.2: tag, a_rwnd, OS, MIS, initial TSN */
-        if (len >= 20 && av >= 20) {
-            w->b = be32(c + 4);
-            w->a = be32(c + 8);
-            w->c = ((uint32_t)be16(c + 12) << 16) | be16(c + 14);
-            w->tsn = be32(c + 16);
-        }
-        break;
-    case SC_SHUTDOWN: case SC_FORWARD_TSN: case SC_I_FORWARD_TSN:
-        if (av >= 8)
-            w->tsn = be32(c + 4);
-        break;
-    case SC_ABORT: case SC_ERROR: /* the first error cause's code */
-        if (len >= 8 && av >= 8 && be16(c + 6) >= 4)
-            w->a = be16(c + 4);
-        break;
-    case SC_HEARTBEAT: case SC_HEARTBEAT_ACK:
-        w->a = len - 4; /* x, y and note: the handlers (they hash and parse the info anyway) */
-        break;
-    default:
-        break;
-    }
-}
-
-/* The handler rejects the chunk (too short for its type, or its fixed part cut by snaplen): no record. Only
- * before the handler added records of its own, so the chunk's record is the last one. */
-static NOINLINE void rec_cancel(pctx *x)
-{
-    if (!x->wr)
-        return;
-    if (x->wr_scratch)
-        x->an->cap.records_dropped--;
-    else
-        x->an->rec_n--;
-    x->wr = NULL;
-}
-
-/* One more record after the current chunk's (GAP / DUP): a copy of base. A chunk whose own record was dropped
- * gets none (a GAP record must follow its SACK's). */
-static sc_wrec *rec_extra(pctx *x, const sc_wrec *base)
-{
-    sc_analyzer *an = x->an;
-    sc_wrec *w = x->wr_scratch ? &an->rec_scratch : rec_slot(an);
-    if (w == &an->rec_scratch)
-        an->cap.records_dropped++;
-    *w = *base;
-    return w;
-}
-
-/* After a SACK's record: a GAP record per block (nblk blocks at blk, the first ngap of them gap blocks, then NR
- * gap blocks; absolute TSNs) and a DUP record per duplicate TSN (ndup, after the blocks). The records may move:
- * x->wr points at the SACK's again afterwards. */
-static NOINLINE void rec_sack_lists(pctx *x, uint32_t cum, const uint8_t *blk, uint32_t nblk, uint32_t ngap,
-                                    uint32_t ndup)
-{
-    sc_analyzer *an = x->an;
-    uint32_t at = x->wr_scratch ? 0 : (uint32_t)(x->wr - an->rec);
-    sc_wrec base = *x->wr;
-    base.a = base.b = base.c = 0;
-    base.type = SC_WR_GAP;
-    for (uint32_t i = 0; i < nblk; i++) {
-        sc_wrec *w = rec_extra(x, &base);
-        w->tsn = cum + be16(blk + 4 * i);
-        w->a = cum + be16(blk + 4 * i + 2);
-        w->note = i >= ngap ? SC_WN_NR : 0;
-    }
-    base.type = SC_WR_DUP;
-    for (uint32_t i = 0; i < ndup; i++)
-        rec_extra(x, &base)->tsn = be32(blk + 4 * (nblk + i));
-    x->wr = x->wr_scratch ? &an->rec_scratch : &an->rec[at];
-}
-
-static void on_data(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, uint8_t flags, int idata)
+void on_data(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, uint8_t flags, int idata)
 {
     uint32_t hdr = idata ? 20 : 16;
     if (len < hdr) {
@@ -1894,7 +2071,7 @@ static void rwnd_update(pctx *x, sc_dir *S, uint32_t arwnd)
     }
 }
 
-static void on_sack(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, int nr)
+void on_sack(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, int nr)
 {
     /* RFC 9260 §3.3.4 SACK: cum TSN ack, a_rwnd, #gap blocks, #dup TSNs, blocks, dups.
      * NR-SACK (draft-tuexen-tsvwg-sctp-multipath): ... #gap, #nr-gap, #dup, reserved, gaps, nr-gaps, dups. */
@@ -1955,304 +2132,7 @@ static void on_sack(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, int
     }
 }
 
-/* Parameters of an INIT or INIT-ACK sent by endpoint e (RFC 9260 §3.3.2/3.3.3, 3758, 5061, 4895). */
-static void parse_init(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
-{
-    sc_assoc *A = x->A;
-    unsigned e = x->d;
-    sc_initinfo *ii = A->init[e];
-    if (!ii && !(ii = A->init[e] = malloc(sizeof *ii)))
-        return;
-    memset(ii, 0, sizeof *ii);
-    ii->initiate_tag = be32(c + 4);
-    ii->a_rwnd = be32(c + 8);
-    ii->outbound_streams = be16(c + 12);
-    ii->inbound_streams = be16(c + 14);
-    ii->initial_tsn = be32(c + 16);
-    uint32_t end = avail < len ? avail : len;
-    uint32_t off = 20;
-    int guard = 0;
-    while (off + 4 <= end && guard++ < 4096) {
-        const uint8_t *p = c + off;
-        uint16_t t = be16(p), l = be16(p + 2);
-        if (l < 4)
-            break;
-        uint32_t room = end - off;
-        uint32_t vl = (l < room ? l : room) - 4; /* value bytes captured */
-        sc_addr a;
-        switch (t) {
-        case 5: case 6:
-            if (addr_param(p, room, &a) && !addr_zero(&a)) {
-                if (ii->naddrs < SC_MAX_ADDRS)
-                    ii->addrs[ii->naddrs++] = a;
-                addrset_add(x->an, &A->addrs[e], &a);
-            }
-            break;
-        case 9: /* Cookie Preservative: suggested cookie life-span increment, ms */
-            if (vl >= 4) {
-                ii->have_cookie_preservative = 1;
-                ii->cookie_preservative_ns = (int64_t)be32(p + 4) * 1000000LL;
-            }
-            break;
-        case 11: { /* Host Name Address (deprecated by RFC 9260, still seen) */
-            uint32_t n = vl < SC_MAX_HOSTNAME - 1 ? vl : SC_MAX_HOSTNAME - 1;
-            memcpy(ii->hostname, p + 4, n);
-            ii->hostname[n] = 0;
-            ii->hostname_len = (uint8_t)strlen(ii->hostname);
-            ii->have_hostname = 1;
-            break;
-        }
-        case 0x8000: ii->ecn = 1; break;          /* ECN Capable (RFC 9260 appendix A) */
-        case 0xC000: ii->forward_tsn = 1; break;  /* Forward-TSN-Supported (RFC 3758) */
-        case 0x8008:                              /* Supported Extensions (RFC 5061 §4.2.7) */
-            for (uint32_t i = 0; i < vl && ii->nexts < SC_MAX_EXTS; i++)
-                ii->exts[ii->nexts++] = p[4 + i];
-            break;
-        default: break;
-        }
-        off += ((uint32_t)l + 3u) & ~3u;
-    }
-    A->dir[e].rwnd_initial = ii->a_rwnd;
-    A->dir[e].have_rwnd_initial = 1;
-}
-
-static void on_init(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
-{
-    if (len < 20) {
-        x->bad = 1;
-        rec_cancel(x);
-        return;
-    }
-    sc_assoc *A = x->A;
-    int64_t ts = x->pkt->ts_ns;
-    A->n_init[x->d]++;
-    if (A->init_ns == SC_NOTS)
-        A->init_ns = ts;
-    A->last_init_ns = ts;
-    A->init_path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
-    if (avail >= 20)
-        parse_init(x, c, len, avail);
-}
-
-static void on_init_ack(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
-{
-    if (len < 20) {
-        x->bad = 1;
-        rec_cancel(x);
-        return;
-    }
-    sc_assoc *A = x->A;
-    unsigned d = x->d;
-    int64_t ts = x->pkt->ts_ns;
-    A->n_init_ack++;
-    if (A->init_ack_ns == SC_NOTS)
-        A->init_ack_ns = ts;
-    A->last_init_ack_ns = ts;
-    A->init_ack_path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
-    if (avail < 20)
-        return;
-    uint32_t itag = be32(c + 4);
-    if (!A->vtag_known[d]) {
-        assoc_set_tag(x->an, A, d, itag);
-    } else if (A->vtag[d] != itag && A->extra_tags < SC_MAX_EXTRA_TAGS) {
-        A->extra_tags++;
-        assoc_set_tag(x->an, A, d, itag);
-    }
-    parse_init(x, c, len, avail);
-    /* handshake RTT measured by the INIT sender: INIT -> first INIT-ACK, INIT sent once */
-    if (A->n_init_ack == 1 && A->n_init[1 - d] == 1 && A->last_init_ns != SC_NOTS)
-        rtt_sample(x->an, A, 1 - d, A->init_path, ts - A->last_init_ns, 2, 0, 0, 0, x->pkt);
-}
-
-static void on_cookie_echo(pctx *x)
-{
-    sc_assoc *A = x->A;
-    int64_t ts = x->pkt->ts_ns;
-    A->n_cookie_echo++;
-    if (A->cookie_echo_ns == SC_NOTS)
-        A->cookie_echo_ns = ts;
-    A->last_cookie_echo_ns = ts;
-    A->cookie_echo_path = x->pidx >= 0 ? (uint16_t)x->pidx : 0xffff;
-    /* the tag the COOKIE-ECHO carries is the responder's tag actually in use */
-    A->vtag[1 - x->d] = x->pkt->vtag;
-    A->vtag_known[1 - x->d] = 1;
-    /* handshake RTT measured by the INIT-ACK sender: INIT-ACK -> first COOKIE-ECHO, INIT-ACK sent once */
-    if (A->n_cookie_echo == 1 && A->n_init_ack == 1 && A->last_init_ack_ns != SC_NOTS)
-        rtt_sample(x->an, A, 1 - x->d, A->init_ack_path, ts - A->last_init_ack_ns, 2, 0, 0, 0, x->pkt);
-}
-
-static void on_cookie_ack(pctx *x)
-{
-    sc_assoc *A = x->A;
-    int64_t ts = x->pkt->ts_ns;
-    A->n_cookie_ack++;
-    if (A->cookie_ack_ns == SC_NOTS)
-        A->cookie_ack_ns = ts;
-    /* handshake RTT measured by the COOKIE-ECHO sender, COOKIE-ECHO sent once */
-    if (A->n_cookie_ack == 1 && A->n_cookie_echo == 1 && A->last_cookie_echo_ns != SC_NOTS)
-        rtt_sample(x->an, A, 1 - x->d, A->cookie_echo_path, ts - A->last_cookie_echo_ns, 2, 0, 0, 0, x->pkt);
-}
-
-/* Count HEARTBEAT i of path p as unanswered (once), with its event. */
-static void hb_settle(pctx *x, sc_path *p, unsigned i)
-{
-    if (p->hb[i].settled)
-        return;
-    p->hb[i].settled = 1;
-    p->hb_unanswered++;
-    sc_event *e = ev_push(x->an, SC_EV_HB_UNANSWERED, x->pkt->ts_ns, x->pkt->frame_no, x->A->id);
-    if (e) {
-        e->dir = p->dir;
-        e->src = p->src;
-        e->dst = p->dst;
-        e->v[0] = p->hb[i].sent_ns;
-    }
-}
-
-static void hb_remove(sc_path *p, unsigned i)
-{
-    memmove(&p->hb[i], &p->hb[i + 1], (p->hb_n - i - 1) * sizeof p->hb[0]);
-    p->hb_n--;
-}
-
-static void on_heartbeat(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
-{
-    uint32_t n = (avail < len ? avail : len) - 4;
-    const uint8_t *info = c + 4;
-    uint64_t h = hash_bytes(info, n, 0x4842), sent_at = 0, nonce = 0;
-    int lin = linux_hb_info(info, n, &sent_at, &nonce);
-    if (x->wr) { /* before the path check: the record is kept when the path table is full */
-        x->wr->note |= lin ? SC_WN_HB_LINUX : 0;
-        x->wr->x = lin ? nonce : h;
-        x->wr->y = sent_at;
-    }
-    if (x->pidx < 0)
-        return;
-    sc_path *p = &x->A->paths[x->pidx];
-    p->hb_sent++;
-    if (lin) {
-        p->have_linux_hb = 1;
-        p->linux_hb_sent_at = sent_at;
-        p->linux_hb_nonce = nonce;
-    }
-    for (unsigned i = 0; i < p->hb_n; i++)
-        if (p->hb[i].hash == h) { /* the same HEARTBEAT again: ambiguous, no RTT sample from it */
-            p->hb[i].sends++;
-            return;
-        }
-    if (p->hb_n == SC_HB_PENDING) { /* the oldest leaves the table: unanswered unless already counted */
-        hb_settle(x, p, 0);
-        hb_remove(p, 0);
-    }
-    sc_hb_pending *hp = &p->hb[p->hb_n++];
-    hp->sent_ns = x->pkt->ts_ns;
-    hp->hash = h;
-    hp->frame = x->pkt->frame_no;
-    hp->sends = 1;
-    hp->settled = 0;
-}
-
-static void on_heartbeat_ack(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
-{
-    sc_assoc *A = x->A;
-    unsigned hd = 1 - x->d; /* the HEARTBEAT sender */
-    uint32_t n = (avail < len ? avail : len) - 4;
-    uint64_t h = hash_bytes(c + 4, n, 0x4842);
-    if (x->wr) {
-        uint64_t sent_at = 0, nonce = 0;
-        int lin = linux_hb_info(c + 4, n, &sent_at, &nonce);
-        x->wr->note |= lin ? SC_WN_HB_LINUX : 0;
-        x->wr->x = lin ? nonce : h;
-        x->wr->y = sent_at;
-    }
-    sc_addr src, dst;
-    addr_from_pkt(&src, x->pkt->family, x->pkt->src);
-    addr_from_pkt(&dst, x->pkt->family, x->pkt->dst);
-    /* RFC 9260 §8.3: the ACK goes back to the HEARTBEAT's source: try the reverse path first */
-    for (int pass = 0; pass < 2; pass++) {
-        for (uint16_t i = 0; i < A->npaths; i++) {
-            sc_path *p = &A->paths[i];
-            if (p->dir != hd || !p->hb_n)
-                continue;
-            int reverse = addr_eq(&p->src, &dst) && addr_eq(&p->dst, &src);
-            if (pass == 0 ? !reverse : reverse)
-                continue;
-            for (unsigned k = 0; k < p->hb_n; k++) {
-                if (p->hb[k].hash != h)
-                    continue;
-                /* Older HEARTBEATs of this path still pending were not answered (counted now, RFC 9260 §8.3
-                 * path verification works the same way); they stay matchable should their ACK come late. */
-                for (unsigned j = 0; j < k; j++)
-                    hb_settle(x, p, j);
-                int64_t sent = p->hb[k].sent_ns;
-                uint32_t sends = p->hb[k].sends;
-                if (p->hb[k].settled) /* a late ACK after all */
-                    p->hb_unanswered--;
-                hb_remove(p, k);
-                p->hb_acked++;
-                if (sends == 1) {
-                    p->hb_rtt_samples++;
-                    rtt_sample(x->an, A, hd, i, x->pkt->ts_ns - sent, 1, 0, 0, 0, x->pkt);
-                }
-                return;
-            }
-        }
-    }
-}
-
-static void on_abort(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail, uint8_t flags)
-{
-    sc_assoc *A = x->A;
-    sc_abortinfo tmp;
-    memset(&tmp, 0, sizeof tmp);
-    tmp.ts_ns = x->pkt->ts_ns;
-    tmp.by = (uint8_t)x->d;
-    tmp.t_bit = flags & 1;
-    uint32_t end = avail < len ? avail : len, off = 4;
-    while (off + 4 <= end && tmp.ncauses < SC_MAX_CAUSES) { /* RFC 9260 §3.3.10 error causes */
-        uint16_t code = be16(c + off), l = be16(c + off + 2);
-        if (l < 4)
-            break;
-        tmp.causes[tmp.ncauses++] = code;
-        off += ((uint32_t)l + 3u) & ~3u;
-    }
-    if (!A->abort && (A->abort = malloc(sizeof *A->abort)))
-        *A->abort = tmp;
-    if (x->had_abort++)
-        return;
-    sc_event *e = ev_push(x->an, SC_EV_ABORT, x->pkt->ts_ns, x->pkt->frame_no, A->id);
-    if (e) {
-        e->dir = (uint8_t)x->d;
-        e->b1 = tmp.t_bit;
-        e->ncauses = tmp.ncauses;
-        memcpy(e->causes, tmp.causes, sizeof e->causes);
-    }
-}
-
-static void on_asconf(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
-{
-    /* RFC 5061 §4.1.1: serial, Address Parameter (the sender's), then Add IP (0xC001), Delete IP (0xC002),
-     * Set Primary (0xC004) parameters: correlation ID + address parameter. Every address announced joins the
-     * sender's set (a deleted address stays listed: the set is every address the endpoint used or announced). */
-    uint32_t end = avail < len ? avail : len, off = 8;
-    sc_addrset *set = &x->A->addrs[x->d];
-    sc_addr a;
-    int guard = 0;
-    while (off + 4 <= end && guard++ < 4096) {
-        const uint8_t *p = c + off;
-        uint16_t t = be16(p), l = be16(p + 2);
-        if (l < 4)
-            break;
-        if ((t == 5 || t == 6) && addr_param(p, end - off, &a))
-            addrset_add(x->an, set, &a);
-        else if ((t == 0xC001 || t == 0xC002 || t == 0xC004) && l >= 16 && end - off >= 16 &&
-                 addr_param(p + 8, end - off - 8, &a))
-            addrset_add(x->an, set, &a);
-        off += ((uint32_t)l + 3u) & ~3u;
-    }
-}
-
-static void on_forward_tsn(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
+void on_forward_tsn(pctx *x, const uint8_t *c, uint32_t len, uint32_t avail)
 {
     /* RFC 3758 §3.2 / RFC 8260 §2.3: the sender abandons every TSN <= New Cumulative TSN */
     if (len < 8) {
@@ -2272,22 +2152,288 @@ static void on_forward_tsn(pctx *x, const uint8_t *c, uint32_t len, uint32_t ava
     }
 }
 
+/*
+ * associations, their paths and addresses: which association a packet belongs to and which endpoint
+ * sent it, creation, orientation, state changes; what an association owns and when that is freed.
+ *
+ * Theory of operation
+ * -------------------
+ * Association identity. RFC 9260 §8.5: every packet carries the verification tag its *receiver* chose, so a
+ * packet src->dst with tag v says "the endpoint (dst port, ...) expects v". A table of half keys
+ * (sport, dport, receiver's vtag) -> (association, sending endpoint) resolves both directions of an
+ * association to the same record, independently of addresses (multihoming changes addresses, not tags).
+ * Exceptions, all from RFC 9260:
+ *   - INIT has tag 0 (§8.5.1 A): it is keyed by its Initiate Tag, which the peer's packets will carry;
+ *   - ABORT and SHUTDOWN-COMPLETE with the T bit carry the *sender's* own tag (§8.5.1 B/C): the key is reversed;
+ *   - INIT-ACK announces the responder's tag; a stateless responder answers each INIT retransmission with a new
+ *     tag, so up to SC_MAX_EXTRA_TAGS of them are registered and the COOKIE-ECHO says which one was used.
+ * When the half key is unknown, a second table indexed by the path (ports + address pair, either direction)
+ * gives the newest association that used it. It decides between:
+ *   - pairing: a mid-capture association seen in one direction only, whose missing tag this packet reveals
+ *     (reversed ports, same address pair: "first come first paired");
+ *   - INIT collision (§5.2.1): the peer of an association in COOKIE-WAIT sends its own INIT;
+ *   - restart (§5.2.2): an INIT with new tags on the path of an ESTABLISHED (or shutting down) association:
+ *     a new association, counted in its handshake.restarts;
+ *   - otherwise a new association. Endpoint A is the INIT sender when the handshake shows it, otherwise the
+ *     endpoint with the lower (port, tag it receives) pair as known when the association is first seen (an
+ *     unknown tag compares higher), so the orientation never changes after the first packet.
+ *
+ * What one association owns (sc_assoc, analyze.h), all of it allocated here or by the chunk handlers, each piece
+ * bounded (analyze.h "Memory is bounded by configuration"):
+ *   - its paths (paths[], at most SC_MAX_PATHS), each with its RTT histogram (rtt.bins);
+ *   - per endpoint: the address set (addrs[e].v, at most SC_MAX_ADDRS) and the parameters of its INIT or
+ *     INIT-ACK (init[e], an_chunks.c's parse_init);
+ *   - per direction: the streams (dir[d].streams, at most SC_MAX_STREAMS) and the outstanding-TSN ring
+ *     (dir[d].q.e), both an_tsn.c's, and the RTT histogram (dir[d].rtt.bins);
+ *   - the first ABORT's details (abort, an_chunks.c's on_abort).
+ * When the association ends (CLOSED or ABORTED, assoc_set_state) its TSN rings are given back: they are the
+ * large part, and only DATA after the end would use them again (a new ring then, freed like the rest).
+ * Everything else stays for the report and is freed with the analyzer (assoc_free, from analyze.c's
+ * sc_an_free). The two hash tables (an_maps.c) keep the association's keys until then too: a late packet of an
+ * ended association still finds it (an INIT with its tag starts a new association instead).
+ */
+
 /* ------------------------------------------------------------------------------------------------ */
-/* Per packet                                                                                        */
+/* Addresses                                                                                         */
 /* ------------------------------------------------------------------------------------------------ */
 
-/* Bytes of chunk i that may be read: its captured bytes, never past the SCTP bytes present. */
-static inline uint32_t chunk_avail(const sc_packet *pkt, const sc_chunk *ch)
+static int addrset_has(const sc_addrset *s, const sc_addr *a)
 {
-    if (ch->offset >= pkt->sctp_len)
+    for (uint16_t i = 0; i < s->n; i++)
+        if (addr_eq(&s->v[i], a))
+            return 1;
+    return 0;
+}
+
+void addrset_add(sc_analyzer *an, sc_addrset *s, const sc_addr *a)
+{
+    if (addr_zero(a) || addrset_has(s, a))
+        return;
+    if (s->n >= SC_MAX_ADDRS) {
+        an->cap.addresses_dropped++;
+        return;
+    }
+    if (s->n == s->cap) {
+        uint16_t ncap = s->cap ? (uint16_t)(s->cap * 2) : 2;
+        sc_addr *nv = realloc(s->v, ncap * sizeof *nv);
+        if (!nv)
+            return;
+        s->v = nv;
+        s->cap = ncap;
+    }
+    s->v[s->n++] = *a;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Associations                                                                                      */
+/* ------------------------------------------------------------------------------------------------ */
+
+static void init_rtt(sc_rtt *r) { memset(r, 0, sizeof *r); }
+
+static sc_assoc *assoc_new(sc_analyzer *an, const sc_packet *pkt, uint16_t portA, uint16_t portB, int mid)
+{
+    if (an->nassocs >= an->max_assocs || an->nassocs >= 0x7ffffffeULL) {
+        an->cap.assocs_dropped++;
+        return NULL;
+    }
+    if (an->nassocs == an->assocs_cap) {
+        uint64_t ncap = an->assocs_cap ? an->assocs_cap * 2 : 64;
+        sc_assoc **na = realloc(an->assocs, ncap * sizeof *na);
+        if (!na) {
+            an->cap.assocs_dropped++;
+            return NULL;
+        }
+        an->assocs = na;
+        an->assocs_cap = ncap;
+    }
+    sc_assoc *A = calloc(1, sizeof *A);
+    if (!A) {
+        an->cap.assocs_dropped++;
+        return NULL;
+    }
+    an->assocs[an->nassocs++] = A;
+    A->id = (uint32_t)an->nassocs;
+    A->last_rtt_ns = -1;
+    A->port[0] = portA;
+    A->port[1] = portB;
+    A->state = SC_ST_NONE;
+    A->mid_association = (uint8_t)mid;
+    A->first_ts_ns = A->last_ts_ns = pkt->ts_ns;
+    A->init_ns = A->init_ack_ns = A->cookie_echo_ns = A->cookie_ack_ns = SC_NOTS;
+    A->last_init_ns = A->last_init_ack_ns = A->last_cookie_echo_ns = SC_NOTS;
+    A->shutdown_ns = A->shutdown_ack_ns = A->shutdown_complete_ns = SC_NOTS;
+    A->init_path = A->init_ack_path = A->cookie_echo_path = 0xffff;
+    for (int d = 0; d < 2; d++)
+        A->dir[d].last_path = 0xffff;
+    sc_event *e = ev_push(an, SC_EV_ASSOC_NEW, pkt->ts_ns, pkt->frame_no, A->id);
+    if (e) {
+        e->v[0] = portA;
+        e->v[1] = portB;
+        e->b1 = (uint8_t)mid;
+    }
+    return A;
+}
+
+/* Endpoint e's tag becomes known: packets from the other endpoint to e will carry it. */
+void assoc_set_tag(sc_analyzer *an, sc_assoc *A, unsigned e, uint32_t tag)
+{
+    A->vtag[e] = tag;
+    A->vtag_known[e] = 1;
+    u64map_put(&an->keys, half_key(A->port[1 - e], A->port[e], tag), assoc_val(A, 1 - e));
+}
+
+void assoc_set_state(sc_analyzer *an, sc_assoc *A, unsigned ns, unsigned chunk_type, const sc_packet *pkt)
+{
+    unsigned old = A->state;
+    if (ns == old)
+        return;
+    A->state = (uint8_t)ns;
+    sc_event *e = ev_push(an, SC_EV_STATE, pkt->ts_ns, pkt->frame_no, A->id);
+    if (e) {
+        e->v[0] = old;
+        e->v[1] = ns;
+        e->v[2] = chunk_type;
+    }
+    if (!state_live(ns)) { /* the association is over: give its TSN rings back */
+        tsnq_release_all(A, &A->dir[0]);
+        tsnq_release_all(A, &A->dir[1]);
+    }
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Paths                                                                                             */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* The path (src -> dst) of a packet sent by endpoint `dir`; created on first use. -1 when the per-association
+ * path limit is reached. */
+int path_get_full(sc_analyzer *an, sc_assoc *A, unsigned dir, const sc_addr *src, const sc_addr *dst)
+{
+    sc_dir *D = &A->dir[dir];
+    if (D->last_path < A->npaths) {
+        const sc_path *p = &A->paths[D->last_path];
+        if (p->dir == dir && addr_eq(&p->src, src) && addr_eq(&p->dst, dst))
+            return D->last_path;
+    }
+    for (uint16_t i = 0; i < A->npaths; i++) {
+        const sc_path *p = &A->paths[i];
+        if (p->dir == dir && addr_eq(&p->src, src) && addr_eq(&p->dst, dst)) {
+            D->last_path = i;
+            return i;
+        }
+    }
+    if (A->npaths >= SC_MAX_PATHS) {
+        an->cap.paths_dropped++;
+        return -1;
+    }
+    if (A->npaths == A->paths_cap) {
+        uint16_t ncap = A->paths_cap ? (uint16_t)(A->paths_cap * 2) : 2;
+        sc_path *np = realloc(A->paths, ncap * sizeof *np);
+        if (!np)
+            return -1;
+        A->paths = np;
+        A->paths_cap = ncap;
+    }
+    /* the reverse path of an existing one has the same (direction-agnostic) key: registered already */
+    int registered = 0;
+    for (uint16_t i = 0; i < A->npaths; i++)
+        if (addr_eq(&A->paths[i].src, dst) && addr_eq(&A->paths[i].dst, src))
+            registered = 1;
+    sc_path *p = &A->paths[A->npaths];
+    memset(p, 0, sizeof *p);
+    p->src = *src;
+    p->dst = *dst;
+    p->dir = (uint8_t)dir;
+    init_rtt(&p->rtt);
+    addrset_add(an, &A->addrs[dir], src);
+    addrset_add(an, &A->addrs[1 - dir], dst);
+    if (!registered) { /* newest association on this key; remember the one it hides */
+        uint64_t h = path_hash(src, A->port[dir], dst, A->port[1 - dir]);
+        uint32_t prev = u64map_get(&an->pathidx, h);
+        p->prev_on_path = prev != A->id && prev <= an->nassocs ? prev : 0;
+        p->path_key_owner = 1;
+        u64map_put(&an->pathidx, h, A->id);
+    }
+    D->last_path = A->npaths;
+    return A->npaths++;
+}
+
+/* The associations that used this packet's address pair and ports (either direction), newest first, at most
+ * max of them (a bounded walk of the chain the path index heads). */
+#define SC_MAX_CANDIDATES 16
+static int path_candidates(const sc_analyzer *an, const sc_addr *src, uint16_t sport, const sc_addr *dst,
+                           uint16_t dport, sc_assoc **out)
+{
+    uint32_t id = u64map_get(&an->pathidx, path_hash(src, sport, dst, dport));
+    int n = 0;
+    while (id && id <= an->nassocs && n < SC_MAX_CANDIDATES) {
+        sc_assoc *A = an->assocs[id - 1];
+        if (!((A->port[0] == sport && A->port[1] == dport) || (A->port[0] == dport && A->port[1] == sport)))
+            break;
+        const sc_path *owner = NULL;
+        for (uint16_t i = 0; i < A->npaths && !owner; i++) {
+            const sc_path *p = &A->paths[i];
+            if (p->path_key_owner && ((addr_eq(&p->src, src) && addr_eq(&p->dst, dst)) ||
+                                      (addr_eq(&p->src, dst) && addr_eq(&p->dst, src))))
+                owner = p;
+        }
+        if (!owner)
+            break; /* a hash collision with another path */
+        out[n++] = A;
+        id = owner->prev_on_path;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------------------------------ */
+/* Identity: the association of a packet                                                             */
+/* ------------------------------------------------------------------------------------------------ */
+
+/* Equal ports and no handshake: A is the endpoint that receives the lower tag (engine.md "Directions"). Until
+ * both tags are known A is the endpoint whose tag is; when the second one arrives the endpoints may have to
+ * swap. Everything indexed by endpoint or direction is swapped, including the keys, the duplicate cache and
+ * the events not drained yet. Returns 1 if it swapped. */
+static int maybe_reorient(sc_analyzer *an, sc_assoc *A)
+{
+    if (!A->orient_by_tags || !A->vtag_known[0] || !A->vtag_known[1])
         return 0;
-    uint32_t room = pkt->sctp_len - ch->offset;
-    return ch->avail < room ? ch->avail : room;
+    A->orient_by_tags = 0; /* decided for good */
+    if (A->vtag[0] <= A->vtag[1])
+        return 0;
+#define SWAP(T, x, y) do { T tmp_ = (x); (x) = (y); (y) = tmp_; } while (0)
+    SWAP(uint16_t, A->port[0], A->port[1]);
+    SWAP(uint32_t, A->vtag[0], A->vtag[1]);
+    SWAP(sc_addrset, A->addrs[0], A->addrs[1]);
+    SWAP(sc_initinfo *, A->init[0], A->init[1]);
+    SWAP(uint32_t, A->n_init[0], A->n_init[1]);
+    SWAP(sc_dir, A->dir[0], A->dir[1]);
+#undef SWAP
+    for (uint16_t i = 0; i < A->npaths; i++)
+        A->paths[i].dir ^= 1;
+    if (A->abort)
+        A->abort->by ^= 1;
+    for (unsigned e = 0; e < 2; e++)
+        u64map_put(&an->keys, half_key(A->port[1 - e], A->port[e], A->vtag[e]), assoc_val(A, 1 - e));
+    for (size_t i = 0; i < (size_t)SC_DUP_SETS * SC_DUP_WAYS; i++)
+        if (an->dup[i].assoc_val >> 1 == A->id)
+            an->dup[i].assoc_val ^= 1;
+    for (uint32_t i = 0; i < an->ev_n; i++) {
+        sc_event *e = &an->ev[(an->ev_head + i) & (an->ev_cap - 1)];
+        if (e->assoc_id == A->id)
+            e->dir ^= 1;
+    }
+    if (A->rec_first) { /* its pending records: from its first one on (a full scan cost ~90 instructions per
+                           packet on bench/out/corpus-100k.pcap, where many equal-port associations swap) */
+        uint64_t from = A->rec_first - 1;
+        for (uint64_t i = from > an->rec_drained ? from - an->rec_drained : 0; i < an->rec_n; i++)
+            if (an->rec[i].assoc_id == A->id)
+                an->rec[i].dir ^= 1;
+    }
+    return 1;
 }
 
 /* Find (or create) the association of a packet; sets *dir to the sending endpoint. */
-static sc_assoc *resolve(sc_analyzer *an, const sc_packet *pkt, const sc_addr *src, const sc_addr *dst,
-                         unsigned *dir)
+sc_assoc *resolve_full(sc_analyzer *an, const sc_packet *pkt, const sc_addr *src, const sc_addr *dst,
+                           unsigned *dir)
 {
     const sc_chunk *ch0 = &pkt->chunks[0];
     const uint8_t *c0 = pkt->sctp + ch0->offset;
@@ -2406,402 +2552,12 @@ static sc_assoc *resolve(sc_analyzer *an, const sc_packet *pkt, const sc_addr *s
     return A;
 }
 
-/* Duplicate-frame cache: returns the entry of an earlier copy within the window, or NULL after inserting
- * this packet (then *slot is its entry, to be completed with the association). */
-static sc_dupent *dup_check(sc_analyzer *an, const sc_packet *pkt, sc_dupent **slot)
-{
-    *slot = NULL;
-    if (an->dup_window_ns <= 0)
-        return NULL;
-    uint8_t seed[40];
-    memset(seed, 0, sizeof seed);
-    memcpy(seed, pkt->src, 16);
-    memcpy(seed + 16, pkt->dst, 16);
-    seed[32] = pkt->family;
-    seed[33] = (uint8_t)(pkt->ip_id >> 8);
-    seed[34] = (uint8_t)pkt->ip_id;
-    uint64_t h = hash_bytes(seed, sizeof seed, pkt->sctp_wire_len);
-    uint32_t n = pkt->sctp_len;
-    h = hash_bytes(pkt->sctp, n < 192 ? n : 192, h);
-    if (n > 208)
-        h = hash_bytes(pkt->sctp + n - 16, 16, h);
-    sc_dupent *set = &an->dup[(h & (SC_DUP_SETS - 1)) * SC_DUP_WAYS];
-    sc_dupent *victim = &set[0];
-    for (int w = 0; w < SC_DUP_WAYS; w++) {
-        sc_dupent *e = &set[w];
-        if (e->ts_ns != SC_NOTS && e->hash == h) {
-            int64_t dt = pkt->ts_ns - e->ts_ns;
-            if (dt < 0)
-                dt = -dt;
-            if (dt <= an->dup_window_ns)
-                return e;
-        }
-        if (e->ts_ns == SC_NOTS || (victim->ts_ns != SC_NOTS && e->ts_ns < victim->ts_ns))
-            victim = e;
-    }
-    victim->hash = h;
-    victim->ts_ns = pkt->ts_ns;
-    victim->frame_no = pkt->frame_no;
-    victim->assoc_val = 0;
-    *slot = victim;
-    return NULL;
-}
-
-/* The chunks of a packet, in order. Compiled twice, records a constant: the loop with records off is the one it
- * was before records existed, and the flag is tested once per packet. (A test per chunk in a single loop, with
- * the record code inlined into it, cost 17.6 instructions per packet with records off, +0.8 %, on
- * bench/out/corpus-100k.pcap (callgrind, feed loop): register allocation the whole loop paid for. This way:
- * +0.4 there, -1.7 on corpus-1m, i.e. code layout noise.) */
-static ALWAYS_INLINE void on_chunks(pctx *x, const int records)
-{
-    sc_analyzer *an = x->an;
-    sc_assoc *A = x->A;
-    const sc_packet *pkt = x->pkt;
-    unsigned d = x->d;
-    for (uint32_t i = 0; i < pkt->nchunks; i++) {
-        const sc_chunk *ch = &pkt->chunks[i];
-        A->chunks[sc_slot_of(ch->type)]++;
-        uint32_t len = ch->length;
-        if (len < 4 || (uint64_t)ch->offset + len > pkt->sctp_wire_len)
-            continue; /* listed by the decoder but structurally broken: counted only (flagged malformed) */
-        const uint8_t *c = pkt->sctp + ch->offset;
-        uint32_t av = chunk_avail(pkt, ch);
-        if (av < 4)
-            continue;
-        if (records)
-            rec_begin(x, ch, i, c, len, av);
-        switch (ch->type) {
-        case SC_DATA: on_data(x, c, len, av, ch->flags, 0); break;
-        case SC_I_DATA: on_data(x, c, len, av, ch->flags, 1); break;
-        case SC_SACK: on_sack(x, c, len, av, 0); break;
-        case SC_NR_SACK: on_sack(x, c, len, av, 1); break;
-        case SC_INIT: on_init(x, c, len, av); break;
-        case SC_INIT_ACK: on_init_ack(x, c, len, av); break;
-        case SC_COOKIE_ECHO: on_cookie_echo(x); break;
-        case SC_COOKIE_ACK: on_cookie_ack(x); break;
-        case SC_HEARTBEAT: on_heartbeat(x, c, len, av); break;
-        case SC_HEARTBEAT_ACK: on_heartbeat_ack(x, c, len, av); break;
-        case SC_ABORT: on_abort(x, c, len, av, ch->flags); break;
-        case SC_SHUTDOWN:
-            if (A->shutdown_ns == SC_NOTS)
-                A->shutdown_ns = pkt->ts_ns;
-            if (len < 8) {
-                x->bad = 1;
-                rec_cancel(x);
-            } else if (av >= 8) /* RFC 9260 §3.3.8: Cumulative TSN Ack */
-                apply_ack(an, A, 1 - d, be32(c + 4), NULL, 0, NULL, 0, NULL, 0, 0, pkt);
-            break;
-        case SC_SHUTDOWN_ACK:
-            if (A->shutdown_ack_ns == SC_NOTS)
-                A->shutdown_ack_ns = pkt->ts_ns;
-            break;
-        case SC_SHUTDOWN_COMPLETE:
-            if (A->shutdown_complete_ns == SC_NOTS)
-                A->shutdown_complete_ns = pkt->ts_ns;
-            break;
-        case SC_ASCONF: on_asconf(x, c, len, av); break;
-        case SC_FORWARD_TSN: case SC_I_FORWARD_TSN: on_forward_tsn(x, c, len, av); break;
-        default: break;
-        }
-        unsigned ns = SC_FSM[A->state][chunk_class(ch->type)];
-        if (ns != A->state)
-            assoc_set_state(an, A, ns, ch->type, pkt);
-    }
-}
-
-static void on_sctp(sc_analyzer *an, const sc_packet *pkt)
-{
-    sc_capstats *cs = &an->cap;
-    cs->sctp_packets++;
-    if (pkt->flags & SC_PKT_CSUM_BAD)
-        cs->bad_checksum++;
-    if (pkt->flags & SC_PKT_CSUM_UNCHECKED)
-        cs->unchecked_checksum++;
-    if (pkt->flags & SC_PKT_TRUNCATED)
-        cs->truncated_packets++;
-    for (uint32_t i = 0; i < pkt->nchunks; i++)
-        cs->chunks[pkt->chunks[i].type]++;
-    int malformed = (pkt->flags & SC_PKT_CHUNK_MALFORMED) != 0;
-    /* No chunk, or a first chunk whose length is impossible: junk, counted but never an association. */
-    if (pkt->nchunks == 0 || pkt->chunks[0].length < 4 ||
-        (uint64_t)pkt->chunks[0].offset + pkt->chunks[0].length > pkt->sctp_wire_len) {
-        cs->malformed += (uint64_t)(malformed || pkt->nchunks);
-        return;
-    }
-
-    sc_dupent *slot;
-    sc_dupent *orig = dup_check(an, pkt, &slot);
-    if (orig) {
-        cs->duplicates++;
-        cs->malformed += (uint64_t)malformed;
-        uint32_t id = 0;
-        if (orig->assoc_val) {
-            sc_assoc *A = val_assoc(an, orig->assoc_val);
-            unsigned d = orig->assoc_val & 1;
-            id = A->id;
-            A->duplicate_packets++;
-            for (uint32_t i = 0; i < pkt->nchunks; i++)
-                A->dir[d].dup_chunks[sc_slot_of(pkt->chunks[i].type)]++;
-        }
-        sc_event *e = ev_push(an, SC_EV_DUPLICATE, pkt->ts_ns, pkt->frame_no, id);
-        if (e)
-            e->v[0] = (int64_t)orig->frame_no;
-        return;
-    }
-
-    sc_addr src, dst;
-    addr_from_pkt(&src, pkt->family, pkt->src);
-    addr_from_pkt(&dst, pkt->family, pkt->dst);
-    unsigned d = 0;
-    sc_assoc *A = resolve(an, pkt, &src, &dst, &d);
-    if (!A) {
-        cs->malformed += (uint64_t)malformed;
-        return;
-    }
-    if (slot)
-        slot->assoc_val = assoc_val(A, d);
-
-    pctx x = {an, A, pkt, d, -1, 0, 0, 0, 0, NULL, 0};
-    x.pidx = path_get(an, A, d, &src, &dst);
-    A->packets++;
-    if (pkt->ts_ns < A->first_ts_ns)
-        A->first_ts_ns = pkt->ts_ns;
-    if (pkt->ts_ns > A->last_ts_ns)
-        A->last_ts_ns = pkt->ts_ns;
-    A->dir[d].packets++;
-    if (x.pidx >= 0)
-        A->paths[x.pidx].packets++;
-
-    if (an->records)
-        on_chunks(&x, 1);
-    else
-        on_chunks(&x, 0);
-    if (x.had_data)
-        flight_sample(&A->dir[d]);
-    if (x.had_sack)
-        flight_sample(&A->dir[1 - d]);
-    if (malformed || x.bad)
-        cs->malformed++;
-}
-
 /* ------------------------------------------------------------------------------------------------ */
-/* Look-ahead prefetch (analyze.h)                                                                   */
+/* Freeing                                                                                           */
 /* ------------------------------------------------------------------------------------------------ */
 
-#if defined(__GNUC__) || defined(__clang__)
-#define PREFETCH(p) __builtin_prefetch((const void *)(p), 1, 3)
-#else
-#define PREFETCH(p) ((void)(p))
-#endif
-
-void sc_an_peek(const sc_analyzer *an, const sc_record *rec, sc_peek *pk)
-{
-    pk->ok = 0;
-    pk->A = NULL;
-    const uint8_t *p = rec->data;
-    uint32_t n = rec->caplen, off;
-    uint16_t et;
-    switch (rec->linktype) { /* the common link types only; anything else is just not prefetched */
-    case 1: /* Ethernet, with at most one VLAN tag */
-        if (n < 14)
-            return;
-        et = be16(p + 12);
-        off = 14;
-        if (et == 0x8100 && n >= 18) {
-            et = be16(p + 16);
-            off = 18;
-        }
-        break;
-    case 113: /* Linux cooked */
-        if (n < 16)
-            return;
-        et = be16(p + 14);
-        off = 16;
-        break;
-    case 276: /* Linux cooked v2 */
-        if (n < 20)
-            return;
-        et = be16(p);
-        off = 20;
-        break;
-    case 12: case 14: case 101: case 228: case 229: /* raw IP */
-        if (n < 1)
-            return;
-        et = (p[0] >> 4) == 6 ? 0x86DD : 0x0800;
-        off = 0;
-        break;
-    default:
-        return;
-    }
-    if (et == 0x0800) {
-        if (n < off + 20 || (p[off] >> 4) != 4 || p[off + 9] != 132 || (be16(p + off + 6) & 0x3fff))
-            return; /* not SCTP, or a fragment */
-        off += (p[off] & 15u) * 4u;
-    } else if (et == 0x86DD) {
-        if (n < off + 40 || p[off + 6] != 132)
-            return;
-        off += 40;
-    } else {
-        return;
-    }
-    if (n < off + 16) /* common header and the first chunk's header */
-        return;
-    const uint8_t *sh = p + off;
-    uint8_t t0 = sh[12];
-    if (t0 == SC_INIT)
-        return; /* keyed by its Initiate Tag, usually new */
-    uint16_t sp = be16(sh), dp = be16(sh + 2);
-    uint32_t vtag = be32(sh + 4);
-    int tbit = (t0 == SC_ABORT || t0 == SC_SHUTDOWN_COMPLETE) && (sh[13] & 1);
-    pk->key = tbit ? half_key(dp, sp, vtag) : half_key(sp, dp, vtag);
-    pk->sack = t0 == SC_SACK || t0 == SC_NR_SACK;
-    pk->ok = 1;
-    PREFETCH(&an->keys.slot[mix64(pk->key) & (an->keys.cap - 1)]);
-}
-
-void sc_an_prefetch(const sc_analyzer *an, sc_peek *pk)
-{
-    pk->A = NULL;
-    if (!pk->ok)
-        return;
-    uint32_t val = u64map_get(&an->keys, pk->key);
-    if (!val)
-        return;
-    const sc_assoc *A = val_assoc(an, val);
-    unsigned d = val & 1;
-    pk->A = A;
-    pk->dir = (uint8_t)d;
-    const char *a = (const char *)A;
-    PREFETCH(a);                        /* id, ports, tags, state, paths, times, packets */
-    PREFETCH(a + 64);                   /* chunk counters */
-    PREFETCH(a + 128);
-    const char *D = (const char *)&A->dir[pk->sack ? 1 - d : d];
-    for (unsigned i = 0; i < 256; i += 64) /* the direction's counters, TSN queue, streams, flight, jitter */
-        PREFETCH(D + i);
-    if (pk->sack) {
-        const char *S = (const char *)&A->dir[d];
-        PREFETCH(S);
-        PREFETCH(S + offsetof(sc_dir, sacks));
-        PREFETCH(S + offsetof(sc_dir, rwnd_initial));
-    }
-}
-
-/* The first probe of rtt_add's binary search over the sorted bins (the others depend on it). */
-static inline void rtt_prefetch(const sc_rtt *r)
-{
-    if (r->nbins)
-        PREFETCH(&r->bins[r->nbins / 2]);
-}
-
-void sc_an_prefetch_deep(const sc_peek *pk)
-{
-    const sc_assoc *A = pk->A;
-    if (!A)
-        return;
-    unsigned d = pk->dir;
-    const sc_dir *D = &A->dir[d];
-    if (D->last_path < A->npaths) { /* the path this packet most likely takes */
-        const char *p = (const char *)&A->paths[D->last_path];
-        PREFETCH(p);
-        PREFETCH(p + 64);
-    }
-    if (pk->sack) { /* acks the peer's DATA: its ring head, its path and their RTT accumulators */
-        const sc_dir *P = &A->dir[1 - d];
-        const sc_tsnq *q = &P->q;
-        if (q->cap)
-            PREFETCH(&q->e[q->base & (q->cap - 1)]);
-        PREFETCH(&P->rtt);
-        PREFETCH((const char *)&P->rtt + 64);
-        rtt_prefetch(&P->rtt);
-        if (P->last_path < A->npaths) {
-            const sc_path *pp = &A->paths[P->last_path];
-            PREFETCH(pp);
-            PREFETCH(&pp->rtt);
-            PREFETCH((const char *)&pp->rtt + 64);
-            rtt_prefetch(&pp->rtt);
-        }
-    } else { /* DATA most likely: the next ring slot and the first stream */
-        const sc_tsnq *q = &D->q;
-        if (q->cap)
-            PREFETCH(&q->e[(q->base + q->n) & (q->cap - 1)]);
-        if (D->nstreams)
-            PREFETCH(D->streams);
-    }
-}
-
-int sc_an_record(sc_analyzer *an, const sc_record *in)
-{
-    /* A capture's time stamp is whatever int64 it says (pcapng: 64-bit units, a signed if_tsoffset): held within
-     * +-(2^62 - 1) ns (+-146 years around 1970) so that the difference of any two fits in an int64 (found by
-     * fuzz/c/fuzz_pcap.c: an RTT of 1.8e18 - -7.4e18 ns overflowed). */
-    sc_record clamped = *in;
-    const sc_record *rec = &clamped;
-    if (clamped.ts_ns > SC_TS_LIMIT)
-        clamped.ts_ns = SC_TS_LIMIT;
-    else if (clamped.ts_ns < -SC_TS_LIMIT)
-        clamped.ts_ns = -SC_TS_LIMIT;
-    sc_capstats *cs = &an->cap;
-    cs->packets++;
-    if (!cs->have_ts || rec->ts_ns < cs->first_ts_ns)
-        cs->first_ts_ns = rec->ts_ns;
-    if (!cs->have_ts || rec->ts_ns > cs->last_ts_ns)
-        cs->last_ts_ns = rec->ts_ns;
-    cs->have_ts = 1;
-    sc_packet pkt; /* sc_decode sets every field */
-    switch (sc_decode(an->dec, rec, &pkt)) {
-    case SC_DEC_SCTP:
-        on_sctp(an, &pkt);
-        break;
-    case SC_DEC_ICMP_QUOTED:
-        cs->icmp_quoted_sctp++;
-        break;
-    case SC_DEC_MALFORMED:
-        cs->malformed++;
-        if (pkt.flags & SC_PKT_TRUNCATED)
-            cs->truncated_packets++;
-        break;
-    default:
-        break;
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------------------------------------ */
-/* Life cycle                                                                                        */
-/* ------------------------------------------------------------------------------------------------ */
-
-sc_analyzer *sc_an_new(unsigned events, int64_t dup_window_ns, uint64_t max_assocs, uint32_t max_outstanding)
-{
-    bins_init();
-    sc_analyzer *an = calloc(1, sizeof *an);
-    if (!an)
-        return NULL;
-    an->events = events;
-    an->dup_window_ns = dup_window_ns;
-    an->max_assocs = max_assocs;
-    an->max_outstanding = max_outstanding < 16 ? 16 : max_outstanding;
-    if (an->max_outstanding > (1u << 30))
-        an->max_outstanding = 1u << 30;
-    an->tsn_ring_max = 64;
-    while (an->tsn_ring_max < an->max_outstanding)
-        an->tsn_ring_max <<= 1;
-    an->dec = sc_decoder_new();
-    int maps_ok = u64map_init(&an->keys, 1024) == 0 && u64map_init(&an->pathidx, 1024) == 0;
-    an->dup = malloc((size_t)SC_DUP_SETS * SC_DUP_WAYS * sizeof *an->dup);
-    if (!an->dec || !maps_ok || !an->dup) {
-        sc_an_free(an);
-        return NULL;
-    }
-    for (size_t i = 0; i < (size_t)SC_DUP_SETS * SC_DUP_WAYS; i++) {
-        an->dup[i].ts_ns = SC_NOTS;
-        an->dup[i].hash = 0;
-        an->dup[i].assoc_val = 0;
-        an->dup[i].frame_no = 0;
-    }
-    return an;
-}
-
-static void assoc_free(sc_assoc *A)
+/* Everything the association owns (see above), when the analyzer is freed. */
+void assoc_free(sc_assoc *A)
 {
     for (int e = 0; e < 2; e++) {
         free(A->addrs[e].v);
@@ -2816,22 +2572,4 @@ static void assoc_free(sc_assoc *A)
     free(A->paths);
     free(A->abort);
     free(A);
-}
-
-void sc_an_free(sc_analyzer *an)
-{
-    if (!an)
-        return;
-    for (uint64_t i = 0; i < an->nassocs; i++)
-        assoc_free(an->assocs[i]);
-    free(an->assocs);
-    free(an->keys.slot);
-    free(an->pathidx.slot);
-    free(an->dup);
-    free(an->ev);
-    free(an->rec);
-    free(an->pay);
-    if (an->dec)
-        sc_decoder_free(an->dec);
-    free(an);
 }
