@@ -7,6 +7,8 @@
  * operation:
  *   an_internal.h  what these files share: small helpers (byte order, serial numbers, addresses, keys), the
  *                  chunk handlers' context, the functions one file calls in another;
+ *   an_maps.c      the hash tables (association keys, paths);
+ *   an_hash.h      the hash function;
  *   an_tables.c    names, chunk slots, the observer state machine's table;
  *   an_vantage.c   the capture vantage point (report time);
  *   payload.c      user-message payloads.
@@ -18,87 +20,8 @@
  * last 16 SCTP bytes) is kept in a small set-associative cache with its timestamp; a repeat within
  * dup_window_ns is counted and excluded from every association metric.
  */
+#include "an_hash.h"
 #include "an_internal.h"
-
-/*
- * the hash function of the analysis files (the duplicate-frame cache in analyze.c, the path index in
- * an_maps.c, heartbeats in an_chunks.c). A header of static functions rather than a function in one file: each
- * file's compiler then specialises it for that file's constant lengths as it did when the engine was one file
- * (the duplicate check's 40-byte seed and 16-byte tail; hash_bytes called out of line for those cost ~70
- * instructions per packet on bench/out/corpus-1m.pcap, callgrind, feed loop).
- */
-
-
-/* 64 x 64 -> 128-bit multiply, both halves. */
-static inline void mul128(uint64_t *a, uint64_t *b)
-{
-#ifdef __SIZEOF_INT128__
-    __uint128_t r = (__uint128_t)*a * *b;
-    *a = (uint64_t)r;
-    *b = (uint64_t)(r >> 64);
-#else
-    uint64_t ha = *a >> 32, la = (uint32_t)*a, hb = *b >> 32, lb = (uint32_t)*b;
-    uint64_t rh = ha * hb, rm0 = ha * lb, rm1 = hb * la, rl = la * lb, t = rl + (rm0 << 32), c = t < rl;
-    uint64_t lo = t + (rm1 << 32);
-    c += lo < t;
-    *a = lo;
-    *b = rh + (rm0 >> 32) + (rm1 >> 32) + c;
-#endif
-}
-
-static inline uint64_t mum(uint64_t a, uint64_t b)
-{
-    mul128(&a, &b);
-    return a ^ b;
-}
-
-/* A fast non-cryptographic 64-bit hash (the wyhash construction: each 128-bit product folds 16 bytes into the
- * state; three independent lanes over 48-byte blocks). It replaced a four-lane multiply-rotate hash that
- * consumed 8 bytes per multiply: the duplicate-frame check hashes up to 248 bytes of every packet, and this
- * took hash_bytes from ~280 to ~95 instructions per packet on bench/out/corpus-1m.pcap. Every read stays within
- * p[0..n) (short inputs read overlapping words, never past the end). */
-static uint64_t hash_bytes(const uint8_t *p, size_t n, uint64_t seed)
-{
-    const uint64_t S0 = 0xa0761d6478bd642fULL, S1 = 0xe7037ed1a0b428dbULL, S2 = 0x8ebc6af09c88c6e3ULL,
-                   S3 = 0x589965cc75374cc3ULL;
-    uint64_t len = n, a, b;
-    seed ^= mum(seed ^ S0, S1);
-    if (n <= 16) {
-        if (n >= 4) {
-            size_t q = (n >> 3) << 2; /* 0 or 4: the two words overlap for n < 8 */
-            a = (ld32(p) << 32) | ld32(p + q);
-            b = (ld32(p + n - 4) << 32) | ld32(p + n - 4 - q);
-        } else if (n > 0) {
-            a = ((uint64_t)p[0] << 16) | ((uint64_t)p[n >> 1] << 8) | p[n - 1];
-            b = 0;
-        } else {
-            a = b = 0;
-        }
-    } else {
-        if (n > 48) {
-            uint64_t s1 = seed, s2 = seed;
-            do {
-                seed = mum(ld64(p) ^ S1, ld64(p + 8) ^ seed);
-                s1 = mum(ld64(p + 16) ^ S2, ld64(p + 24) ^ s1);
-                s2 = mum(ld64(p + 32) ^ S3, ld64(p + 40) ^ s2);
-                p += 48;
-                n -= 48;
-            } while (n > 48);
-            seed ^= s1 ^ s2;
-        }
-        while (n > 16) {
-            seed = mum(ld64(p) ^ S1, ld64(p + 8) ^ seed);
-            p += 16;
-            n -= 16;
-        }
-        a = ld64(p + n - 16); /* the last 16 bytes (overlapping what the loop consumed when n < 16 here) */
-        b = ld64(p + n - 8);
-    }
-    a ^= S1;
-    b ^= seed;
-    mul128(&a, &b);
-    return mum(a ^ S0 ^ len, b ^ S1);
-}
 
 /* ------------------------------------------------------------------------------------------------ */
 /* Events                                                                                            */
@@ -557,104 +480,6 @@ void sc_an_free(sc_analyzer *an)
     if (an->dec)
         sc_decoder_free(an->dec);
     free(an);
-}
-
-/*
- * the analyzer's two hash tables (analyze.h sc_u64map): association half keys -> the
- * association and sending endpoint (an_assoc.c, "Association identity"), and paths (ports + address pair, either
- * direction) -> the newest association that used them. Both only grow: a key is overwritten by a newer
- * association, never removed, and the tables are freed with the analyzer.
- */
-
-/* ------------------------------------------------------------------------------------------------ */
-/* Hash tables                                                                                       */
-/* ------------------------------------------------------------------------------------------------ */
-
-uint32_t u64map_get(const sc_u64map *m, uint64_t key)
-{
-    uint64_t mask = m->cap - 1;
-    for (uint64_t i = mix64(key) & mask;; i = (i + 1) & mask) {
-        const sc_u64ent *e = &m->slot[i];
-        if (!e->val)
-            return 0;
-        if (e->key == key)
-            return e->val;
-    }
-}
-
-static int u64map_grow(sc_u64map *m)
-{
-    uint64_t ncap = m->cap * 2, mask = ncap - 1;
-    sc_u64ent *ns = calloc(ncap, sizeof *ns);
-    if (!ns)
-        return -1;
-    for (uint64_t j = 0; j < m->cap; j++) {
-        const sc_u64ent *e = &m->slot[j];
-        if (!e->val)
-            continue;
-        uint64_t i = mix64(e->key) & mask;
-        while (ns[i].val)
-            i = (i + 1) & mask;
-        ns[i] = *e;
-    }
-    free(m->slot);
-    m->slot = ns;
-    m->cap = ncap;
-    return 0;
-}
-
-/* Insert or overwrite (the newest association wins a key). When memory runs out the map fills past half
- * (slower probing) and, one slot from full, drops the insert. */
-void u64map_put(sc_u64map *m, uint64_t key, uint32_t val)
-{
-    if ((m->used + 1) * 2 > m->cap && u64map_grow(m) < 0 && m->used + 1 >= m->cap)
-        return;
-    uint64_t mask = m->cap - 1;
-    for (uint64_t i = mix64(key) & mask;; i = (i + 1) & mask) {
-        sc_u64ent *e = &m->slot[i];
-        if (!e->val) {
-            e->key = key;
-            e->val = val;
-            m->used++;
-            return;
-        }
-        if (e->key == key) {
-            e->val = val;
-            return;
-        }
-    }
-}
-
-int u64map_init(sc_u64map *m, uint64_t cap)
-{
-    m->slot = calloc(cap, sizeof *m->slot);
-    m->cap = cap;
-    m->used = 0;
-    return m->slot ? 0 : -1;
-}
-
-/* Direction-agnostic hash of a path (ports + address pair). */
-uint64_t path_hash(const sc_addr *a1, uint16_t p1, const sc_addr *a2, uint16_t p2)
-{
-    int c = memcmp(a1->a, a2->a, 16);
-    if (c > 0 || (c == 0 && p1 > p2)) {
-        const sc_addr *ta = a1;
-        a1 = a2;
-        a2 = ta;
-        uint16_t tp = p1;
-        p1 = p2;
-        p2 = tp;
-    }
-    uint8_t buf[40];
-    memcpy(buf, a1->a, 16);
-    memcpy(buf + 16, a2->a, 16);
-    buf[32] = (uint8_t)(p1 >> 8);
-    buf[33] = (uint8_t)p1;
-    buf[34] = (uint8_t)(p2 >> 8);
-    buf[35] = (uint8_t)p2;
-    buf[36] = a1->family;
-    buf[37] = buf[38] = buf[39] = 0;
-    return hash_bytes(buf, sizeof buf, 0x5041544849445831ULL);
 }
 
 /*
