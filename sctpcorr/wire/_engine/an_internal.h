@@ -213,7 +213,7 @@ SC_HIDDEN void addrset_add(sc_analyzer *an, sc_addrset *s, const sc_addr *a);
 SC_HIDDEN void assoc_free(sc_assoc *A);
 
 /* The two an_assoc.c calls of every packet (analyze.c's on_sctp), their common case here so that the packet loop
- * inlines it, as it did when everything was one file (a call each cost ~40 instructions per packet on
+ * inlines it, as it did when everything was one file (as two calls they cost ~40 instructions per packet more on
  * bench/out/corpus-1m.pcap: callgrind, feed loop).
  * resolve: the association of a packet and its sending endpoint (*dir), created when new. The common case is a
  * packet other than an INIT whose half key is known; resolve_full looks the key up first too, then does the rest
