@@ -20,8 +20,9 @@ from pathlib import Path
 FUZZ = Path(__file__).resolve().parent
 ROOT = FUZZ.parent
 ENGINE = ROOT / "sctpcorr" / "wire" / "_engine"
-ENGINE_SRC = [ENGINE / f for f in ("capture.c", "decode.c", "analyze.c", "crc32c.c", "payload.c", "fold.c",
-                                    "evjson.c")]
+ENGINE_SRC = [ENGINE / f for f in ("capture.c", "decode.c", "analyze.c", "an_assoc.c", "an_chunks.c", "an_maps.c",
+                                   "an_records.c", "an_rtt.c", "an_tables.c", "an_tsn.c", "an_vantage.c", "crc32c.c",
+                                   "payload.c", "fold.c", "evjson.c")]
 TARGETS = ("pcap", "frames", "ringbuf", "telecom")
 EMBEDS_PYTHON = {"ringbuf": "sctpcorr/kernel/_ringbuf", "telecom": "sctpcorr/telecom/_fast"}
 SAN = ["-fsanitize=address,undefined", "-fno-sanitize-recover=undefined", "-fno-omit-frame-pointer"]

@@ -1,6 +1,6 @@
 /* libFuzzer target: link-layer frames straight into the decoder and analyzer (decode.c: Ethernet/VLAN/QinQ,
- * SLL/SLL2, raw IP, BSD loopback, IPv4/IPv6, fragment reassembly, ICMP-quoted SCTP, CRC32c; analyze.c: every
- * chunk and parameter), skipping the capture-file layer so that mutations land in the packets.
+ * SLL/SLL2, raw IP, BSD loopback, IPv4/IPv6, fragment reassembly, ICMP-quoted SCTP, CRC32c; analyze.c and its
+ * an_*.c files: every chunk and parameter), skipping the capture-file layer so that mutations land in the packets.
  *
  * Input: one selector byte (analyzer options, engine_common.h), then frames, each
  *     u8 link type index | u8 time step | u16 length (big endian) | length bytes

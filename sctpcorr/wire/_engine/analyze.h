@@ -1,6 +1,7 @@
 /*
- * analyze.h: the analysis layer's data model, shared by analyze.c (which owns and updates it) and module.c
- * (which only reads it to build report() dicts and drain_events() tuples). Nothing here knows about Python.
+ * analyze.h: the analysis layer's data model, shared by the files that own and update it (analyze.c and the an_*.c
+ * files its header lists; an_internal.h holds what only they share) and module.c (which only reads it to build
+ * report() dicts and drain_events() tuples). Nothing here knows about Python.
  *
  * Memory is bounded by configuration, never by the number of packets:
  *   - associations: at most max_assocs (then counted in limits.assocs_dropped);
@@ -146,7 +147,7 @@ typedef struct {
     uint32_t peer_cum;       /* highest cumulative TSN ack the peer sent (valid if cum_known) */
     uint32_t fr_exit;        /* Fast Recovery exit point (valid if in_fr): the highest TSN sent when it began */
     uint8_t started, cum_known;
-    uint8_t in_fr;           /* the sender is in Fast Recovery as the wire shows it (RFC 9260 §7.2.4, analyze.c) */
+    uint8_t in_fr;           /* the sender is in Fast Recovery as the wire shows it (RFC 9260 §7.2.4, an_tsn.c) */
 } sc_tsnq;
 
 /* Per direction ("A>B" = what A sent). Fields used by every DATA/SACK come first (fewer cache lines). */

@@ -4,6 +4,7 @@
  *   capture.c  bytes of a pcap/pcapng stream  -> sc_record   (sans-IO: fed arbitrary-sized blocks)
  *   decode.c   sc_record (link type + frame)  -> sc_packet   (link, VLAN, IPv4/IPv6, frag reassembly, SCTP, CRC32c)
  *   analyze.c  sc_packet                      -> association state, metrics, events
+ *              (analyze.c is the per-packet loop; the an_*.c files it calls hold the rest by concern)
  *   module.c   the CPython binding (sctpcorr.wire._engine.Analyzer) that drives the three
  *
  * Nothing here does I/O: Python opens files (and gunzips them) and hands bytes in.
