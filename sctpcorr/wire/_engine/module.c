@@ -1305,15 +1305,24 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
 /* summary(): one small tuple per association, for a live view that redraws every second: building the full
  * report of thousands of associations each second (~0.1 ms each) took the time the capture needed.  The full
  * entry of the few shown is then association(id). */
-static PyObject *Analyzer_summary(AnalyzerObject *self, PyObject *unused)
+static PyObject *Analyzer_summary(AnalyzerObject *self, PyObject *args)
 {
     if (check_ready(self) < 0)
         return NULL;
     sc_analyzer *an = self->an;
-    PyObject *l = PyList_New((Py_ssize_t)an->nassocs);
+    Py_ssize_t start = 0, stop = (Py_ssize_t)an->nassocs;   /* summary(start, stop): a slice, in id order */
+    if (!PyArg_ParseTuple(args, "|nn:summary", &start, &stop))
+        return NULL;
+    if (start < 0)
+        start = 0;
+    if (stop > (Py_ssize_t)an->nassocs)
+        stop = (Py_ssize_t)an->nassocs;
+    if (stop < start)
+        stop = start;
+    PyObject *l = PyList_New(stop - start);
     if (!l)
         return NULL;
-    for (uint64_t i = 0; i < an->nassocs; i++) {
+    for (uint64_t i = (uint64_t)start; i < (uint64_t)stop; i++) {
         const sc_assoc *A = sc_an_assoc_open(an, i);
         if (!A) {
             Py_DECREF(l);
@@ -1352,7 +1361,7 @@ static PyObject *Analyzer_summary(AnalyzerObject *self, PyObject *unused)
             Py_DECREF(l);
             return NULL;
         }
-        PyList_SET_ITEM(l, (Py_ssize_t)i, t);
+        PyList_SET_ITEM(l, (Py_ssize_t)i - start, t);
     }
     return l;
 }
@@ -1444,8 +1453,8 @@ static PyObject *engine_json_compact_lines(PyObject *module, PyObject *args)
 }
 
 static PyMethodDef Analyzer_methods[] = {
-    {"summary", (PyCFunction)Analyzer_summary, METH_NOARGS,
-     "summary() -> list[tuple]\n--\n\nPer association (id, state, packets, retransmissions fast, timeout, unknown, "
+    {"summary", (PyCFunction)Analyzer_summary, METH_VARARGS,
+     "summary(start=0, stop=None) -> list[tuple]\n--\n\nPer association (associations start..stop-1, 0-based, in id order) (id, state, packets, retransmissions fast, timeout, unknown, "
      "spurious, zero-window episodes, HEARTBEATs unanswered, smallest path SRTT ns or None, vtag A, vtag B, port A, "
      "port B), both directions summed: cheap, for live views (engine.SUMMARY_FIELDS)."},
     {"capture_summary", (PyCFunction)Analyzer_capture_summary, METH_NOARGS,
