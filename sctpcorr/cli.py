@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -44,7 +45,8 @@ class _Abandon(Exception):
 def _output(path: str | None) -> Iterator[IO[str]]:
     """stdout, or ``path`` written atomically: a temporary file in the same directory, renamed when the block
     ends (also after an input error or Ctrl-C: the report of the readable part is complete), removed on a crash
-    or on ``_Abandon`` (then an older file at ``path`` stays as it was)."""
+    or on ``_Abandon`` (then an older file at ``path`` stays as it was). A device or a named pipe is written in
+    place."""
     if path is None or path == "-":
         with contextlib.suppress(_Abandon):
             yield sys.stdout
@@ -52,6 +54,16 @@ def _output(path: str | None) -> Iterator[IO[str]]:
         return
     if os.path.isdir(path):
         raise OutputUnwritable(f"{path}: is a directory (-o needs a file name)")
+    try:
+        special = not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # not there yet (or not ours to look at: mkstemp below says why)
+        special = False
+    if special:
+        # a device or a named pipe (-o /dev/null, -o /dev/stderr, a FIFO): written in place. Renaming a
+        # temporary file onto it would replace the device itself with a regular file (as root: /dev/null for
+        # every process on the machine)
+        yield from _output_in_place(path)
+        return
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
@@ -73,6 +85,16 @@ def _output(path: str | None) -> Iterator[IO[str]]:
         if not ok:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+
+
+def _output_in_place(path: str) -> Iterator[IO[str]]:
+    """``_output`` for a path that is not a regular file: opened and written as it is (nothing to make atomic)."""
+    try:
+        f = open(path, "w", encoding="utf-8", newline="")
+    except OSError as exc:
+        raise OutputUnwritable(f"{path}: {exc.strerror or exc}") from None
+    with f, contextlib.suppress(_Abandon):
+        yield f
 
 
 def _umask() -> int:
