@@ -20,4 +20,12 @@ void sc_assoc_json(sc_jw *w, const struct sc_assoc *A);
 /* Append the two CSV rows of A (report/csv.py's COLUMNS: A>B then B>A), each ending in a newline. */
 void sc_assoc_csv(sc_jw *w, const struct sc_assoc *A);
 
+/* The same for associations v[start..stop-1], their state fetched from memory a few associations ahead:
+ * sc_assocs_json records where each one's text ends (ends[i - start] = w->n after it); sc_assocs_json_lines
+ * writes "  " + text + ",\n" each, "\n" instead of ",\n" after the last of all `total` (the --json layout);
+ * sc_assocs_csv their CSV rows. */
+void sc_assocs_json(sc_jw *w, struct sc_assoc *const *v, size_t start, size_t stop, size_t *ends);
+void sc_assocs_json_lines(sc_jw *w, struct sc_assoc *const *v, size_t start, size_t stop, size_t total);
+void sc_assocs_csv(sc_jw *w, struct sc_assoc *const *v, size_t start, size_t stop);
+
 #endif

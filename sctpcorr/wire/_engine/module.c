@@ -1201,8 +1201,7 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
     sc_jw w = {0};
     if (csv) {               /* one bytes object: the CSV rows of these associations (report/csv.py) */
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = start; i < stop && !w.failed; i++)
-            sc_assoc_csv(&w, an->assocs[i]);
+        sc_assocs_csv(&w, an->assocs, (size_t)start, (size_t)stop);
         Py_END_ALLOW_THREADS
         PyObject *b = w.failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
         free(w.p);
@@ -1210,11 +1209,7 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
     }
     if (lines) {             /* one bytes object: "  {...},\n" per association, no comma after the last one */
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = start; i < stop && !w.failed; i++) {
-            sc_jw_raw(&w, "  ", 2);
-            sc_assoc_json(&w, an->assocs[i]);
-            sc_jw_raw(&w, (uint64_t)i + 1 < an->nassocs ? ",\n" : "\n", (uint64_t)i + 1 < an->nassocs ? 2 : 1);
-        }
+        sc_assocs_json_lines(&w, an->assocs, (size_t)start, (size_t)stop, (size_t)an->nassocs);
         Py_END_ALLOW_THREADS
         PyObject *b = w.failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
         free(w.p);
@@ -1229,10 +1224,7 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
         return PyErr_NoMemory();
     }
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = start; i < stop; i++) {
-        sc_assoc_json(&w, an->assocs[i]);
-        ends[i - start] = w.n;
-    }
+    sc_assocs_json(&w, an->assocs, (size_t)start, (size_t)stop, ends);
     Py_END_ALLOW_THREADS
     if (w.failed) {
         free(ends);
