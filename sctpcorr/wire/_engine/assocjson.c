@@ -90,8 +90,30 @@ static inline __attribute__((always_inline)) unsigned ndigits(uint64_t v)
     return d + (v >= POW10[d]);
 }
 
-/* Written in place, right to left, two digits a division (timestamps have 19): most values are counts of one
- * or two digits, which take the first branch. */
+/* The digits of v < 10^8 ending at t, right to left, two a step, in 32-bit arithmetic; exactly 8 of them
+ * (leading zeros) when `full`. Returns where they start. */
+static inline __attribute__((always_inline)) char *digits32(char *t, uint32_t v, int full)
+{
+    char *end8 = t - 8;
+    while (v >= 100) {
+        uint32_t r = v % 100;
+        v /= 100;
+        t -= 2;
+        memcpy(t, DIGITS2 + 2 * r, 2);
+    }
+    if (v >= 10 || (full && t - end8 >= 2)) {
+        t -= 2;
+        memcpy(t, DIGITS2 + 2 * v, 2);
+    } else {
+        *--t = (char)('0' + v);
+    }
+    while (full && t > end8)
+        *--t = '0';
+    return t;
+}
+
+/* Written in place, right to left: most values are counts of one or two digits (the first branch); the long
+ * ones (timestamps have 19 digits, RTTs in ns 6 to 9) eight digits at a time in 32-bit arithmetic. */
 static void u64v(sc_jw *w, uint64_t v)
 {
     if (grow(w, 20) < 0)
@@ -104,16 +126,12 @@ static void u64v(sc_jw *w, uint64_t v)
     }
     unsigned n = ndigits(v);
     char *t = o + n;
-    while (v >= 100) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        t -= 2;
-        memcpy(t, DIGITS2 + 2 * r, 2);
+    while (v >= 100000000u) {
+        uint64_t q = v / 100000000u;
+        t = digits32(t, (uint32_t)(v - q * 100000000u), 1);
+        v = q;
     }
-    if (v >= 10)
-        memcpy(t - 2, DIGITS2 + 2 * v, 2);
-    else
-        t[-1] = (char)('0' + v);
+    digits32(t, (uint32_t)v, 0);
     w->n += n;
 }
 
