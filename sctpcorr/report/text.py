@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import textwrap
 from collections.abc import Callable, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sctpcorr.report.progress import human_bytes
@@ -381,10 +382,11 @@ def trouble(assoc: dict[str, Any] | tuple[Any, ...]) -> tuple[int, list[str]]:
     order by, the words that say why).  An ABORT first, then what cost time (timeout retransmissions,
     HEARTBEATs left unanswered: a path failing), then what shows pressure (zero windows, fast retransmissions,
     spurious ones)."""
-    from sctpcorr.wire.engine import summary_of
+    if isinstance(assoc, dict):
+        from sctpcorr.wire.engine import summary_of
 
-    s = summary_of(assoc) if isinstance(assoc, dict) else assoc
-    _id, state, _packets, fast, timeout, unknown, spurious, zero, hb_lost = s[:9]
+        assoc = summary_of(assoc)
+    _id, state, _packets, fast, timeout, unknown, spurious, zero, hb_lost = assoc[:9]
     words, score = [], 0
     if state == "ABORTED":
         words.append("ABORT")
@@ -397,38 +399,52 @@ def trouble(assoc: dict[str, Any] | tuple[Any, ...]) -> tuple[int, list[str]]:
     return score, words
 
 
-def _ranked(summaries: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    return sorted(summaries, key=lambda s: (-trouble(s)[0], s[0]))
+def _needs_a_look(s: tuple[Any, ...]) -> bool:
+    """Has trouble() anything to say of this summary tuple (an ABORT, or one of the six counts it weighs)?"""
+    return s[1] == "ABORTED" or any(s[3:9])
 
 
-def _overview(summaries: Sequence[tuple[Any, ...]]) -> list[str]:
-    """One line per association (its ``Analyzer.summary()`` tuple), the ones that need a look first: the numbers,
-    then its endpoints (wrapped when long: IPv6); what needs a look on the line below, when anything does."""
-    rows, looks = [], []
-    for s in _ranked(summaries):                      # (trouble() is called again: cheap beside the formatting)
-        (aid, state, packets, *_rest) = s
-        port_a, port_b, addr_a, addr_b, first, last, p50 = s[12:19]
-        rows.append([str(aid), str(state or "?"),
-                     _duration(None if first is None or last is None else last - first), _n(packets),
-                     _msc(p50) if p50 is not None else "-",
-                     f"{addr_a or '?'}:{_n(port_a)} <-> {addr_b or '?'}:{_n(port_b)}"])
-        looks.append(trouble(s)[1])
-    heads = ["ID", "STATE", "DURATION", "PACKETS", "RTT_MS", "A <-> B"]
-    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(heads[:-1])]
-    align = "rlrrr"
+def _ranked(summaries: Sequence[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], dict[Any, list[str]]]:
+    """The summaries, the ones that need a look first (trouble() score, then id), and trouble()'s words of those
+    that need a look, by id.
 
-    def fixed(cells: Sequence[str]) -> str:
-        return "  " + "  ".join(c.rjust(w) if al == "r" else c.ljust(w) for c, w, al in zip(cells, widths, align))
-    out = [fixed(heads[:-1]) + "  " + heads[-1]]
-    lead = " " * (len(fixed(heads[:-1])) + 2)
-    for r, look in zip(rows, looks):
-        line = fixed(r[:-1]) + "  " + r[-1]
+    Most associations of a big capture have nothing to look at (score 0, no words): they are told apart without
+    calling trouble() and follow the others in id order, as the sort by (-score, id) puts them (issue #12:
+    100,000 associations)."""
+    troubled = [s for s in summaries if _needs_a_look(s)]
+    clean = [s for s in summaries if not _needs_a_look(s)] if troubled else list(summaries)
+    scored = sorted(((trouble(s), s) for s in troubled), key=lambda t: (-t[0][0], t[1][0]))
+    clean.sort(key=itemgetter(0))
+    return [s for _t, s in scored] + clean, {s[0]: t[1] for t, s in scored}
+
+
+def _overview(ranked: Sequence[tuple[Any, ...]], looks: dict[Any, list[str]]) -> list[str]:
+    """One line per association (``_ranked``: its ``Analyzer.summary()`` tuple, in order, and what needs a look
+    by id): the numbers, then its endpoints (wrapped when long: IPv6); what needs a look on the line below, when
+    anything does. Written column by column, one format per line (100,000 lines: issue #12)."""
+    heads = ("ID", "STATE", "DURATION", "PACKETS", "RTT_MS", "A <-> B")
+    ids = [str(x) for x in map(itemgetter(0), ranked)]
+    states = [str(x or "?") for x in map(itemgetter(1), ranked)]
+    durations = [_duration(None if first is None or last is None else last - first)
+                 for first, last in map(itemgetter(16, 17), ranked)]
+    packets = ["-" if x is None else str(x) for x in map(itemgetter(2), ranked)]
+    rtts = [_msc(x) for x in map(itemgetter(18), ranked)]
+    ends = [f"{addr_a or '?'}:{_n(port_a)} <-> {addr_b or '?'}:{_n(port_b)}"
+            for port_a, port_b, addr_a, addr_b in map(itemgetter(12, 13, 14, 15), ranked)]
+    columns = (ids, states, durations, packets, rtts)
+    widths = [max(len(h), max(map(len, col), default=0)) for h, col in zip(heads, columns)]
+    # each cell rjust/ljust to its width (align "rlrrr"), two spaces apart, then the endpoints
+    fmt = "  {:>%d}  {:<%d}  {:>%d}  {:>%d}  {:>%d}  {}" % tuple(widths)
+    out = [fmt.format(*heads)]
+    lead = " " * (sum(widths) + 2 * len(widths) + 2)
+    look_first, look_sub = " " * (widths[0] + 4), " " * (widths[0] + 6)
+    for s, line in zip(ranked, map(fmt.format, ids, states, durations, packets, rtts, ends)):
         if len(line) <= WIDTH:                       # what textwrap would give, 100,000 times faster to say
             out.append(line.rstrip())
         else:
             out += _wrap(line, "", lead)
-        if look:
-            out += _wrap("needs a look: " + ", ".join(look), " " * (widths[0] + 4), " " * (widths[0] + 6))
+        if looks and s[0] in looks:
+            out += _wrap("needs a look: " + ", ".join(looks[s[0]]), look_first, look_sub)
     return out
 
 
@@ -503,11 +519,12 @@ def render(doc: dict[str, Any], max_streams: int = 10, details: int = 5,
             (doc.get("filters") or {}).get(k) for k in ("assoc", "port", "addr")) else " in the capture.")]
     shown = [s[0] for s in summaries]
     if len(summaries) > 1:
+        ranked, looks = _ranked(summaries)
         out += ["", f"ASSOCIATIONS ({len(summaries)}), the ones that need a look first (RTT_MS: the median sample)"]
-        out += _overview(summaries)
+        out += _overview(ranked, looks)
         picked = bool((doc.get("filters") or {}).get("assoc"))
         if details >= 0 and not picked and len(summaries) > details:
-            shown = [s[0] for s in _ranked(summaries)[:details]]
+            shown = [s[0] for s in ranked[:details]]
             rest = len(summaries) - len(shown)
             out += [""] + _wrap(f"Details of the first {len(shown)} above; {rest} more with --details all, or "
                                 "one with --assoc ID." if shown else

@@ -6,6 +6,8 @@ import csv
 import gzip
 import io
 import json
+import os
+import stat
 
 import pytest
 from cli_helpers import ROOT, analysis, corpus_file, pcap_record_ends, run_cli, run_json
@@ -157,6 +159,26 @@ def test_output_file_atomic(tmp_path):
     assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
     assert json.loads(out.read_text())["capture"]["packets"] == 4
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_output_to_a_named_pipe_writes_into_it(tmp_path):
+    """-o on a FIFO (or a device: -o /dev/null) writes into it: renaming a temporary file onto it, as for a
+    regular file, would replace the pipe (as root, /dev/null itself) with a regular file."""
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader first, so the writer's open does not block
+    try:
+        r = run_cli("pcap", "-o", fifo, corpus_file("pkts/sctp.cap"))
+        got = b""
+        while chunk := os.read(reader, 65536):
+            got += chunk
+    finally:
+        os.close(reader)
+    assert r.returncode == 0 and r.stdout == "" and r.stderr == ""
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert [p.name for p in tmp_path.iterdir()] == ["report.fifo"]
+    assert got.decode() == run_cli("pcap", corpus_file("pkts/sctp.cap")).stdout
+    assert "ASSOCIATION 1" in got.decode()
 
 
 def test_output_file_written_for_truncated_input(tmp_path):

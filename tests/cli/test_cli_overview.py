@@ -59,3 +59,19 @@ def test_details_all_zero_and_assoc():
 def test_one_association_has_no_overview():
     r = run_cli("pcap", FILES[0])
     assert "need a look first" not in r.stdout and re.findall(r"^ASSOCIATION 1 ", r.stdout, re.M)
+
+
+def test_ranking_is_the_sort_by_trouble_on_every_own_capture():
+    """_ranked() sets the associations with nothing to look at aside without scoring them (issue #12): the order
+    and the words must still be those of sorting every summary by (-trouble score, id). All the project's
+    captures read as one (18 associations: an ABORT, T3 and fast retransmissions, zero windows, clean ones)."""
+    from sctpcorr.pipeline import Filters, PcapOptions, run_pcap
+    from sctpcorr.report.text import _ranked
+
+    captures = sorted(str(p) for p in (LAB.parent).rglob("*.pcap*"))
+    summaries = run_pcap(PcapOptions(files=tuple(captures), filters=Filters.build())).analyzer.summary()
+    ranked, looks = _ranked(summaries)
+    expected = sorted(summaries, key=lambda s: (-trouble(s)[0], s[0]))
+    assert [s[0] for s in ranked] == [s[0] for s in expected]
+    assert looks == {s[0]: trouble(s)[1] for s in summaries if trouble(s)[1]}
+    assert 0 < len(looks) < len(summaries) and any("ABORT" in w for w in looks.values())

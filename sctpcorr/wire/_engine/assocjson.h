@@ -20,4 +20,14 @@ void sc_assoc_json(sc_jw *w, const struct sc_assoc *A);
 /* Append the two CSV rows of A (report/csv.py's COLUMNS: A>B then B>A), each ending in a newline. */
 void sc_assoc_csv(sc_jw *w, const struct sc_assoc *A);
 
+/* The same for associations start..stop-1 of the analyzer, their state fetched from memory a few associations
+ * ahead (a folded one, fold.c, is read back from the spill file instead): sc_assocs_json records where each
+ * one's text ends (ends[i - start] = w->n after it); sc_assocs_json_lines writes "  " + text + ",\n" each, "\n"
+ * instead of ",\n" after the last of all associations (the --json layout); sc_assocs_csv their CSV rows.
+ * Each returns -1 when a folded association could not be read back, else 0. */
+struct sc_analyzer;
+int sc_assocs_json(sc_jw *w, struct sc_analyzer *an, size_t start, size_t stop, size_t *ends);
+int sc_assocs_json_lines(sc_jw *w, struct sc_analyzer *an, size_t start, size_t stop);
+int sc_assocs_csv(sc_jw *w, struct sc_analyzer *an, size_t start, size_t stop);
+
 #endif

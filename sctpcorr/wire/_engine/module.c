@@ -1232,13 +1232,7 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
     int unread = 0;
     if (csv) {               /* one bytes object: the CSV rows of these associations (report/csv.py) */
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = start; i < stop && !w.failed && !unread; i++) {
-            const sc_assoc *A = sc_an_assoc_open(an, (uint64_t)i);
-            if (A)
-                sc_assoc_csv(&w, A);
-            unread = !A;
-            sc_an_assoc_close(an, (uint64_t)i, A);
-        }
+        unread = sc_assocs_csv(&w, an, (size_t)start, (size_t)stop) < 0;
         Py_END_ALLOW_THREADS
         PyObject *b = unread ? spill_error() : w.failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
         free(w.p);
@@ -1246,16 +1240,7 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
     }
     if (lines) {             /* one bytes object: "  {...},\n" per association, no comma after the last one */
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t i = start; i < stop && !w.failed && !unread; i++) {
-            const sc_assoc *A = sc_an_assoc_open(an, (uint64_t)i);
-            unread = !A;
-            if (A) {
-                sc_jw_raw(&w, "  ", 2);
-                sc_assoc_json(&w, A);
-                sc_jw_raw(&w, (uint64_t)i + 1 < an->nassocs ? ",\n" : "\n", (uint64_t)i + 1 < an->nassocs ? 2 : 1);
-            }
-            sc_an_assoc_close(an, (uint64_t)i, A);
-        }
+        unread = sc_assocs_json_lines(&w, an, (size_t)start, (size_t)stop) < 0;
         Py_END_ALLOW_THREADS
         PyObject *b = unread ? spill_error() : w.failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
         free(w.p);
@@ -1270,14 +1255,7 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
         return PyErr_NoMemory();
     }
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = start; i < stop && !unread; i++) {
-        const sc_assoc *A = sc_an_assoc_open(an, (uint64_t)i);
-        unread = !A;
-        if (A)
-            sc_assoc_json(&w, A);
-        sc_an_assoc_close(an, (uint64_t)i, A);
-        ends[i - start] = w.n;
-    }
+    unread = sc_assocs_json(&w, an, (size_t)start, (size_t)stop, ends) < 0;
     Py_END_ALLOW_THREADS
     if (w.failed || unread) {
         free(ends);
