@@ -241,9 +241,8 @@ def pcap(files: tuple[str, ...], as_json: bool, as_jsonl: bool, as_csv: bool, ou
             # the overview from the engine's summary; only the associations shown in detail made in full
             from sctpcorr.pipeline import build_document
 
-            out.write(text_report.render(build_document(run, associations=False), max_streams=max_streams,
-                                         details=details, summaries=run.analyzer.summary(),
-                                         entry=run.analyzer.association))
+            text_report.write_run(out, build_document(run, associations=False), run.analyzer,
+                                  max_streams=max_streams, details=details)
         else:
             out.write(text_report.render(run.document, max_streams=max_streams, details=details))
     if run.readable or run.interrupted:

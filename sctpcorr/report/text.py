@@ -413,16 +413,20 @@ def _ranked(summaries: Sequence[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]]
     100,000 associations)."""
     troubled = [s for s in summaries if _needs_a_look(s)]
     clean = [s for s in summaries if not _needs_a_look(s)] if troubled else list(summaries)
-    scored = sorted(((trouble(s), s) for s in troubled), key=lambda t: (-t[0][0], t[1][0]))
+    scored = _scored(troubled)
     clean.sort(key=itemgetter(0))
     return [s for _t, s in scored] + clean, {s[0]: t[1] for t, s in scored}
 
 
-def _overview(ranked: Sequence[tuple[Any, ...]], looks: dict[Any, list[str]]) -> list[str]:
-    """One line per association (``_ranked``: its ``Analyzer.summary()`` tuple, in order, and what needs a look
-    by id): the numbers, then its endpoints (wrapped when long: IPv6); what needs a look on the line below, when
-    anything does. Written column by column, one format per line (100,000 lines: issue #12)."""
-    heads = ("ID", "STATE", "DURATION", "PACKETS", "RTT_MS", "A <-> B")
+def _scored(troubled: Sequence[tuple[Any, ...]]) -> list[tuple[tuple[int, list[str]], tuple[Any, ...]]]:
+    return sorted(((trouble(s), s) for s in troubled), key=lambda t: (-t[0][0], t[1][0]))
+
+
+_HEADS = ("ID", "STATE", "DURATION", "PACKETS", "RTT_MS", "A <-> B")
+
+
+def _cells(ranked: Sequence[tuple[Any, ...]]) -> tuple[list[str], ...]:
+    """The overview's columns of these summary tuples: id, state, duration, packets, RTT, endpoints."""
     ids = [str(x) for x in map(itemgetter(0), ranked)]
     states = [str(x or "?") for x in map(itemgetter(1), ranked)]
     durations = [_duration(None if first is None or last is None else last - first)
@@ -431,14 +435,24 @@ def _overview(ranked: Sequence[tuple[Any, ...]], looks: dict[Any, list[str]]) ->
     rtts = [_msc(x) for x in map(itemgetter(18), ranked)]
     ends = [f"{addr_a or '?'}:{_n(port_a)} <-> {addr_b or '?'}:{_n(port_b)}"
             for port_a, port_b, addr_a, addr_b in map(itemgetter(12, 13, 14, 15), ranked)]
-    columns = (ids, states, durations, packets, rtts)
-    widths = [max(len(h), max(map(len, col), default=0)) for h, col in zip(heads, columns)]
-    # each cell rjust/ljust to its width (align "rlrrr"), two spaces apart, then the endpoints
+    return ids, states, durations, packets, rtts, ends
+
+
+def _widths(cells: tuple[list[str], ...], widths: Sequence[int] | None = None) -> list[int]:
+    """The fixed columns' widths: the heads', or ``widths`` so far, widened by these cells."""
+    base = widths if widths is not None else [len(h) for h in _HEADS[:5]]
+    return [max(w, max(map(len, col), default=0)) for w, col in zip(base, cells[:5])]
+
+
+def _overview_lines(ranked: Sequence[tuple[Any, ...]], cells: tuple[list[str], ...], widths: Sequence[int],
+                    looks: dict[Any, list[str]], head: bool) -> list[str]:
+    """Lines of the overview for these summary tuples and their cells, the columns ``widths`` wide (each cell
+    rjust/ljust to its width, align "rlrrr", two spaces apart, then the endpoints); the heads first if asked."""
     fmt = "  {:>%d}  {:<%d}  {:>%d}  {:>%d}  {:>%d}  {}" % tuple(widths)
-    out = [fmt.format(*heads)]
+    out = [fmt.format(*_HEADS)] if head else []
     lead = " " * (sum(widths) + 2 * len(widths) + 2)
     look_first, look_sub = " " * (widths[0] + 4), " " * (widths[0] + 6)
-    for s, line in zip(ranked, map(fmt.format, ids, states, durations, packets, rtts, ends)):
+    for s, line in zip(ranked, map(fmt.format, *cells)):
         if len(line) <= WIDTH:                       # what textwrap would give, 100,000 times faster to say
             out.append(line.rstrip())
         else:
@@ -446,6 +460,14 @@ def _overview(ranked: Sequence[tuple[Any, ...]], looks: dict[Any, list[str]]) ->
         if looks and s[0] in looks:
             out += _wrap("needs a look: " + ", ".join(looks[s[0]]), look_first, look_sub)
     return out
+
+
+def _overview(ranked: Sequence[tuple[Any, ...]], looks: dict[Any, list[str]]) -> list[str]:
+    """One line per association (``_ranked``: its ``Analyzer.summary()`` tuple, in order, and what needs a look
+    by id): the numbers, then its endpoints (wrapped when long: IPv6); what needs a look on the line below, when
+    anything does. Written column by column, one format per line (100,000 lines: issue #12)."""
+    cells = _cells(ranked)
+    return _overview_lines(ranked, cells, _widths(cells), looks, head=True)
 
 
 def _footer(doc: dict[str, Any]) -> list[str]:
@@ -494,6 +516,24 @@ def _footer(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _details(assoc: dict[str, Any], max_streams: int) -> list[str]:
+    """One association in detail: its header, directions, handshake, paths and streams."""
+    out = _assoc_header(assoc)
+    out.append("")
+    out += _directions(assoc)
+    out.append("")
+    out += _handshake(assoc)
+    p = _paths(assoc)
+    if p:
+        out.append("")
+        out += p
+    s = _streams(assoc, max_streams)
+    if s:
+        out.append("")
+        out += s
+    return out
+
+
 def render(doc: dict[str, Any], max_streams: int = 10, details: int = 5,
            summaries: Sequence[tuple[Any, ...]] | None = None,
            entry: Callable[[int], dict[str, Any]] | None = None) -> str:
@@ -530,21 +570,64 @@ def render(doc: dict[str, Any], max_streams: int = 10, details: int = 5,
                                 "one with --assoc ID." if shown else
                                 "Details: --details N for the first N above, --assoc ID for one.", "", "  ")
     for aid in shown:
-        assoc = entry(aid)
         out.append("")
-        out += _assoc_header(assoc)
-        out.append("")
-        out += _directions(assoc)
-        out.append("")
-        out += _handshake(assoc)
-        p = _paths(assoc)
-        if p:
-            out.append("")
-            out += p
-        s = _streams(assoc, max_streams)
-        if s:
-            out.append("")
-            out += s
+        out += _details(entry(aid), max_streams)
     out.append("")
     out += _footer(doc)
     return "\n".join(out) + "\n"
+
+
+def write_run(out: Any, doc: dict[str, Any], analyzer: Any, max_streams: int = 10, details: int = 5,
+              batch: int = 4096) -> None:
+    """``render(doc, summaries=analyzer.summary(), entry=analyzer.association)`` written to ``out`` as it is
+    made, the summaries read ``batch`` at a time (twice: the columns' widths, then the lines): with a million
+    associations the overview is never held whole, nor are their summaries; only those that need a look (and
+    the ids of the first ``details``) are kept to rank them. The same text as render() (issue #12)."""
+    n = analyzer.associations_count
+    if n <= 1:                                   # no overview: render() as it is
+        out.write(render(doc, max_streams=max_streams, details=details, summaries=analyzer.summary(),
+                         entry=analyzer.association))
+        return
+
+    def batches() -> Any:
+        for start in range(0, n, batch):
+            yield analyzer.summary(start, start + batch)
+
+    troubled: list[tuple[Any, ...]] = []
+    widths: list[int] | None = None
+    first_clean: list[int] = []
+    for b in batches():
+        widths = _widths(_cells(b), widths)
+        troubled += [s for s in b if _needs_a_look(s)]
+        if details > 0 and len(first_clean) < details:
+            first_clean += [s[0] for s in b if not _needs_a_look(s)][:details - len(first_clean)]
+    assert widths is not None
+    scored = _scored(troubled)
+    looks = {s[0]: t[1] for t, s in scored}
+    head = _summary(doc)
+    if doc.get("telecom") is not None:
+        from sctpcorr.report.telecom import render as telecom
+
+        head += [""] + telecom(doc["telecom"])
+    head += ["", f"ASSOCIATIONS ({n}), the ones that need a look first (RTT_MS: the median sample)"]
+    ranked_troubled = [s for _t, s in scored]
+    head += _overview_lines(ranked_troubled, _cells(ranked_troubled), widths, looks, head=True)
+    out.write("\n".join(head) + "\n")
+    for b in batches():
+        clean = [s for s in b if not _needs_a_look(s)]
+        if clean:
+            out.write("\n".join(_overview_lines(clean, _cells(clean), widths, looks, head=False)) + "\n")
+    picked = bool((doc.get("filters") or {}).get("assoc"))
+    tail: list[str] = []
+    if details >= 0 and not picked and n > details:
+        shown = ([s[0] for s in ranked_troubled] + first_clean)[:details]
+        rest = n - len(shown)
+        tail += [""] + _wrap(f"Details of the first {len(shown)} above; {rest} more with --details all, or "
+                             "one with --assoc ID." if shown else
+                             "Details: --details N for the first N above, --assoc ID for one.", "", "  ")
+    else:
+        shown = [s[0] for b in batches() for s in b]     # render(): all of them, in id order
+    out.write("\n".join(tail) + ("\n" if tail else ""))
+    for aid in shown:
+        out.write("\n".join([""] + _details(analyzer.association(aid), max_streams)) + "\n")
+    out.write("\n".join([""] + _footer(doc)) + "\n")

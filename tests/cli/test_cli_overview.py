@@ -75,3 +75,32 @@ def test_ranking_is_the_sort_by_trouble_on_every_own_capture():
     assert [s[0] for s in ranked] == [s[0] for s in expected]
     assert looks == {s[0]: trouble(s)[1] for s in summaries if trouble(s)[1]}
     assert 0 < len(looks) < len(summaries) and any("ABORT" in w for w in looks.values())
+
+
+def test_the_streamed_report_is_the_rendered_one():
+    """text.write_run() (what `sctpcorr pcap` writes) reads the summaries in batches, twice, and writes as it
+    goes (a million associations: issue #12); it must be render()'s text, whatever the batch and --details. All
+    the project's captures read as one (18 associations, some that need a look), and each corpus capture."""
+    import io
+
+    from corpora import corpus_files
+
+    from sctpcorr.pipeline import Filters, PcapOptions, build_document, run_pcap
+    from sctpcorr.report.text import render, write_run
+
+    inputs = [tuple(sorted(str(p) for p in (LAB.parent).rglob("*.pcap*")))]
+    inputs += [(str(p),) for p in corpus_files()]
+    compared = 0
+    for files in inputs:
+        run = run_pcap(PcapOptions(files=files, filters=Filters.build()))
+        if run.analyzer is None:
+            continue
+        doc = build_document(run, associations=False)
+        for details in (5, 0, 1, -1):
+            want = render(doc, details=details, summaries=run.analyzer.summary(), entry=run.analyzer.association)
+            for batch in (1, 3, 4096):
+                got = io.StringIO()
+                write_run(got, doc, run.analyzer, details=details, batch=batch)
+                assert got.getvalue() == want, (files, details, batch)
+                compared += 1
+    assert compared >= 12
