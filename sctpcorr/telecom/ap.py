@@ -209,11 +209,21 @@ def nas_pdu(pdu: PDU) -> bytes | None:
 def full(data: bytes, proto: str) -> Any:
     """The whole PDU decoded by pycrate (a Python value: nested tuples and dicts), or raises ValueError."""
     m = _module(proto)
+    from pycrate_asn1rt.codecs import ASN1CodecPER
+
     top = getattr(getattr(m, f"{_MODULES[proto]}_PDU_Descriptions"), f"{_MODULES[proto]}_PDU")
+    # pycrate's aligned-PER decoder keeps a stack of bit offsets in a class attribute (ASN1CodecPER._off): each
+    # from_aper, the top one and one per open type inside, pushes an entry and pops it only when it returns.  A PDU
+    # it rejects raises past the pops and leaves its entries behind for good: one int or more per malformed PDU,
+    # a process that reads many of them (a live capture, the fuzzer: 20 MB per million) grows without bound.  The
+    # entries below ours are not read by this decode; what it leaves above them is cut off here.
+    depth = len(ASN1CodecPER._off)
     try:
         top.from_aper(data)
     except Exception as exc:  # noqa: BLE001 - pycrate raises its own types; the caller wants one
         raise ValueError(f"{proto}: {exc}") from None
+    finally:
+        del ASN1CodecPER._off[depth:]
     return top.get_val()
 
 

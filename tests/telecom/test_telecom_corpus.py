@@ -97,6 +97,32 @@ def test_ue_ids_and_nas_octets_equal_pycrates_full_decode(corpus, name):
     assert checked > 100
 
 
+@pytest.mark.parametrize("name", ["open5gs/testregistration.pcapng", "open5gs/testattach.pcapng"])
+def test_pdus_pycrate_rejects_leave_nothing_behind(corpus, name):
+    """pycrate's APER decoder keeps its stack of bit offsets in a class attribute that a PDU it rejects never
+    pops (ap.full): real NGAP/S1AP messages cut short at every length are rejected by it, thousands of them, and
+    the stack is as it was after them; a whole message still decodes to what it did before."""
+    from pycrate_asn1rt.codecs import ASN1CodecPER
+
+    path = corpus / name
+    if not path.exists():
+        pytest.skip(f"{name} not in the corpus")
+    msgs = [m for m in run(path, keep_data=True)[1] if m.proto in ("ngap", "s1ap")][:60]
+    whole = msgs[0]
+    want = ap.full(whole.data, whole.proto)
+    depth = len(ASN1CodecPER._off)
+    rejected = 0
+    for m in msgs:
+        for cut in range(1, len(m.data)):
+            try:
+                ap.full(m.data[:cut], m.proto)
+            except ValueError:
+                rejected += 1
+    assert rejected > 1000
+    assert len(ASN1CodecPER._off) == depth
+    assert ap.full(whole.data, whole.proto) == want
+
+
 def test_registration_completes_are_tsharks_registration_complete_messages(corpus):
     """Every registration we call complete ends with a Registration Complete tshark also reads for that UE, and
     each Registration Complete tshark reads closes one of ours."""
