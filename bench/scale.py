@@ -35,7 +35,8 @@ PY = os.path.join(ROOT, ".venv", "bin", "python")
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}   # as installed (bench/telecom.py)
 ENGINE = ("import sys\nfrom sctpcorr.wire.engine import Analyzer\nfrom sctpcorr.sources.pcapfile import "
           "CaptureReader\na = Analyzer(**eval(sys.argv[2]))\nwith CaptureReader(sys.argv[1]) as r:\n"
-          "    for b in r.blocks():\n        a.feed_capture(b)\na.finish_capture()\na.summary()\n")
+          "    for b in r.blocks():\n        a.feed_capture(b)\na.finish_capture()\n"
+          "for s in range(0, a.associations_count, 4096):\n    a.summary(s, s + 4096)\n")   # as the text report reads it
 FOLD = "dict(fold_linger_ns=10**10, fold_idle_ns=600 * 10**9)"       # what `sctpcorr pcap` asks for (--linger 10)
 
 

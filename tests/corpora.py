@@ -38,3 +38,21 @@ def file_id(p: Path) -> str:
         except ValueError:
             pass
     return p.name
+
+
+def analysed(path: Path | str, piece: int | None = None, **kw):
+    """The engine's Analyzer(**kw) fed a capture (finished; a damaged one up to where it breaks: what was read is
+    reported); ``piece`` bytes at a time when given (what happens between feeds then happens often)."""
+    from sctpcorr.sources.pcapfile import CaptureReader
+    from sctpcorr.wire.engine import Analyzer
+
+    a = Analyzer(**kw)
+    try:
+        with CaptureReader(str(path)) as r:
+            for b in r.blocks():
+                for i in range(0, len(b), piece or len(b) or 1):
+                    a.feed_capture(b[i:i + piece] if piece else b)
+        a.finish_capture()
+    except ValueError:
+        pass
+    return a

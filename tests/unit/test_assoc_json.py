@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sctpcorr.sources.pcapfile import CaptureReader
 from sctpcorr.wire._engine import json_encode
-from sctpcorr.wire.engine import Analyzer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,15 +23,9 @@ def _captures():
 
 
 def _analysed(path):
-    a = Analyzer()
-    try:
-        with CaptureReader(str(path)) as r:
-            for b in r.blocks():
-                a.feed_capture(b)
-        a.finish_capture()
-    except ValueError:
-        pass                                    # a damaged capture: what was read is reported
-    return a
+    from corpora import analysed
+
+    return analysed(path)
 
 
 @pytest.mark.parametrize("path", _captures(), ids=lambda p: str(p).split("pcaps/")[-1])

@@ -12,27 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from corpora import CORPUS, corpus_files, file_id, own_files
-from sctpcorr.sources.pcapfile import CaptureReader
-from sctpcorr.wire.engine import Analyzer
+from corpora import CORPUS, analysed, corpus_files, file_id, own_files
 
 ROOT = Path(__file__).resolve().parents[2]
 S = 1_000_000_000
 FOLDED = ("assocs_folded", "assocs_folded_idle", "fold_failed")
 
 
-def _analysed(path, piece=None, **kw):
-    """The analysis of a capture; fed ``piece`` bytes at a time when given (folding ticks between feeds)."""
-    a = Analyzer(**kw)
-    try:
-        with CaptureReader(str(path)) as r:
-            for b in r.blocks():
-                for i in range(0, len(b), piece or len(b) or 1):
-                    a.feed_capture(b[i:i + piece] if piece else b)
-        a.finish_capture()
-    except ValueError:
-        pass                                    # a damaged capture: what was read is reported
-    return a
+_analysed = analysed
 
 
 def _outputs(a):

@@ -433,6 +433,19 @@ void sc_fold_free(sc_analyzer *an);
 int sc_an_is_folded(const sc_analyzer *an, uint64_t idx);
 const struct sc_assoc *sc_an_assoc_open(sc_analyzer *an, uint64_t idx);
 void sc_an_assoc_close(sc_analyzer *an, uint64_t idx, const struct sc_assoc *A);
+/* What Analyzer.summary() says of one association: computed from it in memory, or read from the head of its
+ * spill record when it was folded (no read-back of the whole association: the text report's overview reads every
+ * summary twice). */
+typedef struct {
+    uint64_t packets, fast, timeout, unknown, spurious, zero_windows, hb_unanswered;
+    int64_t srtt_ns, first_ts_ns, last_ts_ns, p50_ns;   /* SC_NOTS: none */
+    uint32_t id, vtag[2];
+    uint16_t port[2];
+    uint8_t state, vtag_known[2], have_addr[2];
+    sc_addr addr[2];         /* each endpoint's first address */
+} sc_asum;
+void sc_assoc_summary(const struct sc_assoc *A, sc_asum *s);
+int sc_an_summary(sc_analyzer *an, uint64_t idx, sc_asum *s);   /* -1: a folded one that cannot be read */
 /* analyze.c, for fold.c: drop A's hash-table entries; free A and everything it owns */
 void sc_an_unlink_assoc(sc_analyzer *an, const struct sc_assoc *A);
 void sc_an_assoc_free(struct sc_assoc *A);

@@ -725,49 +725,47 @@ static void touch_ahead(sc_assoc *const *v, size_t i, size_t stop)
         touch_path_bins(A);
 }
 
-int sc_assocs_json(sc_jw *w, sc_analyzer *an, size_t start, size_t stop, size_t *ends)
+/* The loop the three below share: each association of start..stop-1 written as `how` says (json, json line,
+ * csv), the next ones' state touched ahead, a folded one read back. */
+enum { EACH_JSON, EACH_LINES, EACH_CSV };
+static int each_assoc(sc_jw *w, sc_analyzer *an, size_t start, size_t stop, int how, size_t *ends)
 {
     for (size_t i = start; i < stop && !w->failed; i++) {
         touch_ahead(an->assocs, i, stop);
         const sc_assoc *A = sc_an_assoc_open(an, i);
         if (!A)
             return -1;
-        sc_assoc_json(w, A);
+        if (how == EACH_CSV) {
+            sc_assoc_csv(w, A);
+        } else if (how == EACH_JSON) {
+            sc_assoc_json(w, A);
+            ends[i - start] = w->n;
+        } else {
+            LIT(w, "  ");
+            sc_assoc_json(w, A);
+            if (i + 1 < an->nassocs)
+                LIT(w, ",\n");
+            else
+                LIT(w, "\n");
+        }
         sc_an_assoc_close(an, i, A);
-        ends[i - start] = w->n;
     }
     return 0;
+}
+
+int sc_assocs_json(sc_jw *w, sc_analyzer *an, size_t start, size_t stop, size_t *ends)
+{
+    return each_assoc(w, an, start, stop, EACH_JSON, ends);
 }
 
 int sc_assocs_json_lines(sc_jw *w, sc_analyzer *an, size_t start, size_t stop)
 {
-    for (size_t i = start; i < stop && !w->failed; i++) {
-        touch_ahead(an->assocs, i, stop);
-        const sc_assoc *A = sc_an_assoc_open(an, i);
-        if (!A)
-            return -1;
-        LIT(w, "  ");
-        sc_assoc_json(w, A);
-        sc_an_assoc_close(an, i, A);
-        if (i + 1 < an->nassocs)
-            LIT(w, ",\n");
-        else
-            LIT(w, "\n");
-    }
-    return 0;
+    return each_assoc(w, an, start, stop, EACH_LINES, NULL);
 }
 
 int sc_assocs_csv(sc_jw *w, sc_analyzer *an, size_t start, size_t stop)
 {
-    for (size_t i = start; i < stop && !w->failed; i++) {
-        touch_ahead(an->assocs, i, stop);
-        const sc_assoc *A = sc_an_assoc_open(an, i);
-        if (!A)
-            return -1;
-        sc_assoc_csv(w, A);
-        sc_an_assoc_close(an, i, A);
-    }
-    return 0;
+    return each_assoc(w, an, start, stop, EACH_CSV, NULL);
 }
 
 /* ---- CSV: the two rows of an association (report/csv.py's COLUMNS, in order) -------------------------- */

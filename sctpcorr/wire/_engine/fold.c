@@ -268,8 +268,8 @@ static sc_assoc *unflatten(const uint8_t *raw, size_t n)
 /* The spill file                                                                                    */
 /* ------------------------------------------------------------------------------------------------ */
 
-/* One record: u32 raw length, u32 encoded length, the encoded bytes. */
-static int spill_write(sc_analyzer *an, const fbuf *enc, uint32_t rawn, uint64_t *off)
+/* One record: u32 raw length, u32 encoded length, the association's summary (sc_asum), the encoded bytes. */
+static int spill_write(sc_analyzer *an, const fbuf *enc, uint32_t rawn, const sc_asum *sum, uint64_t *off)
 {
     if (!an->spill) {
         an->spill = tmpfile();
@@ -278,30 +278,38 @@ static int spill_write(sc_analyzer *an, const fbuf *enc, uint32_t rawn, uint64_t
     }
     uint32_t hdr[2] = {rawn, (uint32_t)enc->n};
     *off = an->spill_bytes;
-    if (fwrite(hdr, sizeof hdr, 1, an->spill) != 1 || fwrite(enc->p, 1, enc->n, an->spill) != enc->n)
+    if (fwrite(hdr, sizeof hdr, 1, an->spill) != 1 || fwrite(sum, sizeof *sum, 1, an->spill) != 1 ||
+        fwrite(enc->p, 1, enc->n, an->spill) != enc->n)
         return -1;
-    an->spill_bytes += sizeof hdr + enc->n;
+    an->spill_bytes += sizeof hdr + sizeof *sum + enc->n;
     an->spill_dirty = 1;
     return 0;
 }
 
-static sc_assoc *spill_read(sc_analyzer *an, uint64_t off)
+static int spill_ready(sc_analyzer *an)
 {
     if (!an->spill)
-        return NULL;
+        return -1;
     if (an->spill_dirty) {
         if (fflush(an->spill) != 0)
-            return NULL;
+            return -1;
         an->spill_dirty = 0;
     }
-    int fd = fileno(an->spill);
+    return fileno(an->spill);
+}
+
+static sc_assoc *spill_read(sc_analyzer *an, uint64_t off)
+{
+    int fd = spill_ready(an);
+    if (fd < 0)
+        return NULL;
     uint32_t hdr[2];
     if (pread(fd, hdr, sizeof hdr, (off_t)off) != (ssize_t)sizeof hdr)
         return NULL;
     size_t padded = ((size_t)hdr[0] + 7) & ~(size_t)7;
     uint8_t *enc = malloc(hdr[1] ? hdr[1] : 1), *raw = malloc(padded ? padded : 1);
     sc_assoc *A = NULL;
-    if (enc && raw && pread(fd, enc, hdr[1], (off_t)(off + sizeof hdr)) == (ssize_t)hdr[1] &&
+    if (enc && raw && pread(fd, enc, hdr[1], (off_t)(off + sizeof hdr + sizeof(sc_asum))) == (ssize_t)hdr[1] &&
         zr_decode(enc, hdr[1], raw, padded) == 0)
         A = unflatten(raw, hdr[0]);
     free(enc);
@@ -323,7 +331,10 @@ static void fold_one(sc_analyzer *an, sc_assoc *A, int idle)
     if (!raw.failed)
         zr_encode(&enc, raw.p, raw.n);
     uint64_t off = 0;
-    int ok = !raw.failed && !enc.failed && raw.n <= UINT32_MAX && spill_write(an, &enc, (uint32_t)rawn, &off) == 0;
+    sc_asum sum;
+    sc_assoc_summary(A, &sum);
+    int ok = !raw.failed && !enc.failed && raw.n <= UINT32_MAX &&
+             spill_write(an, &enc, (uint32_t)rawn, &sum, &off) == 0;
     an->fold_buf[0] = raw.p;
     an->fold_cap[0] = raw.cap;
     an->fold_buf[1] = enc.p;
@@ -397,6 +408,51 @@ void sc_fold_tick(sc_analyzer *an, uint32_t hand_steps)
         if (!folded(A) && now - A->last_ts_ns >= an->idle_ns)
             fold_one(an, A, 1);
     }
+}
+
+void sc_assoc_summary(const sc_assoc *A, sc_asum *s)
+{
+    memset(s, 0, sizeof *s);
+    s->id = A->id;
+    s->state = A->state;
+    s->packets = A->packets;
+    s->fast = A->dir[0].rtx_fast + A->dir[1].rtx_fast;
+    s->timeout = A->dir[0].rtx_timeout + A->dir[1].rtx_timeout;
+    s->unknown = A->dir[0].rtx_unknown + A->dir[1].rtx_unknown;
+    s->spurious = A->dir[0].rtx_spurious + A->dir[1].rtx_spurious;
+    s->zero_windows = A->dir[0].zero_window_episodes + A->dir[1].zero_window_episodes;
+    s->srtt_ns = SC_NOTS;                     /* the smallest path SRTT */
+    for (unsigned p = 0; p < A->npaths; p++) {
+        s->hb_unanswered += sc_path_hb_unanswered(&A->paths[p]);
+        if (A->paths[p].rtt.samples > 0 && (s->srtt_ns == SC_NOTS || A->paths[p].rtt.srtt_ns < s->srtt_ns))
+            s->srtt_ns = A->paths[p].rtt.srtt_ns;
+    }
+    s->p50_ns = SC_NOTS;                      /* the larger of the two directions' median RTT sample */
+    for (unsigned e = 0; e < 2; e++) {
+        int64_t v = sc_rtt_percentile(&A->dir[e].rtt, 50.0);
+        if (v != SC_NOTS && (s->p50_ns == SC_NOTS || v > s->p50_ns))
+            s->p50_ns = v;
+        s->vtag_known[e] = A->vtag_known[e];
+        s->vtag[e] = A->vtag[e];
+        s->port[e] = A->port[e];
+        s->have_addr[e] = A->addrs[e].n > 0;
+        if (A->addrs[e].n)
+            s->addr[e] = A->addrs[e].v[0];
+    }
+    s->first_ts_ns = A->first_ts_ns;
+    s->last_ts_ns = A->last_ts_ns;
+}
+
+int sc_an_summary(sc_analyzer *an, uint64_t idx, sc_asum *s)
+{
+    sc_assoc *A = an->assocs[idx];
+    if (!folded(A)) {
+        sc_assoc_summary(A, s);
+        return 0;
+    }
+    int fd = spill_ready(an);
+    return fd >= 0 && pread(fd, s, sizeof *s, (off_t)(folded_off(A) + 2 * sizeof(uint32_t))) == (ssize_t)sizeof *s
+               ? 0 : -1;
 }
 
 const sc_assoc *sc_an_assoc_open(sc_analyzer *an, uint64_t idx)

@@ -1145,6 +1145,17 @@ static PyObject *Analyzer_report(AnalyzerObject *self, PyObject *unused)
     return r;
 }
 
+/* start..stop (a Python slice of associations, ids start+1..stop) held within 0..n, stop >= start. */
+static void clamp_slice(Py_ssize_t *start, Py_ssize_t *stop, uint64_t n)
+{
+    if (*start < 0)
+        *start = 0;
+    if (*stop > (Py_ssize_t)n)
+        *stop = (Py_ssize_t)n;
+    if (*stop < *start)
+        *stop = *start;
+}
+
 /* A folded association (fold.c) that cannot be read back from its spill file. */
 static PyObject *spill_error(void)
 {
@@ -1222,12 +1233,7 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
         if (stop == -1 && PyErr_Occurred())
             return NULL;
     }
-    if (start < 0)
-        start = 0;
-    if (stop > (Py_ssize_t)an->nassocs)
-        stop = (Py_ssize_t)an->nassocs;
-    if (stop < start)
-        stop = start;
+    clamp_slice(&start, &stop, an->nassocs);
     sc_jw w = {0};
     int unread = 0;
     if (csv) {               /* one bytes object: the CSV rows of these associations (report/csv.py) */
@@ -1291,50 +1297,29 @@ static PyObject *Analyzer_summary(AnalyzerObject *self, PyObject *args)
     Py_ssize_t start = 0, stop = (Py_ssize_t)an->nassocs;   /* summary(start, stop): a slice, in id order */
     if (!PyArg_ParseTuple(args, "|nn:summary", &start, &stop))
         return NULL;
-    if (start < 0)
-        start = 0;
-    if (stop > (Py_ssize_t)an->nassocs)
-        stop = (Py_ssize_t)an->nassocs;
-    if (stop < start)
-        stop = start;
+    clamp_slice(&start, &stop, an->nassocs);
     PyObject *l = PyList_New(stop - start);
     if (!l)
         return NULL;
     for (uint64_t i = (uint64_t)start; i < (uint64_t)stop; i++) {
-        const sc_assoc *A = sc_an_assoc_open(an, i);
-        if (!A) {
+        sc_asum S;
+        if (sc_an_summary(an, i, &S) < 0) {
             Py_DECREF(l);
             return spill_error();
         }
-        uint64_t fast = A->dir[0].rtx_fast + A->dir[1].rtx_fast, tmo = A->dir[0].rtx_timeout + A->dir[1].rtx_timeout;
-        uint64_t unk = A->dir[0].rtx_unknown + A->dir[1].rtx_unknown, spur = A->dir[0].rtx_spurious + A->dir[1].rtx_spurious;
-        uint64_t zero = A->dir[0].zero_window_episodes + A->dir[1].zero_window_episodes;
-        uint64_t hb = 0;
-        int64_t srtt = SC_NOTS;
-        for (unsigned p = 0; p < A->npaths; p++) {
-            hb += sc_path_hb_unanswered(&A->paths[p]);
-            if (A->paths[p].rtt.samples > 0 && (srtt == SC_NOTS || A->paths[p].rtt.srtt_ns < srtt))
-                srtt = A->paths[p].rtt.srtt_ns;
-        }
-        const char *st = sc_state_name(A->state);
-        int64_t p50 = SC_NOTS;              /* the larger of the two directions' median RTT sample */
-        for (unsigned e = 0; e < 2; e++) {
-            int64_t v = sc_rtt_percentile(&A->dir[e].rtt, 50.0);
-            if (v != SC_NOTS && (p50 == SC_NOTS || v > p50))
-                p50 = v;
-        }
-        PyObject *t = Py_BuildValue("(KsKKKKKKKNNNIINNLLN)", (unsigned long long)A->id, st ? st : "",
-                                    (unsigned long long)A->packets, (unsigned long long)fast, (unsigned long long)tmo,
-                                    (unsigned long long)unk, (unsigned long long)spur, (unsigned long long)zero,
-                                    (unsigned long long)hb,
-                                    i64_or_none(srtt),
-                                    A->vtag_known[0] ? u64(A->vtag[0]) : (Py_INCREF(Py_None), Py_None),
-                                    A->vtag_known[1] ? u64(A->vtag[1]) : (Py_INCREF(Py_None), Py_None),
-                                    (unsigned)A->port[0], (unsigned)A->port[1],
-                                    A->addrs[0].n ? addr_str(&A->addrs[0].v[0]) : (Py_INCREF(Py_None), Py_None),
-                                    A->addrs[1].n ? addr_str(&A->addrs[1].v[0]) : (Py_INCREF(Py_None), Py_None),
-                                    (long long)A->first_ts_ns, (long long)A->last_ts_ns, i64_or_none(p50));
-        sc_an_assoc_close(an, i, A);
+        const char *st = sc_state_name(S.state);
+        PyObject *t = Py_BuildValue("(KsKKKKKKKNNNIINNLLN)", (unsigned long long)S.id, st ? st : "",
+                                    (unsigned long long)S.packets, (unsigned long long)S.fast,
+                                    (unsigned long long)S.timeout, (unsigned long long)S.unknown,
+                                    (unsigned long long)S.spurious, (unsigned long long)S.zero_windows,
+                                    (unsigned long long)S.hb_unanswered,
+                                    i64_or_none(S.srtt_ns),
+                                    S.vtag_known[0] ? u64(S.vtag[0]) : (Py_INCREF(Py_None), Py_None),
+                                    S.vtag_known[1] ? u64(S.vtag[1]) : (Py_INCREF(Py_None), Py_None),
+                                    (unsigned)S.port[0], (unsigned)S.port[1],
+                                    S.have_addr[0] ? addr_str(&S.addr[0]) : (Py_INCREF(Py_None), Py_None),
+                                    S.have_addr[1] ? addr_str(&S.addr[1]) : (Py_INCREF(Py_None), Py_None),
+                                    (long long)S.first_ts_ns, (long long)S.last_ts_ns, i64_or_none(S.p50_ns));
         if (!t) {
             Py_DECREF(l);
             return NULL;
