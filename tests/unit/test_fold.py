@@ -158,3 +158,16 @@ def test_an_idle_association_is_folded_and_its_next_packet_starts_a_new_one():
         assert folded.association(1)["packets"] <= plain.association(1)["packets"]
         return
     pytest.skip("no capture with an association that idles for more than a second")
+
+
+def test_a_full_disk_stops_folding_and_loses_nothing(churn, small_disk, monkeypatch):
+    """The spill file on a 256 KiB disk: the fold that finds it full keeps its association in memory, folding
+    stops (counted in fold_failed), and the report is still whole: the associations folded before it read back,
+    the others never left."""
+    monkeypatch.setenv("TMPDIR", str(small_disk.path))
+    plain = _analysed(churn)
+    folded = _analysed(churn, fold_linger_ns=10 * S, fold_idle_ns=600 * S)
+    _, counters = _capture_without_folding_counters(folded)
+    assert counters["fold_failed"] == 1
+    assert 50 < counters["assocs_folded"] < 200          # 256 KiB of ~2.2 KB records
+    assert _outputs(folded) == _outputs(plain)

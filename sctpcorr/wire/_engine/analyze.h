@@ -412,9 +412,9 @@ typedef struct sc_analyzer {
 
     /* Folding (fold.c): associations that ended, or idled, leave memory for a spill file. 0: off. */
     int64_t linger_ns, idle_ns;
-    void *spill;             /* FILE *: unlinked temporary file */
+    int spill_fd;            /* an unlinked temporary file in $TMPDIR (valid when spill_open) */
+    uint8_t spill_open;
     uint64_t spill_bytes;
-    int spill_dirty;
     uint32_t *ended;         /* FIFO of the ids of associations that ended, ended_n from ended_head */
     uint32_t ended_head, ended_n, ended_cap;
     uint64_t hand;           /* the idle sweep's next id slot */

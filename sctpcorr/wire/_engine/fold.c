@@ -32,10 +32,14 @@
  * prefetch hints hold association pointers for a few records.
  *
  * A spill write that fails (disk full) leaves the association in memory, counted in limits.fold_failed; folding
- * stops for the rest of the run (memory then grows as without folding, nothing is lost).
+ * stops for the rest of the run (memory then grows as without folding, nothing is lost). Each record is written
+ * by one pwritev before anything is freed, so the failure is seen in time (a stdio buffer would report it at a
+ * later flush, when the association was gone).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE   /* pwritev, mkstemp */
+#include <errno.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,35 +272,54 @@ static sc_assoc *unflatten(const uint8_t *raw, size_t n)
 /* The spill file                                                                                    */
 /* ------------------------------------------------------------------------------------------------ */
 
-/* One record: u32 raw length, u32 encoded length, the association's summary (sc_asum), the encoded bytes. */
+/* One record: u32 raw length, u32 encoded length, the association's summary (sc_asum), the encoded bytes. Written
+ * by pwritev(2) before the association is freed (no stdio buffer: a full disk must be seen while the association
+ * can still stay in memory). */
 static int spill_write(sc_analyzer *an, const fbuf *enc, uint32_t rawn, const sc_asum *sum, uint64_t *off)
 {
-    if (!an->spill) {
-        an->spill = tmpfile();
-        if (!an->spill)
+    if (!an->spill_open) {
+        const char *dir = getenv("TMPDIR");
+        char path[4096];
+        if (snprintf(path, sizeof path, "%s/sctpcorr-fold-XXXXXX", dir && *dir ? dir : "/tmp") >= (int)sizeof path)
             return -1;
+        int fd = mkstemp(path);
+        if (fd < 0)
+            return -1;
+        unlink(path);                         /* gone with the process, whatever happens */
+        an->spill_fd = fd;
+        an->spill_open = 1;
     }
     uint32_t hdr[2] = {rawn, (uint32_t)enc->n};
+    struct iovec iov[3] = {{hdr, sizeof hdr}, {(void *)sum, sizeof *sum}, {enc->p, enc->n}};
+    size_t want = sizeof hdr + sizeof *sum + enc->n, done = 0;
+    while (done < want) {                     /* a short write (a nearly full disk): go on from where it stopped */
+        struct iovec v[3];
+        int nv = 0;
+        size_t skip = done;
+        for (int k = 0; k < 3; k++) {
+            if (skip >= iov[k].iov_len) {
+                skip -= iov[k].iov_len;
+                continue;
+            }
+            v[nv].iov_base = (char *)iov[k].iov_base + skip;
+            v[nv].iov_len = iov[k].iov_len - skip;
+            skip = 0;
+            nv++;
+        }
+        ssize_t w = pwritev(an->spill_fd, v, nv, (off_t)(an->spill_bytes + done));
+        if (w <= 0) {
+            if (w < 0 && errno == EINTR)
+                continue;
+            return -1;                        /* ENOSPC, EIO...: the record is not whole; nothing points to it */
+        }
+        done += (size_t)w;
+    }
     *off = an->spill_bytes;
-    if (fwrite(hdr, sizeof hdr, 1, an->spill) != 1 || fwrite(sum, sizeof *sum, 1, an->spill) != 1 ||
-        fwrite(enc->p, 1, enc->n, an->spill) != enc->n)
-        return -1;
-    an->spill_bytes += sizeof hdr + sizeof *sum + enc->n;
-    an->spill_dirty = 1;
+    an->spill_bytes += want;
     return 0;
 }
 
-static int spill_ready(sc_analyzer *an)
-{
-    if (!an->spill)
-        return -1;
-    if (an->spill_dirty) {
-        if (fflush(an->spill) != 0)
-            return -1;
-        an->spill_dirty = 0;
-    }
-    return fileno(an->spill);
-}
+static int spill_ready(const sc_analyzer *an) { return an->spill_open ? an->spill_fd : -1; }
 
 static sc_assoc *spill_read(sc_analyzer *an, uint64_t off)
 {
@@ -469,9 +492,9 @@ void sc_an_assoc_close(sc_analyzer *an, uint64_t idx, const sc_assoc *A)
 
 void sc_fold_free(sc_analyzer *an)
 {
-    if (an->spill)
-        fclose(an->spill);
-    an->spill = NULL;
+    if (an->spill_open)
+        close(an->spill_fd);
+    an->spill_open = 0;
     free(an->ended);
     an->ended = NULL;
     for (int i = 0; i < 2; i++) {
