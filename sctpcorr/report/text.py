@@ -516,6 +516,23 @@ def _footer(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _head(doc: dict[str, Any]) -> list[str]:
+    """The report's opening: the capture summary, then (--telecom) what the user messages say."""
+    out = _summary(doc)
+    if doc.get("telecom") is not None:
+        from sctpcorr.report.telecom import render as telecom
+
+        out += [""] + telecom(doc["telecom"])
+    return out
+
+
+def _details_note(shown: int, rest: int) -> list[str]:
+    """The line between the overview and the details: how many follow, how to see the others."""
+    return [""] + _wrap(f"Details of the first {shown} above; {rest} more with --details all, or one with "
+                        "--assoc ID." if shown else
+                        "Details: --details N for the first N above, --assoc ID for one.", "", "  ")
+
+
 def _details(assoc: dict[str, Any], max_streams: int) -> list[str]:
     """One association in detail: its header, directions, handshake, paths and streams."""
     out = _assoc_header(assoc)
@@ -544,11 +561,7 @@ def render(doc: dict[str, Any], max_streams: int = 10, details: int = 5,
     document without its associations: only the few shown in detail are then made (issue #12)."""
     from sctpcorr.wire.engine import summary_of
 
-    out = _summary(doc)
-    if doc.get("telecom") is not None:       # --telecom: what the user messages say, first
-        from sctpcorr.report.telecom import render as telecom
-
-        out += [""] + telecom(doc["telecom"])
+    out = _head(doc)
     if summaries is None:
         by_id = {a["id"]: a for a in doc.get("associations", [])}
         summaries = [summary_of(a) for a in by_id.values()]
@@ -566,9 +579,7 @@ def render(doc: dict[str, Any], max_streams: int = 10, details: int = 5,
         if details >= 0 and not picked and len(summaries) > details:
             shown = [s[0] for s in ranked[:details]]
             rest = len(summaries) - len(shown)
-            out += [""] + _wrap(f"Details of the first {len(shown)} above; {rest} more with --details all, or "
-                                "one with --assoc ID." if shown else
-                                "Details: --details N for the first N above, --assoc ID for one.", "", "  ")
+            out += _details_note(len(shown), rest)
     for aid in shown:
         out.append("")
         out += _details(entry(aid), max_streams)
@@ -604,11 +615,7 @@ def write_run(out: Any, doc: dict[str, Any], analyzer: Any, max_streams: int = 1
     assert widths is not None
     scored = _scored(troubled)
     looks = {s[0]: t[1] for t, s in scored}
-    head = _summary(doc)
-    if doc.get("telecom") is not None:
-        from sctpcorr.report.telecom import render as telecom
-
-        head += [""] + telecom(doc["telecom"])
+    head = _head(doc)
     head += ["", f"ASSOCIATIONS ({n}), the ones that need a look first (RTT_MS: the median sample)"]
     ranked_troubled = [s for _t, s in scored]
     head += _overview_lines(ranked_troubled, _cells(ranked_troubled), widths, looks, head=True)
@@ -622,9 +629,7 @@ def write_run(out: Any, doc: dict[str, Any], analyzer: Any, max_streams: int = 1
     if details >= 0 and not picked and n > details:
         shown = ([s[0] for s in ranked_troubled] + first_clean)[:details]
         rest = n - len(shown)
-        tail += [""] + _wrap(f"Details of the first {len(shown)} above; {rest} more with --details all, or "
-                             "one with --assoc ID." if shown else
-                             "Details: --details N for the first N above, --assoc ID for one.", "", "  ")
+        tail += _details_note(len(shown), rest)
     else:
         shown = [s[0] for b in batches() for s in b]     # render(): all of them, in id order
     out.write("\n".join(tail) + ("\n" if tail else ""))
