@@ -557,9 +557,10 @@ class KernelView:
                 diag.append({**r, "end": e.id})
             else:
                 other.append({**r, "end": e.id})
-        self._add_batch({"egress": eg.table(), "echunks": ch.table(), "sacks": sk.table(), "paths": pa.table(),
-                         "rto": rt.table(), "hb_sent": hs.table(), "hb_ack": ha.table(), "other": other,
-                         "diag": diag})
+        tables = {"egress": eg.table(), "echunks": ch.table(), "sacks": sk.table(), "paths": pa.table(),
+                  "rto": rt.table(), "hb_sent": hs.table(), "hb_ack": ha.table()}
+        self.bad_records += sum(r.dropped for r in (eg, ch, sk, pa, rt, hs, ha))
+        self._add_batch({**tables, "other": other, "diag": diag})
 
     # ---- --raw records, vectorized --------------------------------------------------------------------------
     @classmethod

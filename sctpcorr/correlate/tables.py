@@ -82,6 +82,7 @@ class Rows:
         self.dtypes = dtypes
         self.cols: dict[str, list[Any]] = {k: [] for k in dtypes}
         self._appenders = [self.cols[k].append for k in dtypes]
+        self.dropped = 0        # rows table() left out (values their columns cannot hold)
 
     def add(self, *values: Any) -> int:
         """Append one row (values in the order of ``dtypes``); returns its index."""
@@ -93,7 +94,25 @@ class Rows:
         return len(next(iter(self.cols.values()))) if self.cols else 0
 
     def table(self) -> Table:
-        return Table({k: np.asarray(v, dtype=self.dtypes[k]) if v else np.zeros(0, dtype=self.dtypes[k])
+        """The rows as a ``Table``.  A row with a value its column cannot hold (a recording's integer wider than
+        the kernel's field, a string where a number goes: hostile or damaged input) is left out and counted in
+        ``dropped``; the others are kept."""
+        try:
+            return Table({k: np.asarray(v, dtype=self.dtypes[k]) if v else np.zeros(0, dtype=self.dtypes[k])
+                          for k, v in self.cols.items()})
+        except (OverflowError, ValueError, TypeError):
+            pass
+        keep = [True] * len(self)
+        for k, vals in self.cols.items():
+            dt = np.dtype(self.dtypes[k])
+            if dt.kind == "b":
+                continue
+            lo, hi = (np.iinfo(dt).min, np.iinfo(dt).max) if dt.kind in "iu" else (None, None)
+            for i, v in enumerate(vals):
+                if not (isinstance(v, int) and (lo is None or lo <= v <= hi)):
+                    keep[i] = False
+        self.dropped += keep.count(False)
+        return Table({k: np.asarray([x for x, ok in zip(v, keep) if ok], dtype=self.dtypes[k])
                       for k, v in self.cols.items()})
 
 

@@ -206,3 +206,30 @@ def test_no_shared_clock_aligns_within_its_uncertainty_and_reaches_the_same_verd
         assert one(cx, name, 1, "A>B").verdict == one(ref, name, 1, "A>B").verdict, name
     for name in ("path_state", "assoc_state"):
         assert one(cx, name, 1, "A").verdict == one(ref, name, 1, "A").verdict, name
+
+
+def test_values_wider_than_their_fields_are_counted_and_left_out(tmp_path):
+    """A recording whose integers do not fit the kernel's fields (a timestamp past 2^63, a negative TSN, a chunk
+    length that is a string: what the `recording` fuzzer fed it) loses those rows, counted in bad_records, and
+    keeps every other one."""
+    from sctpcorr.correlate_io import load_kernel
+
+    b = _copy("baseline", tmp_path)
+    recs = _recording(b)
+    before = load_kernel(str(b / "kernel" / ("probe.jsonl" if (b / "kernel" / "probe.jsonl").exists()
+                                             else "probe.jsonl.gz")), hz=250)
+    sacks = [r for r in recs if r["type"] == "sack"]
+    egress = [r for r in recs if r["type"] == "egress" and any("tsn" in c for c in r.get("chunks") or ())]
+    sacks[3]["ts_ns"] = 2 ** 70
+    sacks[4]["cum_tsn_ack"] = -1
+    next(c for c in egress[7]["chunks"] if "tsn" in c)["tsn"] = 2 ** 32
+    egress[8]["chunks"][0]["length"] = "many"
+    _write_recording(b, recs)
+    after = load_kernel(str(b / "kernel" / "probe.jsonl"), hz=250)
+    assert before.bad_records == 0 and after.bad_records == 4
+    assert len(after.sacks) == len(before.sacks) - 2
+    assert len(after.echunks) == len(before.echunks) - 2
+    assert len(after.egress) == len(before.egress)
+    # the verdicts still come, one line each, from what was kept
+    code, out = _run("validate", "--json", str(b))
+    assert code in (0, 1) and json.loads(out)["checks"]
