@@ -169,5 +169,5 @@ def test_a_full_disk_stops_folding_and_loses_nothing(churn, small_disk, monkeypa
     folded = _analysed(churn, fold_linger_ns=10 * S, fold_idle_ns=600 * S)
     _, counters = _capture_without_folding_counters(folded)
     assert counters["fold_failed"] == 1
-    assert 50 < counters["assocs_folded"] < 200          # 256 KiB of ~2.2 KB records
+    assert 50 < counters["assocs_folded"] < 400   # 256 KiB on disk + the 128 KiB write buffer, of ~1.3 KB records
     assert _outputs(folded) == _outputs(plain)

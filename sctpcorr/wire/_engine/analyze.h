@@ -414,18 +414,25 @@ typedef struct sc_analyzer {
     int64_t linger_ns, idle_ns;
     int spill_fd;            /* an unlinked temporary file in $TMPDIR (valid when spill_open) */
     uint8_t spill_open;
-    uint64_t spill_bytes;
+    uint64_t spill_bytes;    /* records so far: on disk below spill_disk, the rest in the write buffer */
+    uint64_t spill_disk;
+    uint8_t *spill_w;        /* the write buffer (SPILL_WBUF): spill_bytes - spill_disk bytes */
+    uint8_t *spill_r;        /* the read window: spill_rn bytes from spill_roff, of spill_rcap */
+    size_t spill_rn, spill_rcap, spill_rwin;   /* spill_rwin: how much a miss reads (grows with hits) */
+    uint64_t spill_roff, spill_rhits;
     uint32_t *ended;         /* FIFO of the ids of associations that ended, ended_n from ended_head */
     uint32_t ended_head, ended_n, ended_cap;
     uint64_t hand;           /* the idle sweep's next id slot */
     uint64_t nfolded;        /* id slots that hold a spill offset */
-    uint8_t *fold_buf[2];    /* the flat and the encoded bytes of the association being folded, kept between */
-    size_t fold_cap[2];      /* folds (a malloc and two reallocs per fold were a third of its cost) */
+    uint8_t *fold_enc;       /* the encoded bytes of the association being folded, kept between folds */
+    size_t fold_enc_cap;
+    uint8_t *open_raw;       /* the folded association read back by sc_an_assoc_open (one at a time) */
+    size_t open_cap;
 } sc_analyzer;
 
 /* Folding (fold.c). An id slot of a folded association holds its spill offset, tagged in bit 0: read
  * associations through sc_an_assoc_open (NULL: the spill could not be read) and give them back with
- * sc_an_assoc_close. */
+ * sc_an_assoc_close before the next open (a folded one is read back into one buffer the analyzer owns). */
 int sc_fold_config(sc_analyzer *an, int64_t linger_ns, int64_t idle_ns);
 void sc_fold_tick(sc_analyzer *an, uint32_t hand_steps);   /* between blocks of records, never inside one */
 void sc_fold_ended(sc_analyzer *an, const struct sc_assoc *A);
