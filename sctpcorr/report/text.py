@@ -425,17 +425,20 @@ def _scored(troubled: Sequence[tuple[Any, ...]]) -> list[tuple[tuple[int, list[s
 _HEADS = ("ID", "STATE", "DURATION", "PACKETS", "RTT_MS", "A <-> B")
 
 
-def _cells(ranked: Sequence[tuple[Any, ...]]) -> tuple[list[str], ...]:
-    """The overview's columns of these summary tuples: id, state, duration, packets, RTT, endpoints."""
+def _cells(ranked: Sequence[tuple[Any, ...]], ends: bool = True) -> tuple[list[str], ...]:
+    """The overview's columns of these summary tuples: id, state, duration, packets, RTT, endpoints (left out
+    when ``ends`` is false: the widths do not need them)."""
     ids = [str(x) for x in map(itemgetter(0), ranked)]
     states = [str(x or "?") for x in map(itemgetter(1), ranked)]
     durations = [_duration(None if first is None or last is None else last - first)
                  for first, last in map(itemgetter(16, 17), ranked)]
     packets = ["-" if x is None else str(x) for x in map(itemgetter(2), ranked)]
     rtts = [_msc(x) for x in map(itemgetter(18), ranked)]
-    ends = [f"{addr_a or '?'}:{_n(port_a)} <-> {addr_b or '?'}:{_n(port_b)}"
-            for port_a, port_b, addr_a, addr_b in map(itemgetter(12, 13, 14, 15), ranked)]
-    return ids, states, durations, packets, rtts, ends
+    if not ends:
+        return ids, states, durations, packets, rtts
+    return ids, states, durations, packets, rtts, [
+        f"{addr_a or '?'}:{_n(port_a)} <-> {addr_b or '?'}:{_n(port_b)}"
+        for port_a, port_b, addr_a, addr_b in map(itemgetter(12, 13, 14, 15), ranked)]
 
 
 def _widths(cells: tuple[list[str], ...], widths: Sequence[int] | None = None) -> list[int]:
@@ -608,7 +611,7 @@ def write_run(out: Any, doc: dict[str, Any], analyzer: Any, max_streams: int = 1
     widths: list[int] | None = None
     first_clean: list[int] = []
     for b in batches():
-        widths = _widths(_cells(b), widths)
+        widths = _widths(_cells(b, ends=False), widths)
         troubled += [s for s in b if _needs_a_look(s)]
         if details > 0 and len(first_clean) < details:
             first_clean += [s[0] for s in b if not _needs_a_look(s)][:details - len(first_clean)]

@@ -452,7 +452,8 @@ typedef struct {
     sc_addr addr[2];         /* each endpoint's first address */
 } sc_asum;
 void sc_assoc_summary(const struct sc_assoc *A, sc_asum *s);
-int sc_an_summary(sc_analyzer *an, uint64_t idx, sc_asum *s);   /* -1: a folded one that cannot be read */
+/* The summaries of ids start..start+n-1 into out[0..n): folded ones read in file order. 0, or -1 (unreadable). */
+int sc_an_summaries(sc_analyzer *an, uint64_t start, size_t n, sc_asum *out);   /* -1: a folded one that cannot be read */
 /* analyze.c, for fold.c: drop A's hash-table entries; free A and everything it owns */
 void sc_an_unlink_assoc(sc_analyzer *an, const struct sc_assoc *A);
 void sc_an_assoc_free(struct sc_assoc *A);

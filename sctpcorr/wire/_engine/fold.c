@@ -544,18 +544,43 @@ void sc_assoc_summary(const sc_assoc *A, sc_asum *s)
     s->last_ts_ns = A->last_ts_ns;
 }
 
-int sc_an_summary(sc_analyzer *an, uint64_t idx, sc_asum *s)
+typedef struct {
+    uint64_t off;
+    size_t at;
+} sum_ref;
+
+static int by_off(const void *a, const void *b)
 {
-    sc_assoc *A = an->assocs[idx];
-    if (!folded(A)) {
-        sc_assoc_summary(A, s);
-        return 0;
-    }
-    const uint8_t *p = spill_at(an, folded_off(A) + 2 * sizeof(uint32_t), sizeof *s);
-    if (!p)
+    uint64_t x = ((const sum_ref *)a)->off, y = ((const sum_ref *)b)->off;
+    return x < y ? -1 : x > y;
+}
+
+int sc_an_summaries(sc_analyzer *an, uint64_t start, size_t n, sc_asum *out)
+{
+    /* folded ones read in the order of the file, not of ids (neighbours by id were folded far apart, in the order
+     * associations ended): the read window then serves many from one read */
+    sum_ref *refs = malloc((n ? n : 1) * sizeof *refs);
+    if (!refs)
         return -1;
-    memcpy(s, p, sizeof *s);
-    return 0;
+    size_t nf = 0;
+    for (size_t k = 0; k < n; k++) {
+        const sc_assoc *A = an->assocs[start + k];
+        if (folded(A))
+            refs[nf++] = (sum_ref){folded_off(A), k};
+        else
+            sc_assoc_summary(A, &out[k]);
+    }
+    qsort(refs, nf, sizeof *refs, by_off);
+    int rc = 0;
+    for (size_t j = 0; j < nf && rc == 0; j++) {
+        const uint8_t *p = spill_at(an, refs[j].off + 2 * sizeof(uint32_t), sizeof *out);
+        if (p)
+            memcpy(&out[refs[j].at], p, sizeof *out);
+        else
+            rc = -1;
+    }
+    free(refs);
+    return rc;
 }
 
 const sc_assoc *sc_an_assoc_open(sc_analyzer *an, uint64_t idx)
