@@ -42,11 +42,11 @@ _HDR_INTS = ("ts_ns", "jiffies", "netns", "lport", "pport", "my_vtag", "peer_vta
 _SCALARS = (int, str, type(None))        # bool is an int
 _HEX = ("asoc", "transport", "hb_nonce")  # kernel addresses and the heartbeat nonce: "0x..." (abi._hex)
 _HEX_RE = re.compile(r"0x[0-9a-fA-F]{1,16}\Z")
-_SHAPES: dict[str, tuple[frozenset[str], frozenset[str]]] | None = None
+_SHAPES: dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]] | None = None
 
 
-def _shapes() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
-    """Per ABI event type: (the keys abi.decode always writes as integers, the keys it always writes as strings),
+def _shapes() -> dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]]:
+    """Per ABI event type: (the keys abi.decode always writes as integers, as strings, as lists),
     from a zeroed record of each type (the path fields, null there, are left free)."""
     global _SHAPES
     if _SHAPES is None:
@@ -60,7 +60,8 @@ def _shapes() -> dict[str, tuple[frozenset[str], frozenset[str]]]:
             zero[:4] = code.to_bytes(4, "little")
             d = abi.decode(bytes(zero))
             out[name] = (frozenset(k for k, v in d.items() if type(v) is int),
-                         frozenset(k for k, v in d.items() if type(v) is str))
+                         frozenset(k for k, v in d.items() if type(v) is str),
+                         frozenset(k for k, v in d.items() if type(v) is list))
         _SHAPES = out
     return _SHAPES
 
@@ -73,9 +74,9 @@ def well_formed(rec: dict[str, Any]) -> bool:
     """Is ``rec`` shaped like what ``sctpcorr probe`` writes, as far as the readers rely on it?  An event record
     (of an ABI type, or one with a ``my_vtag``) has integer identity fields, ``ts_ns`` and ``lport``, and its
     kernel addresses and nonce in hex (``"0x..."``); in one of an
-    ABI event type every field abi.decode writes as an integer (or string) is one or null (the recorder's derived
-    records leave some out), the fields read without a default are integers, the other values are scalars and
-    ``chunks`` is a list of flat objects.  Startup, clock and end records are not events and pass as they are."""
+    ABI event type every field abi.decode writes as an integer, string or list is one or null (the recorder's
+    derived records leave some out), the fields read without a default are integers, the other values are
+    scalars and ``chunks`` is a list of flat objects.  Startup, clock and end records are not events and pass as they are."""
     t = rec.get("type")
     shape = _shapes().get(t) if isinstance(t, str) else None
     if shape is None and not rec.get("my_vtag"):
@@ -92,7 +93,7 @@ def well_formed(rec: dict[str, Any]) -> bool:
             return False
     if shape is None:
         return True
-    ints, strs = shape
+    ints, strs, lists = shape
     for k, v in rec.items():
         if v is None:
             continue
@@ -101,6 +102,11 @@ def well_formed(rec: dict[str, Any]) -> bool:
                 return False
         elif k in strs:
             if not isinstance(v, str):
+                return False
+        elif k in lists and not isinstance(v, list):
+            return False
+        elif k == "chunks":
+            if not all(isinstance(x, dict) and all(isinstance(y, _SCALARS) for y in x.values()) for x in v):
                 return False
         elif isinstance(v, list):
             if not all(isinstance(x, _SCALARS) or (isinstance(x, dict) and all(

@@ -233,3 +233,23 @@ def test_values_wider_than_their_fields_are_counted_and_left_out(tmp_path):
     # the verdicts still come, one line each, from what was kept
     code, out = _run("validate", "--json", str(b))
     assert code in (0, 1) and json.loads(out)["checks"]
+
+
+def test_egress_records_whose_chunks_are_not_objects_are_counted_and_left_out(tmp_path):
+    """`chunks` as a number, or holding one (the `recording` fuzzer's second find): the record is bad, counted,
+    and the rest of the recording reads as before."""
+    from sctpcorr.correlate_io import load_kernel
+
+    b = _copy("baseline", tmp_path)
+    recs = _recording(b)
+    _write_recording(b, recs)
+    before = load_kernel(str(b / "kernel" / "probe.jsonl"), hz=250)
+    egress = [r for r in recs if r["type"] == "egress" and r.get("chunks")]
+    lost = len(egress[5]["chunks"]) + len(egress[6]["chunks"])
+    egress[5]["chunks"] = 5
+    egress[6]["chunks"] = [*egress[6]["chunks"][1:], 7]
+    _write_recording(b, recs)
+    after = load_kernel(str(b / "kernel" / "probe.jsonl"), hz=250)
+    assert before.bad_records == 0 and after.bad_records == 2
+    assert len(after.egress) == len(before.egress) - 2
+    assert len(after.echunks) == len(before.echunks) - lost
