@@ -10,6 +10,8 @@ go on): N = 25,000, 100,000 and 1,000,000 by default (``--assocs``). Each tool r
 
   engine        the wire engine fed the file, nothing written (the speed every format is held to)
   engine+fold   the same, folding ended associations out of memory as ``sctpcorr pcap`` does (--linger 10)
+  engine+events the same, making every event as the JSONL text --jsonl writes (nothing written): what --jsonl
+                asks of the engine before a byte is written (5.4 million events for 100,000 associations)
   --json        ``sctpcorr pcap --json``        --jsonl  ``sctpcorr pcap --jsonl`` (every event: a record each)
   --csv         ``sctpcorr pcap --csv``         text     ``sctpcorr pcap`` (overview + 5 in detail)
   tshark        ``tshark -q -z conv,sctp`` (its per-association table)
@@ -38,6 +40,11 @@ ENGINE = ("import sys\nfrom sctpcorr.wire.engine import Analyzer\nfrom sctpcorr.
           "    for b in r.blocks():\n        a.feed_capture(b)\na.finish_capture()\n"
           "for s in range(0, a.associations_count, 4096):\n    a.summary(s, s + 4096)\n")   # as the text report reads it
 FOLD = "dict(fold_linger_ns=10**10, fold_idle_ns=600 * 10**9)"       # what `sctpcorr pcap` asks for (--linger 10)
+# the engine making every event, as the JSONL text it hands --jsonl (evjson.c), none of it written
+EVENTS = ("import sys\nfrom sctpcorr.wire.engine import Analyzer\nfrom sctpcorr.sources.pcapfile import "
+          "CaptureReader\na = Analyzer(events=True, **eval(sys.argv[2]))\nwith CaptureReader(sys.argv[1]) as r:\n"
+          "    for b in r.blocks():\n        a.feed_capture(b)\n        a.drain_events_jsonl(0)\n"
+          "a.finish_capture()\na.drain_events_jsonl(0)\n")
 
 
 def corpus(n: int) -> tuple[str, dict]:
@@ -78,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         f, meta = corpus(n)
         packets = meta["packets"]
         tools = {"engine": [PY, "-c", ENGINE, f, "{}"], "engine+fold": [PY, "-c", ENGINE, f, FOLD],
+                 "engine+events": [PY, "-c", EVENTS, f, FOLD],
                  "--json": [*cli, "--json", f], "--csv": [*cli, "--csv", f], "text": [*cli, f],
                  "--jsonl": [*cli, "--jsonl", f]}
         if not a.skip_tshark:
@@ -92,20 +100,23 @@ def main(argv: list[str] | None = None) -> int:
             r["packets_per_s"] = round(packets / r["cpu_s"])
         results[n] = {"packets": packets, "best": best, "runs": runs}
     print(f"one core ({a.cpu}), best of {a.repeat} by CPU time; packets/s = packets / CPU s")
-    print(f"{'assocs':>8s} {'tool':8s} {'wall s':>7s} {'cpu s':>7s} {'packets/s':>11s} {'vs engine':>9s} "
+    print(f"{'assocs':>8s} {'tool':13s} {'wall s':>7s} {'cpu s':>7s} {'packets/s':>11s} {'vs engine':>9s} "
           f"{'RSS MB':>8s} {'MB/1k assocs':>12s}")
     for n, r in results.items():
         eng = r["best"]["engine"]["packets_per_s"]
         for k, b in r["best"].items():
-            print(f"{n:8,d} {k:8s} {b['wall_s']:7.2f} {b['cpu_s']:7.2f} {b['packets_per_s']:11,d} "
+            print(f"{n:8,d} {k:13s} {b['wall_s']:7.2f} {b['cpu_s']:7.2f} {b['packets_per_s']:11,d} "
                   f"{b['packets_per_s'] / eng:9.2f} {b['max_rss_mb']:8.0f} {b['max_rss_mb'] / n * 1000:12.2f}")
     ref = 100_000 if 100_000 in results else max(sizes)
     big = results[ref]["best"]
     eng = big["engine"]["packets_per_s"]
-    slow = [k for k, b in big.items() if k not in ("engine", "engine+fold", "tshark")
+    slow = [k for k, b in big.items() if not k.startswith("engine") and k != "tshark"
             and b["packets_per_s"] < 0.8 * eng]
     print(f"target ({ref:,d} associations): every format >= 0.8x the engine: "
           f"{'PASS' if not slow else 'FAIL: ' + ', '.join(slow)}")
+    ev = big["engine+events"]["packets_per_s"]
+    print(f"  --jsonl writes every event: the engine making them (engine+events) runs at {ev / eng:.2f}x the engine; "
+          f"--jsonl at {big['--jsonl']['packets_per_s'] / ev:.2f}x of that")
     lo, hi = min(sizes), max(sizes)
     for k in [k for k in results[lo]["best"] if k not in ("engine", "tshark")]:
         r0, r1 = results[lo]["best"][k]["max_rss_mb"], results[hi]["best"][k]["max_rss_mb"]

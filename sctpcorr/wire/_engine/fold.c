@@ -108,15 +108,18 @@ static void zr_encode(fbuf *out, const uint8_t *raw, size_t n)
     if (!fb_reserve(out, nb + 8 * nw))
         return;
     uint8_t *bm = out->p + out->n, *w = bm + nb;
-    memset(bm, 0, nb);
     size_t k = 0;
-    for (size_t i = 0; i < nw; i++) {
-        uint64_t x;
-        memcpy(&x, raw + 8 * i, 8);
-        memcpy(w + 8 * k, &x, 8);
-        unsigned nz = x != 0;
-        bm[i >> 3] |= (uint8_t)(nz << (i & 7));
-        k += nz;
+    for (size_t i = 0; i < nw; i += 8) {     /* a bitmap byte built in a register: |= into memory word by word */
+        unsigned m = 0, cnt = nw - i < 8 ? (unsigned)(nw - i) : 8;   /* chained each word on the last store */
+        for (unsigned j = 0; j < cnt; j++) {
+            uint64_t x;
+            memcpy(&x, raw + 8 * (i + j), 8);
+            memcpy(w + 8 * k, &x, 8);
+            unsigned nz = x != 0;
+            m |= nz << j;
+            k += nz;
+        }
+        bm[i >> 3] = (uint8_t)m;
     }
     out->n += nb + 8 * k;
 }
