@@ -103,11 +103,12 @@ def well_formed(rec: dict[str, Any]) -> bool:
         elif k in strs:
             if not isinstance(v, str):
                 return False
+        elif k == "chunks":               # in any event type: the readers iterate it
+            if not isinstance(v, list) or not all(
+                    isinstance(x, dict) and all(isinstance(y, _SCALARS) for y in x.values()) for x in v):
+                return False
         elif k in lists and not isinstance(v, list):
             return False
-        elif k == "chunks":
-            if not all(isinstance(x, dict) and all(isinstance(y, _SCALARS) for y in x.values()) for x in v):
-                return False
         elif isinstance(v, list):
             if not all(isinstance(x, _SCALARS) or (isinstance(x, dict) and all(
                     isinstance(y, _SCALARS) for y in x.values())) for x in v):
