@@ -54,6 +54,8 @@ class LiveOptions:
     dup_window_ns: int = 5_000_000
     max_assocs: int = 1_000_000
     max_outstanding: int = 65536
+    fold_linger_ns: int = 0               # as `pcap --linger`: an ended association leaves memory (fold.c)
+    fold_idle_ns: int = 0                 # as `pcap --idle-timeout`
     tick_s: float = 1.0
     diag: bool = False                    # sock_diag beside the wire: the kernel's view of each association
     diag_netns: str | None = None         # read it in this network namespace (default: live's own)
@@ -547,7 +549,8 @@ def open_source(opts: LiveOptions) -> InterfaceSource | FollowSource:
 def pcap_options(opts: LiveOptions, label: str) -> PcapOptions:
     """The options a ``pcap`` run of the same packets would have (for the shared document and JSONL writers)."""
     return PcapOptions(files=(label,), filters=opts.filters, events=opts.events, dup_window_ns=opts.dup_window_ns,
-                       max_assocs=opts.max_assocs, max_outstanding=opts.max_outstanding)
+                       max_assocs=opts.max_assocs, max_outstanding=opts.max_outstanding,
+                       fold_linger_ns=opts.fold_linger_ns, fold_idle_ns=opts.fold_idle_ns)
 
 
 def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: StopFlag, *,
@@ -560,7 +563,8 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
     want_events = opts.events or opts.recent_events      # off otherwise: see 3. above
     records = kernel is not None and kernel.wants_records      # --probes: the per-chunk records, for per-TSN joins
     a = Analyzer(events=want_events, dup_window_ns=opts.dup_window_ns, max_assocs=opts.max_assocs,
-                 max_outstanding=opts.max_outstanding, records=records)
+                 max_outstanding=opts.max_outstanding, records=records, fold_linger_ns=opts.fold_linger_ns,
+                 fold_idle_ns=opts.fold_idle_ns)
     started_ns, t0 = time.time_ns(), time.monotonic()
     run = PcapRun(options=pcap_options(opts, source.label), files=[FileResult(path=source.label)], report_data={},
                   errors=[], interrupted=False, elapsed_ns=0, command="live")

@@ -72,6 +72,13 @@ def _hostport(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--buffer-mb", type=click.IntRange(min=1), default=32, show_default=True, metavar="MB",
               help="Kernel capture ring per interface.")
 @click.option("--promisc", is_flag=True, help="Put the interfaces in promiscuous mode.")
+@click.option("--linger", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="SECONDS",
+              help="An association that ended (SHUTDOWN-COMPLETE or ABORT) leaves memory SECONDS of capture time "
+                   "after its last packet, as in `sctpcorr pcap` (docs/limits.md): a long run's memory stays flat "
+                   "however many associations come and go. 0: never.")
+@click.option("--idle-timeout", type=click.FloatRange(min=0), default=600.0, show_default=True, metavar="SECONDS",
+              help="Likewise an association without a packet for SECONDS; a later packet of it starts a new one. "
+                   "0: never.")
 @click.option("--diag", is_flag=True,
               help="The kernel's view beside the wire's: sock_diag (no BPF) once a second, each association's "
                    "state, SRTT, RTO, cwnd and counters, joined by tags and judged against the capture.")
@@ -93,7 +100,7 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
              rotate_mb: float | None, rotate_s: float | None, events_path: str | None, json_path: str | None,
              duration: float | None, count: int | None, metrics: tuple[str, int] | None, top: int, sort: str,
              show_assoc: int | None, plain: bool, quiet: bool, snaplen: int, buffer_mb: int,
-             promisc: bool, diag: bool, diag_netns: str | None, probes: bool, probes_jsonl: str | None,
+             promisc: bool, linger: float, idle_timeout: float, diag: bool, diag_netns: str | None, probes: bool, probes_jsonl: str | None,
              ready_file: str | None, force: bool) -> None:
     """Capture SCTP live and show every association as it happens.
 
@@ -128,7 +135,8 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
                        force=force, rotate_bytes=int((rotate_mb or 0) * 1_000_000), rotate_seconds=rotate_s or 0.0,
                        events=bool(events_path), recent_events=show_assoc is not None and not quiet,
                        duration_s=duration, count=count, snaplen=snaplen,
-                       buffer_bytes=buffer_mb << 20, promisc=promisc)
+                       buffer_bytes=buffer_mb << 20, promisc=promisc, fold_linger_ns=int(linger * 1e9),
+                       fold_idle_ns=int(idle_timeout * 1e9))
     if diag_netns and not diag:
         raise click.UsageError("--diag-netns goes with --diag")
     if diag and probes:

@@ -126,10 +126,9 @@ def to_ethernet(src: Path, dst: Path) -> int:
 
 
 def pcap_json(*files: str | os.PathLike[str]) -> dict[str, Any]:
-    """`sctpcorr pcap --json` of files, configured as `live` analyses: without folding ended associations out
-    of memory (docs/limits.md), so that its capture.limits compare with live's."""
-    r = subprocess.run([sys.executable, "-m", "sctpcorr.cli", "pcap", "--json", "--linger", "0", "--idle-timeout", "0",
-                        *map(str, files)],
+    """`sctpcorr pcap --json` of files, with the defaults `live` has too (ended associations folded out of memory
+    10 s after their last packet: docs/limits.md), so that its capture.limits compare with live's."""
+    r = subprocess.run([sys.executable, "-m", "sctpcorr.cli", "pcap", "--json", *map(str, files)],
                        capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert r.returncode == 0, r.stderr
     return json.loads(r.stdout)

@@ -171,3 +171,19 @@ def test_a_full_disk_stops_folding_and_loses_nothing(churn, small_disk, monkeypa
     assert counters["fold_failed"] == 1
     assert 50 < counters["assocs_folded"] < 400   # 256 KiB on disk + the 128 KiB write buffer, of ~1.3 KB records
     assert _outputs(folded) == _outputs(plain)
+
+
+def test_live_folds_as_pcap_does(churn, tmp_path):
+    """`sctpcorr live --follow` over the churn capture (stopped by --count at its last packet): the associations
+    that ended leave memory as they do in `pcap`, and the final --json is pcap's, counters included."""
+    packets = _analysed(churn).capture_summary()["packets"]
+    out = tmp_path / "live.json"
+    p = subprocess.run([sys.executable, "-m", "sctpcorr.cli", "live", "--follow", str(churn), "-c", str(packets),
+                        "--json", str(out), "-q"], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(out.read_text())
+    ref = json.loads(subprocess.run([sys.executable, "-m", "sctpcorr.cli", "pcap", "--json", str(churn)],
+                                    capture_output=True, cwd=ROOT, check=True).stdout)
+    assert doc["capture"]["limits"]["assocs_folded"] > 2000
+    assert doc["capture"] == ref["capture"]
+    assert doc["associations"] == ref["associations"]
