@@ -24,6 +24,7 @@ and a truncated last capture block.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import struct
@@ -66,11 +67,16 @@ def write_manifest(bundle: str | Path, manifest: dict) -> None:
     """Atomically replace the bundle's manifest (a reader sees the old or the new one, never half)."""
     path = Path(bundle) / MANIFEST
     tmp = path.with_name(MANIFEST + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(manifest, f, indent=1, sort_keys=False)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(tmp, "w") as f:
+            json.dump(manifest, f, indent=1, sort_keys=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError:            # a full disk: the manifest stays the one before; no half-written one left behind
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     os.replace(tmp, path)
 
 

@@ -14,12 +14,14 @@ Runs in a thread that has entered the endpoint's network namespace (netns.py).
 from __future__ import annotations
 
 import mmap
+import os
 import select
 import socket
 import struct
 import threading
 import time
-from typing import IO
+
+from sctpcorr.outfile import describe, write_all
 
 __all__ = ["Capture", "pcapng_shb", "pcapng_idb", "pcapng_epb", "pcapng_isb"]
 
@@ -97,7 +99,12 @@ class Capture:
         self.pending: list[tuple[int, int, bytes, int, bool]] = []   # (ts_ns, iface, data, origlen, outbound)
         self.packets = 0
         self.counts: dict[str, dict[str, int]] = {}
-        self.f: IO[bytes] | None = None
+        self.fd: int | None = None
+        self.size = 0                    # bytes of whole blocks in the file
+        self.out: list[bytes] = []       # blocks not written yet, out_packets packets among them
+        self.out_packets = 0
+        self.error: str | None = None    # the write that failed (disk full): the file stops at its last whole block
+        self.not_written = 0             # packets captured after it
 
     def open(self) -> None:
         for name in self.ifaces:
@@ -111,12 +118,30 @@ class Capture:
             self.rings.append(ring)
             self.next.append(0)
             self.counts[name] = {"captured": 0, "kernel_packets": 0, "kernel_drops": 0}
-        self.f = open(self.path, "wb", buffering=1 << 16)
-        self.f.write(pcapng_shb())
-        for name in self.ifaces:
-            self.f.write(pcapng_idb(name, self.snaplen))
-        self.f.flush()
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self.out = [pcapng_shb(), *(pcapng_idb(name, self.snaplen) for name in self.ifaces)]
+        self.flush()
         self.ready.set()
+
+    def flush(self) -> None:
+        """The blocks waiting, to the file, whole: a write that fails (disk full) cuts the file back to its last
+        whole block, and the capture writes nothing more (what it captures from then on is counted in
+        ``not_written``); the lab reports it."""
+        if not self.out:
+            return
+        data, n, self.out, self.out_packets = b"".join(self.out), self.out_packets, [], 0
+        if self.fd is None:
+            self.not_written += n
+            return
+        try:
+            self.size = write_all(self.fd, data, self.size)
+            self.packets += n
+        except OSError as exc:
+            self.error = (f"{describe(self.path, exc)} after {self.size} bytes: the capture stops at its last "
+                          "whole packet")
+            self.not_written += n
+            os.close(self.fd)
+            self.fd = None
 
     def _drain(self, i: int) -> int:
         """Take every frame the kernel handed over in ring ``i`` into ``pending`` and give the slots back."""
@@ -140,16 +165,18 @@ class Capture:
         The rings are drained one after the other, so a packet from the second interface can be older than
         one already taken from the first: packets wait HOLD_NS, then go out sorted, and the file is in time
         order across interfaces (an analyser reads a SACK after the DATA it acknowledges)."""
-        assert self.f is not None
         if not self.pending:
             return 0
         self.pending.sort(key=lambda p: p[0])
         n = len(self.pending) if upto_ns is None else next(
             (k for k, p in enumerate(self.pending) if p[0] > upto_ns), len(self.pending))
-        for ts, i, data, length, outbound in self.pending[:n]:
-            self.f.write(pcapng_epb(i, ts, data, length, outbound))
+        if self.fd is None:
+            self.not_written += n
+        else:
+            self.out.extend(pcapng_epb(i, ts, data, length, outbound) for ts, i, data, length, outbound
+                            in self.pending[:n])
+            self.out_packets += n
         del self.pending[:n]
-        self.packets += n
         return n
 
     def _stats(self) -> None:
@@ -162,10 +189,10 @@ class Capture:
                 pass
 
     def run(self) -> dict:
-        """Capture until stop; returns per-interface counts."""
+        """Capture until stop; returns per-interface counts, and ``write_error`` / ``packets_not_written`` when
+        the file could not be written whole."""
         if not self.socks:
             self.open()
-        assert self.f is not None
         unflushed, last_flush = False, 0
         try:
             while True:
@@ -176,7 +203,7 @@ class Capture:
                     unflushed = True
                 now = time.monotonic_ns()
                 if unflushed and (now - last_flush >= FLUSH_NS or stopping):
-                    self.f.flush()   # each write to the 9p share is synchronous: at most every FLUSH_NS
+                    self.flush()     # each write to the 9p share is synchronous: at most every FLUSH_NS
                     unflushed, last_flush = False, now
                 if stopping and not got:
                     break
@@ -185,12 +212,16 @@ class Capture:
             now = time.time_ns()
             for i, name in enumerate(self.ifaces):
                 c = self.counts[name]
-                self.f.write(pcapng_isb(i, now, c["kernel_packets"], c["kernel_drops"]))
-            self.f.flush()
+                self.out.append(pcapng_isb(i, now, c["kernel_packets"], c["kernel_drops"]))
+            self.flush()
         finally:
-            self.f.close()
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
             for r in self.rings:
                 r.close()
             for s in self.socks:
                 s.close()
+        if self.error:
+            return {**self.counts, "write_error": self.error, "packets_not_written": self.not_written}
         return self.counts

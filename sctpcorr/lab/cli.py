@@ -151,6 +151,9 @@ def run_cmd(scenarios: tuple[str, ...], out: str, timeout: float | None, memory:
     try:
         res = runner.run_group(loaded, out, timeout_s=timeout, memory=memory, cpus=cpus,
                                crash_after_s=crash_after, echo_console=verbose, probe_command=probe_argv)
+    except runner.BundleUnwritable as e:
+        click.echo(f"sctpcorr lab: {e}", err=True)
+        sys.exit(EXIT_INCOMPLETE)
     except runner.LabError as e:
         click.echo(str(e), err=True)
         sys.exit(EXIT_UNAVAILABLE)
@@ -166,6 +169,10 @@ def run_cmd(scenarios: tuple[str, ...], out: str, timeout: float | None, memory:
             why = f" ({why})"
         click.echo(f"{b}: {state}{why}" + (f", {t} s" if t else ""))
     click.echo(f"guest run took {res.elapsed_s:.1f} s; console: {res.console}", err=True)
+    if res.disk_error:
+        click.echo(f"sctpcorr lab: {res.disk_error}: the bundle is incomplete (what was written reads whole)",
+                   err=True)
+        sys.exit(EXIT_INCOMPLETE)
     if res.reason and res.reason.startswith("interrupted"):
         sys.exit(130)
     invalid = 0

@@ -70,6 +70,7 @@ class Lab:
         self.threads: list[threading.Thread] = []
         (self.dir / "workload").mkdir(parents=True, exist_ok=True)
         (self.dir / "snapshots").mkdir(exist_ok=True)
+        self.disk_error: str | None = None      # the first bundle file that could not be written (_disk)
         self.labf = open(self.dir / "lab.jsonl", "a", buffering=1)
         self.netem_now = {p: {d: dict(v) for d, v in dirs.items()} for p, dirs in scenario["paths"].items()}
 
@@ -77,7 +78,10 @@ class Lab:
     def log(self, rtype: str, **fields: Any) -> None:
         rec = {"type": rtype, "mono_ns": time.monotonic_ns(), "real_ns": time.time_ns(), **fields}
         with self.lock:
-            self.labf.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            try:
+                self.labf.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            except OSError as exc:
+                self._disk(self.dir / "lab.jsonl", exc)
 
     def manifest(self, **changes: Any) -> None:
         with self.lock:
@@ -86,7 +90,19 @@ class Lab:
             except FileNotFoundError:
                 m = {"schema": bdl.SCHEMA}
             m.update(changes)
-            bdl.write_manifest(self.dir, m)
+            try:
+                bdl.write_manifest(self.dir, m)
+            except OSError as exc:
+                self._disk(self.dir / bdl.MANIFEST, exc)
+
+    def _disk(self, path: Path, exc: OSError) -> None:
+        """A bundle file that could not be written (a full disk): said once on the console, and the scenario
+        fails with it (run()); the run goes on, so that the captures end whole and the guest shuts down."""
+        if self.disk_error is None:
+            from sctpcorr.outfile import describe
+
+            self.disk_error = describe(str(path), exc)
+            print(f"[lab] {self.sc['name']}: {self.disk_error}", flush=True)
 
     def phase(self, name: str) -> None:
         self.log("phase", phase=name)
@@ -147,6 +163,9 @@ class Lab:
             timing["stop_s"] = round(time.monotonic() - t, 3)
             ok = rc == {"client": 0, "server": 0}
             self.manifest(workload_exit=rc)
+            if self.disk_error:
+                ok = False
+                raise RuntimeError(self.disk_error)
         except Exception as e:  # noqa: BLE001 - recorded in the bundle, the next scenario still runs
             self.log("error", error=f"{type(e).__name__}: {e}", traceback=traceback.format_exc())
             print(f"[lab] {self.sc['name']}: FAILED: {e}", file=sys.stderr, flush=True)
@@ -167,7 +186,10 @@ class Lab:
                       phase="done" if ok else "failed")
         print(f"[lab] {self.sc['name']}: {'done' if ok else 'FAILED'} in {times['duration_s']} s "
               f"(sent {results['client_sent']}, received {results['server_received']})", flush=True)
-        self.labf.close()
+        try:
+            self.labf.close()
+        except OSError as exc:
+            self._disk(self.dir / "lab.jsonl", exc)
         return ok
 
     def setup_network(self) -> None:
@@ -413,7 +435,16 @@ class Lab:
             stats = json.loads(r.stdout)
         except ValueError:
             stats = {"raw": r.stdout}
-        (self.dir / "netem.json").write_text(json.dumps(stats, indent=1) + "\n")
+        try:
+            (self.dir / "netem.json").write_text(json.dumps(stats, indent=1) + "\n")
+        except OSError as exc:
+            self._disk(self.dir / "netem.json", exc)
+        # a capture that could not be written whole (disk full) is kept up to its last whole packet; the run fails
+        # with the reason, once everything else was stopped and recorded
+        cut = [f"{role} capture: {c['write_error']} ({c.get('packets_not_written', 0)} packets not written)"
+               for role, c in counts.items() if isinstance(c, dict) and c.get("write_error")]
+        if cut:
+            raise RuntimeError("; ".join(cut))
 
     def kill_all(self) -> None:
         self.stop.set()
@@ -437,6 +468,8 @@ class Lab:
                 lg.f.flush()
             except ValueError:
                 pass
+            except OSError as exc:
+                self._disk(Path(lg.f.name), exc)
         self.teardown_network()
 
     def results(self) -> dict:

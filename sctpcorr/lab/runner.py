@@ -21,8 +21,10 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sctpcorr.lab import bundle as bdl
+from sctpcorr.outfile import describe
 
 __all__ = ["LabError", "Prerequisites", "check_prerequisites", "find_kernel", "run_group", "GroupResult"]
 
@@ -33,6 +35,10 @@ PROBE_COMPILE_ALLOWANCE_S = 1200   # per scenario with a probe recorder: BCC com
 
 class LabError(RuntimeError):
     """The lab cannot run here (missing prerequisite, no kernel); the message says what to install."""
+
+
+class BundleUnwritable(LabError):
+    """The bundle directory cannot be written (a full disk) before the guest started: nothing was run."""
 
 
 def _kver_key(v: str) -> list:
@@ -129,6 +135,7 @@ class GroupResult:
     reason: str | None         # why the run stopped early (timeout, interrupted, guest crashed...), or None
     elapsed_s: float
     console: Path
+    disk_error: str | None = None   # a bundle file the host could not write (full disk): console or manifest
 
 
 def _package_root() -> Path:
@@ -238,20 +245,26 @@ def run_group(scenarios: list[dict], out: str | Path, *, timeout_s: float | None
         d.mkdir(parents=True, exist_ok=True)
         for stale in ("manifest.json", "manifest.json.tmp"):
             (d / stale).unlink(missing_ok=True)
-        if sc.get("source") and Path(sc["source"]).exists():
-            shutil.copyfile(sc["source"], d / "scenario.toml")
-        bdl.write_manifest(d, {
-            "schema": bdl.SCHEMA, "tool": "sctpcorr lab", "complete": False, "phase": "pending",
-            "interrupted": None, "scenario": sc,
-            "host": {"kernel_image": str(vmlinuz), "kernel_version": kver, "started_real_ns": started_real,
-                     "python": sys.executable},
-        })
+        try:
+            if sc.get("source") and Path(sc["source"]).exists():
+                shutil.copyfile(sc["source"], d / "scenario.toml")
+            bdl.write_manifest(d, {
+                "schema": bdl.SCHEMA, "tool": "sctpcorr lab", "complete": False, "phase": "pending",
+                "interrupted": None, "scenario": sc,
+                "host": {"kernel_image": str(vmlinuz), "kernel_version": kver, "started_real_ns": started_real,
+                         "python": sys.executable},
+            })
+        except OSError as exc:
+            raise BundleUnwritable(f"{describe(str(d), exc)}: nothing was run") from None
         bundles.append(d)
     group = {"bundles": [{"dir": str(d), "scenario": sc} for d, sc in zip(dirs, scenarios)],
              "options": {"python": sys.executable, "crash_after_s": crash_after_s,
                          "probe_command": probe_command}}
     gpath = out / "lab-group.json"
-    gpath.write_text(json.dumps(group, indent=1) + "\n")
+    try:
+        gpath.write_text(json.dumps(group, indent=1) + "\n")
+    except OSError as exc:
+        raise BundleUnwritable(f"{describe(str(gpath), exc)}: nothing was run") from None
     root = _package_root()
     exec_cmd = " ".join([
         "env", f"PYTHONPATH={shlex.quote(str(root))}", "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1",
@@ -265,9 +278,20 @@ def run_group(scenarios: list[dict], out: str | Path, *, timeout_s: float | None
     t0 = time.monotonic()
     reason = None
     rc = None
+    disk_error: str | None = None
+
+    def keep(con: Any, data: bytes) -> None:
+        """Console output to console.log; a full disk stops the log (said at the end), not the guest."""
+        nonlocal disk_error
+        if disk_error is None and data:
+            try:
+                con.write(data)
+                con.flush()
+            except OSError as exc:
+                disk_error = describe(str(console), exc)
+
     with open(console, "wb") as con:
-        con.write(f"# {shlex.join(cmd)}\n".encode())
-        con.flush()
+        keep(con, f"# {shlex.join(cmd)}\n".encode())
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 start_new_session=True, env=env, cwd=str(out))
         assert proc.stdout is not None
@@ -276,15 +300,12 @@ def run_group(scenarios: list[dict], out: str | Path, *, timeout_s: float | None
             while True:
                 chunk = proc.stdout.read()
                 if chunk:
-                    con.write(chunk)
-                    con.flush()
+                    keep(con, chunk)
                     if echo_console:
                         sys.stderr.buffer.write(chunk)
                         sys.stderr.flush()
                 if proc.poll() is not None:
-                    rest = proc.stdout.read()
-                    if rest:
-                        con.write(rest)
+                    keep(con, proc.stdout.read() or b"")
                     break
                 if time.monotonic() - t0 > timeout_s:
                     reason = f"timeout: the guest was still running after {timeout_s:.0f} s and was killed"
@@ -323,8 +344,12 @@ def run_group(scenarios: list[dict], out: str | Path, *, timeout_s: float | None
                                     "phase": m.get("phase")}
             elif m.get("phase") == "failed" and not m.get("interrupted"):
                 m["interrupted"] = None
-        bdl.write_manifest(d, m)
-    return GroupResult(out=out, bundles=bundles, returncode=rc, reason=reason, elapsed_s=elapsed, console=console)
+        try:
+            bdl.write_manifest(d, m)
+        except OSError as exc:
+            disk_error = disk_error or describe(str(d / bdl.MANIFEST), exc)
+    return GroupResult(out=out, bundles=bundles, returncode=rc, reason=reason, elapsed_s=elapsed, console=console,
+                       disk_error=disk_error)
 
 
 def _kill_group(proc: subprocess.Popen) -> None:

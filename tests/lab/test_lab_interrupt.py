@@ -91,3 +91,31 @@ def test_guest_crash_leaves_an_incomplete_readable_bundle(lab_ok, tmp_path):
     lab, bad = bundle.read_jsonl(b / "lab.jsonl")
     assert any(r["type"] == "crash" for r in lab)
     assert _client_sent(b) > 0
+
+
+def test_a_full_disk_fails_the_run_with_one_line_and_whole_captures(lab_ok, tmp_path):
+    """The bundle on a 160 KiB tmpfs: the captures fill it mid-workload. Each capture is cut back to its last
+    whole packet and says so; the guest finishes the scenario and shuts down; the host prints one line naming
+    the file it could not write and exits 4 (incomplete), no traceback."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=160k", "tmpfs", str(disk)]).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        b = disk / "b"
+        t0 = time.monotonic()
+        r = subprocess.run([sys.executable, "-m", "sctpcorr.lab.cli", "run", "baseline", "--out", str(b)],
+                           capture_output=True, text=True, timeout=900, preexec_fn=default_signals)
+        record_timings("full_disk", b, [b], time.monotonic() - t0)
+        assert r.returncode == 4, r.stderr
+        assert "Traceback" not in r.stderr + r.stdout
+        last = r.stderr.strip().splitlines()[-1]
+        assert last.startswith(f"sctpcorr lab: {b}/") and "no space left on device" in last
+        console = (b / "console.log").read_text(errors="replace")
+        assert "Traceback" not in console
+        for role in ("client", "server"):
+            assert f"{role} capture: {b}/{role}.pcapng: no space left on device after " in console
+            info = bundle.capture_info(b / f"{role}.pcapng")
+            assert info["packets"] > 20 and not info.get("truncated_tail") and not info.get("error")
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)

@@ -340,3 +340,48 @@ def test_probe_hook_waits_for_the_ready_file_and_reports_a_dead_recorder(tmp_pat
         "sh", "-c", "echo 'sctpcorr: error: BCC is not installed' ; exit 3 ; touch {ready}"]})
     with pytest.raises(RuntimeError, match="exited \\(3\\) before it was ready: sctpcorr: error: BCC"):
         bad.start_probe_recorder()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root (netns, AF_PACKET, tmpfs)")
+def test_a_full_disk_cuts_the_capture_at_its_last_whole_packet(small_disk):
+    """capture.Capture writing to a 256 KiB tmpfs while 1 KB datagrams pass: the write that finds the disk full
+    leaves the file whole up to its last packet, the error names the file, the rest is counted, not written."""
+    from sctpcorr.lab import netns
+    ns = "sctpcorr-capfull"
+    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode:
+        pytest.skip("cannot create a network namespace")
+    try:
+        cmds = ["link add cfa type veth peer name cfb", "link set cfa netns " + ns]
+        subprocess.run(["ip", "-batch", "-"], input="\n".join(cmds) + "\n", text=True, check=True)
+        subprocess.run(["ip", "-n", ns, "-batch", "-"], input="addr add 198.18.78.1/24 dev cfa\nlink set cfa up\n"
+                       "link set lo up\n", text=True, check=True)
+        subprocess.run(["ip", "link", "set", "cfb", "up"], check=True)
+        subprocess.run(["ip", "addr", "add", "198.18.78.2/24", "dev", "cfb"], check=True)
+        path = small_disk.path / "c.pcapng"
+        cap = capture.Capture(str(path), ["cfa"])
+
+        def body():
+            cap.open()
+            return cap.run()
+        th = netns.spawn("cap", ns, body)
+        assert cap.ready.wait(10), th.error
+        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        u.bind(("198.18.78.2", 0))
+        for i in range(600):                       # ~600 KB in, more than the disk holds
+            u.sendto(b"x" * 1000, ("198.18.78.1", 9))
+            if i % 50 == 49:
+                time.sleep(0.12)                   # past the capture's flush interval
+        time.sleep(0.5)
+        cap.stop.set()
+        th.join(10)
+        assert th.error is None and not th.is_alive()
+        res = th.result
+        assert res["write_error"].startswith(f"{path}: no space left on device after ")
+        assert res["packets_not_written"] > 0
+        info = bundle.capture_info(path)
+        assert not info.get("truncated_tail") and not info.get("error")
+        assert info["packets"] == cap.packets > 50
+        assert info["packets"] + res["packets_not_written"] == res["cfa"]["captured"]
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", "cfb"], capture_output=True)
