@@ -76,7 +76,8 @@ def well_formed(rec: dict[str, Any]) -> bool:
     kernel addresses and nonce in hex (``"0x..."``); in one of an
     ABI event type every field abi.decode writes as an integer, string or list is one or null (the recorder's
     derived records leave some out), the fields read without a default are integers, the other values are
-    scalars and ``chunks`` is a list of flat objects.  Startup, clock and end records are not events and pass as they are."""
+    scalars (no list where abi.decode writes none: ``path_addr`` keys a set) and ``chunks`` is a list of flat
+    objects.  Startup, clock and end records are not events and pass as they are."""
     t = rec.get("type")
     shape = _shapes().get(t) if isinstance(t, str) else None
     if shape is None and not rec.get("my_vtag"):
@@ -107,11 +108,10 @@ def well_formed(rec: dict[str, Any]) -> bool:
             if not isinstance(v, list) or not all(
                     isinstance(x, dict) and all(isinstance(y, _SCALARS) for y in x.values()) for x in v):
                 return False
-        elif k in lists and not isinstance(v, list):
-            return False
-        elif isinstance(v, list):
-            if not all(isinstance(x, _SCALARS) or (isinstance(x, dict) and all(
-                    isinstance(y, _SCALARS) for y in x.values())) for x in v):
+        elif k in lists or isinstance(v, list):   # a list only where abi.decode writes one (the readers key
+            if k not in lists or not isinstance(v, list) or not all(   # dicts and sets by the other fields)
+                    isinstance(x, _SCALARS) or (isinstance(x, dict) and all(
+                        isinstance(y, _SCALARS) for y in x.values())) for x in v):
                 return False
         elif not isinstance(v, _SCALARS):
             return False

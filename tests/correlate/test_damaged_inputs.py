@@ -253,3 +253,56 @@ def test_egress_records_whose_chunks_are_not_objects_are_counted_and_left_out(tm
     assert before.bad_records == 0 and after.bad_records == 2
     assert len(after.egress) == len(before.egress) - 2
     assert len(after.echunks) == len(before.echunks) - lost
+
+
+def test_every_field_of_every_record_type_with_a_wrong_value_is_read_or_counted(tmp_path):
+    """A sweep beside the `recording` fuzzer (which found four of these one at a time): one real record of each
+    type of a lab recording, each of its fields in turn set to a value of another shape (a list, an object, a
+    string, a number past 64 bits, a negative one, true, null); the recording with that record reads without an
+    exception, the record either read or counted in bad_records, and the fuzz target's other reader too."""
+    import importlib.util
+    import sys
+
+    from sctpcorr.correlate_io import load_kernel
+
+    py = Path(__file__).resolve().parents[2] / "fuzz" / "py"
+    sys.path.insert(0, str(py))
+    try:
+        spec = importlib.util.spec_from_file_location("sctpcorr_fuzz_recording", py / "fuzz_recording.py")
+        target = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(target)  # type: ignore[union-attr]
+    finally:
+        sys.path.remove(str(py))
+    recs = _recording(bundle("baseline"))
+    head = [r for r in recs if r["type"] == "startup"]
+    one: dict[str, dict] = {}
+    for r in recs:
+        if r["type"] not in ("startup", "end", "clock"):
+            one.setdefault(r["type"], r)
+    assert len(one) >= 8
+    wrong = ([1, 2], {"a": 1}, "x", 2 ** 70, -1, True, None, [{"type": [1]}])
+    p = tmp_path / "r.jsonl"
+    tried = 0
+    for rec in one.values():
+        for k in rec:
+            if k == "type":
+                continue
+            for v in wrong:
+                bad = {**rec, k: v}
+                data = "".join(json.dumps(x) + "\n" for x in (*head, bad)).encode()
+                p.write_bytes(data)
+                kv = load_kernel(str(p), hz=250)
+                assert kv.bad_records <= 1 + len(rec.get("chunks") or ()), (rec["type"], k, v)   # rows
+                target.test_one_input(data)
+                tried += 1
+    eg = next(r for r in recs if r["type"] == "egress" and r.get("chunks"))
+    for k in eg["chunks"][0]:                        # and each field of a chunk of an egress record
+        for v in wrong:
+            bad = {**eg, "chunks": [{**eg["chunks"][0], k: v}, *eg["chunks"][1:]]}
+            data = "".join(json.dumps(x) + "\n" for x in (*head, bad)).encode()
+            p.write_bytes(data)
+            kv = load_kernel(str(p), hz=250)
+            assert kv.bad_records <= 1 + len(bad["chunks"]), ("chunk", k, v)
+            target.test_one_input(data)
+            tried += 1
+    assert tried > 500
