@@ -23,6 +23,7 @@ import click  # noqa: E402
 
 from sctpcorr import __version__, outfile  # noqa: E402
 from sctpcorr.errors import EXIT_INTERRUPTED, EXIT_OK, SctpcorrError  # noqa: E402
+from sctpcorr.fold_options import fold_options  # noqa: E402
 from sctpcorr.sources.pcapfile import STDIN  # noqa: E402
 
 __all__ = ["main", "pcap"]
@@ -165,13 +166,7 @@ def _check_addr(ctx: click.Context, param: click.Parameter, values: tuple[str, .
 @click.option("--max-assocs", type=click.IntRange(min=1), default=1_000_000, show_default=True, metavar="N",
               help="Associations held in memory at once (ended ones that were folded do not count); beyond it "
                    "new associations are counted as dropped.")
-@click.option("--linger", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="SECONDS",
-              help="An association that ended (SHUTDOWN-COMPLETE or ABORT) leaves memory SECONDS of capture time "
-                   "after its last packet: folded into a temporary file, read back for the report (docs/limits.md). "
-                   "0: never.")
-@click.option("--idle-timeout", type=click.FloatRange(min=0), default=600.0, show_default=True, metavar="SECONDS",
-              help="Likewise an association without a packet for SECONDS; a later packet of it starts a new one. "
-                   "0: never.")
+@fold_options("folded into a temporary file, read back for the report")
 @click.option("--max-outstanding", type=click.IntRange(min=1), default=65536, show_default=True, metavar="N",
               help="Unacknowledged TSNs tracked per direction; beyond it the oldest are evicted (counted).")
 @click.option("--telecom", is_flag=True,

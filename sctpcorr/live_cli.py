@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from sctpcorr.errors import SctpcorrError
+from sctpcorr.fold_options import fold_options
 
 __all__ = ["live_cmd"]
 
@@ -72,13 +73,8 @@ def _hostport(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 @click.option("--buffer-mb", type=click.IntRange(min=1), default=32, show_default=True, metavar="MB",
               help="Kernel capture ring per interface.")
 @click.option("--promisc", is_flag=True, help="Put the interfaces in promiscuous mode.")
-@click.option("--linger", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="SECONDS",
-              help="An association that ended (SHUTDOWN-COMPLETE or ABORT) leaves memory SECONDS of capture time "
-                   "after its last packet, as in `sctpcorr pcap` (docs/limits.md): a long run's memory stays flat "
-                   "however many associations come and go. 0: never.")
-@click.option("--idle-timeout", type=click.FloatRange(min=0), default=600.0, show_default=True, metavar="SECONDS",
-              help="Likewise an association without a packet for SECONDS; a later packet of it starts a new one. "
-                   "0: never.")
+@fold_options("as in `sctpcorr pcap`, so that a long run's memory stays flat however many associations come "
+              "and go")
 @click.option("--diag", is_flag=True,
               help="The kernel's view beside the wire's: sock_diag (no BPF) once a second, each association's "
                    "state, SRTT, RTO, cwnd and counters, joined by tags and judged against the capture.")

@@ -2,6 +2,7 @@
 the bundle reader (including the truncated files an interrupted run leaves)."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -219,20 +220,30 @@ def test_pcapng_blocks_read_back(tmp_path):
     assert cut["truncated_tail"] and cut["packets"] == 2   # the ISB was cut, both packets survive
 
 
+@contextlib.contextmanager
+def _veth_in_netns(ns: str, inner: str, outer: str, net: str):
+    """A veth pair: ``inner`` in a new namespace ``ns`` as NET.1/24, ``outer`` here as NET.2/24 (skips where
+    namespaces cannot be made); both gone afterwards."""
+    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode:
+        pytest.skip("cannot create a network namespace")
+    try:
+        cmds = [f"link add {inner} type veth peer name {outer}", f"link set {inner} netns {ns}"]
+        subprocess.run(["ip", "-batch", "-"], input="\n".join(cmds) + "\n", text=True, check=True)
+        subprocess.run(["ip", "-n", ns, "-batch", "-"], input=f"addr add {net}.1/24 dev {inner}\n"
+                       f"link set {inner} up\nlink set lo up\n", text=True, check=True)
+        subprocess.run(["ip", "link", "set", outer, "up"], check=True)
+        subprocess.run(["ip", "addr", "add", f"{net}.2/24", "dev", outer], check=True)
+        yield ns
+    finally:
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        subprocess.run(["ip", "link", "del", outer], capture_output=True)
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (netns, AF_PACKET)")
 def test_capture_thread_records_both_directions(tmp_path):
     """capture.Capture on a veth pair in a namespace of this host: outbound and inbound, kernel timestamps."""
     from sctpcorr.lab import netns
-    ns = "sctpcorr-captest"
-    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode:
-        pytest.skip("cannot create a network namespace")
-    try:
-        cmds = ["link add cta type veth peer name ctb", "link set cta netns " + ns]
-        subprocess.run(["ip", "-batch", "-"], input="\n".join(cmds) + "\n", text=True, check=True)
-        subprocess.run(["ip", "-n", ns, "-batch", "-"], input="addr add 198.18.77.1/24 dev cta\nlink set cta up\n"
-                       "link set lo up\n", text=True, check=True)
-        subprocess.run(["ip", "link", "set", "ctb", "up"], check=True)
-        subprocess.run(["ip", "addr", "add", "198.18.77.2/24", "dev", "ctb"], check=True)
+    with _veth_in_netns("sctpcorr-captest", "cta", "ctb", "198.18.77") as ns:
         cap = capture.Capture(str(tmp_path / "c.pcapng"), ["cta"])
 
         def body():
@@ -259,9 +270,6 @@ def test_capture_thread_records_both_directions(tmp_path):
             rows = {(r.split("\t")[0].split(",")[0], int(r.split("\t")[1], 16)) for r in out if r}
             assert ("198.18.77.2", 1) in rows        # inbound UDP
             assert ("198.18.77.1", 2) in rows        # outbound ICMP port unreachable
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        subprocess.run(["ip", "link", "del", "ctb"], capture_output=True)
 
 
 def test_bundle_reader_tolerates_an_interrupted_run(tmp_path):
@@ -347,16 +355,7 @@ def test_a_full_disk_cuts_the_capture_at_its_last_whole_packet(small_disk):
     """capture.Capture writing to a 256 KiB tmpfs while 1 KB datagrams pass: the write that finds the disk full
     leaves the file whole up to its last packet, the error names the file, the rest is counted, not written."""
     from sctpcorr.lab import netns
-    ns = "sctpcorr-capfull"
-    if subprocess.run(["ip", "netns", "add", ns], capture_output=True).returncode:
-        pytest.skip("cannot create a network namespace")
-    try:
-        cmds = ["link add cfa type veth peer name cfb", "link set cfa netns " + ns]
-        subprocess.run(["ip", "-batch", "-"], input="\n".join(cmds) + "\n", text=True, check=True)
-        subprocess.run(["ip", "-n", ns, "-batch", "-"], input="addr add 198.18.78.1/24 dev cfa\nlink set cfa up\n"
-                       "link set lo up\n", text=True, check=True)
-        subprocess.run(["ip", "link", "set", "cfb", "up"], check=True)
-        subprocess.run(["ip", "addr", "add", "198.18.78.2/24", "dev", "cfb"], check=True)
+    with _veth_in_netns("sctpcorr-capfull", "cfa", "cfb", "198.18.78") as ns:
         path = small_disk.path / "c.pcapng"
         cap = capture.Capture(str(path), ["cfa"])
 
@@ -382,6 +381,3 @@ def test_a_full_disk_cuts_the_capture_at_its_last_whole_packet(small_disk):
         assert not info.get("truncated_tail") and not info.get("error")
         assert info["packets"] == cap.packets > 50
         assert info["packets"] + res["packets_not_written"] == res["cfa"]["captured"]
-    finally:
-        subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        subprocess.run(["ip", "link", "del", "cfb"], capture_output=True)
