@@ -239,18 +239,25 @@ def _veth_in_netns(ns: str, inner: str, outer: str, net: str):
         subprocess.run(["ip", "link", "del", outer], capture_output=True)
 
 
+def _started_capture(path: str, iface: str, ns: str):
+    """capture.Capture of ``iface`` into ``path``, run in namespace ``ns`` by a thread, once it is capturing."""
+    from sctpcorr.lab import netns
+
+    cap = capture.Capture(path, [iface])
+
+    def body():
+        cap.open()
+        return cap.run()
+    th = netns.spawn("cap", ns, body)
+    assert cap.ready.wait(10), th.error
+    return cap, th
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root (netns, AF_PACKET)")
 def test_capture_thread_records_both_directions(tmp_path):
     """capture.Capture on a veth pair in a namespace of this host: outbound and inbound, kernel timestamps."""
-    from sctpcorr.lab import netns
     with _veth_in_netns("sctpcorr-captest", "cta", "ctb", "198.18.77") as ns:
-        cap = capture.Capture(str(tmp_path / "c.pcapng"), ["cta"])
-
-        def body():
-            cap.open()
-            return cap.run()
-        th = netns.spawn("cap", ns, body)
-        assert cap.ready.wait(10), th.error
+        cap, th = _started_capture(str(tmp_path / "c.pcapng"), "cta", ns)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u.bind(("198.18.77.2", 0))
         for i in range(5):
@@ -354,16 +361,9 @@ def test_probe_hook_waits_for_the_ready_file_and_reports_a_dead_recorder(tmp_pat
 def test_a_full_disk_cuts_the_capture_at_its_last_whole_packet(small_disk):
     """capture.Capture writing to a 256 KiB tmpfs while 1 KB datagrams pass: the write that finds the disk full
     leaves the file whole up to its last packet, the error names the file, the rest is counted, not written."""
-    from sctpcorr.lab import netns
     with _veth_in_netns("sctpcorr-capfull", "cfa", "cfb", "198.18.78") as ns:
         path = small_disk.path / "c.pcapng"
-        cap = capture.Capture(str(path), ["cfa"])
-
-        def body():
-            cap.open()
-            return cap.run()
-        th = netns.spawn("cap", ns, body)
-        assert cap.ready.wait(10), th.error
+        cap, th = _started_capture(str(path), "cfa", ns)
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         u.bind(("198.18.78.2", 0))
         for i in range(600):                       # ~600 KB in, more than the disk holds
