@@ -11,6 +11,9 @@ Theory of operation
    batch; off, the engine keeps none (a Python dict per event would cost more than the analysis itself).
 4. Once a second (``tick_s``) ``on_tick`` gets a :class:`Tick`: the engine's report, the interfaces' counters
    (kernel drops included) and rates.  The view and the metrics endpoint render that; they compute nothing.
+   A tick reads every association's summary (~1 µs each, folded ones included): when ticks take more than
+   ``TICK_SHARE`` of the time, they come less often (every ~10 s at a million associations), so that the
+   capture keeps its CPU.
 5. It ends on ``--duration``, ``--count``, SIGINT/SIGTERM (``stop``), or when every interface went down.  In
    every case the engine's report is taken, the files are closed whole, and the document is the ``pcap --json``
    one with a ``live`` section (interfaces, drops, why it stopped, files written).
@@ -29,6 +32,8 @@ from typing import Any
 from sctpcorr.pipeline import FileResult, Filters, PcapOptions, PcapRun, _EventFilter, event_to_dict
 from sctpcorr.sources.live import DEFAULT_FILTER, FollowSource, IfaceStats, InterfaceSource, split_blocks
 from sctpcorr.wire.engine import summary_of
+
+TICK_SHARE = 0.1     # at most this share of the time in ticks (summaries, the view, the kernel's join)
 
 __all__ = ["LiveOptions", "LiveRun", "Tick", "KernelDiag", "KernelProbes", "JsonlTail", "RotatingWriter", "StopFlag",
            "run_live"]
@@ -578,6 +583,7 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
     recent: list[dict[str, Any]] = []
     packets = 0
     last_tick, last_packets = t0, 0
+    tick_cost = 0.0                                      # seconds the last tick took (see 4. above)
     stopped_by = "end"
     if header:
         a.feed_capture(header)
@@ -597,10 +603,17 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
             run.events_written += len(ready)
 
     def tick() -> None:
-        nonlocal last_tick, last_packets
+        nonlocal last_tick, last_packets, tick_cost
         if on_tick is None and kernel is None:
             return
         now = time.monotonic()
+        try:
+            _tick(now)
+        finally:
+            tick_cost = time.monotonic() - now
+
+    def _tick(now: float) -> None:
+        nonlocal last_tick, last_packets
         rate = (packets - last_packets) / max(now - last_tick, 1e-9)
         last_tick, last_packets = now, packets
         summary = a.summary()
@@ -640,7 +653,7 @@ def run_live(opts: LiveOptions, source: InterfaceSource | FollowSource, stop: St
             if opts.count is not None and packets >= opts.count:
                 stopped_by = "count"
                 break
-            if time.monotonic() - last_tick >= opts.tick_s:
+            if time.monotonic() - last_tick >= max(opts.tick_s, tick_cost / TICK_SHARE):
                 tick()
         if stopped_by not in ("count", "interfaces down"):
             # what the kernel had captured when told to stop: the ring hands over a partly filled block only

@@ -187,3 +187,25 @@ def test_live_folds_as_pcap_does(churn, tmp_path):
     assert doc["capture"]["limits"]["assocs_folded"] > 2000
     assert doc["capture"] == ref["capture"]
     assert doc["associations"] == ref["associations"]
+
+
+def test_live_ticks_less_often_when_they_cost_more_than_a_tenth_of_the_time(churn):
+    """A tick reads every association's summary; with thousands folded and a slow consumer (here 0.2 s a
+    tick, asked for every 50 ms) ticks are spaced so that they take about a tenth of the time: the capture keeps
+    its CPU. (Without the spacing: a tick every 0.25 s, 80 % of the time.)"""
+    import time
+
+    from sctpcorr.live import TICK_SHARE, LiveOptions, StopFlag, open_source, run_live
+
+    opts = LiveOptions(follow=str(churn), duration_s=3.0, tick_s=0.05, fold_linger_ns=10 * S)
+    times = []
+
+    def slow(t):
+        if not t.final:
+            times.append(time.monotonic())
+            time.sleep(0.2)
+
+    run_live(opts, open_source(opts), StopFlag(), on_tick=slow)
+    assert 1 <= len(times) <= 3, times
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(g >= 0.2 / TICK_SHARE * 0.9 for g in gaps), gaps
