@@ -19,13 +19,6 @@ from sctpcorr.report.json import write_bytes
 
 __all__ = ["JsonlWriter"]
 
-try:  # the --json association lines made compact (sctpcorr/wire/_engine/evjson.c)
-    from sctpcorr.wire._engine import json_compact_lines as _compact_lines
-except ImportError:  # engine not built: every record goes through Python
-    _compact_lines = None
-_ASSOC_HEAD = b'{"type":"association",'
-
-
 def _compact_encoder() -> Callable[[Any], str]:
     """The C JSON encoder built once (``json.dumps`` builds one per call, which is most of the cost of a small
     record); falls back to the standard encoder where CPython's ``_json`` accelerator is missing."""
@@ -100,18 +93,18 @@ class JsonlWriter:
         self.records += n
 
     def finish(self, run: PcapRun, batch: int = 250) -> None:
-        """The association records, then the summary. Without filters they are the engine's association text
-        (``Analyzer.associations_json``, made compact by ``json_compact_lines``, ``batch`` associations at a
-        time), not ``Analyzer.report()``: its Python objects for every association at once took longer than the
-        whole analysis on 100,000 associations (issue #12). The same bytes either way."""
+        """The association records, then the summary. Without filters they are the engine's records
+        (``Analyzer.associations_json(jsonl=True)``, ``batch`` associations at a time), not
+        ``Analyzer.report()``: its Python objects for every association at once took longer than the whole
+        analysis on 100,000 associations (issue #12). The same bytes either way."""
         a = run.analyzer
         if (self.engine_text and a is not None and run.report_data is None and not run.options.filters.active
-                and hasattr(a, "associations_json") and _compact_lines is not None):
+                and hasattr(a, "associations_json")):
             doc = build_document(run, associations=False)
             matched = doc["capture"]["associations"]
             if matched:
                 self._start()
-                write_bytes(self.out, (_compact_lines(a.associations_json(s, s + batch, lines=True), _ASSOC_HEAD)
+                write_bytes(self.out, (a.associations_json(s, s + batch, jsonl=True)
                                        for s in range(0, matched, batch)))
                 self.records += matched
         else:

@@ -1,4 +1,5 @@
-"""`sctpcorr pcap --jsonl` written by the engine (Analyzer.drain_events_jsonl, json_compact_lines: evjson.c) is
+"""`sctpcorr pcap --jsonl` written by the engine (Analyzer.drain_events_jsonl: evjson.c; the association records
+by associations_json(jsonl=True): assocjson.c) is
 byte for byte what the Python path writes (every event through pipeline.event_to_dict and the json module, the
 association records through Analyzer.report()), on every capture of the corpus and of the project's own."""
 from __future__ import annotations

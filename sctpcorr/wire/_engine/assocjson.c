@@ -71,6 +71,7 @@ static inline __attribute__((always_inline)) void raw(sc_jw *w, const char *s, s
     w->n += n;
 }
 #define LIT(w, s) raw((w), (s), sizeof(s) - 1)
+#define SEP(w) raw((w), ", ", (w)->compact ? 1 : 2)   /* between members and items */
 
 static const char DIGITS2[201] = "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
                                  "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
@@ -232,7 +233,8 @@ static inline __attribute__((always_inline)) void key(sc_jw *w, int *first, cons
     char *o = w->p + w->n;
     if (!*first) {
         *o++ = ',';
-        *o++ = ' ';
+        if (!w->compact)
+            *o++ = ' ';
     }
     *first = 0;
     *o++ = '"';
@@ -240,7 +242,8 @@ static inline __attribute__((always_inline)) void key(sc_jw *w, int *first, cons
     o += n;
     *o++ = '"';
     *o++ = ':';
-    *o++ = ' ';
+    if (!w->compact)
+        *o++ = ' ';
     w->n = (size_t)(o - w->p);
 }
 
@@ -266,7 +269,7 @@ static void addr_list(sc_jw *w, const sc_addr *v, unsigned n)
     LIT(w, "[");
     for (unsigned i = 0; i < n; i++) {
         if (i)
-            LIT(w, ", ");
+            SEP(w);
         addrv(w, &v[i]);
     }
     LIT(w, "]");
@@ -331,11 +334,11 @@ static void stream(sc_jw *w, const sc_stream *s)
     LIT(w, "{");
     for (unsigned i = 0; i < s->nppid; i++) {
         if (!g)
-            LIT(w, ", ");
+            SEP(w);
         g = 0;
         LIT(w, "\"");
         u64v(w, s->ppid[i]);
-        LIT(w, "\": ");
+        raw(w, "\": ", w->compact ? 2 : 3);
         u64v(w, s->ppid_n[i]);
     }
     if (s->ppid_other) {
@@ -473,7 +476,7 @@ static void direction(sc_jw *w, const sc_assoc *A, unsigned e, const sc_vantage 
     LIT(w, "[");
     for (uint32_t i = 0; i < D->nstreams; i++) {
         if (i)
-            LIT(w, ", ");
+            SEP(w);
         stream(w, &D->streams[i]);
     }
     LIT(w, "]");
@@ -529,7 +532,7 @@ static void initinfo(sc_jw *w, const sc_initinfo *ii)
     LIT(w, "[");
     for (unsigned i = 0; i < ii->nexts; i++) {
         if (i)
-            LIT(w, ", ");
+            SEP(w);
         chunk_name(w, ii->exts[i]);
     }
     LIT(w, "]");
@@ -556,19 +559,19 @@ void sc_assoc_json(sc_jw *w, const sc_assoc *A)
     key(w, &f, "ports");
     LIT(w, "[");
     u64v(w, A->port[0]);
-    LIT(w, ", ");
+    SEP(w);
     u64v(w, A->port[1]);
     LIT(w, "]");
     key(w, &f, "vtags");
     LIT(w, "[");
     u64_or_null(w, A->vtag_known[0], A->vtag[0]);
-    LIT(w, ", ");
+    SEP(w);
     u64_or_null(w, A->vtag_known[1], A->vtag[1]);
     LIT(w, "]");
     key(w, &f, "addresses");
     LIT(w, "[");
     addr_list(w, A->addrs[0].v, A->addrs[0].n);
-    LIT(w, ", ");
+    SEP(w);
     addr_list(w, A->addrs[1].v, A->addrs[1].n);
     LIT(w, "]");
     const char *st = sc_state_name(A->state);
@@ -586,7 +589,7 @@ void sc_assoc_json(sc_jw *w, const sc_assoc *A)
     key(w, &f, "init");
     LIT(w, "[");
     initinfo(w, A->init[0]);
-    LIT(w, ", ");
+    SEP(w);
     initinfo(w, A->init[1]);
     LIT(w, "]");
 
@@ -627,10 +630,11 @@ void sc_assoc_json(sc_jw *w, const sc_assoc *A)
         for (unsigned i = 0; i < ab->ncauses; i++) {
             const char *cn = sc_cause_name(ab->causes[i]);
             if (i)
-                LIT(w, ", ");
-            LIT(w, "{\"code\": ");
+                SEP(w);
+            raw(w, "{\"code\": ", w->compact ? 8 : 9);
             u64v(w, ab->causes[i]);
-            LIT(w, ", \"name\": ");
+            SEP(w);
+            raw(w, "\"name\": ", w->compact ? 7 : 8);
             if (cn)
                 cstrv(w, cn);
             else
@@ -647,7 +651,7 @@ void sc_assoc_json(sc_jw *w, const sc_assoc *A)
     LIT(w, "[");
     for (uint16_t i = 0; i < A->npaths; i++) {
         if (i)
-            LIT(w, ", ");
+            SEP(w);
         path(w, A, i);
     }
     LIT(w, "]");
@@ -727,7 +731,7 @@ static void touch_ahead(sc_assoc *const *v, size_t i, size_t stop)
 
 /* The loop the three below share: each association of start..stop-1 written as `how` says (json, json line,
  * csv), the next ones' state touched ahead, a folded one read back. */
-enum { EACH_JSON, EACH_LINES, EACH_CSV };
+enum { EACH_JSON, EACH_LINES, EACH_CSV, EACH_JSONL };
 static int each_assoc(sc_jw *w, sc_analyzer *an, size_t start, size_t stop, int how, size_t *ends)
 {
     for (size_t i = start; i < stop && !w->failed; i++) {
@@ -737,6 +741,17 @@ static int each_assoc(sc_jw *w, sc_analyzer *an, size_t start, size_t stop, int 
             return -1;
         if (how == EACH_CSV) {
             sc_assoc_csv(w, A);
+        } else if (how == EACH_JSONL) {
+            /* the entry's text with its "{" replaced by the record's head */
+            static const char HEAD[] = "{\"type\":\"association\",";
+            size_t at = w->n;
+            sc_assoc_json(w, A);
+            if (!w->failed && w->n > at + 1 && grow(w, sizeof HEAD - 2) == 0) {
+                memmove(w->p + at + sizeof HEAD - 1, w->p + at + 1, w->n - at - 1);
+                memcpy(w->p + at, HEAD, sizeof HEAD - 1);
+                w->n += sizeof HEAD - 2;
+            }
+            LIT(w, "\n");
         } else if (how == EACH_JSON) {
             sc_assoc_json(w, A);
             ends[i - start] = w->n;
@@ -761,6 +776,15 @@ int sc_assocs_json(sc_jw *w, sc_analyzer *an, size_t start, size_t stop, size_t 
 int sc_assocs_json_lines(sc_jw *w, sc_analyzer *an, size_t start, size_t stop)
 {
     return each_assoc(w, an, start, stop, EACH_LINES, NULL);
+}
+
+int sc_assocs_jsonl(sc_jw *w, sc_analyzer *an, size_t start, size_t stop)
+{
+    int was = w->compact, rc;
+    w->compact = 1;
+    rc = each_assoc(w, an, start, stop, EACH_JSONL, NULL);
+    w->compact = was;
+    return rc;
 }
 
 int sc_assocs_csv(sc_jw *w, sc_analyzer *an, size_t start, size_t stop)

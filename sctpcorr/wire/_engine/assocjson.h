@@ -9,6 +9,7 @@ typedef struct {
     char *p;
     size_t n, cap;
     int failed; /* an allocation failed: the text is incomplete */
+    int compact; /* separators "," and ":" (the --jsonl records), not ", " and ": " (json.dumps' default) */
 } sc_jw;
 
 /* Append n bytes. */
@@ -28,6 +29,9 @@ void sc_assoc_csv(sc_jw *w, const struct sc_assoc *A);
 struct sc_analyzer;
 int sc_assocs_json(sc_jw *w, struct sc_analyzer *an, size_t start, size_t stop, size_t *ends);
 int sc_assocs_json_lines(sc_jw *w, struct sc_analyzer *an, size_t start, size_t stop);
+/* The --jsonl "association" records: '{"type":"association",' + the entry's members, compact, then "\n" each:
+ * byte for byte what report/jsonl.py's JSON encoder writes for {"type": "association", **association(id)}. */
+int sc_assocs_jsonl(sc_jw *w, struct sc_analyzer *an, size_t start, size_t stop);
 int sc_assocs_csv(sc_jw *w, struct sc_analyzer *an, size_t start, size_t stop);
 
 #endif

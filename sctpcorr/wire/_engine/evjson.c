@@ -1,6 +1,8 @@
 /* evjson.c: the engine's events written as `sctpcorr pcap --jsonl` lines straight from the event queue
- * (Analyzer.drain_events_jsonl), and JSON text made compact (json_compact_lines: the --jsonl "association"
- * records from the --json document's association text).
+ * (Analyzer.drain_events_jsonl), and JSON text made compact (json_compact_lines). The --jsonl "association"
+ * records were made with it from the --json document's text; assocjson.c now writes them compact itself
+ * (associations_json(jsonl=True)), and the compaction remains the check the fuzz harnesses hold every event
+ * line to (fuzz/c/engine_common.h: a compact JSON object gives itself back).
  *
  * Why (issue #12): on the 100,000-association scale corpus (3.8 million packets, 5.3 million events) the engine
  * fed the file in ~2.3 s of CPU, and `--jsonl` took ~30 s: every event became a tuple (drain_events), a dict

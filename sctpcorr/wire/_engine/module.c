@@ -1224,9 +1224,10 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
     sc_analyzer *an = self->an;
     Py_ssize_t start = 0, stop = (Py_ssize_t)an->nassocs;
     PyObject *stop_o = Py_None;
-    int lines = 0, csv = 0;
-    static char *kwlist[] = {"start", "stop", "lines", "csv", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "|nO$pp:associations_json", kwlist, &start, &stop_o, &lines, &csv))
+    int lines = 0, csv = 0, jsonl = 0;
+    static char *kwlist[] = {"start", "stop", "lines", "csv", "jsonl", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "|nO$ppp:associations_json", kwlist, &start, &stop_o, &lines, &csv,
+                                     &jsonl))
         return NULL;
     if (stop_o != Py_None) {
         stop = PyLong_AsSsize_t(stop_o);
@@ -1244,9 +1245,11 @@ static PyObject *Analyzer_associations_json(AnalyzerObject *self, PyObject *args
         free(w.p);
         return b;
     }
-    if (lines) {             /* one bytes object: "  {...},\n" per association, no comma after the last one */
+    if (lines || jsonl) {    /* one bytes object: "  {...},\n" per association, no comma after the last one; or
+                              * the --jsonl records '{"type":"association",...}\n' */
         Py_BEGIN_ALLOW_THREADS
-        unread = sc_assocs_json_lines(&w, an, (size_t)start, (size_t)stop) < 0;
+        unread = (jsonl ? sc_assocs_jsonl(&w, an, (size_t)start, (size_t)stop)
+                        : sc_assocs_json_lines(&w, an, (size_t)start, (size_t)stop)) < 0;
         Py_END_ALLOW_THREADS
         PyObject *b = unread ? spill_error() : w.failed ? PyErr_NoMemory() : PyBytes_FromStringAndSize(w.p ? w.p : "", (Py_ssize_t)w.n);
         free(w.p);
@@ -1444,10 +1447,11 @@ static PyMethodDef Analyzer_methods[] = {
      "feed_packet(ts_ns, linktype, frame, frame_no=0) -> None\n--\n\nAnalyse one frame (frame_no 0: numbered "
      "automatically)."},
     {"associations_json", (PyCFunction)(void (*)(void))Analyzer_associations_json, METH_VARARGS | METH_KEYWORDS,
-     "associations_json(start=0, stop=None, *, lines=False, csv=False) -> list[str] | bytes\n--\n\nThe JSON "
+     "associations_json(start=0, stop=None, *, lines=False, csv=False, jsonl=False) -> list[str] | bytes\n--\n\nThe JSON "
      "text of the report entries of associations start..stop-1 (0-based), each exactly "
      "json_encode(association(id)); with lines, one UTF-8 bytes object of '  TEXT,\\n' lines (no comma after the "
-     "last association): the --json document's; with csv, their rows of report/csv.py instead."},
+     "last association): the --json document's; with csv, their rows of report/csv.py instead; with jsonl, the "
+     "--jsonl records '{\"type\":\"association\",...}\\n' (compact)."},
     {"drain_events", (PyCFunction)Analyzer_drain_events, METH_NOARGS,
      "drain_events() -> list[tuple]\n--\n\nEvents since the last drain (only with events=True)."},
     {"drain_payloads", (PyCFunction)Analyzer_drain_payloads, METH_NOARGS,
