@@ -79,6 +79,8 @@ def well_formed(rec: dict[str, Any]) -> bool:
     scalars (no list where abi.decode writes none: ``path_addr`` keys a set) and ``chunks`` is a list of flat
     objects.  Startup, clock and end records are not events and pass as they are."""
     t = rec.get("type")
+    if t is not None and not isinstance(t, str):
+        return False                      # the readers count and index records by their type
     shape = _shapes().get(t) if isinstance(t, str) else None
     if shape is None and not rec.get("my_vtag"):
         return True                       # not an event the readers index (startup, clock, end, toggle...)
