@@ -66,6 +66,8 @@ def _shapes() -> dict[str, tuple[frozenset[str], frozenset[str], frozenset[str]]
     return _SHAPES
 
 
+_NO_SHAPE: tuple[frozenset[str], frozenset[str], frozenset[str]] = (frozenset(), frozenset(), frozenset())
+
 # Fields the correlator reads without a default (sctpcorr/correlate/kernel.py), beside the header's lport.
 _REQUIRED = {"sack": ("cum_tsn_ack",), "rto_update": ("rtt_jiffies",)}
 
@@ -76,8 +78,9 @@ def well_formed(rec: dict[str, Any]) -> bool:
     kernel addresses and nonce in hex (``"0x..."``); in one of an
     ABI event type every field abi.decode writes as an integer, string or list is one or null (the recorder's
     derived records leave some out), the fields read without a default are integers, the other values are
-    scalars (no list where abi.decode writes none: ``path_addr`` keys a set) and ``chunks`` is a list of flat
-    objects.  Startup, clock and end records are not events and pass as they are."""
+    scalars (no list where abi.decode writes none: ``path_addr`` keys a set; none at all in the recorder's
+    derived records) and ``chunks`` is a list of flat objects.  Startup, clock and end records are not events and
+    pass as they are."""
     t = rec.get("type")
     if t is not None and not isinstance(t, str):
         return False                      # the readers count and index records by their type
@@ -94,9 +97,7 @@ def well_formed(rec: dict[str, Any]) -> bool:
         v = rec.get(k)
         if v is not None and not (isinstance(v, str) and _HEX_RE.match(v)):
             return False
-    if shape is None:
-        return True
-    ints, strs, lists = shape
+    ints, strs, lists = shape or _NO_SHAPE    # a derived record (rwnd, assoc_state...): scalars, no list
     for k, v in rec.items():
         if v is None:
             continue

@@ -280,11 +280,13 @@ def test_every_field_of_every_record_type_with_a_wrong_value_is_read_or_counted(
     for r in recs:
         one.setdefault(r["type"], r)
     assert len(one) >= 8 and {"startup", "end"} <= set(one)
+    one["unknown"] = {**one["egress"], "type": "egress~"}   # a type the readers do not know, with an event's fields
     wrong = ([1, 2], {"a": 1}, "x", 2 ** 70, -1, True, None, [{"type": [1]}])
     p = tmp_path / "r.jsonl"
     tried = 0
+    read = ("path_addr", "chunks", "state", "asoc", "my_vtag", "cum_tsn_ack", "rtt_jiffies", "hb_nonce")
     for rec in one.values():
-        for k in rec:
+        for k in dict.fromkeys([*rec, *read]):     # its fields, and those the readers use that it lacks
             for v in wrong:
                 bad = {**rec, k: v}
                 data = "".join(json.dumps(x) + "\n" for x in ((bad,) if rec["type"] == "startup" else (*head, bad))
