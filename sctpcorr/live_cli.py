@@ -84,6 +84,12 @@ def _hostport(ctx: click.Context, param: click.Parameter, value: str | None) -> 
                    "host's network namespace) and correlates it with the capture as it comes: per association the "
                    "kernel's SRTT, RTO, cwnd and the correlator's verdicts (TSNs, retransmissions, RTT samples, "
                    "RTO, flight, windows, states); the final --json holds the whole correlation.")
+@click.option("--probe-level", type=click.Choice(["decisions", "sacks", "packets"]), default="packets",
+              show_default=True,
+              help="With --probes: what the probe records (`sctpcorr probe --level`). packets serves every "
+                   "check; sacks leaves out the per-TSN ones (tsn_coverage, retransmissions, rtt_samples, "
+                   "local_rwnd), decisions also flight and peer_rwnd; the view and --json say which were "
+                   "not checkable and why.")
 @click.option("--probes-jsonl", metavar="FILE",
               help="With --probes: keep the probe's recording in FILE (for `sctpcorr correlate` later).")
 @click.option("--ready-file", metavar="FILE",
@@ -96,7 +102,7 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
              rotate_mb: float | None, rotate_s: float | None, events_path: str | None, json_path: str | None,
              duration: float | None, count: int | None, metrics: tuple[str, int] | None, top: int, sort: str,
              show_assoc: int | None, plain: bool, quiet: bool, snaplen: int, buffer_mb: int,
-             promisc: bool, linger: float, idle_timeout: float, diag: bool, diag_netns: str | None, probes: bool, probes_jsonl: str | None,
+             promisc: bool, linger: float, idle_timeout: float, diag: bool, diag_netns: str | None, probes: bool, probe_level: str, probes_jsonl: str | None,
              ready_file: str | None, force: bool) -> None:
     """Capture SCTP live and show every association as it happens.
 
@@ -157,7 +163,8 @@ def live_cmd(interfaces: tuple[str, ...], follow: str | None, bpf_filter: str | 
 
         if follow is None:
             open_source(opts).close()   # a wrong interface fails before the minutes a BPF compile may take
-        kernel = KernelProbes(probes_jsonl, say=lambda m: click.echo(m, err=True), force=force)
+        kernel = KernelProbes(probes_jsonl, probe_args=("--level", probe_level),
+                              say=lambda m: click.echo(m, err=True), force=force)
     try:
         source = open_source(opts)      # a wrong interface fails here, before any file is written
     except BaseException:

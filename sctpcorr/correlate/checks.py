@@ -40,6 +40,7 @@ import numpy as np
 from sctpcorr.correlate.joins import NONE, Direction
 from sctpcorr.correlate.model import AGREE, DISAGREE, EXPLAINED, NOT_CHECKABLE, Check
 from sctpcorr.correlate.tables import in_order, small_unique
+from sctpcorr.kernel.probes import LEVELS, event_level
 
 if TYPE_CHECKING:
     from sctpcorr.correlate.core import Window
@@ -55,6 +56,11 @@ USES = {"tsn_coverage": ("egress",), "retransmissions": ("egress",), "rtt_sample
         "hb_ack", "hb_sent"), "rto": ("rto_update",), "flight": ("sack", "egress", "path"),
         "peer_rwnd": ("sack",), "local_rwnd": ("egress",), "path_state": ("path_state",),
         "assoc_state": ("assoc_change",)}
+# the event types without which a check cannot be made at all: a recording at a probe level below them
+# (`sctpcorr probe --level`) makes the check "not checkable", never a disagreement
+NEEDS = {"tsn_coverage": ("egress",), "retransmissions": ("egress",), "rtt_samples": ("rto_update", "egress"),
+         "rto": ("rto_update",), "flight": ("sack",), "peer_rwnd": ("sack",), "local_rwnd": ("egress",),
+         "path_state": ("path_state",), "assoc_state": ("assoc_change",)}
 
 
 def ms(ns: float | int | None, digits: int = 3) -> str:
@@ -1119,10 +1125,45 @@ def judge_all(J: Any, book: Book) -> list[Check]:
 
     for aid in sorted(by_assoc, key=lambda x: -1 if x is None else x):
         for t in sorted(by_assoc[aid], key=rank):
-            c = JUDGES[t.name](t, J)
+            c = _not_recorded(t, J) or JUDGES[t.name](t, J)
             if c is not None:
                 out.append(c)
     return out
+
+
+def needed_level(check: str) -> str:
+    """The cheapest probe level whose recording serves ``check``."""
+    return max((event_level(e) or LEVELS[-1] for e in NEEDS.get(check, ())), key=LEVELS.index, default=LEVELS[0])
+
+
+def level_note(kv: Any) -> str:
+    """What a recording's probe level leaves out, in words ("" when it serves every check)."""
+    have = [e for es in NEEDS.values() for e in es if kv.capability(e)]
+    short: dict[str, list[str]] = {}
+    for name, es in NEEDS.items():
+        if not all(e in have for e in es):
+            short.setdefault(needed_level(name), []).append(name)
+    if not short or kv.snapshots_only:
+        return ""
+    lv = kv.level
+    return (f"recorded at --level {lv}" if lv else "recorded without some probes") + ": " + "; ".join(
+        f"{', '.join(names)} need --level {need}" for need, names in sorted(short.items(),
+                                                                           key=lambda x: LEVELS.index(x[0])))
+
+
+def _not_recorded(t: Tally, J: Any) -> Check | None:
+    """NOT_CHECKABLE when the tally's recording lacks an event type the check cannot do without."""
+    rec = t.info.get("rec")
+    if rec is None:
+        return None
+    kv = J.kernels[rec]
+    missing = [e for e in NEEDS.get(t.name, ()) if not kv.capability(e)]
+    if not missing:
+        return None
+    at = f"at --level {kv.level}" if kv.level else "without them"
+    return Check(t.name, NOT_CHECKABLE, f"{kv.name} was recorded {at}: this check needs its {', '.join(missing)} "
+                 f"events (sctpcorr probe --level {needed_level(t.name)})", t.assoc, t.direction,
+                 numbers={"recorded_level": kv.level, "needs_level": needed_level(t.name), "missing": missing})
 
 
 def _dir_rank(t: Tally) -> int:
@@ -1185,6 +1226,10 @@ def check_recording(J: Any) -> list[Check]:
             v, s = DISAGREE, (f"{name}: {'; '.join(parts)}: {share:g} % of the events are missing, more than "
                               f"{tol.lost_pct:g} %; the per-event checks cannot vouch for what they do not see")
         n["missing_pct"] = share
+        n["level"] = kv.level
+        note = level_note(kv)
+        if note:
+            s += f"; {note}"
         out.append(Check("recording", v, s, tolerance=tols, numbers=n))
     return out
 

@@ -37,6 +37,7 @@ import numpy as np
 
 from sctpcorr.correlate.tables import Rows, Table, in_order, small_unique, unique_inverse
 from sctpcorr.kernel.abi import CHUNK_TYPES, PATH_STATES, RTX_REASONS
+from sctpcorr.kernel.probes import LEVELS, level_events
 
 __all__ = ["KEnd", "KernelView", "RTX_CODE", "CHUNK_CODE", "PATH_STATE_CODE"]
 
@@ -373,6 +374,23 @@ class KernelView:
         if caps is None:
             return self.counts.get(event_type, 0) > 0
         return bool(caps.get(event_type))
+
+    @property
+    def level(self) -> str | None:
+        """The probe level it was recorded at (``sctpcorr probe --level``); for a recording that does not say,
+        the highest level whose event types it holds all of; None for diag snapshots or when nothing is known."""
+        st = self.startup or {}
+        if st.get("level") in LEVELS:
+            return st["level"]
+        caps = st.get("capabilities")
+        if self.snapshots_only or not caps:
+            return None
+        have = {t for t, on in caps.items() if on}
+        got = None
+        for lv in LEVELS:
+            if level_events(lv) <= have:
+                got = lv
+        return got
 
     def real_minus_mono(self) -> list[tuple[int, int, int]]:
         """Recorded CLOCK_REALTIME - CLOCK_MONOTONIC offsets: [(at_mono_ns, offset_ns, uncertainty_ns)]."""

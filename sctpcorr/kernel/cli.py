@@ -80,7 +80,14 @@ its last complete record), 2 usage (also: the --jsonl file exists, without --for
 @click.option("--netns", multiple=True, metavar="NAME",
               help="sock_diag in this network namespace (/run/netns/NAME or a path); repeatable.")
 @click.option("--with-diag", is_flag=True, help="With --source bpf: also record sock_diag every --interval.")
-@click.option("--probes", "only", default=None, metavar="NAMES", help="Only these probes (comma-separated).")
+@click.option("--level", type=click.Choice(["decisions", "sacks", "packets"]), default=None,
+              help="What to record, cheapest first: decisions (RTT samples, cwnd reductions, retransmission "
+                   "marks, T3, heartbeats, path and association state; no per-packet hook), sacks (adds the "
+                   "per-SACK tracepoints: peer rwnd, flight, per-path cwnd), packets (adds every packet sent, "
+                   "with its TSNs: what per-TSN correlation needs).  Default: decisions; sacks with --summary; "
+                   "packets when --show asks for per-packet types.")
+@click.option("--probes", "only", default=None, metavar="NAMES",
+              help="Only these probes (comma-separated; instead of --level).")
 @click.option("--no-probe", "exclude", multiple=True, metavar="NAME", help="Leave this probe out; repeatable.")
 @click.option("--replay", "replay_file", type=click.Path(dir_okay=False), default=None, metavar="FILE",
               help="Show a recording (an earlier --jsonl) through the live view or --summary; no root needed.")
@@ -106,7 +113,8 @@ its last complete record), 2 usage (also: the --jsonl file exists, without --for
                    "(bulk loads: no decoder competing for CPU; the backlog is bounded by --backlog-mb).")
 def probe(source: str, jsonl: str | None, duration: float | None, interval: float, summary: float | None,
           show: str | None, quiet: bool, wide: bool, pid: int | None, port: int | None, vtag: int | None,
-          addr: str | None, netns: tuple[str, ...], with_diag: bool, only: str | None, exclude: tuple[str, ...],
+          addr: str | None, netns: tuple[str, ...], with_diag: bool, level: str | None, only: str | None,
+          exclude: tuple[str, ...],
           list_probes: bool, ready_file: str | None, ringbuf_pages: int, dump_bpf: bool, clock_interval: float, toggle_signals: bool,
           raw: str | None, backlog_mb: int, replay_file: str | None, defer_decode: bool,
           flush_interval: float, force: bool) -> None:
@@ -124,13 +132,18 @@ def probe(source: str, jsonl: str | None, duration: float | None, interval: floa
 
     if list_probes:
         sys.exit(r.list_probes(echo))
+    if level is not None and only:
+        raise click.UsageError("--level or --probes, not both (--probes names the probes itself)")
+    show_types = tuple(s for s in show.split(",") if s) if show else view.DEFAULT_SHOW
+    if level is None and not only:
+        level = r.default_level(summary is not None, show_types)
     cfg = r.Config(source=source, duration_s=duration, interval_s=interval, summary_s=summary, quiet=quiet,
                    wide=wide, pid=pid, port=port, vtag=vtag, addr=addr, netns=list(netns), with_diag=with_diag,
-                   only=[s for s in only.split(",") if s] if only else None, exclude=list(exclude),
+                   level=level, only=[s for s in only.split(",") if s] if only else None, exclude=list(exclude),
                    ready_file=ready_file, ringbuf_pages=ringbuf_pages, toggle_signals=toggle_signals,
                    clock_every_s=clock_interval, backlog_mb=backlog_mb, defer_decode=defer_decode,
                    flush_every_s=flush_interval, force=force,
-                   show=tuple(s for s in show.split(",") if s) if show else view.DEFAULT_SHOW)
+                   show=show_types)
     if replay_file:
         try:
             sys.exit(r.replay(cfg, replay_file, echo, warn))

@@ -111,6 +111,7 @@ class Loader:
         self.cflags = cflags_for(excluded, filters, ringbuf_pages, extra_cflags)
         self.bpf: Any = None
         self.status: dict[str, ProbeStatus] = {}
+        self.live: set[str] = set()       # the probes attached now (detach_all / reattach change it)
         self._in_map: set[int] = set()   # what filter_ino holds (set_inodes)
 
     def compile(self) -> None:
@@ -166,6 +167,8 @@ class Loader:
                     except Exception:  # noqa: BLE001,S110 - best effort: the cleanup at exit detaches too
                         pass
                 st.attachments = []
+            else:
+                self.live.add(p.name)
             self.status[p.name] = st
         return self.status
 
@@ -189,8 +192,7 @@ class Loader:
     def detach_all(self) -> None:
         """Remove every attached probe (the program and maps stay loaded; ``reattach`` puts them back)."""
         for p in self.probes:
-            st = self.status.get(p.name)
-            if not st or not st.attached:
+            if p.name not in self.live:
                 continue
             for a in p.attachments:
                 if a.kind == "kprobe":
@@ -199,16 +201,20 @@ class Loader:
                     self.bpf.detach_kretprobe(event=a.target)
                 elif a.kind == "raw_tracepoint":
                     self.bpf.detach_raw_tracepoint(tp=a.target)
+            self.live.discard(p.name)
 
-    def reattach(self) -> None:
-        """Attach again the probes that were attached before ``detach_all``."""
-        was = [p for p in self.probes if self.status.get(p.name) and self.status[p.name].attached]
-        keep = self.probes
+    def reattach(self, names: set[str] | None = None) -> None:
+        """Attach again the probes that attached at the start (only those in ``names``, when given: the
+        overhead benchmark attaches one level at a time from one compiled program)."""
+        was = [p for p in self.probes if self.status.get(p.name) and self.status[p.name].attached
+               and (names is None or p.name in names) and p.name not in self.live]
+        keep, status = self.probes, dict(self.status)
         self.probes = was
         try:
             self.attach()
         finally:
             self.probes = keep
+            self.status = {**status, **{k: v for k, v in self.status.items() if not v.attached}}
 
     def reader(self) -> Any:
         """A bulk reader (``sctpcorr.kernel._ringbuf.Reader``) of the events ring: one C call drains every

@@ -22,14 +22,24 @@ from pathlib import Path
 
 __all__ = [
     "Attachment",
+    "LEVELS",
     "Probe",
     "PROBES",
     "KernelEnv",
     "Problem",
     "check_environment",
+    "event_level",
     "kernel_hz",
+    "level_events",
     "select",
 ]
+
+# What a recording costs, cheapest first.  ``decisions``: the stack's rare decisions (RTT samples and the
+# SRTT/RTO they produce, cwnd reductions, retransmission marks, T3 expiries, heartbeats, path and association
+# state), no hook on the per-packet path.  ``sacks`` adds the two per-SACK tracepoints (peer rwnd, outstanding
+# data, per-path cwnd/flight).  ``packets`` adds one record per packet the stack sends, with its TSNs: what
+# per-TSN correlation (tsn_coverage, retransmissions, the timed chunk of each RTT sample, local_rwnd) needs.
+LEVELS: tuple[str, ...] = ("decisions", "sacks", "packets")
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class Probe:
     attachments: tuple[Attachment, ...]
     events: tuple[str, ...]          # JSONL event types it produces
     metrics: str                     # what is missing without it
+    level: str = "decisions"         # the cheapest LEVELS entry that attaches it
     optional_symbols: tuple[str, ...] = field(default=())
 
     def can_run(self, env: KernelEnv) -> tuple[bool, str]:
@@ -76,10 +87,10 @@ PROBES: tuple[Probe, ...] = (
     Probe("rto_update", "RTO_UPDATE", _kp("sctp_transport_update_rto", "update_rto", ret=True), ("rto_update",),
           "kernel RTT samples and the SRTT/RTTVAR/RTO they produce"),
     Probe("sctp_probe", "SCTP_PROBE", (Attachment("raw_tracepoint", "sctp_probe", "rtp_sctp_probe"),), ("sack",),
-          "per-SACK peer rwnd, unacked data, outstanding bytes and send-buffer use"),
+          "per-SACK peer rwnd, unacked data, outstanding bytes and send-buffer use", level="sacks"),
     Probe("sctp_probe_path", "SCTP_PROBE_PATH",
           (Attachment("raw_tracepoint", "sctp_probe_path", "rtp_sctp_probe_path"),), ("path",),
-          "per-SACK, per-path cwnd, ssthresh, flight size, SRTT/RTO and path state"),
+          "per-SACK, per-path cwnd, ssthresh, flight size, SRTT/RTO and path state", level="sacks"),
     Probe("lower_cwnd", "LOWER_CWND", _kp("sctp_transport_lower_cwnd", "lower_cwnd", ret=True), ("cwnd",),
           "cwnd reductions and their reason; the fast-retransmit cause of retransmitted chunks (cwnd growth is "
           "derived from the egress and path samples)"),
@@ -101,18 +112,46 @@ PROBES: tuple[Probe, ...] = (
           "changes in between are derived from the state every event carries"),
     Probe("egress", "EGRESS", _kp("sctp_packet_transmit", "packet_transmit"), ("egress",),
           "per-packet egress with its TSNs, every retransmitted DATA chunk with its reason, and the samples of the "
-          "local receive window (rwnd events) and of cwnd growth"),
+          "local receive window (rwnd events) and of cwnd growth", level="packets"),
 )
 
 
-def select(names: list[str] | None = None, exclude: list[str] | None = None) -> list[Probe]:
-    """The probes named (all when None), minus the excluded ones; unknown names raise ValueError."""
+def _rank(level: str) -> int:
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; known: {', '.join(LEVELS)}")
+    return LEVELS.index(level)
+
+
+def select(names: list[str] | None = None, exclude: list[str] | None = None,
+           level: str | None = None) -> list[Probe]:
+    """The probes named (else those of ``level`` and the levels below it; else all), minus the excluded ones;
+    unknown names or levels raise ValueError.  Named probes win over the level."""
     known = {p.name: p for p in PROBES}
     for n in (names or []) + (exclude or []):
         if n not in known:
             raise ValueError(f"unknown probe {n!r}; known: {', '.join(known)}")
-    chosen = [p for p in PROBES if names is None or p.name in names]
+    top = _rank(level) if level is not None else len(LEVELS) - 1
+    if names is not None:
+        chosen = [p for p in PROBES if p.name in names]
+    else:
+        chosen = [p for p in PROBES if _rank(p.level) <= top]
     return [p for p in chosen if p.name not in (exclude or [])]
+
+
+def level_events(level: str) -> set[str]:
+    """The event types a recording at ``level`` holds: its probes' and those derived from them."""
+    from sctpcorr.kernel.derive import capabilities  # noqa: PLC0415 - pure; kept out of this module's import
+
+    base = {t for p in select(level=level) for t in p.events}
+    return base | {t for t, on in capabilities(base).items() if on}
+
+
+def event_level(event_type: str) -> str | None:
+    """The cheapest level whose recording holds ``event_type`` (None: no level does)."""
+    for lv in LEVELS:
+        if event_type in level_events(lv):
+            return lv
+    return None
 
 
 class KernelEnv:
@@ -138,6 +177,7 @@ class KernelEnv:
             else:
                 self.symbols.add(name)
         self.blacklist = {ln.split()[-1] for ln in blacklist.splitlines() if ln.split()}
+        self._tramp: dict[str, bool] = {}      # function -> can a BPF trampoline attach (trampoline_ok)
 
     def symbol_status(self, name: str) -> str:
         """"ok" (probe-able symbol), "clone" (only .constprop/.isra copies) or "absent"."""
@@ -150,6 +190,23 @@ class KernelEnv:
 
     def kprobe_blacklisted(self, name: str) -> bool:
         return name in self.blacklist
+
+    def hook_kind(self, a: Attachment) -> str:
+        """The hook an attachment takes here: "fentry"/"fexit" where a BPF trampoline can attach to the function
+        (the kernel has trampolines and the function is in its module's BTF), else its own kind."""
+        if a.kind in ("kprobe", "kretprobe") and self.trampoline_ok(a.target):
+            return "fentry" if a.kind == "kprobe" else "fexit"
+        return a.kind
+
+    def trampoline_ok(self, func: str) -> bool:
+        if func not in self._tramp:
+            try:
+                from sctpcorr.kernel import trampoline  # noqa: PLC0415
+
+                self._tramp[func] = trampoline.available("sctp", func)[0]
+            except ImportError:
+                self._tramp[func] = False
+        return self._tramp[func]
 
     def tracepoint_exists(self, system: str, name: str) -> bool:
         if f"__tracepoint_{name}" in self.symbols:

@@ -62,6 +62,7 @@ class Config:
     with_diag: bool = False
     only: list[str] | None = None
     exclude: list[str] = field(default_factory=list)
+    level: str | None = None       # probes.LEVELS; None: every probe (--probes names its own)
     ready_file: str | None = None
     ringbuf_pages: int = loader.RINGBUF_PAGES
     clock_every_s: float = 10.0
@@ -95,13 +96,16 @@ def plan(cfg: Config, env: probes.KernelEnv | None = None) -> tuple[list[probes.
     """(probes to compile, missing: [{probe, metrics, reason}]) for this kernel."""
     env = env or probes.KernelEnv()
     try:
-        wanted = probes.select(cfg.only, cfg.exclude)
+        wanted = probes.select(cfg.only, cfg.exclude, cfg.level)
     except ValueError as e:
         raise ProbeUnavailable(str(e)) from None
     run_, missing = [], []
     for p in probes.PROBES:
         if p not in wanted:
-            missing.append({"probe": p.name, "metrics": p.metrics, "reason": "not selected (--probes/--no-probe)"})
+            why = "not selected (--probes/--no-probe)"
+            if cfg.only is None and p.name not in cfg.exclude and cfg.level is not None:
+                why = f"not at --level {cfg.level} (needs --level {p.level})"
+            missing.append({"probe": p.name, "metrics": p.metrics, "reason": why})
             continue
         ok, why = p.can_run(env)
         if ok:
@@ -111,17 +115,49 @@ def plan(cfg: Config, env: probes.KernelEnv | None = None) -> tuple[list[probes.
     return run_, missing
 
 
+def default_level(summary: bool, show: tuple[str, ...]) -> str:
+    """The cheapest level that serves the command: the default live view of the decisions needs no per-packet
+    hook (its per-chunk retransmission lines then go: rtx_mark and cwnd reductions still say why); the summary's
+    cwnd, flight and windows come from the per-SACK samples; types named in --show need their own level."""
+    need = ["sacks"] if summary else []
+    if show != view.DEFAULT_SHOW:
+        if "all" in show:
+            return "packets"
+        for t in show:
+            if t != "diag":
+                need.append(probes.event_level("egress" if t == "retransmission" else t) or "decisions")
+    return max(need, key=probes.LEVELS.index, default="decisions")
+
+
 def list_probes(echo: Callable[[str], None]) -> int:
+    """The catalogue: each probe's level, whether it can run here, and the hook type each of its attachments
+    takes on the running kernel (a BPF trampoline where the kernel and the module's BTF allow it, else a
+    kprobe / kretprobe; the SCTP tracepoints as raw tracepoints)."""
     env = probes.KernelEnv()
-    echo(f"{'PROBE':<16} {'RUNS':<4} {'ATTACHES TO':<44} WHY NOT / METRICS")
+    echo(f"{'PROBE':<16} {'LEVEL':<9} {'RUNS':<4} {'HOOK':<16} {'ATTACHES TO':<36} WHY NOT / METRICS")
     for p in probes.PROBES:
         ok, why = p.can_run(env)
         targets = ",".join(dict.fromkeys(f"{a.target}" for a in p.attachments))
-        echo(f"{p.name:<16} {'yes' if ok else 'NO':<4} {targets[:44]:<44} {why or p.metrics}")
+        hooks = "+".join(env.hook_kind(a) for a in p.attachments) if ok else "-"
+        echo(f"{p.name:<16} {p.level:<9} {'yes' if ok else 'NO':<4} {hooks:<16} {targets[:36]:<36} "
+             f"{why or p.metrics}")
+    echo(f"levels: {', '.join(probes.LEVELS)} (each adds to the one before; --level picks one)")
     problems = probes.check_environment("bpf")
     for pr in problems:
         echo(f"note: {pr.message}")
     return EXIT_OK
+
+
+def _toggle_level(cfg: Config) -> str | None:
+    """With --toggle-signals and --ready-file F: the level SIGUSR2 attaches, from the file F.level (the
+    overhead benchmark writes it before the signal); None (every probe compiled in) without it."""
+    if not cfg.ready_file:
+        return None
+    try:
+        level = Path(cfg.ready_file + ".level").read_text().strip()
+    except OSError:
+        return None
+    return level if level in probes.LEVELS else None
 
 
 def _match_filters(cfg: Config, rec: dict[str, Any], inodes: set[int] | None) -> bool:
@@ -410,6 +446,7 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
     caps["diag"] = bool(clients)
     deriver = derive.Deriver()
     rec.startup(source="bpf", hz_source=hz_source, abi=abi.ABI_VERSION, filters=_filters(cfg, inodes),
+                level=cfg.level if cfg.only is None else None,
                 capabilities=caps, compile_s=round(compile_s, 3), cflags=lo.cflags,
                 probes=[{"probe": st.name, "attached": st.attached, "attachments": st.attachments,
                          "reason": st.reason or None} for st in status.values()],
@@ -496,10 +533,12 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                     lo.detach_all()
                     detached = True
                 elif sig == signal.SIGUSR2 and detached:
-                    lo.reattach()
+                    level = _toggle_level(cfg)
+                    lo.reattach(None if level is None else {p.name for p in probes.select(level=level)})
                     detached = False
                 pump.drain()     # what was emitted before the toggle is filed before it
-                pump.put("event", {"type": "toggle", "ts_ns": time.monotonic_ns(), "attached": not detached})
+                pump.put("event", {"type": "toggle", "ts_ns": time.monotonic_ns(), "attached": not detached,
+                                   "probes": ",".join(sorted(lo.live))})
                 n_toggles += 1
                 if cfg.ready_file:   # attaching/detaching takes a while (seconds under TCG): say when it is done
                     tmp = Path(cfg.ready_file + ".tmp")

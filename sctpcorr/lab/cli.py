@@ -147,7 +147,7 @@ def run_cmd(scenarios: tuple[str, ...], out: str, timeout: float | None, memory:
     probe_argv = shlex.split(probe_cmd) if probe_cmd else None
     if with_probe and not probe_argv:
         probe_argv = [sys.executable, "-m", "sctpcorr.kernel.cli", "--jsonl", "{out}/probe.jsonl", "--force",
-                      "--ready-file", "{ready}", "-q"]
+                      "--ready-file", "{ready}", "-q", "--level", "packets"]
     try:
         res = runner.run_group(loaded, out, timeout_s=timeout, memory=memory, cpus=cpus,
                                crash_after_s=crash_after, echo_console=verbose, probe_command=probe_argv)

@@ -93,3 +93,74 @@ def test_hz_from_config(tmp_path, monkeypatch):
     cfg.write_text("CONFIG_HZ_250=y\nCONFIG_HZ=250\nCONFIG_KPROBES=y\n")
     monkeypatch.setattr(probes, "_read", lambda p: cfg.read_text() if p == "/boot/config-x" else None)
     assert probes.kernel_hz("x") == (250, "CONFIG_HZ in /boot/config-x")
+
+
+# ---- levels (--level) -------------------------------------------------------------------------------------------
+PER_PACKET = {"egress"}                      # a hook on every packet the stack sends
+PER_SACK = {"sctp_probe", "sctp_probe_path"}  # the per-SACK tracepoints
+
+
+def test_levels_nest_and_decisions_has_no_per_packet_or_per_sack_hook():
+    names = {lv: {p.name for p in probes.select(level=lv)} for lv in probes.LEVELS}
+    assert names["decisions"] < names["sacks"] < names["packets"] == {p.name for p in probes.PROBES}
+    assert not names["decisions"] & (PER_PACKET | PER_SACK)
+    assert names["sacks"] - names["decisions"] == PER_SACK
+    assert names["packets"] - names["sacks"] == PER_PACKET
+    # the decisions the issue names are all at the cheapest level
+    assert {"rto_update", "lower_cwnd", "retransmit", "t3_expire", "hb_sent", "hb_ack", "path_state",
+            "assoc_change"} <= names["decisions"]
+    with pytest.raises(ValueError, match="unknown level"):
+        probes.select(level="everything")
+
+
+def test_level_events_and_event_level():
+    assert probes.level_events("decisions") >= {"rto_update", "cwnd", "rtx_mark", "assoc_state", "path_state"}
+    assert "egress" not in probes.level_events("sacks") and "rwnd" not in probes.level_events("sacks")
+    assert probes.event_level("rto_update") == "decisions"
+    assert probes.event_level("sack") == probes.event_level("path") == "sacks"
+    assert probes.event_level("egress") == probes.event_level("rwnd") == "packets"   # rwnd: derived from egress
+    assert probes.event_level("no_such_type") is None
+
+
+def test_named_probes_win_over_the_level_and_plan_says_why_a_probe_is_out():
+    from sctpcorr.kernel import run
+
+    assert [p.name for p in probes.select(["egress"], level="decisions")] == ["egress"]
+    env = probes.KernelEnv(KALLSYMS_61, "")
+    chosen, missing = run.plan(run.Config(level="sacks"), env)
+    assert {p.name for p in chosen} == {p.name for p in probes.select(level="sacks")}
+    assert missing == [{"probe": "egress", "metrics": probes.select(["egress"])[0].metrics,
+                        "reason": "not at --level sacks (needs --level packets)"}]
+
+
+def test_default_level_is_the_cheapest_that_serves_the_command():
+    from sctpcorr.kernel import run, view
+
+    assert run.default_level(False, view.DEFAULT_SHOW) == "decisions"
+    assert run.default_level(True, view.DEFAULT_SHOW) == "sacks"          # the summary's cwnd and windows
+    assert run.default_level(False, ("rto_update", "path")) == "sacks"
+    assert run.default_level(False, ("retransmission",)) == "packets"     # one line per retransmitted chunk
+    assert run.default_level(False, ("all",)) == "packets"
+
+
+def test_list_probes_shows_level_and_hook_type(monkeypatch):
+    from sctpcorr.kernel import run
+
+    monkeypatch.setattr(probes, "KernelEnv", _Env61)
+    lines: list[str] = []
+    run.list_probes(lines.append)
+    rows = {ln.split()[0]: ln.split() for ln in lines[1:] if ln.split() and ln.split()[0] in
+            {p.name for p in probes.PROBES}}
+    assert rows["rto_update"][1:4] == ["decisions", "yes", "kprobe+kretprobe"]
+    assert rows["sctp_probe"][1:4] == ["sacks", "yes", "raw_tracepoint"]
+    assert rows["egress"][1:4] == ["packets", "yes", "kprobe"]
+
+
+class _Env61(probes.KernelEnv):
+    """The 6.1 symbol table, no trampolines (what the host of these tests can say)."""
+
+    def __init__(self) -> None:
+        super().__init__(KALLSYMS_61, "")
+
+    def trampoline_ok(self, func: str) -> bool:
+        return False
