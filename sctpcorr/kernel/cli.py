@@ -86,6 +86,9 @@ its last complete record), 2 usage (also: the --jsonl file exists, without --for
                    "per-SACK tracepoints: peer rwnd, flight, per-path cwnd), packets (adds every packet sent, "
                    "with its TSNs: what per-TSN correlation needs).  Default: decisions; sacks with --summary; "
                    "packets when --show asks for per-packet types.")
+@click.option("--hooks", type=click.Choice(["auto", "kprobe"]), default="auto", show_default=True,
+              help="auto: BPF trampolines (fentry/fexit) where the running kernel allows them, kprobes elsewhere; "
+                   "kprobe: kprobes only (--list-probes shows which hook each probe takes).")
 @click.option("--probes", "only", default=None, metavar="NAMES",
               help="Only these probes (comma-separated; instead of --level).")
 @click.option("--no-probe", "exclude", multiple=True, metavar="NAME", help="Leave this probe out; repeatable.")
@@ -113,7 +116,7 @@ its last complete record), 2 usage (also: the --jsonl file exists, without --for
                    "(bulk loads: no decoder competing for CPU; the backlog is bounded by --backlog-mb).")
 def probe(source: str, jsonl: str | None, duration: float | None, interval: float, summary: float | None,
           show: str | None, quiet: bool, wide: bool, pid: int | None, port: int | None, vtag: int | None,
-          addr: str | None, netns: tuple[str, ...], with_diag: bool, level: str | None, only: str | None,
+          addr: str | None, netns: tuple[str, ...], with_diag: bool, level: str | None, hooks: str, only: str | None,
           exclude: tuple[str, ...],
           list_probes: bool, ready_file: str | None, ringbuf_pages: int, dump_bpf: bool, clock_interval: float, toggle_signals: bool,
           raw: str | None, backlog_mb: int, replay_file: str | None, defer_decode: bool,
@@ -139,7 +142,7 @@ def probe(source: str, jsonl: str | None, duration: float | None, interval: floa
         level = r.default_level(summary is not None, show_types)
     cfg = r.Config(source=source, duration_s=duration, interval_s=interval, summary_s=summary, quiet=quiet,
                    wide=wide, pid=pid, port=port, vtag=vtag, addr=addr, netns=list(netns), with_diag=with_diag,
-                   level=level, only=[s for s in only.split(",") if s] if only else None, exclude=list(exclude),
+                   level=level, hooks=hooks, only=[s for s in only.split(",") if s] if only else None, exclude=list(exclude),
                    ready_file=ready_file, ringbuf_pages=ringbuf_pages, toggle_signals=toggle_signals,
                    clock_every_s=clock_interval, backlog_mb=backlog_mb, defer_decode=defer_decode,
                    flush_every_s=flush_interval, force=force,

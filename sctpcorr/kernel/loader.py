@@ -5,6 +5,12 @@ hands out the raw bytes of the ring-buffer records (``sctpcorr.kernel.abi.decode
 
 Probes that ``probes.Probe.can_run`` rejects are compiled out (``-DSCTPCORR_NO_<DEFINE>``); a probe whose
 attachment still fails is detached as a whole and reported with the kernel's error, and the others keep running.
+
+Hooks: where the kernel allows a BPF trampoline on the function (``KernelEnv.hook_kind``), the probe's kprobe is
+replaced by an fentry and its kretprobe by an fexit (``trampoline.py`` loads them: Debian's BCC cannot attach one
+to a module's function).  A trampoline costs no trap; an fexit sees the call's arguments, so an entry + return pair
+needs no stack-pointer bookkeeping.  If any trampoline of a probe fails to load or attach, the probe falls back to
+kprobes as a whole (its pair must use one key scheme), and the status says why.
 """
 
 from __future__ import annotations
@@ -46,7 +52,8 @@ class ProbeStatus:
     attached: bool
     reason: str = ""
     metrics: str = ""
-    attachments: list[str] = field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)   # "HOOK:target", the hook type used
+    fallback: str = ""          # why kprobes were used where a trampoline was expected
 
 
 def bpf_dir() -> Path:
@@ -103,7 +110,8 @@ class Loader:
     """One compiled BPF program with its probes attached."""
 
     def __init__(self, probes: list[Probe], excluded: list[Probe], filters: Filters,
-                 ringbuf_pages: int = RINGBUF_PAGES, extra_cflags: list[str] | None = None):
+                 ringbuf_pages: int = RINGBUF_PAGES, extra_cflags: list[str] | None = None,
+                 trampolines: bool = True, env: Any = None):
         self.probes = probes
         self.excluded = excluded
         self.filters = filters
@@ -112,6 +120,10 @@ class Loader:
         self.bpf: Any = None
         self.status: dict[str, ProbeStatus] = {}
         self.live: set[str] = set()       # the probes attached now (detach_all / reattach change it)
+        self.trampolines = trampolines    # False: kprobes everywhere (--hooks kprobe)
+        self.env = env                    # probes.KernelEnv (hook types); made on first use
+        self._links: dict[str, list[Any]] = {}          # probe -> its trampoline links (TrampolineLink)
+        self._closed: dict[str, dict[str, int]] = {}    # run counts of trampoline programs closed by a detach
         self._in_map: set[int] = set()   # what filter_ino holds (set_inodes)
 
     def compile(self) -> None:
@@ -135,9 +147,31 @@ class Loader:
         self._in_map = set(inodes)
         self.filters.inodes = set(inodes)
 
+    def _hooks(self, p: Probe) -> list[str]:
+        if not self.trampolines:
+            return [a.kind for a in p.attachments]
+        if self.env is None:
+            from sctpcorr.kernel.probes import KernelEnv
+
+            self.env = KernelEnv()
+        return [self.env.hook_kind(a) for a in p.attachments]
+
     def attach(self) -> dict[str, ProbeStatus]:
         for p in self.probes:
             st = ProbeStatus(p.name, True, metrics=p.metrics)
+            hooks = self._hooks(p)
+            if any(h in ("fentry", "fexit") for h in hooks):
+                try:
+                    self._attach_trampolines(p, hooks, st)
+                except Exception as e:  # noqa: BLE001 - TrampolineError or bcc's; the probe falls back to kprobes
+                    self._close_links(p.name)
+                    st.attachments = []
+                    st.fallback = f"trampoline: {e}".splitlines()[0][:300]
+                    hooks = [a.kind for a in p.attachments]
+                else:
+                    self.live.add(p.name)
+                    self.status[p.name] = st
+                    continue
             done: list[tuple[str, str, str]] = []
             for a in p.attachments:
                 try:
@@ -172,6 +206,36 @@ class Loader:
             self.status[p.name] = st
         return self.status
 
+    def _attach_trampolines(self, p: Probe, hooks: list[str], st: ProbeStatus) -> None:
+        """Attach probe ``p`` with trampolines where ``hooks`` says so (the rest as usual); raises on the first
+        failure (the caller closes what was attached and falls back to kprobes).  The return half of a pair goes
+        first: an fentry without its fexit would fill the pairing map."""
+        from sctpcorr.kernel import trampoline
+
+        order = sorted(zip(p.attachments, hooks), key=lambda ah: ah[1] != "fexit")
+        for a, hook in order:
+            if hook in ("fentry", "fexit"):
+                assert self.env is not None and a.trampoline_fn
+                module = self.env.trampoline_module(a.target) or "sctp"
+                link = trampoline.attach(self.bpf, a.trampoline_fn, module, a.target, hook)
+                self._links.setdefault(p.name, []).append(link)
+            elif a.kind == "kprobe":
+                self._attach_counted_kprobe(a.target, a.fn)
+            elif a.kind == "raw_tracepoint":
+                self.bpf.attach_raw_tracepoint(tp=a.target, fn_name=a.fn)
+            else:
+                self.bpf.attach_kretprobe(event=a.target, fn_name=a.fn, maxactive=64)
+        st.attachments = [f"{h}:{a.target}" for a, h in zip(p.attachments, hooks)]
+
+    def _close_links(self, name: str) -> None:
+        """Detach (close) a probe's trampolines, keeping their run counts for prog_stats()."""
+        for link in self._links.pop(name, []):
+            acc = self._closed.setdefault(link.name, {"run_cnt": 0, "run_time_ns": 0, "recursion_misses": 0})
+            for k, v in link.stats().items():
+                if k in acc:
+                    acc[k] += v
+            link.close()
+
     def _attach_counted_kprobe(self, target: str, fn: str) -> None:
         """A kprobe whose skipped hits the kernel counts where we can read them.  BCC's attach_kprobe creates
         kprobes through the perf kprobe PMU: those are not listed in kprobe_profile, so a hit the kernel skips
@@ -194,12 +258,17 @@ class Loader:
         for p in self.probes:
             if p.name not in self.live:
                 continue
-            for a in p.attachments:
-                if a.kind == "kprobe":
+            if p.name in self._links:
+                hooks = [h.split(":", 1)[0] for h in self.status[p.name].attachments]
+                self._close_links(p.name)
+            else:
+                hooks = [a.kind for a in p.attachments]
+            for a, hook in zip(p.attachments, hooks):
+                if hook == "kprobe":
                     self.bpf.detach_kprobe(event=a.target)
-                elif a.kind == "kretprobe":
+                elif hook == "kretprobe":
                     self.bpf.detach_kretprobe(event=a.target)
-                elif a.kind == "raw_tracepoint":
+                elif hook == "raw_tracepoint":
                     self.bpf.detach_raw_tracepoint(tp=a.target)
             self.live.discard(p.name)
 
@@ -208,13 +277,12 @@ class Loader:
         overhead benchmark attaches one level at a time from one compiled program)."""
         was = [p for p in self.probes if self.status.get(p.name) and self.status[p.name].attached
                and (names is None or p.name in names) and p.name not in self.live]
-        keep, status = self.probes, dict(self.status)
+        keep = self.probes
         self.probes = was
         try:
-            self.attach()
+            self.attach()       # updates the status of each probe in `was` (the hooks it got this time)
         finally:
             self.probes = keep
-            self.status = {**status, **{k: v for k, v in self.status.items() if not v.attached}}
 
     def reader(self) -> Any:
         """A bulk reader (``sctpcorr.kernel._ringbuf.Reader``) of the events ring: one C call drains every
@@ -240,21 +308,35 @@ class Loader:
         """Per BPF program: run count and run time (kernel.bpf_stats_enabled=1, else 0: what each probe costs, in
         the kernel's own accounting, the kprobe trap around it not included) and ``recursion_misses``, counted
         always: runs the kernel skipped because another kprobe/tracepoint program was running on that CPU (a
-        softirq interrupting one, typically).  Programs with nothing to report are left out."""
-        out = {}
+        softirq interrupting one, typically).  Trampoline programs count under their own names (fe_/fx_), those
+        closed by a detach included.  Programs with nothing to report are left out."""
+        out: dict[str, dict[str, int]] = {}
+
+        def add(name: str, cnt: int, ns: int, miss: int) -> None:
+            if cnt or miss:
+                o = out.setdefault(name, {"run_cnt": 0, "run_time_ns": 0, "recursion_misses": 0})
+                o["run_cnt"] += cnt
+                o["run_time_ns"] += ns
+                o["recursion_misses"] += miss
+
         for name, fn in (self.bpf.funcs or {}).items():
             vals = fdinfo(fn.fd)
-            cnt, ns = int(vals.get("run_cnt", "0")), int(vals.get("run_time_ns", "0"))
-            miss = int(vals.get("recursion_misses", "0"))
-            if cnt or miss:
-                out[name.decode() if isinstance(name, bytes) else str(name)] = {
-                    "run_cnt": cnt, "run_time_ns": ns, "recursion_misses": miss}
+            add(name.decode() if isinstance(name, bytes) else str(name), int(vals.get("run_cnt", "0")),
+                int(vals.get("run_time_ns", "0")), int(vals.get("recursion_misses", "0")))
+        for links in self._links.values():
+            for link in links:
+                v = link.stats()
+                add(link.name, v.get("run_cnt", 0), v.get("run_time_ns", 0), v.get("recursion_misses", 0))
+        for name, v in self._closed.items():
+            add(name, v["run_cnt"], v["run_time_ns"], v["recursion_misses"])
         return out
 
     def inflight_entries(self) -> int:
         return sum(1 for _ in self.bpf["inflight"].keys())
 
     def close(self) -> None:
+        for name in list(self._links):
+            self._close_links(name)
         if self.bpf is not None:
             self.bpf.cleanup()
             self.bpf = None

@@ -44,9 +44,23 @@ LEVELS: tuple[str, ...] = ("decisions", "sacks", "packets")
 
 @dataclass(frozen=True)
 class Attachment:
-    kind: str      # "kprobe", "kretprobe" or "raw_tracepoint"
+    kind: str      # "kprobe", "kretprobe" or "raw_tracepoint": the hook everywhere (BPF trampolines replace
+    #                kprobes where the kernel allows: KernelEnv.hook_kind)
     target: str    # kernel function, or tracepoint name (raw tracepoints take the bare name)
     fn: str        # BPF function in sctpcorr.bpf.c
+
+    @property
+    def trampoline_fn(self) -> str | None:
+        """The same program for a BPF trampoline (fentry for kp_X: fe_X; fexit for krp_X: fx_X), when the source
+        has one (functions of more than 6 arguments have none: x86-64 trampolines on 6.1 take 6)."""
+        if self.fn.startswith("kp_") and self.target not in _NO_TRAMPOLINE:
+            return "fe_" + self.fn[3:]
+        if self.fn.startswith("krp_") and self.target not in _NO_TRAMPOLINE:
+            return "fx_" + self.fn[4:]
+        return None
+
+
+_NO_TRAMPOLINE = {"sctp_ulpevent_make_assoc_change"}    # 8 arguments
 
 
 @dataclass(frozen=True)
@@ -177,7 +191,7 @@ class KernelEnv:
             else:
                 self.symbols.add(name)
         self.blacklist = {ln.split()[-1] for ln in blacklist.splitlines() if ln.split()}
-        self._tramp: dict[str, bool] = {}      # function -> can a BPF trampoline attach (trampoline_ok)
+        self._tramp: dict[str, tuple[str | None, str]] = {}   # function -> (BTF module, why not)
 
     def symbol_status(self, name: str) -> str:
         """"ok" (probe-able symbol), "clone" (only .constprop/.isra copies) or "absent"."""
@@ -193,20 +207,35 @@ class KernelEnv:
 
     def hook_kind(self, a: Attachment) -> str:
         """The hook an attachment takes here: "fentry"/"fexit" where a BPF trampoline can attach to the function
-        (the kernel has trampolines and the function is in its module's BTF), else its own kind."""
-        if a.kind in ("kprobe", "kretprobe") and self.trampoline_ok(a.target):
+        (the kernel has trampolines and the function is in its module's BTF with at most 6 arguments), else its
+        own kind (kprobe, kretprobe, raw_tracepoint)."""
+        if a.kind in ("kprobe", "kretprobe") and a.trampoline_fn and self.trampoline_module(a.target):
             return "fentry" if a.kind == "kprobe" else "fexit"
         return a.kind
 
-    def trampoline_ok(self, func: str) -> bool:
+    def trampoline_module(self, func: str) -> str | None:
+        """The BTF object ("sctp" when SCTP is a module, else "vmlinux") a trampoline on ``func`` attaches
+        through, or None when none can (``trampoline.available`` says why; ``trampoline_why`` keeps it)."""
         if func not in self._tramp:
+            self._tramp[func] = (None, "trampolines not checked")
             try:
                 from sctpcorr.kernel import trampoline  # noqa: PLC0415
 
-                self._tramp[func] = trampoline.available("sctp", func)[0]
-            except ImportError:
-                self._tramp[func] = False
-        return self._tramp[func]
+                why = ""
+                for module in ("sctp", "vmlinux"):
+                    ok, why = trampoline.available(module, func)
+                    if ok:
+                        self._tramp[func] = (module, "")
+                        break
+                else:
+                    self._tramp[func] = (None, why)
+            except ImportError as e:
+                self._tramp[func] = (None, str(e))
+        return self._tramp[func][0]
+
+    def trampoline_why(self, func: str) -> str:
+        self.trampoline_module(func)
+        return self._tramp.get(func, (None, "no BPF trampoline here"))[1]
 
     def tracepoint_exists(self, system: str, name: str) -> bool:
         if f"__tracepoint_{name}" in self.symbols:

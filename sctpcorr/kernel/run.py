@@ -12,6 +12,7 @@ Stopping: ``duration_s`` elapsed, SIGINT or SIGTERM.  The closing record is writ
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -63,6 +64,7 @@ class Config:
     only: list[str] | None = None
     exclude: list[str] = field(default_factory=list)
     level: str | None = None       # probes.LEVELS; None: every probe (--probes names its own)
+    hooks: str = "auto"            # auto: BPF trampolines where the kernel allows, else kprobes; kprobe: kprobes only
     ready_file: str | None = None
     ringbuf_pages: int = loader.RINGBUF_PAGES
     clock_every_s: float = 10.0
@@ -142,6 +144,11 @@ def list_probes(echo: Callable[[str], None]) -> int:
         echo(f"{p.name:<16} {p.level:<9} {'yes' if ok else 'NO':<4} {hooks:<16} {targets[:36]:<36} "
              f"{why or p.metrics}")
     echo(f"levels: {', '.join(probes.LEVELS)} (each adds to the one before; --level picks one)")
+    why = {a.target: env.trampoline_why(a.target) if a.trampoline_fn else "more than 6 arguments"
+           for p in probes.PROBES if p.can_run(env)[0] for a in p.attachments
+           if a.kind in ("kprobe", "kretprobe") and env.hook_kind(a) == a.kind}
+    for target, reason in why.items():
+        echo(f"kprobe, not a BPF trampoline, on {target}: {reason}")
     problems = probes.check_environment("bpf")
     for pr in problems:
         echo(f"note: {pr.message}")
@@ -417,7 +424,8 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
             f"{m['probe']}: {m['reason']}" for m in missing))
     excluded = [p for p in probes.PROBES if p not in chosen]
     filters = ld.Filters(port=cfg.port, vtag=cfg.vtag, addr=cfg.addr, inodes=inodes)
-    lo = ld.Loader(chosen, excluded, filters, cfg.ringbuf_pages, cfg.extra_cflags)
+    lo = ld.Loader(chosen, excluded, filters, cfg.ringbuf_pages, cfg.extra_cflags,
+                   trampolines=cfg.hooks != "kprobe")
     t_compile = time.monotonic()
     try:
         lo.compile()
@@ -449,7 +457,8 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                 level=cfg.level if cfg.only is None else None,
                 capabilities=caps, compile_s=round(compile_s, 3), cflags=lo.cflags,
                 probes=[{"probe": st.name, "attached": st.attached, "attachments": st.attachments,
-                         "reason": st.reason or None} for st in status.values()],
+                         "reason": st.reason or None, "fallback": st.fallback or None} for st in status.values()],
+                hooks=cfg.hooks,
                 missing=missing, interval_s=cfg.interval_s,
                 netns=[{"name": c.netns_name, "inode": c.netns} for c in clients])
     ev, summ = _views(cfg, echo)
@@ -541,6 +550,11 @@ def _run_bpf(cfg: Config, rec: recorder.Recorder, hz: int | None, hz_source: str
                                    "probes": ",".join(sorted(lo.live))})
                 n_toggles += 1
                 if cfg.ready_file:   # attaching/detaching takes a while (seconds under TCG): say when it is done
+                    # each BPF program's run count and time so far: the overhead bench takes the difference
+                    # between an attach and the next detach as what that level's programs cost
+                    stats_tmp = Path(cfg.ready_file + ".stats.tmp")
+                    stats_tmp.write_text(json.dumps(lo.prog_stats()) + "\n")
+                    stats_tmp.replace(cfg.ready_file + ".stats")
                     tmp = Path(cfg.ready_file + ".tmp")
                     tmp.write_text(f"{os.getpid()} {'detached' if detached else 'attached'} {n_toggles}\n")
                     tmp.replace(cfg.ready_file)

@@ -67,6 +67,15 @@ def test_catalogue_matches_the_bpf_source():
             assert re.search(rf"^int {a.fn}\(", blocks[p.define], re.M), (p.name, a.fn)
     in_source = set(re.findall(r"^int ((?:kp|krp|rtp)_\w+)\(", src, re.M))
     assert in_source == attached
+    # each kprobe program has its trampoline twin (fe_/fx_) in the same block, unless the function cannot take one
+    tramp = {a.trampoline_fn for p in probes.PROBES for a in p.attachments if a.trampoline_fn}
+    for p in probes.PROBES:
+        for a in p.attachments:
+            if a.trampoline_fn:
+                assert re.search(rf"^int {a.trampoline_fn}\(u64 \*ctx\)", blocks[p.define], re.M), a
+    assert set(re.findall(r"^int ((?:fe|fx)_\w+)\(", src, re.M)) == tramp
+    assert {a.fn for p in probes.PROBES for a in p.attachments if a.kind != "raw_tracepoint"
+            and not a.trampoline_fn} == {"kp_assoc_change"}
 
 
 def test_select_and_unknown_names():
@@ -143,6 +152,18 @@ def test_default_level_is_the_cheapest_that_serves_the_command():
     assert run.default_level(False, ("all",)) == "packets"
 
 
+def test_hook_kind_is_a_trampoline_where_the_kernel_allows_one():
+    env = _Env61()
+    rto = probes.select(["rto_update"])[0].attachments
+    assert [env.hook_kind(a) for a in rto] == ["kprobe", "kretprobe"]
+    env.trampoline_module = lambda func: "sctp"     # noqa: E731 - a kernel whose sctp BTF has every function
+    assert [env.hook_kind(a) for a in rto] == ["fentry", "fexit"]
+    change = probes.select(["assoc_change"])[0].attachments
+    assert [env.hook_kind(a) for a in change] == ["kprobe", "fentry"]     # 8 arguments: no trampoline
+    tp = probes.select(["sctp_probe"])[0].attachments
+    assert [env.hook_kind(a) for a in tp] == ["raw_tracepoint"]
+
+
 def test_list_probes_shows_level_and_hook_type(monkeypatch):
     from sctpcorr.kernel import run
 
@@ -154,6 +175,10 @@ def test_list_probes_shows_level_and_hook_type(monkeypatch):
     assert rows["rto_update"][1:4] == ["decisions", "yes", "kprobe+kretprobe"]
     assert rows["sctp_probe"][1:4] == ["sacks", "yes", "raw_tracepoint"]
     assert rows["egress"][1:4] == ["packets", "yes", "kprobe"]
+    # and why each kprobe is not a trampoline
+    notes = [ln for ln in lines if ln.startswith("kprobe, not a BPF trampoline, on ")]
+    assert "kprobe, not a BPF trampoline, on sctp_ulpevent_make_assoc_change: more than 6 arguments" in notes
+    assert len(notes) == len({a.target for p in probes.PROBES for a in p.attachments if a.kind != "raw_tracepoint"})
 
 
 class _Env61(probes.KernelEnv):
@@ -162,5 +187,5 @@ class _Env61(probes.KernelEnv):
     def __init__(self) -> None:
         super().__init__(KALLSYMS_61, "")
 
-    def trampoline_ok(self, func: str) -> bool:
-        return False
+    def trampoline_module(self, func: str) -> str | None:
+        return None

@@ -50,8 +50,9 @@ class FakeReader:
 class FakeLoader:
     """Stands in for loader.Loader: its reader replays the fixture records; one probe fails to attach."""
 
-    def __init__(self, probes_, excluded, filters, ringbuf_pages=256, extra_cflags=None):
+    def __init__(self, probes_, excluded, filters, ringbuf_pages=256, extra_cflags=None, trampolines=True):
         self.probes, self.filters = probes_, filters
+        self.trampolines = trampolines
         self.cflags = loader.cflags_for(excluded, filters, ringbuf_pages, extra_cflags)
         self.status: dict[str, loader.ProbeStatus] = {}
         self.sent = False

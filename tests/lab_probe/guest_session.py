@@ -2,9 +2,11 @@
 
     python tests/lab_probe/guest_session.py OUT baseline,lossy,failover [--bench-seconds S --bench-rounds N]
 
-Beside the main recorder (everything, OUT/probe.jsonl) two filtered ones run during the loopback association and
-the scenarios: ``--addr 198.19.1.1`` (OUT/probe-addr.jsonl) and ``--pid <loopback helper> --port 36412``
-(OUT/probe-pid.jsonl); the tests compare them with the main recording.  ``sctpcorr live --probes`` runs from the
+Beside the main recorder (everything: --level packets, OUT/probe.jsonl) two filtered ones run during the loopback
+association and the scenarios: ``--addr 198.19.1.1 --level sacks`` (OUT/probe-addr.jsonl) and ``--pid <loopback
+helper> --port 36412 --level decisions`` (OUT/probe-pid.jsonl); the tests compare them with the main recording,
+type by type of their level.  A fourth, unfiltered at ``--level decisions`` (OUT/probe-decisions.jsonl), is
+joined to the scenarios' captures by the correlator, as the main one is.  ``sctpcorr live --probes`` runs from the
 start to the end of the baseline scenario, following its client capture (OUT/live-probes.json).
 
 Why one probe for all scenarios: BCC compiles the BPF program when the probe starts, and under QEMU TCG that
@@ -197,18 +199,22 @@ def main() -> int:
         session["probe_error"] = "the loopback helper did not start"
         save()
         return 1
-    # three recorders compile at once (2 vCPUs): everything, --addr, and --pid with --port
+    # the recorders compile at once (2 vCPUs): everything, --addr, --pid with --port, the decisions level, and
+    # live --probes
     log("starting the BPF probes (BCC compiles under TCG: minutes)")
     t0 = time.monotonic()
     probes = {
-        "probe": start_probe(out, "probe", ["--toggle-signals", "--defer-decode",
+        "probe": start_probe(out, "probe", ["--level", "packets", "--toggle-signals", "--defer-decode",
                                             "--clock-interval", "2", "--with-diag", "--interval", "0.5"]
                              + (["--raw", str(raw)] if raw else [])),
     }
     if not bench_only:
-        probes["probe-addr"] = start_probe(out, "probe-addr", ["--addr", ADDR_FILTER])
+        # the filtered ones at the cheaper levels (each test compares the event types of its level), and one
+        # unfiltered recorder at the cheapest level, which the correlator joins to the scenarios' captures
+        probes["probe-addr"] = start_probe(out, "probe-addr", ["--addr", ADDR_FILTER, "--level", "sacks"])
         probes["probe-pid"] = start_probe(out, "probe-pid", ["--pid", str(helper.pid), "--port", str(LOOP_PORT),
-                                                             "--interval", "0.5"])
+                                                             "--interval", "0.5", "--level", "decisions"])
+        probes["probe-decisions"] = start_probe(out, "probe-decisions", ["--level", "decisions"])
     if not bench_only:
         probes["live-probes"] = start_live_probes(out)
     session["filters"] = {"probe-addr": {"addr": ADDR_FILTER},
@@ -263,7 +269,7 @@ def main() -> int:
         if name == LIVE_SCENARIO and "live-probes" in probes:
             session["live-probes_rc"] = stop(probes.pop("live-probes")[0], signal.SIGTERM)
             save()
-    for name in ("probe-addr", "probe-pid", "live-probes"):
+    for name in ("probe-addr", "probe-pid", "probe-decisions", "live-probes"):
         if name not in probes:
             continue
         session[f"{name}_stopped_mono_ns"] = time.monotonic_ns()
@@ -272,7 +278,7 @@ def main() -> int:
     if bench_s:
         sys.path.insert(0, str(ROOT / "bench"))
         import probe_overhead
-        log("bench: probes on/off")
+        log("bench: probes on/off, per level")
         entry = {"start_mono_ns": time.monotonic_ns()}
         try:
             entry["result"] = probe_overhead.run(probes["probe"][0].pid, bench_s, bench_rounds,

@@ -4,8 +4,9 @@ One guest boot runs tests/lab_probe/guest_session.py: the BPF probe attached onc
 baseline, lossy and failover (captures on both sides, netem on the router), each with the sock_diag source
 recording next to it, then the overhead bench.  The tests below read what it left.
 
-Three recorders run at once: everything (probe.jsonl), ``--addr`` and ``--pid --port`` (the filters, checked against
-the first).  The session takes about 10 minutes on an idle 2-core host (BCC compiles for minutes under TCG) and
+Four recorders run at once: everything (probe.jsonl, --level packets), ``--addr`` at --level sacks and ``--pid
+--port`` at --level decisions (the filters, checked against the first type by type), and an unfiltered one at
+--level decisions (joined to the captures by the correlator, as the first is).  The bench measures each level.  The session takes about 10 minutes on an idle 2-core host (BCC compiles for minutes under TCG) and
 runs with the rest of the suite whenever the lab's prerequisites are installed (scripts/setup-lab):
   pytest tests/lab_probe                             # boot the guest into a temporary directory
   SCTPCORR_LAB_PROBE_DIR=DIR pytest tests/lab_probe  # read a session already run into DIR
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from sctpcorr.kernel import recorder
+from sctpcorr.kernel import probes, recorder
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = "baseline,lossy,failover"
@@ -49,9 +50,10 @@ def session_dir(tmp_path_factory) -> Path:
     if not pr.ok or pr.kernel is None:
         pytest.skip(f"lab prerequisites missing: {pr.message()} (run scripts/setup-lab)")
     d = tmp_path_factory.mktemp("lab_probe")
-    # 4 G: four BCC compiles run at once in the guest (the main recorder, two filtered ones, live --probes)
+    # 5 G: five BCC compiles run at once in the guest (the main recorder, two filtered ones, the decisions level,
+    # live --probes)
     runner.run_in_guest(f"{sys.executable} {ROOT / 'tests/lab_probe/guest_session.py'} {d} {SCENARIOS} "
-                        f"--bench-seconds 2 --bench-rounds 10", d, memory="4G", timeout_s=3600)
+                        f"--bench-seconds 2 --bench-rounds 8", d, memory="5G", timeout_s=3600)
     return d
 
 
@@ -108,9 +110,12 @@ def test_every_probe_attached_and_nothing_was_lost(rec):
     assert e["lost_total"] == sum(e["lost"].values())
     # every kprobe and kretprobe is listed in kprobe_profile (created through tracefs), so hits the kernel skipped
     # are counted there, not lost silently
-    from sctpcorr.kernel import probes as catalogue  # noqa: PLC0415
-    want = {("p_" if a.kind == "kprobe" else "r_") + a.target for p in catalogue.PROBES for a in p.attachments
-            if a.kind != "raw_tracepoint"}
+    # (the hooks the startup record lists: BPF trampolines where the kernel allowed them, kprobes elsewhere)
+    hooks = [h.split(":", 1) for p in s["probes"] for h in p["attachments"]]
+    print("hooks:", sorted(f"{k}:{t}" for k, t in hooks), "fallbacks:",
+          {p["probe"]: p.get("fallback") for p in s["probes"] if p.get("fallback")})
+    assert len(hooks) == sum(len(p.attachments) for p in probes.PROBES)
+    want = {("p_" if k == "kprobe" else "r_") + t for k, t in hooks if k in ("kprobe", "kretprobe")}
     assert want <= {k.rsplit("_bcc_", 1)[0] for k in e["kprobe_profile"]}, sorted(e["kprobe_profile"])
     assert e["backlog_dropped"] == 0 and e["drained_records"] == sum(written.values())
 
@@ -602,7 +607,8 @@ def test_addr_filter_keeps_exactly_the_associations_with_that_peer(session_dir, 
     addr = session["filters"]["probe-addr"]["addr"]
     assert f.startup["filters"]["addr"] == addr
     lo, hi = session["loopback"]["start_mono_ns"], session["probe-addr_stopped_mono_ns"]
-    main = [e for e in _bpf_events(rec) if lo <= e["ts_ns"] <= hi]
+    kinds = probes.level_events(f.startup["level"])         # it records at --level sacks: those types only
+    main = [e for e in _bpf_events(rec) if lo <= e["ts_ns"] <= hi and e["type"] in kinds]
     key = lambda e: (e["asoc"], e["my_vtag"], e["peer_vtag"])  # noqa: E731
     with_peer = {key(e) for e in main if e.get("path_addr") == addr}
     want = collections.Counter(_identity(e) for e in main if key(e) in with_peer)
@@ -624,7 +630,8 @@ def test_pid_filter_follows_the_sockets_of_one_process(session_dir, session, rec
     assert "error" not in lb, lb
     ev = _bpf_events(f)
     assert ev and all(flt["port"] in (e["lport"], e["pport"]) for e in ev)
-    main = [e for e in _bpf_events(rec) if flt["port"] in (e["lport"], e["pport"])
+    kinds = probes.level_events(f.startup["level"])         # it records at --level decisions: those types only
+    main = [e for e in _bpf_events(rec) if flt["port"] in (e["lport"], e["pport"]) and e["type"] in kinds
             and lb["start_mono_ns"] <= e["ts_ns"] <= session["probe-pid_stopped_mono_ns"]]
     got = collections.Counter(_identity(e) for e in ev)
     assert not got - collections.Counter(_identity(e) for e in main), "events the main recorder did not see"
@@ -640,33 +647,117 @@ def test_pid_filter_follows_the_sockets_of_one_process(session_dir, session, rec
     assert f.end["counters"]["filtered"] > 0        # the lab scenarios' events were dropped in the kernel
 
 
-# ---- bench: probe cost as a throughput ratio -------------------------------------------------------------------
+# ---- levels: each recorder attached its level's probes, and its events join the wire as the correlator needs -----
 
-def test_bench_reports_a_throughput_ratio(session):
+LEVEL_OF = {"probe": "packets", "probe-addr": "sacks", "probe-pid": "decisions", "probe-decisions": "decisions"}
+
+
+@pytest.mark.parametrize("name", sorted(LEVEL_OF))
+def test_each_recorder_attached_exactly_its_levels_probes(session_dir, session, rec, name):
+    r = rec if name == "probe" else _filtered(session_dir, session, name)
+    level = LEVEL_OF[name]
+    want = {p.name for p in probes.select(level=level)}
+    st = r.startup
+    assert st["level"] == level
+    assert {p["probe"] for p in st["probes"] if p["attached"]} == want, st["probes"]
+    assert {m["probe"] for m in st["missing"]} == {p.name for p in probes.PROBES} - want
+    assert {t for t, on in st["capabilities"].items() if on and t != "diag"} == probes.level_events(level)
+    got = collections.Counter(e["type"] for e in _bpf_events(r) if not e.get("derived"))
+    print(f"{name} (--level {level}): {dict(got)}")
+    assert set(got) <= probes.level_events(level) and got
+
+
+def _cut(src: recorder.Recording, lo: int, hi: int, dst: Path) -> Path:
+    """The startup record, the events of [lo, hi] and the end record of a recording (a scenario's share of a
+    session-long one), as a file the correlator reads."""
+    lines = [src.startup] + [e for e in src.events if lo <= e.get("ts_ns", 0) <= hi] + [src.end]
+    dst.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return dst
+
+
+PER_LEVEL = ("tsn_coverage", "retransmissions", "rtt_samples", "rto", "flight", "peer_rwnd", "local_rwnd",
+             "path_state", "assoc_state")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS.split(","))
+def test_each_levels_events_join_the_wire_as_the_correlator_needs(session_dir, session, rec, tmp_path, scenario):
+    """The same scenario's two captures correlated with the recording of each level: the checks a level serves
+    give the verdicts they give with everything recorded (the main recorder), the rest are not checkable and
+    say which level they need; no level makes a disagreement out of events it did not record."""
+    pytest.importorskip("dpkt")
+    from sctpcorr import correlate_io
+    from sctpcorr.correlate.checks import needed_level
+
+    sc = next((s for s in session["scenarios"] if s["name"] == scenario), None)
+    if sc is None:
+        pytest.skip(f"scenario {scenario} did not run")
+    lo, hi = sc["start_mono_ns"], sc["end_mono_ns"]
+    caps = [f"{session_dir / scenario / 'client.pcapng'}@client", f"{session_dir / scenario / 'server.pcapng'}@server"]
+
+    def checks(r: recorder.Recording, name: str) -> dict:
+        cx, _ = correlate_io.run(captures=caps, kernels=[str(_cut(r, lo, hi, tmp_path / f"{name}.jsonl"))])
+        return {(c.name, c.assoc, c.direction): c for c in cx.checks if c.name in PER_LEVEL}
+
+    full = checks(rec, "probe")
+    assert full and "disagree" not in {c.verdict for c in full.values()}, [c.as_dict() for c in full.values()]
+    for name in ("probe-decisions", "probe-addr"):
+        level = LEVEL_OF[name]
+        got = checks(_filtered(session_dir, session, name), name)
+        served = {k: c for k, c in got.items() if probes.LEVELS.index(needed_level(k[0])) <=
+                  probes.LEVELS.index(level)}
+        print(f"{scenario} at --level {level} ({name}): " + "; ".join(
+            f"{k[0]} {k[2]} {c.verdict}" for k, c in sorted(got.items(), key=str)))
+        assert served, f"{name}: no check served at --level {level}"
+        for k, c in got.items():
+            if k in served:
+                if name == "probe-decisions":       # both ends recorded, as in the main recording
+                    assert k in full and c.verdict == full[k].verdict, (c.as_dict(), full.get(k))
+                else:                               # --addr: the client's end only
+                    assert c.verdict != "disagree", c.as_dict()
+            else:
+                assert c.verdict == "not checkable" and f"--level {needed_level(k[0])}" in c.sentence, c.as_dict()
+        if name == "probe-decisions":           # every check the full recording makes at this level, made again
+            assert {k for k in full if k[0] in {k2[0] for k2 in served}} <= set(got)
+
+
+# ---- bench: probe cost per level, by CPU per message -------------------------------------------------------------
+
+def test_bench_reports_cpu_per_message_and_throughput_per_level(session):
     b = session.get("bench")
     if not b:
         pytest.skip("the session ran without the bench")
     assert "error" not in b, b.get("error")
     r = b["result"]
-    print(f"bench: {r['pairs']} on/off pairs, median on {r['median_on_bytes_per_s']:.0f} B/s, off "
-          f"{r['median_off_bytes_per_s']:.0f} B/s; cost {r['cost_pct']} % (90 % interval {r['cost_pct_ci90']}), "
-          f"verdict {r['verdict']} (target < {r['target_cost_pct']} %); noise of single rounds {r['stdev_off_pct']} %; "
-          f"accounted CPU share of BPF programs + recorder {r['accounted_cost_pct']} % "
-          f"(BPF {r['bpf_run_s_on']} s, recorder {r['recorder_cpu_s_on']} s of {r['busy_cpu_s_on']} s busy)")
-    assert all(x["bytes_per_s"] > 0 and x["bytes_received"] == x["bytes_sent"] for x in r["rounds"])
-    assert r["pairs"] >= 8 and r["bpf_stats"] and r["bpf_run_s_on"] > 0
-    # the toggles were complete before each round: no BPF time in any "off" round
+    for lv, x in r["levels"].items():
+        print(f"bench {lv}: {x['pairs']} pairs; CPU/msg cost {x['cpu_cost_pct']} % {x['cpu_cost_pct_ci90']} "
+              f"(target < {x['target_cpu_pct']} %: {x['verdict']}); throughput cost {x['throughput_cost_pct']} % "
+              f"{x['throughput_cost_pct_ci90']}; BPF {x['bpf_ns_per_msg']} ns/msg; programs "
+              f"{ {n: v['ns_per_msg'] for n, v in x['programs'].items()} }")
+    assert set(r["levels"]) == set(probes.LEVELS)
+    assert all(x["bytes_per_s"] > 0 and x["bytes_received"] == x["bytes_sent"] and x["messages"] > 0
+               for x in r["rounds"])
+    # the toggles were complete before each round: no BPF time in any "off" round, some in every "on" round
     assert all(x["bpf_run_s"] == 0 for x in r["rounds"] if x["probes"] == "off")
-    assert r["verdict"] in ("below target", "above target", "unresolved")
+    assert all(x["bpf_run_s"] > 0 for x in r["rounds"] if x["probes"] == "on")
+    for lv, x in r["levels"].items():
+        assert x["pairs"] >= 6 and x["cpu_cost_pct_ci90"] and x["verdict"] in ("met", "not met", "unresolved")
+        # each level ran its own programs and no others: the per-SACK tracepoints and the egress kprobe only
+        # from the level that adds them
+        progs = set(x["programs"])
+        assert ("rtp_sctp_probe" in progs) == (lv != "decisions"), progs
+        assert ("kp_packet_transmit" in progs) == (lv == "packets"), progs
+    # a cheaper level costs less BPF time per message
+    ns = [r["levels"][lv]["bpf_ns_per_msg"] for lv in probes.LEVELS]
+    assert ns[0] < ns[1] < ns[2], ns
 
 
-@pytest.mark.xfail(strict=True, reason="issue #4's target (under 5 % bulk throughput cost with every probe "
-                   "attached) is not met: 16-26 % measured in the TCG lab (docs/probe.md, OVERHEAD)")
-def test_bench_cost_is_below_the_5_percent_target(session):
+@pytest.mark.xfail(strict=False, reason="issue #11: the per-level targets by CPU per message (decisions < 1 %, "
+                   "sacks < 3 %, packets < 5 %) are not all resolved as met under TCG (docs/probe.md, OVERHEAD)")
+def test_bench_every_level_meets_its_target(session):
     b = session.get("bench")
     if not b or "result" not in b:
         pytest.skip("the session ran without the bench")
-    assert b["result"]["verdict"] == "below target", b["result"]["cost_pct_ci90"]
+    assert {lv: x["verdict"] for lv, x in b["result"]["levels"].items()} == {lv: "met" for lv in probes.LEVELS}
 
 
 # ---- issue #9: `sctpcorr live --diag` beside a real association ---------------------------------------------------

@@ -325,9 +325,15 @@ static __always_inline void emit_end(void *e, u32 evt)
 
 /* ---- entry -> return pairing -------------------------------------------------------------------------------- */
 
-static __always_inline void push(struct pt_regs *ctx, u64 fn, struct inflight_val *v)
+/* The key of a call: for a kprobe + kretprobe pair the stack pointer (KP_KEY at entry, KRP_KEY at return); for a
+ * BPF trampoline pair (fentry + fexit, which both see the arguments) the object the call works on (the
+ * transport), which the socket lock keeps from being in two such calls at once. */
+#define KP_KEY(ctx) PT_REGS_SP(ctx)
+#define KRP_KEY(ctx) (PT_REGS_SP(ctx) - SCTPCORR_RET_SP_ADJ)
+
+static __always_inline void push(u64 key, u64 fn, struct inflight_val *v)
 {
-	struct inflight_key k = {.sp = PT_REGS_SP(ctx), .fn = fn};
+	struct inflight_key k = {.sp = key, .fn = fn};
 
 	if (inflight.lookup(&k))
 		count(SCTPCORR_C_INFLIGHT_STALE);
@@ -335,9 +341,9 @@ static __always_inline void push(struct pt_regs *ctx, u64 fn, struct inflight_va
 		count(SCTPCORR_C_INFLIGHT_FULL);
 }
 
-static __always_inline int pop(struct pt_regs *ctx, u64 fn, struct inflight_val *out)
+static __always_inline int pop(u64 key, u64 fn, struct inflight_val *out)
 {
-	struct inflight_key k = {.sp = PT_REGS_SP(ctx) - SCTPCORR_RET_SP_ADJ, .fn = fn};
+	struct inflight_key k = {.sp = key, .fn = fn};
 	struct inflight_val *v = inflight.lookup(&k);
 
 	if (!v) {
@@ -369,15 +375,15 @@ static __always_inline void note_cause(struct sctp_association *asoc, u32 reason
 
 /* ---- 1. RTT samples: sctp_transport_update_rto(struct sctp_transport *tp, __u32 rtt) ------------------------- */
 #ifndef SCTPCORR_NO_RTO_UPDATE
-int kp_update_rto(struct pt_regs *ctx)
+static __always_inline int do_kp_update_rto(u64 p1, u64 p2, u64 ckey)
 {
-	struct sctp_transport *tp = (void *)PT_REGS_PARM1(ctx);
+	struct sctp_transport *tp = (void *)p1;
 	struct inflight_val v = {};
 	unsigned long rto = 0;
 	u32 zero = 0;
 
 	v.ptr = (u64)tp;
-	v.a[0] = (u32)PT_REGS_PARM2(ctx);
+	v.a[0] = (u32)p2;
 	RD(v.a[1], tp->srtt);
 	RD(v.a[2], tp->rttvar);
 	RD(rto, tp->rto);
@@ -395,16 +401,26 @@ int kp_update_rto(struct pt_regs *ctx)
 		}
 		hs->valid = 0;
 	}
-	push(ctx, FN_UPDATE_RTO, &v);
+	push(ckey, FN_UPDATE_RTO, &v);
 	return 0;
 }
 
-int krp_update_rto(struct pt_regs *ctx)
+int kp_update_rto(struct pt_regs *ctx)
+{
+	return do_kp_update_rto(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), KP_KEY(ctx));
+}
+
+int fe_update_rto(u64 *ctx)
+{
+	return do_kp_update_rto(ctx[0], ctx[1], ctx[0]);
+}
+
+static __always_inline int do_krp_update_rto(u64 unused, u64 ckey)
 {
 	struct inflight_val v = {};
 	unsigned long rto = 0, rmin = 0, rmax = 0;
 
-	if (!pop(ctx, FN_UPDATE_RTO, &v))
+	if (!pop(ckey, FN_UPDATE_RTO, &v))
 		return 0;
 	struct sctp_transport *tp = (void *)v.ptr;
 	struct sctp_association *asoc = transport_asoc(tp);
@@ -428,6 +444,16 @@ int krp_update_rto(struct pt_regs *ctx)
 	e->paired = 1;
 	emit_end(e, SCTPCORR_EV_RTO_UPDATE);
 	return 0;
+}
+
+int krp_update_rto(struct pt_regs *ctx)
+{
+	return do_krp_update_rto(0, KRP_KEY(ctx));
+}
+
+int fx_update_rto(u64 *ctx)
+{
+	return do_krp_update_rto(0, ctx[0]);
 }
 #endif
 
@@ -527,9 +553,9 @@ int rtp_sctp_probe_path(struct bpf_raw_tracepoint_args *ctx)
  * ssthresh, partial_bytes_acked and flight size; the decoder (derive.py) reports each change between two samples
  * that no exact event (this one) explains. */
 #ifndef SCTPCORR_NO_LOWER_CWND
-int kp_lower_cwnd(struct pt_regs *ctx)
+static __always_inline int do_kp_lower_cwnd(u64 p1, u64 p2, u64 ckey)
 {
-	struct sctp_transport *t = (void *)PT_REGS_PARM1(ctx);
+	struct sctp_transport *t = (void *)p1;
 	struct sctp_association *asoc = transport_asoc(t);
 	struct inflight_val v = {};
 	u8 fr = 0;
@@ -539,7 +565,7 @@ int kp_lower_cwnd(struct pt_regs *ctx)
 	RD(v.a[1], t->ssthresh);
 	RD(v.a[2], t->partial_bytes_acked);
 	RD(v.a[3], t->flight_size);
-	v.a[4] = (u32)PT_REGS_PARM2(ctx);  /* reason */
+	v.a[4] = (u32)p2;  /* reason */
 	if (asoc)
 		RD(fr, asoc->fast_recovery);
 	v.a[6] = fr;
@@ -549,16 +575,26 @@ int kp_lower_cwnd(struct pt_regs *ctx)
 		else if (v.a[4] == SCTP_LOWER_CWND_T3_RTX)
 			note_cause(asoc, SCTPCORR_RTX_T3);
 	}
-	push(ctx, FN_LOWER_CWND, &v);
+	push(ckey, FN_LOWER_CWND, &v);
 	return 0;
 }
 
-int krp_lower_cwnd(struct pt_regs *ctx)
+int kp_lower_cwnd(struct pt_regs *ctx)
+{
+	return do_kp_lower_cwnd(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), KP_KEY(ctx));
+}
+
+int fe_lower_cwnd(u64 *ctx)
+{
+	return do_kp_lower_cwnd(ctx[0], ctx[1], ctx[0]);
+}
+
+static __always_inline int do_krp_lower_cwnd(u64 unused, u64 ckey)
 {
 	struct inflight_val v = {};
 	u32 cwnd = 0, ssthresh = 0, pba = 0;
 
-	if (!pop(ctx, FN_LOWER_CWND, &v))
+	if (!pop(ckey, FN_LOWER_CWND, &v))
 		return 0;
 	struct sctp_transport *t = (void *)v.ptr;
 	RD(cwnd, t->cwnd);
@@ -581,15 +617,25 @@ int krp_lower_cwnd(struct pt_regs *ctx)
 	emit_end(e, SCTPCORR_EV_CWND);
 	return 0;
 }
+
+int krp_lower_cwnd(struct pt_regs *ctx)
+{
+	return do_krp_lower_cwnd(0, KRP_KEY(ctx));
+}
+
+int fx_lower_cwnd(u64 *ctx)
+{
+	return do_krp_lower_cwnd(0, ctx[0]);
+}
 #endif
 
 /* ---- 5. sctp_retransmit(struct sctp_outq *q, struct sctp_transport *t, enum sctp_retransmit_reason reason) ---- */
 #ifndef SCTPCORR_NO_RETRANSMIT
-int kp_retransmit(struct pt_regs *ctx)
+static __always_inline int do_kp_retransmit(u64 p1, u64 p2, u64 p3, u64 ckey)
 {
-	struct sctp_outq *q = (void *)PT_REGS_PARM1(ctx);
-	struct sctp_transport *t = (void *)PT_REGS_PARM2(ctx);
-	u32 kreason = (u32)PT_REGS_PARM3(ctx);
+	struct sctp_outq *q = (void *)p1;
+	struct sctp_transport *t = (void *)p2;
+	u32 kreason = (u32)p3;
 	struct sctp_association *asoc = NULL;
 	unsigned long rto = 0;
 	unsigned short ec = 0;
@@ -619,13 +665,23 @@ int kp_retransmit(struct pt_regs *ctx)
 	emit_end(e, SCTPCORR_EV_RTX_MARK);
 	return 0;
 }
+
+int kp_retransmit(struct pt_regs *ctx)
+{
+	return do_kp_retransmit(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), KP_KEY(ctx));
+}
+
+int fe_retransmit(u64 *ctx)
+{
+	return do_kp_retransmit(ctx[0], ctx[1], ctx[2], 0);
+}
 #endif
 
 /* ---- 6. sctp_generate_t3_rtx_event(struct timer_list *t) ---------------------------------------------------- */
 #ifndef SCTPCORR_NO_T3_EXPIRE
-int kp_t3_expire(struct pt_regs *ctx)
+static __always_inline int do_kp_t3_expire(u64 p1, u64 ckey)
 {
-	struct timer_list *timer = (void *)PT_REGS_PARM1(ctx);
+	struct timer_list *timer = (void *)p1;
 	struct sctp_transport *t = (struct sctp_transport *)((void *)timer - offsetof(struct sctp_transport, T3_rtx_timer));
 	struct sctp_association *asoc = transport_asoc(t);
 	struct sock *sk = NULL;
@@ -652,15 +708,25 @@ int kp_t3_expire(struct pt_regs *ctx)
 	emit_end(e, SCTPCORR_EV_T3_EXPIRE);
 	return 0;
 }
+
+int kp_t3_expire(struct pt_regs *ctx)
+{
+	return do_kp_t3_expire(PT_REGS_PARM1(ctx), KP_KEY(ctx));
+}
+
+int fe_t3_expire(u64 *ctx)
+{
+	return do_kp_t3_expire(ctx[0], 0);
+}
 #endif
 
 /* ---- 7. sctp_make_heartbeat(asoc, transport, probe_size) returns the HEARTBEAT chunk ----------------------- */
 /* Read at return from the chunk itself: the kernel stamps sent_at after allocating the chunk, so the jiffies at
  * entry can be earlier than the stamp on the wire. */
 #ifndef SCTPCORR_NO_HB_SENT
-int krp_make_heartbeat(struct pt_regs *ctx)
+static __always_inline int do_krp_make_heartbeat(u64 rc, u64 ckey)
 {
-	struct sctp_chunk *chunk = (void *)PT_REGS_RC(ctx);
+	struct sctp_chunk *chunk = (void *)rc;
 	struct sctp_association *asoc = NULL;
 	struct sctp_transport *t = NULL;
 	struct sctp_sender_hb_info *hbp = NULL;
@@ -694,14 +760,24 @@ int krp_make_heartbeat(struct pt_regs *ctx)
 	emit_end(e, SCTPCORR_EV_HB_SENT);
 	return 0;
 }
+
+int krp_make_heartbeat(struct pt_regs *ctx)
+{
+	return do_krp_make_heartbeat(PT_REGS_RC(ctx), 0);
+}
+
+int fx_make_heartbeat(u64 *ctx)
+{
+	return do_krp_make_heartbeat(ctx[3], 0);
+}
 #endif
 
 /* ---- 8. sctp_sf_backbeat_8_3(net, ep, asoc, type, arg = chunk, commands): HEARTBEAT-ACK -------------------- */
 #ifndef SCTPCORR_NO_HB_ACK
-int kp_backbeat(struct pt_regs *ctx)
+static __always_inline int do_kp_backbeat(u64 p1, u64 p2, u64 p3, u64 p4, u64 p5, u64 ckey)
 {
-	struct sctp_association *asoc = (void *)PT_REGS_PARM3(ctx);
-	struct sctp_chunk *chunk = (void *)PT_REGS_PARM5(ctx);
+	struct sctp_association *asoc = (void *)p3;
+	struct sctp_chunk *chunk = (void *)p5;
 	struct sctp_sender_hb_info hb = {};
 	struct sk_buff *skb = NULL;
 	unsigned char *data = NULL;
@@ -731,36 +807,56 @@ int kp_backbeat(struct pt_regs *ctx)
 	emit_end(e, SCTPCORR_EV_HB_ACK);
 	return 0;
 }
+
+int kp_backbeat(struct pt_regs *ctx)
+{
+	return do_kp_backbeat(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx), KP_KEY(ctx));
+}
+
+int fe_backbeat(u64 *ctx)
+{
+	return do_kp_backbeat(ctx[0], ctx[1], ctx[2], ctx[3], ctx[4], 0);
+}
 #endif
 
 /* ---- 9. sctp_assoc_control_transport(asoc, transport, command, error): path state ------------------------- */
 #ifndef SCTPCORR_NO_PATH_STATE
-int kp_control_transport(struct pt_regs *ctx)
+static __always_inline int do_kp_control_transport(u64 p1, u64 p2, u64 p3, u64 p4, u64 ckey)
 {
-	struct sctp_transport *t = (void *)PT_REGS_PARM2(ctx);
+	struct sctp_transport *t = (void *)p2;
 	struct inflight_val v = {};
 	unsigned short ec = 0;
 	int st = 0;
 
 	v.ptr = (u64)t;
-	v.ptr2 = PT_REGS_PARM1(ctx);
-	v.a[0] = (u32)PT_REGS_PARM3(ctx);
-	v.a[1] = (u32)PT_REGS_PARM4(ctx);
+	v.ptr2 = p1;
+	v.a[0] = (u32)p3;
+	v.a[1] = (u32)p4;
 	RD(st, t->state);
 	v.a[2] = st;
 	RD(ec, t->error_count);
 	v.a[3] = ec;
-	push(ctx, FN_CONTROL_TRANSPORT, &v);
+	push(ckey, FN_CONTROL_TRANSPORT, &v);
 	return 0;
 }
 
-int krp_control_transport(struct pt_regs *ctx)
+int kp_control_transport(struct pt_regs *ctx)
+{
+	return do_kp_control_transport(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), KP_KEY(ctx));
+}
+
+int fe_control_transport(u64 *ctx)
+{
+	return do_kp_control_transport(ctx[0], ctx[1], ctx[2], ctx[3], ctx[1]);
+}
+
+static __always_inline int do_krp_control_transport(u64 unused, u64 ckey)
 {
 	struct inflight_val v = {};
 	struct sctp_transport *prim = NULL, *act = NULL;
 	int st = 0;
 
-	if (!pop(ctx, FN_CONTROL_TRANSPORT, &v))
+	if (!pop(ckey, FN_CONTROL_TRANSPORT, &v))
 		return 0;
 	struct sctp_transport *t = (void *)v.ptr;
 	struct sctp_association *asoc = (void *)v.ptr2;
@@ -780,6 +876,16 @@ int krp_control_transport(struct pt_regs *ctx)
 	emit_end(e, SCTPCORR_EV_PATH_STATE);
 	return 0;
 }
+
+int krp_control_transport(struct pt_regs *ctx)
+{
+	return do_krp_control_transport(0, KRP_KEY(ctx));
+}
+
+int fx_control_transport(u64 *ctx)
+{
+	return do_krp_control_transport(0, ctx[1]);
+}
 #endif
 
 /* ---- 10. association changes ------------------------------------------------------------------------------ */
@@ -790,26 +896,31 @@ int krp_control_transport(struct pt_regs *ctx)
  * CANT_STR_ASSOC), built by sctp_ulpevent_make_assoc_change(asoc, flags, state, error, outbound, inbound, chunk,
  * gfp), and the association's end, sctp_association_free(asoc). */
 #ifndef SCTPCORR_NO_ASSOC_CHANGE
-int kp_assoc_change(struct pt_regs *ctx)
+static __always_inline int do_kp_assoc_change(u64 p1, u64 p2, u64 p3, u64 p4, u64 p5, u64 p6, u64 ckey)
 {
-	struct sctp_association *asoc = (void *)PT_REGS_PARM1(ctx);
+	struct sctp_association *asoc = (void *)p1;
 
 	if (!asoc)
 		return 0;
 	EMIT_BEGIN(e, struct sctpcorr_assoc_change, SCTPCORR_EV_ASSOC_CHANGE, asoc);
 	e->kind = 1;
-	e->sac_flags = (u16)PT_REGS_PARM2(ctx);
-	e->sac_state = (u16)PT_REGS_PARM3(ctx);
-	e->sac_error = (u16)PT_REGS_PARM4(ctx);
-	e->outbound_streams = (u16)PT_REGS_PARM5(ctx);
-	e->inbound_streams = (u16)PT_REGS_PARM6(ctx);
+	e->sac_flags = (u16)p2;
+	e->sac_state = (u16)p3;
+	e->sac_error = (u16)p4;
+	e->outbound_streams = (u16)p5;
+	e->inbound_streams = (u16)p6;
 	emit_end(e, SCTPCORR_EV_ASSOC_CHANGE);
 	return 0;
 }
 
-int kp_assoc_free(struct pt_regs *ctx)
+int kp_assoc_change(struct pt_regs *ctx)
 {
-	struct sctp_association *asoc = (void *)PT_REGS_PARM1(ctx);
+	return do_kp_assoc_change(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx), PT_REGS_PARM6(ctx), KP_KEY(ctx));
+}
+
+static __always_inline int do_kp_assoc_free(u64 p1, u64 ckey)
+{
+	struct sctp_association *asoc = (void *)p1;
 	u64 key = (u64)asoc;
 
 	if (!asoc)
@@ -821,6 +932,16 @@ int kp_assoc_free(struct pt_regs *ctx)
 	ident.delete(&key);
 	rtx_cause.delete(&key);
 	return 0;
+}
+
+int kp_assoc_free(struct pt_regs *ctx)
+{
+	return do_kp_assoc_free(PT_REGS_PARM1(ctx), KP_KEY(ctx));
+}
+
+int fe_assoc_free(u64 *ctx)
+{
+	return do_kp_assoc_free(ctx[0], 0);
 }
 #endif
 
@@ -865,9 +986,9 @@ _Static_assert(offsetof(struct sctp_association, a_rwnd) == offsetof(struct sctp
 	       "struct sctp_association changed");
 
 #ifndef SCTPCORR_NO_EGRESS
-int kp_packet_transmit(struct pt_regs *ctx)
+static __always_inline int do_kp_packet_transmit(u64 p1, u64 ckey)
 {
-	struct sctp_packet *packet = (void *)PT_REGS_PARM1(ctx);
+	struct sctp_packet *packet = (void *)p1;
 	struct sctp_transport *t = NULL;
 	struct sctp_association *asoc = NULL;
 	struct list_head *head = &packet->chunk_list;
@@ -981,5 +1102,15 @@ int kp_packet_transmit(struct pt_regs *ctx)
 	e->n_recorded = rec;
 	emit_end(e, SCTPCORR_EV_EGRESS);
 	return 0;
+}
+
+int kp_packet_transmit(struct pt_regs *ctx)
+{
+	return do_kp_packet_transmit(PT_REGS_PARM1(ctx), KP_KEY(ctx));
+}
+
+int fe_packet_transmit(u64 *ctx)
+{
+	return do_kp_packet_transmit(ctx[0], 0);
 }
 #endif
