@@ -327,7 +327,7 @@ def print_result(r: dict, echo=print) -> None:  # noqa: ANN001
              f"recorder {x['recorder_us_per_msg']} us/msg; BPF {x['bpf_share_of_busy_pct']} % of busy CPU; {progs}")
 
 
-def lab(seconds: float, rounds: int, out: Path) -> int:
+def lab(seconds: float, rounds: int, out: Path, hooks: str = "auto") -> int:
     """From the host: boot the lab guest, start one `sctpcorr probe` (all probes, --defer-decode), run ``run()``
     in it and print the result.  The BPF compile alone takes minutes under TCG."""
     import shlex
@@ -340,6 +340,7 @@ def lab(seconds: float, rounds: int, out: Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "session.json").unlink(missing_ok=True)
     guest = (f"{shlex.quote(sys.executable)} {root / 'tests/lab_probe/guest_session.py'} {out} '' --bench-only "
+             f"--hooks {hooks} "
              f"--bench-seconds {seconds} --bench-rounds {rounds}")
     print(f"booting the lab kernel under QEMU (TCG); BCC compiles the probes first (minutes); log: "
           f"{out}/console.log")
@@ -377,9 +378,11 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--rounds", type=int, default=3, help="pairs of (on, off) measurements")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--hooks", choices=("auto", "kprobe"), default="auto",
+                    help="with --lab: the recorder's hooks (sctpcorr probe --hooks): compare kprobes with trampolines")
     a = ap.parse_args()
     if a.lab:
-        return lab(a.seconds, a.rounds, Path(a.lab_out).resolve())
+        return lab(a.seconds, a.rounds, Path(a.lab_out).resolve(), a.hooks)
     if a.probe_pid is None:
         ap.error("--probe-pid (inside the guest) or --lab (from the host)")
     res = run(a.probe_pid, a.seconds, a.rounds)

@@ -37,7 +37,7 @@ import numpy as np
 
 from sctpcorr.correlate.tables import Rows, Table, in_order, small_unique, unique_inverse
 from sctpcorr.kernel.abi import CHUNK_TYPES, PATH_STATES, RTX_REASONS
-from sctpcorr.kernel.probes import LEVELS, level_events
+from sctpcorr.kernel.probes import LEVELS, PROBES, level_events
 
 __all__ = ["KEnd", "KernelView", "RTX_CODE", "CHUNK_CODE", "PATH_STATE_CODE"]
 
@@ -113,7 +113,12 @@ def _kprobe_event_type(name: str) -> str:
 
 
 def _prog_event_type(name: str) -> str:
-    """A BPF program name (``kp_packet_transmit``, ``rtp_sctp_probe_path``) -> its event type."""
+    """A BPF program name (``kp_packet_transmit``, its trampoline twin ``fe_packet_transmit``,
+    ``rtp_sctp_probe_path``) -> its event type."""
+    for p in PROBES:
+        for a in p.attachments:
+            if name in (a.fn, a.trampoline_fn):
+                return p.events[0]
     for prefix in ("krp_", "kp_", "rtp_", "tp_"):
         if name.startswith(prefix):
             name = name[len(prefix):]

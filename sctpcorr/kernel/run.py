@@ -144,7 +144,7 @@ def list_probes(echo: Callable[[str], None]) -> int:
         echo(f"{p.name:<16} {p.level:<9} {'yes' if ok else 'NO':<4} {hooks:<16} {targets[:36]:<36} "
              f"{why or p.metrics}")
     echo(f"levels: {', '.join(probes.LEVELS)} (each adds to the one before; --level picks one)")
-    why = {a.target: env.trampoline_why(a.target) if a.trampoline_fn else "more than 6 arguments"
+    why = {a.target: env.trampoline_why(a.target) if a.trampoline_fn else probes.NO_TRAMPOLINE[a.target]
            for p in probes.PROBES if p.can_run(env)[0] for a in p.attachments
            if a.kind in ("kprobe", "kretprobe") and env.hook_kind(a) == a.kind}
     for target, reason in why.items():

@@ -86,3 +86,16 @@ def test_a_cheaper_level_never_disagrees_for_want_of_events(tmp_path, name, leve
     assert rec and all(f"recorded at --level {level}" in c.sentence for c in rec)
     assert all(c.numbers["level"] == level for c in rec)
     assert seen_unserved or name == "bulk"
+
+
+def test_skipped_runs_of_every_hook_count_against_its_event_type():
+    """A recording's end record counts runs the kernel skipped by BPF program name (recursion_misses); the
+    correlator charges them to the program's event type, whichever hook ran it (kprobe or its trampoline twin)."""
+    from sctpcorr.correlate.kernel import _prog_event_type
+    from sctpcorr.kernel.probes import PROBES
+
+    for p in PROBES:
+        for a in p.attachments:
+            assert _prog_event_type(a.fn) == p.events[0]
+            if a.trampoline_fn:
+                assert _prog_event_type(a.trampoline_fn) == p.events[0]

@@ -175,6 +175,7 @@ def main() -> int:
     bench_only = "--bench-only" in sys.argv      # bench/probe_overhead.py --lab: one recorder, no scenarios
     bench_s = float(sys.argv[sys.argv.index("--bench-seconds") + 1]) if "--bench-seconds" in sys.argv else 0
     bench_rounds = int(sys.argv[sys.argv.index("--bench-rounds") + 1]) if "--bench-rounds" in sys.argv else 3
+    hooks = sys.argv[sys.argv.index("--hooks") + 1] if "--hooks" in sys.argv else "auto"   # the main recorder's
     # --raw: the main recorder also keeps the ring-buffer records as received (the source of
     # tests/kernel/fixtures/probe61, cut by tools/make_probe_fixture.py); written to the guest's /tmp (memory),
     # copied out at the end, so the 9p share costs nothing while recording
@@ -204,7 +205,7 @@ def main() -> int:
     log("starting the BPF probes (BCC compiles under TCG: minutes)")
     t0 = time.monotonic()
     probes = {
-        "probe": start_probe(out, "probe", ["--level", "packets", "--toggle-signals", "--defer-decode",
+        "probe": start_probe(out, "probe", ["--level", "packets", "--hooks", hooks, "--toggle-signals", "--defer-decode",
                                             "--clock-interval", "2", "--with-diag", "--interval", "0.5"]
                              + (["--raw", str(raw)] if raw else [])),
     }

@@ -812,11 +812,6 @@ int kp_backbeat(struct pt_regs *ctx)
 {
 	return do_kp_backbeat(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), PT_REGS_PARM5(ctx), KP_KEY(ctx));
 }
-
-int fe_backbeat(u64 *ctx)
-{
-	return do_kp_backbeat(ctx[0], ctx[1], ctx[2], ctx[3], ctx[4], 0);
-}
 #endif
 
 /* ---- 9. sctp_assoc_control_transport(asoc, transport, command, error): path state ------------------------- */
