@@ -53,7 +53,7 @@ def session_dir(tmp_path_factory) -> Path:
     # 5 G: five BCC compiles run at once in the guest (the main recorder, two filtered ones, the decisions level,
     # live --probes)
     runner.run_in_guest(f"{sys.executable} {ROOT / 'tests/lab_probe/guest_session.py'} {d} {SCENARIOS} "
-                        f"--bench-seconds 2 --bench-rounds 8", d, memory="5G", timeout_s=3600)
+                        f"--bench-seconds 3 --bench-rounds 8", d, memory="5G", timeout_s=3600)
     return d
 
 

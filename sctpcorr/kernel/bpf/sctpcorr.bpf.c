@@ -18,6 +18,11 @@
  * at return (entry SP + SCTPCORR_RET_SP_ADJ, measured in the lab) and deletes it.  A missing entry or a full map
  * is counted, never silent.
  *
+ * Hooks: each probe body (do_*) takes its arguments and is called by a kprobe/kretprobe wrapper (kp_*, krp_*)
+ * and by a BPF trampoline twin (fe_* for fentry, fx_* for fexit: the arguments in ctx[0..], a return value after
+ * them), which sctpcorr/kernel/trampoline.py loads where the kernel allows (BCC 0.26 cannot attach one to a
+ * module's function).  A trampoline pair meets in a per-CPU slot per function (tslot) instead of the map.
+ *
  * Retransmissions: the fast-retransmit call of sctp_retransmit() is inlined on Debian 6.1, so a kprobe there sees
  * only timeout/PMTU retransmissions.  Every retransmitted DATA chunk is instead seen where it leaves the stack:
  * sctp_packet_transmit() lists the packet's chunks, and a DATA chunk with sent_count > 1 has been sent before.
@@ -331,21 +336,54 @@ static __always_inline void emit_end(void *e, u32 evt)
 #define KP_KEY(ctx) PT_REGS_SP(ctx)
 #define KRP_KEY(ctx) (PT_REGS_SP(ctx) - SCTPCORR_RET_SP_ADJ)
 
-static __always_inline void push(u64 key, u64 fn, struct inflight_val *v)
+/* A trampoline pair needs no map of calls in flight: fentry and fexit of one call run on the same CPU (the
+ * function does not sleep), so the fentry leaves what it saw in this CPU's slot for that function and the fexit
+ * takes it, checking the key.  A call of the same function nested inside it on that CPU (a softirq) overwrites the
+ * slot: the outer fexit then finds another key and counts itself unpaired, as a lost kretprobe pairing would. */
+struct tramp_slot {
+	u64 key;
+	struct inflight_val v;
+};
+BPF_PERCPU_ARRAY(tslot, struct tramp_slot, 8);
+
+static __always_inline void push(u64 key, u64 fn, struct inflight_val *v, int tramp)
 {
 	struct inflight_key k = {.sp = key, .fn = fn};
 
+	if (tramp) {
+		u32 i = fn;
+		struct tramp_slot *s = tslot.lookup(&i);
+
+		if (s) {
+			s->key = key;
+			__builtin_memcpy(&s->v, v, sizeof(*v));
+		}
+		return;
+	}
 	if (inflight.lookup(&k))
 		count(SCTPCORR_C_INFLIGHT_STALE);
 	if (inflight.update(&k, v))
 		count(SCTPCORR_C_INFLIGHT_FULL);
 }
 
-static __always_inline int pop(u64 key, u64 fn, struct inflight_val *out)
+static __always_inline int pop(u64 key, u64 fn, struct inflight_val *out, int tramp)
 {
 	struct inflight_key k = {.sp = key, .fn = fn};
-	struct inflight_val *v = inflight.lookup(&k);
+	struct inflight_val *v;
 
+	if (tramp) {
+		u32 i = fn;
+		struct tramp_slot *s = tslot.lookup(&i);
+
+		if (!s || s->key != key) {
+			count(SCTPCORR_C_RET_UNPAIRED);
+			return 0;
+		}
+		__builtin_memcpy(out, &s->v, sizeof(*out));
+		s->key = 0;
+		return 1;
+	}
+	v = inflight.lookup(&k);
 	if (!v) {
 		count(SCTPCORR_C_RET_UNPAIRED);
 		return 0;
@@ -375,19 +413,35 @@ static __always_inline void note_cause(struct sctp_association *asoc, u32 reason
 
 /* ---- 1. RTT samples: sctp_transport_update_rto(struct sctp_transport *tp, __u32 rtt) ------------------------- */
 #ifndef SCTPCORR_NO_RTO_UPDATE
-static __always_inline int do_kp_update_rto(u64 p1, u64 p2, u64 ckey)
+/* struct sctp_transport's rto, rtt, rttvar and srtt, adjacent (asserted below) */
+struct rtt_state {
+	unsigned long rto;
+	u32 rtt;
+	u32 rttvar;
+	u32 srtt;
+};
+_Static_assert(offsetof(struct sctp_transport, rtt) == offsetof(struct sctp_transport, rto) + 8 &&
+	       offsetof(struct sctp_transport, rttvar) == offsetof(struct sctp_transport, rto) + 12 &&
+	       offsetof(struct sctp_transport, srtt) == offsetof(struct sctp_transport, rto) + 16,
+	       "struct sctp_transport changed");
+/* struct sctp_association's rto_max and rto_min, adjacent (asserted below) */
+_Static_assert(offsetof(struct sctp_association, rto_min) == offsetof(struct sctp_association, rto_max) + 8,
+	       "struct sctp_association changed");
+
+static __always_inline int do_kp_update_rto(u64 p1, u64 p2, u64 ckey, int tramp)
 {
 	struct sctp_transport *tp = (void *)p1;
 	struct inflight_val v = {};
-	unsigned long rto = 0;
 	u32 zero = 0;
+
+	struct rtt_state rs = {};
 
 	v.ptr = (u64)tp;
 	v.a[0] = (u32)p2;
-	RD(v.a[1], tp->srtt);
-	RD(v.a[2], tp->rttvar);
-	RD(rto, tp->rto);
-	v.w0 = rto;
+	bpf_probe_read_kernel(&rs, sizeof(rs), &tp->rto);   /* rto, rtt, rttvar, srtt: adjacent, one read */
+	v.a[1] = rs.srtt;
+	v.a[2] = rs.rttvar;
+	v.w0 = rs.rto;
 	/* A HEARTBEAT-ACK sample follows sctp_sf_backbeat_8_3 on the same CPU within the same state-machine call
 	 * (sctp_cmd_transport_on): same nonce as this transport and rtt == jiffies - sent_at, where the kernel read
 	 * jiffies a moment before this probe: a tick may fall in between (often under emulation), so 0 or 1 late. */
@@ -401,26 +455,25 @@ static __always_inline int do_kp_update_rto(u64 p1, u64 p2, u64 ckey)
 		}
 		hs->valid = 0;
 	}
-	push(ckey, FN_UPDATE_RTO, &v);
+	push(ckey, FN_UPDATE_RTO, &v, tramp);
 	return 0;
 }
 
 int kp_update_rto(struct pt_regs *ctx)
 {
-	return do_kp_update_rto(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), KP_KEY(ctx));
+	return do_kp_update_rto(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), KP_KEY(ctx), 0);
 }
 
 int fe_update_rto(u64 *ctx)
 {
-	return do_kp_update_rto(ctx[0], ctx[1], ctx[0]);
+	return do_kp_update_rto(ctx[0], ctx[1], ctx[0], 1);
 }
 
-static __always_inline int do_krp_update_rto(u64 unused, u64 ckey)
+static __always_inline int do_krp_update_rto(u64 unused, u64 ckey, int tramp)
 {
 	struct inflight_val v = {};
-	unsigned long rto = 0, rmin = 0, rmax = 0;
 
-	if (!pop(ckey, FN_UPDATE_RTO, &v))
+	if (!pop(ckey, FN_UPDATE_RTO, &v, tramp))
 		return 0;
 	struct sctp_transport *tp = (void *)v.ptr;
 	struct sctp_association *asoc = transport_asoc(tp);
@@ -431,16 +484,19 @@ static __always_inline int do_krp_update_rto(u64 unused, u64 ckey)
 	e->rttvar_before_j = v.a[2];
 	e->source = v.a[3];
 	e->rto_before_j = v.w0;
-	RD(e->srtt_j, tp->srtt);
-	RD(e->rttvar_j, tp->rttvar);
-	RD(rto, tp->rto);
-	e->rto_j = rto;
-	if (asoc) {
-		RD(rmin, asoc->rto_min);
-		RD(rmax, asoc->rto_max);
+	{
+		struct rtt_state rs = {};
+		struct { unsigned long max, min; } lim = {};
+
+		bpf_probe_read_kernel(&rs, sizeof(rs), &tp->rto);
+		e->srtt_j = rs.srtt;
+		e->rttvar_j = rs.rttvar;
+		e->rto_j = rs.rto;
+		if (asoc)
+			bpf_probe_read_kernel(&lim, sizeof(lim), &asoc->rto_max);
+		e->rto_min_j = lim.min;
+		e->rto_max_j = lim.max;
 	}
-	e->rto_min_j = rmin;
-	e->rto_max_j = rmax;
 	e->paired = 1;
 	emit_end(e, SCTPCORR_EV_RTO_UPDATE);
 	return 0;
@@ -448,12 +504,12 @@ static __always_inline int do_krp_update_rto(u64 unused, u64 ckey)
 
 int krp_update_rto(struct pt_regs *ctx)
 {
-	return do_krp_update_rto(0, KRP_KEY(ctx));
+	return do_krp_update_rto(0, KRP_KEY(ctx), 0);
 }
 
 int fx_update_rto(u64 *ctx)
 {
-	return do_krp_update_rto(0, ctx[0]);
+	return do_krp_update_rto(0, ctx[0], 1);
 }
 #endif
 
@@ -553,7 +609,7 @@ int rtp_sctp_probe_path(struct bpf_raw_tracepoint_args *ctx)
  * ssthresh, partial_bytes_acked and flight size; the decoder (derive.py) reports each change between two samples
  * that no exact event (this one) explains. */
 #ifndef SCTPCORR_NO_LOWER_CWND
-static __always_inline int do_kp_lower_cwnd(u64 p1, u64 p2, u64 ckey)
+static __always_inline int do_kp_lower_cwnd(u64 p1, u64 p2, u64 ckey, int tramp)
 {
 	struct sctp_transport *t = (void *)p1;
 	struct sctp_association *asoc = transport_asoc(t);
@@ -575,26 +631,26 @@ static __always_inline int do_kp_lower_cwnd(u64 p1, u64 p2, u64 ckey)
 		else if (v.a[4] == SCTP_LOWER_CWND_T3_RTX)
 			note_cause(asoc, SCTPCORR_RTX_T3);
 	}
-	push(ckey, FN_LOWER_CWND, &v);
+	push(ckey, FN_LOWER_CWND, &v, tramp);
 	return 0;
 }
 
 int kp_lower_cwnd(struct pt_regs *ctx)
 {
-	return do_kp_lower_cwnd(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), KP_KEY(ctx));
+	return do_kp_lower_cwnd(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), KP_KEY(ctx), 0);
 }
 
 int fe_lower_cwnd(u64 *ctx)
 {
-	return do_kp_lower_cwnd(ctx[0], ctx[1], ctx[0]);
+	return do_kp_lower_cwnd(ctx[0], ctx[1], ctx[0], 1);
 }
 
-static __always_inline int do_krp_lower_cwnd(u64 unused, u64 ckey)
+static __always_inline int do_krp_lower_cwnd(u64 unused, u64 ckey, int tramp)
 {
 	struct inflight_val v = {};
 	u32 cwnd = 0, ssthresh = 0, pba = 0;
 
-	if (!pop(ckey, FN_LOWER_CWND, &v))
+	if (!pop(ckey, FN_LOWER_CWND, &v, tramp))
 		return 0;
 	struct sctp_transport *t = (void *)v.ptr;
 	RD(cwnd, t->cwnd);
@@ -620,12 +676,12 @@ static __always_inline int do_krp_lower_cwnd(u64 unused, u64 ckey)
 
 int krp_lower_cwnd(struct pt_regs *ctx)
 {
-	return do_krp_lower_cwnd(0, KRP_KEY(ctx));
+	return do_krp_lower_cwnd(0, KRP_KEY(ctx), 0);
 }
 
 int fx_lower_cwnd(u64 *ctx)
 {
-	return do_krp_lower_cwnd(0, ctx[0]);
+	return do_krp_lower_cwnd(0, ctx[0], 1);
 }
 #endif
 
@@ -816,7 +872,7 @@ int kp_backbeat(struct pt_regs *ctx)
 
 /* ---- 9. sctp_assoc_control_transport(asoc, transport, command, error): path state ------------------------- */
 #ifndef SCTPCORR_NO_PATH_STATE
-static __always_inline int do_kp_control_transport(u64 p1, u64 p2, u64 p3, u64 p4, u64 ckey)
+static __always_inline int do_kp_control_transport(u64 p1, u64 p2, u64 p3, u64 p4, u64 ckey, int tramp)
 {
 	struct sctp_transport *t = (void *)p2;
 	struct inflight_val v = {};
@@ -831,27 +887,27 @@ static __always_inline int do_kp_control_transport(u64 p1, u64 p2, u64 p3, u64 p
 	v.a[2] = st;
 	RD(ec, t->error_count);
 	v.a[3] = ec;
-	push(ckey, FN_CONTROL_TRANSPORT, &v);
+	push(ckey, FN_CONTROL_TRANSPORT, &v, tramp);
 	return 0;
 }
 
 int kp_control_transport(struct pt_regs *ctx)
 {
-	return do_kp_control_transport(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), KP_KEY(ctx));
+	return do_kp_control_transport(PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), PT_REGS_PARM3(ctx), PT_REGS_PARM4(ctx), KP_KEY(ctx), 0);
 }
 
 int fe_control_transport(u64 *ctx)
 {
-	return do_kp_control_transport(ctx[0], ctx[1], ctx[2], ctx[3], ctx[1]);
+	return do_kp_control_transport(ctx[0], ctx[1], ctx[2], ctx[3], ctx[1], 1);
 }
 
-static __always_inline int do_krp_control_transport(u64 unused, u64 ckey)
+static __always_inline int do_krp_control_transport(u64 unused, u64 ckey, int tramp)
 {
 	struct inflight_val v = {};
 	struct sctp_transport *prim = NULL, *act = NULL;
 	int st = 0;
 
-	if (!pop(ckey, FN_CONTROL_TRANSPORT, &v))
+	if (!pop(ckey, FN_CONTROL_TRANSPORT, &v, tramp))
 		return 0;
 	struct sctp_transport *t = (void *)v.ptr;
 	struct sctp_association *asoc = (void *)v.ptr2;
@@ -874,12 +930,12 @@ static __always_inline int do_krp_control_transport(u64 unused, u64 ckey)
 
 int krp_control_transport(struct pt_regs *ctx)
 {
-	return do_krp_control_transport(0, KRP_KEY(ctx));
+	return do_krp_control_transport(0, KRP_KEY(ctx), 0);
 }
 
 int fx_control_transport(u64 *ctx)
 {
-	return do_krp_control_transport(0, ctx[1]);
+	return do_krp_control_transport(0, ctx[1], 1);
 }
 #endif
 
