@@ -181,6 +181,7 @@ _WITH_PATH = {cls for _n, cls in EVENT_TYPES.values() if any(f[0] == "path" for 
 # enum sctpcorr_counter: index -> name (EMITTED+type and LOST+type are expanded by counter_names())
 _MISC_COUNTERS = [
     "filtered", "inflight_full", "inflight_stale", "ret_unpaired", "chunks_truncated", "no_asoc", "hb_sample", "rtx_cause_set",
+    "path_unchanged",
 ]
 NR_COUNTERS = 2 * NR_TYPES + len(_MISC_COUNTERS)
 

@@ -553,6 +553,30 @@ def test_diag_srtt_rto_cwnd_agree_with_probe_events(session_dir, session, rec):
         assert eq / n >= 0.95, f"{k}: {eq} of {n} agree"
 
 
+PATH_CHANGE = ("cwnd", "ssthresh", "pathmtu", "srtt_jiffies", "rttvar_jiffies", "rto_jiffies", "error_count",
+               "path_state", "primary", "active")
+
+
+def test_path_events_are_written_when_the_path_changed(session, rec):
+    """sctp_probe_path runs for every transport at every SACK; an event is written only when the path's cwnd,
+    ssthresh, MTU, SRTT/RTTVAR/RTO, error count, state or role changed since its last one (its flight size is
+    the value at that moment).  On the multi-homed scenarios' associations the idle path's hits are skipped and
+    counted."""
+    last = session["scenarios"][-1]["end_mono_ns"]
+    paths = [e for e in rec.of("path") if e["ts_ns"] <= last]
+    by_transport: dict = collections.defaultdict(list)
+    for e in paths:
+        by_transport[(e["transport"], e["my_vtag"])].append(e)
+    same = sum(1 for evs in by_transport.values() for a, b in zip(evs, evs[1:])
+               if all(a.get(k) == b.get(k) for k in PATH_CHANGE))
+    sacks = [e for e in rec.of("sack") if e["ts_ns"] <= last]
+    skipped = rec.end["counters"].get("path_unchanged", 0)
+    print(f"path events {len(paths)} over {len(by_transport)} transports, sack events {len(sacks)}; consecutive "
+          f"events of a transport with nothing changed: {same}; hits skipped in the whole session: {skipped}")
+    assert paths and sacks and same == 0
+    assert skipped > 0
+
+
 def test_with_diag_puts_both_views_in_one_recording(session, rec):
     """--with-diag: the BPF probe also polls sock_diag (root namespace: the loopback association) into the same
     file; the diag records name the association by the same vtags as the BPF events."""

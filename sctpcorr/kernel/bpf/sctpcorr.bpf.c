@@ -411,8 +411,6 @@ static __always_inline void note_cause(struct sctp_association *asoc, u32 reason
 	count(SCTPCORR_C_RTX_CAUSE_SET);
 }
 
-/* ---- 1. RTT samples: sctp_transport_update_rto(struct sctp_transport *tp, __u32 rtt) ------------------------- */
-#ifndef SCTPCORR_NO_RTO_UPDATE
 /* struct sctp_transport's rto, rtt, rttvar and srtt, adjacent (asserted below) */
 struct rtt_state {
 	unsigned long rto;
@@ -428,6 +426,8 @@ _Static_assert(offsetof(struct sctp_transport, rtt) == offsetof(struct sctp_tran
 _Static_assert(offsetof(struct sctp_association, rto_min) == offsetof(struct sctp_association, rto_max) + 8,
 	       "struct sctp_association changed");
 
+/* ---- 1. RTT samples: sctp_transport_update_rto(struct sctp_transport *tp, __u32 rtt) ------------------------- */
+#ifndef SCTPCORR_NO_RTO_UPDATE
 static __always_inline int do_kp_update_rto(u64 p1, u64 p2, u64 ckey, int tramp)
 {
 	struct sctp_transport *tp = (void *)p1;
@@ -564,40 +564,78 @@ int rtp_sctp_probe(struct bpf_raw_tracepoint_args *ctx)
 #endif
 
 /* ---- 3. tracepoint sctp:sctp_probe_path (transport, asoc): every transport, per SACK ------------------------ */
+/* Written when the path changed: its cwnd, ssthresh, MTU, SRTT/RTTVAR/RTO, error count, state, or its role
+ * (primary, active) differ from the last path event of that transport (the LRU map path_last, checked with the
+ * association's my_vtag: a transport's address reused by a new association is a new path).  Every SACK runs this
+ * for every transport of the association; on a multi-homed association the idle paths change rarely.  The flight
+ * size, partial_bytes_acked and latest RTT of a written event are the values at that moment; the association's
+ * outstanding data at every SACK is in the sack event.  Skipped hits are counted (path_unchanged). */
+struct path_vals {
+	u64 rto;
+	u32 cwnd, ssthresh, pathmtu, srtt, rttvar, my_vtag;
+	u16 error_count;
+	u8 state, primary, active, _pad[3];
+};
+BPF_TABLE("lru_hash", u64, struct path_vals, path_last, SCTPCORR_CAUSE_MAX);
+
 #ifndef SCTPCORR_NO_SCTP_PROBE_PATH
 int rtp_sctp_probe_path(struct bpf_raw_tracepoint_args *ctx)
 {
 	struct sctp_transport *t = (void *)ctx->args[0];
 	struct sctp_association *asoc = (void *)ctx->args[1];
 	struct sctp_transport *prim = NULL, *act = NULL;
-	unsigned long rto = 0;
+	struct path_vals pv = {}, *last;
+	struct rtt_state rs = {};
+	struct { u32 cwnd, ssthresh, pba, flight; } cg = {};
 	unsigned short ec = 0;
 	int st = 0;
+	u64 key = (u64)t;
 
 	if (!asoc) {
 		count(SCTPCORR_C_NO_ASOC);
 		return 0;
 	}
-	EMIT_BEGIN(e, struct sctpcorr_pathinfo, SCTPCORR_EV_PATH, asoc);
-	fill_path(&e->path, t);
-	RD(e->cwnd, t->cwnd);
-	RD(e->ssthresh, t->ssthresh);
-	RD(e->flight_size, t->flight_size);
-	RD(e->partial_bytes_acked, t->partial_bytes_acked);
-	RD(e->pathmtu, t->pathmtu);
-	RD(e->srtt_j, t->srtt);
-	RD(e->rttvar_j, t->rttvar);
-	RD(e->rtt_j, t->rtt);
-	RD(rto, t->rto);
-	e->rto_j = rto;
+	bpf_probe_read_kernel(&cg, sizeof(cg), &t->cwnd);   /* cwnd, ssthresh, pba, flight: adjacent */
+	bpf_probe_read_kernel(&rs, sizeof(rs), &t->rto);    /* rto, rtt, rttvar, srtt: adjacent */
+	RD(pv.pathmtu, t->pathmtu);
 	RD(ec, t->error_count);
-	e->error_count = ec;
 	RD(st, t->state);
-	e->path_state = st;
 	RD(prim, asoc->peer.primary_path);
 	RD(act, asoc->peer.active_path);
-	e->primary = prim == t;
-	e->active = act == t;
+	RD(pv.my_vtag, asoc->c.my_vtag);
+	pv.rto = rs.rto;
+	pv.cwnd = cg.cwnd;
+	pv.ssthresh = cg.ssthresh;
+	pv.srtt = rs.srtt;
+	pv.rttvar = rs.rttvar;
+	pv.error_count = ec;
+	pv.state = st;
+	pv.primary = prim == t;
+	pv.active = act == t;
+	last = path_last.lookup(&key);
+	if (last && last->rto == pv.rto && last->cwnd == pv.cwnd && last->ssthresh == pv.ssthresh &&
+	    last->pathmtu == pv.pathmtu && last->srtt == pv.srtt && last->rttvar == pv.rttvar &&
+	    last->my_vtag == pv.my_vtag && last->error_count == pv.error_count && last->state == pv.state &&
+	    last->primary == pv.primary && last->active == pv.active) {
+		count(SCTPCORR_C_PATH_UNCHANGED);
+		return 0;
+	}
+	path_last.update(&key, &pv);
+	EMIT_BEGIN(e, struct sctpcorr_pathinfo, SCTPCORR_EV_PATH, asoc);
+	fill_path(&e->path, t);
+	e->cwnd = cg.cwnd;
+	e->ssthresh = cg.ssthresh;
+	e->flight_size = cg.flight;
+	e->partial_bytes_acked = cg.pba;
+	e->pathmtu = pv.pathmtu;
+	e->srtt_j = rs.srtt;
+	e->rttvar_j = rs.rttvar;
+	e->rtt_j = rs.rtt;
+	e->rto_j = rs.rto;
+	e->error_count = ec;
+	e->path_state = st;
+	e->primary = pv.primary;
+	e->active = pv.active;
 	emit_end(e, SCTPCORR_EV_PATH);
 	return 0;
 }

@@ -56,6 +56,7 @@ enum sctpcorr_counter {
 	SCTPCORR_C_NO_ASOC,         /* probe hits without an association (ignored) */
 	SCTPCORR_C_HB_SAMPLE,       /* RTO updates recognised as HEARTBEAT-ACK samples */
 	SCTPCORR_C_RTX_CAUSE_SET,   /* retransmission causes remembered (rtx_cause LRU map inserts/updates) */
+	SCTPCORR_C_PATH_UNCHANGED,  /* sctp_probe_path hits not written: nothing but flight had changed on that path */
 	SCTPCORR_NR_COUNTERS
 };
 
