@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from sctpcorr.kernel import abi
-from sctpcorr.kernel.probes import Probe
+from sctpcorr.kernel.probes import Attachment, Probe
 
 __all__ = ["Filters", "Loader", "ProbeStatus", "bpf_dir", "bpf_source", "cflags_for", "fdinfo"]
 
@@ -157,75 +157,77 @@ class Loader:
         return [self.env.hook_kind(a) for a in p.attachments]
 
     def attach(self) -> dict[str, ProbeStatus]:
+        """Attach each probe, with the hooks ``_hooks`` gives it; a probe whose trampoline fails is detached as a
+        whole and attached again with its kprobes (a pair must use one key scheme); one whose attachment still
+        fails is detached as a whole and reported."""
         for p in self.probes:
             st = ProbeStatus(p.name, True, metrics=p.metrics)
             hooks = self._hooks(p)
             if any(h in ("fentry", "fexit") for h in hooks):
                 try:
-                    self._attach_trampolines(p, hooks, st)
+                    self._attach_all(p, hooks)
                 except Exception as e:  # noqa: BLE001 - TrampolineError or bcc's; the probe falls back to kprobes
-                    self._close_links(p.name)
-                    st.attachments = []
                     st.fallback = f"trampoline: {e}".splitlines()[0][:300]
                     hooks = [a.kind for a in p.attachments]
                 else:
+                    st.attachments = [f"{h}:{a.target}" for a, h in zip(p.attachments, hooks)]
                     self.live.add(p.name)
                     self.status[p.name] = st
                     continue
-            done: list[tuple[str, str, str]] = []
-            for a in p.attachments:
-                try:
-                    if a.kind == "kprobe":
-                        self._attach_counted_kprobe(a.target, a.fn)
-                    elif a.kind == "kretprobe":
-                        self.bpf.attach_kretprobe(event=a.target, fn_name=a.fn, maxactive=64)
-                    elif a.kind == "raw_tracepoint":
-                        self.bpf.attach_raw_tracepoint(tp=a.target, fn_name=a.fn)
-                    else:
-                        raise ValueError(f"unknown attachment kind {a.kind}")
-                    done.append((a.kind, a.target, a.fn))
-                    st.attachments.append(f"{a.kind}:{a.target}")
-                except Exception as e:  # noqa: BLE001 - bcc raises plain Exception; the reason is reported
-                    st.attached = False
-                    st.reason = f"{a.kind} {a.target}: {e}".replace("\n", " ")
-                    break
-            if not st.attached:
-                for kind, target, _fn in done:
-                    try:
-                        if kind == "kprobe":
-                            self.bpf.detach_kprobe(event=target)
-                        elif kind == "kretprobe":
-                            self.bpf.detach_kretprobe(event=target)
-                        elif kind == "raw_tracepoint":
-                            self.bpf.detach_raw_tracepoint(tp=target)
-                    except Exception:  # noqa: BLE001,S110 - best effort: the cleanup at exit detaches too
-                        pass
-                st.attachments = []
+            try:
+                self._attach_all(p, hooks)
+            except Exception as e:  # noqa: BLE001 - bcc raises plain Exception; the reason is reported
+                st.attached = False
+                st.reason = str(e).replace("\n", " ")
             else:
+                st.attachments = [f"{a.kind}:{a.target}" for a in p.attachments]
                 self.live.add(p.name)
             self.status[p.name] = st
         return self.status
 
-    def _attach_trampolines(self, p: Probe, hooks: list[str], st: ProbeStatus) -> None:
-        """Attach probe ``p`` with trampolines where ``hooks`` says so (the rest as usual); raises on the first
-        failure (the caller closes what was attached and falls back to kprobes).  The return half of a pair goes
-        first: an fentry without its fexit would fill the pairing map."""
-        from sctpcorr.kernel import trampoline
+    def _attach_all(self, p: Probe, hooks: list[str]) -> None:
+        """Attach every attachment of ``p`` with its hook, an fexit before its fentry (an fentry without its fexit
+        would leave its slot unread); on a failure detach what was attached and raise "HOOK TARGET: why"."""
+        done: list[tuple[Attachment, str]] = []
+        for a, hook in sorted(zip(p.attachments, hooks), key=lambda ah: ah[1] != "fexit"):
+            try:
+                self._attach_one(p.name, a, hook)
+            except Exception as e:
+                for a2, hook2 in done:
+                    self._detach_one(p.name, a2, hook2)
+                raise RuntimeError(f"{hook} {a.target}: {e}") from e
+            done.append((a, hook))
 
-        order = sorted(zip(p.attachments, hooks), key=lambda ah: ah[1] != "fexit")
-        for a, hook in order:
+    def _attach_one(self, probe: str, a: Attachment, hook: str) -> None:
+        if hook in ("fentry", "fexit"):
+            from sctpcorr.kernel import trampoline
+
+            assert self.env is not None and a.trampoline_fn
+            module = self.env.trampoline_module(a.target) or "sctp"
+            self._links.setdefault(probe, []).append(
+                trampoline.attach(self.bpf, a.trampoline_fn, module, a.target, hook))
+        elif hook == "kprobe":
+            self._attach_counted_kprobe(a.target, a.fn)
+        elif hook == "kretprobe":
+            self.bpf.attach_kretprobe(event=a.target, fn_name=a.fn, maxactive=64)
+        elif hook == "raw_tracepoint":
+            self.bpf.attach_raw_tracepoint(tp=a.target, fn_name=a.fn)
+        else:
+            raise ValueError(f"unknown attachment kind {hook}")
+
+    def _detach_one(self, probe: str, a: Attachment, hook: str) -> None:
+        """Best effort (the cleanup at exit detaches too); a trampoline goes with all of its probe's links."""
+        try:
             if hook in ("fentry", "fexit"):
-                assert self.env is not None and a.trampoline_fn
-                module = self.env.trampoline_module(a.target) or "sctp"
-                link = trampoline.attach(self.bpf, a.trampoline_fn, module, a.target, hook)
-                self._links.setdefault(p.name, []).append(link)
-            elif a.kind == "kprobe":
-                self._attach_counted_kprobe(a.target, a.fn)
-            elif a.kind == "raw_tracepoint":
-                self.bpf.attach_raw_tracepoint(tp=a.target, fn_name=a.fn)
-            else:
-                self.bpf.attach_kretprobe(event=a.target, fn_name=a.fn, maxactive=64)
-        st.attachments = [f"{h}:{a.target}" for a, h in zip(p.attachments, hooks)]
+                self._close_links(probe)
+            elif hook == "kprobe":
+                self.bpf.detach_kprobe(event=a.target)
+            elif hook == "kretprobe":
+                self.bpf.detach_kretprobe(event=a.target)
+            elif hook == "raw_tracepoint":
+                self.bpf.detach_raw_tracepoint(tp=a.target)
+        except Exception:  # noqa: BLE001,S110
+            pass
 
     def _close_links(self, name: str) -> None:
         """Detach (close) a probe's trampolines, keeping their run counts for prog_stats()."""
@@ -258,18 +260,9 @@ class Loader:
         for p in self.probes:
             if p.name not in self.live:
                 continue
-            if p.name in self._links:
-                hooks = [h.split(":", 1)[0] for h in self.status[p.name].attachments]
-                self._close_links(p.name)
-            else:
-                hooks = [a.kind for a in p.attachments]
+            hooks = [h.split(":", 1)[0] for h in self.status[p.name].attachments]
             for a, hook in zip(p.attachments, hooks):
-                if hook == "kprobe":
-                    self.bpf.detach_kprobe(event=a.target)
-                elif hook == "kretprobe":
-                    self.bpf.detach_kretprobe(event=a.target)
-                elif hook == "raw_tracepoint":
-                    self.bpf.detach_raw_tracepoint(tp=a.target)
+                self._detach_one(p.name, a, hook)
             self.live.discard(p.name)
 
     def reattach(self, names: set[str] | None = None) -> None:
