@@ -43,7 +43,7 @@ import numpy as np
 from sctpcorr.telecom import ap, diameter, m3ua, nas
 from sctpcorr.telecom.columns import (AP_PROTOS, CAND, DIA, DIAMETER, ERRORS, E_NOTDIA, E_NOTM3UA, F_MATCHED,
                                       F_NEEDS, F_SMC_NULL, F_TRUNC, F_UNORDERED, LEAN, M3UA, MATCH, PROTOS, REC,
-                                      UE, configure, decode)
+                                      UE, concat, configure, decode)
 from sctpcorr.telecom.payloads import Reassembler
 
 __all__ = ["Telecom", "TMessage", "REGISTRATION_5G", "ATTACH_LTE", "quantile"]
@@ -260,7 +260,7 @@ class Telecom:
         if not self.keep_messages:
             raise RuntimeError("Telecom(keep_messages=True) keeps every record whole")
         if self._full is None:
-            self._full = np.concatenate(self._blocks) if self._blocks else np.zeros(0, REC)
+            self._full = concat(self._blocks)
             self._blocks = [self._full]
         return self._full[i]
 
