@@ -49,6 +49,7 @@ __all__ = ["Book", "Tally", "Sketch", "measure_window", "judge_all", "ms", "flig
 
 SIDE = ("A", "B")
 RTX_NAMES = {1: "t3", 2: "fast", 3: "pmtud", 4: "t1", 5: "unknown"}
+RTX_CODE_T3 = 1
 WIRE_KIND = ("fast", "timeout", "unknown")
 EXAMPLES = 5
 # which recorded event types each check reads (a loss of one of them weakens the check)
@@ -367,20 +368,70 @@ def measure_retransmissions(W: Window, d: Direction, book: Book) -> None:
         if (reason, wk) in (("fast", "fast"), ("t3", "timeout"), ("t1", "timeout"), ("pmtud", "timeout"),
                             ("unknown", "unknown")):
             same[rows] = True
-    for mask, name in ((paired & same, "matched_same_kind"), (paired & ~same, "kind_differs")):
+    # kernel t3 / wire fast: the SACKs asked for a fast retransmission, but a T3 timeout was noted after the fast
+    # mark and before the chunk went out (_t3_expired_before)
+    race = np.zeros(len(wi), dtype=bool)
+    t3_fast = np.flatnonzero(paired & ~same & (codes == RTX_CODE_T3 * 4 + WIRE_KIND.index("fast")))
+    if len(t3_fast):
+        race[t3_fast] = _t3_expired_before(W, d, k, k_rtx[t3_fast])
+    for mask, name in ((paired & same, "matched_same_kind"), (paired & ~same, "kind_differs"),
+                       (race, "kind_differs_t3_before_send")):
         idx = np.flatnonzero(mask)
         if len(idx):
             adds.append((int(idx[0]), 1, name, len(idx)))
     for _first, _place, name, n in sorted(adds):
         t.add(name, n)
-    for ki in k_rtx[paired & ~same][:EXAMPLES].tolist():
-        reason = RTX_NAMES.get(int(k.rtx[ki]), "unknown")
-        wk = WIRE_KIND[int(w.kind[int(k_to_w[ki])])]
-        t.example("kind_differs", [f"TSN {int(k.t[ki]) & 0xFFFFFFFF}: kernel {reason}, wire {wk}"])
+    for key, mask in (("kind_differs", paired & ~same & ~race), ("kind_differs_t3_before_send", race)):
+        for ki in k_rtx[mask][:EXAMPLES].tolist():
+            reason = RTX_NAMES.get(int(k.rtx[ki]), "unknown")
+            wk = WIRE_KIND[int(w.kind[int(k_to_w[ki])])]
+            t.example(key, [f"TSN {int(k.t[ki]) & 0xFFFFFFFF}: kernel {reason}, wire {wk}"])
     first_k = np.zeros(len(w), dtype=bool)
     first_k[ok] = k.sent_count[m[ok]] == 1
     t.add("wire_rtx_kernel_sent_once", int((ww & w.rtx & first_k).sum()))
     t.add("wire_rtx_without_kernel_event", int((ww & w.rtx & ~ok).sum()))
+
+
+def _cause(e: dict[str, Any]) -> str | None:
+    """The retransmission cause a kernel event notes for its association, as the probe's egress reason reads it
+    (sctpcorr.bpf.c note_cause): "fast" (cwnd lowered for a fast retransmission), "t3" (lowered for a T3
+    timeout, or sctp_retransmit for one), else None."""
+    t = e.get("type")
+    if t == "cwnd" and e.get("op") == "lower":
+        return {"fast_rtx": "fast", "t3_rtx": "t3"}.get(e.get("reason"))
+    if t == "rtx_mark" and e.get("reason") == "t3":
+        return "t3"
+    return None
+
+
+def _t3_expired_before(W: Window, d: Direction, k: Any, rows: np.ndarray) -> np.ndarray:
+    """For the kernel retransmissions ``rows`` of ``k`` (d.k_tx) that the kernel calls t3 and the wire fast: did
+    the kernel note a fast retransmission for the association after the chunk's previous transmission, and then a
+    T3 timeout, the last cause noted before this transmission?  The probe names a retransmission by the last
+    cause noted for its association, so a chunk marked for fast retransmission that went out after a T3 expiry
+    (its own path's or another's) is a T3 one for it, and a fast one for the SACKs on the wire.  Per row; False
+    where the recording does not show both causes in that order."""
+    out = np.zeros(len(rows), dtype=bool)
+    if d.k_rec is None:
+        return out
+    kv = W.kernels[d.k_rec]
+    causes = sorted((int(e["ts_ns"]), c) for e in kv.other
+                    if e.get("end") == d.k_end and "ts_ns" in e and (c := _cause(e)) is not None)
+    if not causes:
+        return out
+    cts = np.array([ts for ts, _c in causes], dtype=np.int64)
+    order = np.lexsort((k.ts, k.t))                 # by TSN, then time: a transmission's previous one is before it
+    pos = np.empty(len(order), dtype=np.int64)
+    pos[order] = np.arange(len(order))
+    for j, ki in enumerate(rows.tolist()):
+        p = int(pos[ki])
+        if p == 0 or k.t[order[p - 1]] != k.t[ki]:
+            continue
+        lo = int(np.searchsorted(cts, int(k.ts[order[p - 1]]), side="right"))
+        hi = int(np.searchsorted(cts, int(k.ts[ki]), side="right"))
+        seq = [c for _ts, c in causes[lo:hi]]
+        out[j] = bool(seq) and seq[-1] == "t3" and "fast" in seq
+    return out
 
 
 def _named_counts(codes: np.ndarray, name: Callable[[int], str]) -> list[tuple[str, int, int]]:
@@ -449,17 +500,24 @@ def judge_retransmissions(t: Tally, J: Any) -> Check:
                      "the capture point, so the wire shows the retransmission as the first transmission")
     if not_on_wire:
         notes.append(f"{not_on_wire} kernel retransmission(s) are not in the capture")
+    raced = n.get("kind_differs_t3_before_send", 0)
+    num["kind_differs_t3_before_send"] = raced
     v = AGREE
-    if mismatch:
+    if mismatch - raced:
         v = DISAGREE
-        notes.append(f"{mismatch} differ in kind ({'; '.join(t.ex.get('kind_differs', []))})")
+        notes.append(f"{mismatch - raced} differ in kind ({'; '.join(t.ex.get('kind_differs', []))})")
+    if raced:
+        notes.append(f"{raced} kernel t3 / wire fast: explained, the kernel noted a fast retransmission and then a "
+                     "T3 timeout before they went out (the probe names a retransmission by the last cause noted for "
+                     "its association; the SACKs on the wire had asked for a fast one: "
+                     f"{'; '.join(t.ex.get('kind_differs_t3_before_send', []))})")
     if wire_twice:
         v = DISAGREE
         notes.append(f"{wire_twice} chunk(s) the kernel sent once appear twice in the capture")
     if wire_extra and _lost_n(J, t.info.get("rec"), ("egress",)) < wire_extra:
         v = DISAGREE
         notes.append(f"{wire_extra} retransmission(s) in the capture have no egress event")
-    if v == AGREE and (orig_lost or not_on_wire):
+    if v == AGREE and (orig_lost or not_on_wire or raced):
         v = EXPLAINED
     s = f"kernel: {desc}; {cap}: {wdesc}; {same} of {total} matched kind by kind"
     if notes:

@@ -16,8 +16,8 @@ every network namespace.  ``KernelView.build(records)`` / ``add_records`` (JSONL
   ``paths`` (per transport, per SACK: its cwnd, ssthresh, flight and state), ``rto`` (every RTT sample with
   SRTT/RTTVAR/RTO before and after),
   ``hb_sent`` / ``hb_ack`` (HEARTBEATs built and HEARTBEAT-ACKs taken, with nonce and sent_at).
-* **other**: the rare events as dicts (path_state, assoc_change; from JSONL also derived assoc_state, rtx_mark,
-  t3_expire, cwnd reductions), each with ``end`` set; **diag**: sock_diag snapshots, each with ``end``.
+* **other**: the rare events as dicts (path_state, assoc_change, rtx_mark, t3_expire, cwnd reductions; from JSONL
+  also derived assoc_state and cwnd changes), each with ``end`` set; **diag**: sock_diag snapshots, each with ``end``.
 
 Only the columns the checks and plots read are kept (a bulk recording is a million events); a long recording is
 read block by block, each block a *batch*, and ``window(lo, hi)`` / ``drop_before(t)`` show and forget them as
@@ -797,6 +797,21 @@ class KernelView:
             keep = [i for i, eid in enumerate(eids) if eid >= 0]
             for i, rec in zip(keep, decode_rare(t, rare[t][keep] if len(keep) < len(eids) else rare[t])):
                 rec["end"] = eids[i]
+                other.append(rec)
+        # the retransmission causes (checks.retransmissions reads them): a few records, decoded one by one
+        from sctpcorr.kernel.abi import AbiError, decode
+        for t in ("cwnd", "rtx_mark", "t3_expire"):
+            if t not in rare:
+                continue
+            for i, eid in enumerate(ends_by_type[t].tolist()):
+                if eid < 0:
+                    continue
+                try:
+                    rec = decode(rare[t][i].tobytes())
+                except AbiError:
+                    self.bad_records += 1
+                    continue
+                rec["end"] = eid
                 other.append(rec)
         batch["other"] = other
         self._add_batch(batch)

@@ -168,9 +168,10 @@ def test_retransmissions_counted_as_one_by_one():
             rng.shuffle(m)
             kw, ww = rng.random(nk) < 0.8, rng.random(nw) < 0.8
             asc = SimpleNamespace(id=1, near=[[0], [1]])
-            d = SimpleNamespace(k_tx=k, w_tx={0: w}, w_tx_k={0: m}, asc=asc, side=0, k_rec=0)
+            d = SimpleNamespace(k_tx=k, w_tx={0: w}, w_tx_k={0: m}, asc=asc, side=0, k_rec=0, k_end=0)
             W = SimpleNamespace(in_win=lambda ts, kw=kw: kw, wire_in_win=lambda r, c, ts, ww=ww: ww,
-                                captures=[SimpleNamespace(name="cap")])
+                                captures=[SimpleNamespace(name="cap")],
+                                kernels=[SimpleNamespace(other=[], addrs=[])])     # no T3 expiry recorded
             checks.measure_retransmissions(W, d, book_new)
             t = book_old.get("retransmissions", 1, "A>B")
             _retransmissions_one_by_one(t, k, kw, w, m, ww)
