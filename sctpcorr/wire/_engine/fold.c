@@ -42,6 +42,7 @@
  */
 #define _DEFAULT_SOURCE   /* pwrite, mkstemp */
 #include <errno.h>
+#include <stddef.h>
 #include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -195,14 +196,32 @@ static size_t put_part(fbuf *enc, const void *src, size_t n)
     return (n + 7) & ~(size_t)7;
 }
 
+/* The struct itself, read in place, with each direction's TSN ring left out (e = NULL, cap = 0: it only serves
+ * packets to come). A copy to the stack first, then the encoder's 8-byte loads of it, stalled on every load
+ * (loads of bytes a block copy had just stored; perf: most of zr_encode's samples). */
+_Static_assert(offsetof(sc_tsnq, e) == 0 && offsetof(sc_tsnq, cap) == 8 && offsetof(sc_tsnq, base) == 12,
+               "sc_tsnq: e, then cap and base in one word");
+_Static_assert(offsetof(sc_assoc, dir[0].q) % 8 == 0 && offsetof(sc_assoc, dir[1].q) % 8 == 0 &&
+               sizeof(sc_assoc) % 8 == 0, "the TSN rings on 8-byte boundaries");
+static size_t put_head(fbuf *enc, const sc_assoc *A)
+{
+    const uint8_t *p = (const uint8_t *)A;
+    size_t at = 0;
+    for (int d = 0; d < 2; d++) {
+        size_t q = (size_t)((const uint8_t *)&A->dir[d].q - p);
+        if (q > at)
+            zr_encode(enc, p + at, q - at);
+        uint64_t w[2] = {0, (uint64_t)A->dir[d].q.base << 32};    /* e = NULL; cap = 0, base kept */
+        zr_encode(enc, (const uint8_t *)w, sizeof w);
+        at = q + sizeof w;
+    }
+    zr_encode(enc, p + at, sizeof *A - at);
+    return sizeof *A;
+}
+
 static size_t flatten(fbuf *enc, const sc_assoc *A)
 {
-    sc_assoc h = *A;
-    for (int d = 0; d < 2; d++) {
-        h.dir[d].q.e = NULL;          /* the TSN ring is not kept: it only serves packets to come */
-        h.dir[d].q.cap = 0;
-    }
-    size_t n = put_part(enc, &h, sizeof h);
+    size_t n = put_head(enc, A);
     n += put_part(enc, A->paths, (size_t)A->npaths * sizeof *A->paths);
     for (uint16_t i = 0; i < A->npaths; i++)
         n += put_part(enc, A->paths[i].rtt.bins, (size_t)A->paths[i].rtt.nbins * sizeof(sc_hbin));
@@ -432,8 +451,20 @@ static const sc_assoc *spill_read(sc_analyzer *an, uint64_t off)
 /* Folding                                                                                           */
 /* ------------------------------------------------------------------------------------------------ */
 
+static inline void prefetch_lines(const void *p, size_t n)
+{
+    for (size_t o = 0; p && o < n; o += 64)
+        __builtin_prefetch((const char *)p + o);
+}
+
 static void fold_one(sc_analyzer *an, sc_assoc *A, int idle)
 {
+    prefetch_lines(A, sizeof *A);
+    prefetch_lines(A->paths, (size_t)A->npaths * sizeof *A->paths);
+    for (int d = 0; d < 2; d++) {
+        prefetch_lines(A->dir[d].streams, (size_t)A->dir[d].nstreams * sizeof(sc_stream));
+        prefetch_lines(A->dir[d].rtt.bins, (size_t)A->dir[d].rtt.nbins * sizeof(sc_hbin));
+    }
     fbuf enc = {an->fold_enc, 0, an->fold_enc_cap, 0};
     size_t rawn = flatten(&enc, A);
     an->fold_enc = enc.p;
