@@ -84,7 +84,11 @@ def pack(m: Message) -> bytes:
     through the same decoder as the rest (``_fast.decode``)."""
     flags = F_B | F_E | (F_U if m.unordered else 0)
     pad = (-len(m.data)) % 8
-    return HDR.pack(m.ts_ns, m.frame, m.assoc, m.tsns[0], m.ppid, m.length, len(m.data), m.ssn, m.vtag, m.sid,
+    # the header's length is a u32: a message longer than that (65,535 fragments of the largest chunks come
+    # close; a damaged header can claim 4 GiB in one) is written as 4 GiB - 1, which the decoder copies to the
+    # message's length and compares with the captured length (cut short or not)
+    return HDR.pack(m.ts_ns, m.frame, m.assoc, m.tsns[0], m.ppid, min(m.length, 0xFFFFFFFF), len(m.data), m.ssn,
+                    m.vtag, m.sid,
                     m.sport, m.dport, m.dir, flags, 0, m.rtt_ns, m.a_rwnd) + m.data + bytes(pad)
 
 
@@ -92,9 +96,12 @@ class Reassembler:
     """Feed chunks, get whole messages.  Fragments are kept per (association, receiver tag, stream, ordered or
     not) until the E fragment whose TSNs close the run from the B fragment arrives."""
 
-    def __init__(self, max_pending: int = 4096, max_bytes: int = 1 << 20) -> None:
-        self.max_pending, self.max_bytes = max_pending, max_bytes
+    def __init__(self, max_pending: int = 4096, max_bytes: int = 1 << 20, max_fragments: int = 0xFFFF) -> None:
+        # max_fragments: the message table counts a message's fragments in a u16 (columns.REC); fragments cut
+        # to no captured bytes are not bounded by max_bytes
+        self.max_pending, self.max_bytes, self.max_fragments = max_pending, max_bytes, max_fragments
         self._pending: dict[tuple[int, int, int, bool, int], list[Chunk]] = {}
+        self._bytes: dict[tuple[int, int, int, bool, int], int] = {}     # captured bytes of each pending message
         self.fragmented = 0          # messages put back together
         self.given_up = 0            # fragments dropped: never completed (capture ended, lost, limits)
         self.orphans = 0             # middle/last fragments whose first was never seen
@@ -114,20 +121,24 @@ class Reassembler:
             if frags:
                 self.given_up += len(frags)
             frags = self._pending[key] = [c]
+            self._bytes[key] = len(c.data)
             if len(self._pending) > self.max_pending:
                 old = next(iter(self._pending))
                 self.given_up += len(self._pending.pop(old))
+                del self._bytes[old]
             return None
         if not frags:
             self.orphans += 1
             return None
         frags.append(c)
-        if sum(len(f.data) for f in frags) > self.max_bytes:
+        self._bytes[key] += len(c.data)
+        if len(frags) > self.max_fragments or self._bytes[key] > self.max_bytes:
             self.given_up += len(self._pending.pop(key))
+            del self._bytes[key]
             return None
         if not c.flags & F_E:
             return None
-        del self._pending[key]
+        del self._pending[key], self._bytes[key]
         if c.idata:
             frags.sort(key=lambda f: 0 if f.flags & F_B else f.ppid)      # FSN order (the first has none)
         else:
@@ -151,3 +162,4 @@ class Reassembler:
         """The capture ended: what still waits for its other fragments is given up (counted)."""
         self.given_up += sum(len(v) for v in self._pending.values())
         self._pending.clear()
+        self._bytes.clear()
