@@ -17,7 +17,8 @@ go on): N = 25,000, 100,000 and 1,000,000 by default (``--assocs``). Each tool r
   tshark        ``tshark -q -z conv,sctp`` (its per-association table)
 
 Targets (issue #12): on the 100,000-association capture every format at no less than 80 % of the engine's
-packets/s, and peak memory that does not grow with the number of associations that have ended (here every
+packets/s (judged on ``--pairs`` adjacent engine/format runs: the median of engine CPU s / format CPU s and its
+90 % bootstrap interval, "met" only when the whole interval is at or above 0.8), and peak memory that does not grow with the number of associations that have ended (here every
 association ends; the table shows MB per 1,000 associations). Printed for people, not a test; writes
 bench/out/scale.json.
 """
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -75,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--assocs", default="25000,100000,1000000")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each tool (best kept), up to 100,000 associations")
     ap.add_argument("--repeat-big", type=int, default=1, help="runs of each tool above 100,000 associations")
+    ap.add_argument("--pairs", type=int, default=6,
+                    help="adjacent (engine, format) pairs per format at the 100,000-association size: the verdict "
+                         "is on their median ratio (0 = best-of only)")
     ap.add_argument("--cpu", default="0")
     ap.add_argument("--skip-tshark", action="store_true")
     a = ap.parse_args(argv)
@@ -95,10 +100,25 @@ def main(argv: list[str] | None = None) -> int:
         for _ in range(a.repeat if n <= 100_000 else a.repeat_big):
             for name, cmd in tools.items():
                 runs[name].append(timed(cmd, a.cpu))
+        # adjacent pairs: this VM's CPU time per run drifts by tens of percent over minutes (the host's load), so
+        # each format is held to an engine run next to it (alternating which goes first); the verdict takes the
+        # median of those ratios and its 90 % bootstrap interval (bench/probe_overhead.py)
+        pairs: dict = {}
+        if n == 100_000 and a.pairs:
+            for i in range(a.pairs):
+                for name, cmd in tools.items():
+                    if name in ("engine", "tshark"):
+                        continue
+                    first, second = (tools["engine"], cmd) if i % 2 == 0 else (cmd, tools["engine"])
+                    r1, r2 = timed(first, a.cpu), timed(second, a.cpu)
+                    e, t = (r1, r2) if i % 2 == 0 else (r2, r1)
+                    runs["engine"].append(e)
+                    runs[name].append(t)
+                    pairs.setdefault(name, []).append(e["cpu_s"] / t["cpu_s"])
         best = {k: min(v, key=lambda r: r["cpu_s"]) for k, v in runs.items()}
         for r in best.values():
             r["packets_per_s"] = round(packets / r["cpu_s"])
-        results[n] = {"packets": packets, "best": best, "runs": runs}
+        results[n] = {"packets": packets, "best": best, "runs": runs, "pairs": pairs}
     print(f"one core ({a.cpu}), best of {a.repeat} by CPU time; packets/s = packets / CPU s")
     print(f"{'assocs':>8s} {'tool':13s} {'wall s':>7s} {'cpu s':>7s} {'packets/s':>11s} {'vs engine':>9s} "
           f"{'RSS MB':>8s} {'MB/1k assocs':>12s}")
@@ -110,10 +130,27 @@ def main(argv: list[str] | None = None) -> int:
     ref = 100_000 if 100_000 in results else max(sizes)
     big = results[ref]["best"]
     eng = big["engine"]["packets_per_s"]
-    slow = [k for k, b in big.items() if not k.startswith("engine") and k != "tshark"
-            and b["packets_per_s"] < 0.8 * eng]
-    print(f"target ({ref:,d} associations): every format >= 0.8x the engine: "
-          f"{'PASS' if not slow else 'FAIL: ' + ', '.join(slow)}")
+    pairs = results[ref]["pairs"]
+    if pairs:
+        sys.path.insert(0, HERE)
+        from probe_overhead import _bootstrap_ci
+
+        print(f"target ({ref:,d} associations): every format >= 0.8x the engine, in {a.pairs} adjacent pairs "
+              "(engine CPU s / format CPU s: median, 90 % interval; met only if the whole interval is >= 0.8)")
+        verdicts = []
+        for k, xs in pairs.items():
+            lo, hi = _bootstrap_ci(xs)
+            v = "met" if lo >= 0.8 else "not met" if hi < 0.8 else "not resolved"
+            verdicts.append(v)
+            print(f"  {k:13s} {statistics.median(xs):5.2f}x ({lo:.2f} .. {hi:.2f})  {v}   "
+                  f"pairs: {' '.join(f'{x:.2f}' for x in xs)}")
+        fmts = [v for k, v in zip(pairs, verdicts) if not k.startswith("engine")]
+        print(f"target: {'PASS' if all(v == 'met' for v in fmts) else 'FAIL'}")
+    else:
+        slow = [k for k, b in big.items() if not k.startswith("engine") and k != "tshark"
+                and b["packets_per_s"] < 0.8 * eng]
+        print(f"target ({ref:,d} associations, best runs): every format >= 0.8x the engine: "
+              f"{'PASS' if not slow else 'FAIL: ' + ', '.join(slow)}")
     ev = big["engine+events"]["packets_per_s"]
     print(f"  --jsonl writes every event: the engine making them (engine+events) runs at {ev / eng:.2f}x the engine; "
           f"--jsonl at {big['--jsonl']['packets_per_s'] / ev:.2f}x of that")
