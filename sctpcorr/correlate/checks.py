@@ -369,11 +369,11 @@ def measure_retransmissions(W: Window, d: Direction, book: Book) -> None:
                             ("unknown", "unknown")):
             same[rows] = True
     # kernel t3 / wire fast: the SACKs asked for a fast retransmission, but a T3 timeout was noted after the fast
-    # mark and before the chunk went out (_t3_expired_before)
+    # mark and before the chunk went out (_t3_after_fast_mark)
     race = np.zeros(len(wi), dtype=bool)
     t3_fast = np.flatnonzero(paired & ~same & (codes == RTX_CODE_T3 * 4 + WIRE_KIND.index("fast")))
     if len(t3_fast):
-        race[t3_fast] = _t3_expired_before(W, d, k, k_rtx[t3_fast])
+        race[t3_fast] = _t3_after_fast_mark(W, d, k, k_rtx[t3_fast])
     for mask, name in ((paired & same, "matched_same_kind"), (paired & ~same, "kind_differs"),
                        (race, "kind_differs_t3_before_send")):
         idx = np.flatnonzero(mask)
@@ -404,7 +404,7 @@ def _cause(e: dict[str, Any]) -> str | None:
     return None
 
 
-def _t3_expired_before(W: Window, d: Direction, k: Any, rows: np.ndarray) -> np.ndarray:
+def _t3_after_fast_mark(W: Window, d: Direction, k: Any, rows: np.ndarray) -> np.ndarray:
     """For the kernel retransmissions ``rows`` of ``k`` (d.k_tx) that the kernel calls t3 and the wire fast: did
     the kernel note a fast retransmission for the association after the chunk's previous transmission, and then a
     T3 timeout, the last cause noted before this transmission?  The probe names a retransmission by the last
