@@ -507,10 +507,10 @@ def judge_retransmissions(t: Tally, J: Any) -> Check:
         v = DISAGREE
         notes.append(f"{mismatch - raced} differ in kind ({'; '.join(t.ex.get('kind_differs', []))})")
     if raced:
-        notes.append(f"{raced} kernel t3 / wire fast: explained, the kernel noted a fast retransmission and then a "
-                     "T3 timeout before they went out (the probe names a retransmission by the last cause noted for "
-                     "its association; the SACKs on the wire had asked for a fast one: "
-                     f"{'; '.join(t.ex.get('kind_differs_t3_before_send', []))})")
+        notes.append(f"{raced} differ in kind for a known reason: the kernel noted a fast retransmission, then a "
+                     "T3 timeout, before sending them, and the probe names a retransmission by the last cause noted "
+                     "for its association; the SACKs on the wire had asked for a fast one "
+                     f"({'; '.join(t.ex.get('kind_differs_t3_before_send', []))})")
     if wire_twice:
         v = DISAGREE
         notes.append(f"{wire_twice} chunk(s) the kernel sent once appear twice in the capture")
