@@ -36,7 +36,7 @@ from sctpcorr.errors import OutputUnwritable
 
 __all__ = ["FULL_ERRNOS", "OutputExists", "OutputIncomplete", "WriteFailed", "check_new", "is_special",
            "is_full", "describe", "open_text", "open_binary", "cut_to_last_line", "write_all", "output",
-           "publish", "whole_file", "close_quietly", "failure", "stdout_full", "FORCE_HELP"]
+           "publish", "whole_file", "close_quietly", "failure", "stdout_full", "FORCE_HELP", "LineLog"]
 
 # a write that could not complete for lack of room (or a dying disk): the output is cut short, not wrong
 FULL_ERRNOS = frozenset(e for e in (errno.ENOSPC, getattr(errno, "EDQUOT", None), errno.EFBIG, errno.EIO)
@@ -205,6 +205,47 @@ def write_all(fd: int, data: bytes | memoryview, size: int) -> int:
             os.ftruncate(fd, size)
         raise
     return size + done
+
+
+class LineLog:
+    """An append-only line file written by a long run (the lab's JSONL logs: its timeline, the workload's log,
+    the endpoints' snapshots) that a full disk stops cleanly instead of with an exception in a thread.  Lines
+    gather in memory and go out whole with :func:`write_all` at :meth:`flush`: a failed write is cut back to the
+    last whole line, the first error is kept (:attr:`failed`; its owner says it once), and the lines after it
+    are counted (:attr:`dropped`), not written.  Not thread-safe: its owner holds a lock."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
+        self.size = os.fstat(self.fd).st_size
+        self.pending: list[bytes] = []
+        self.failed: OSError | None = None
+        self.dropped = 0
+
+    def add(self, line: str) -> None:
+        """One line (without its newline), written at the next flush."""
+        if self.failed is not None or self.fd < 0:      # stopped by an error, or closed
+            self.dropped += 1
+        else:
+            self.pending.append(line.encode("utf-8") + b"\n")
+
+    def flush(self) -> OSError | None:
+        """Write what is pending; returns the error that stopped the file (now or before), None if none."""
+        if self.pending and self.failed is None:
+            data, n = b"".join(self.pending), len(self.pending)
+            self.pending = []
+            try:
+                self.size = write_all(self.fd, data, self.size)
+            except OSError as exc:
+                self.failed, self.dropped = exc, self.dropped + n
+        return self.failed
+
+    def close(self) -> OSError | None:
+        err = self.flush()
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        return err
 
 
 def _umask() -> int:

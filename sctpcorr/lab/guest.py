@@ -29,6 +29,7 @@ from sctpcorr.lab import bundle as bdl
 from sctpcorr.lab import netns, sockdiag, workload
 from sctpcorr.lab import topology as topo
 from sctpcorr.lab.capture import Capture
+from sctpcorr.outfile import LineLog
 from sctpcorr.timebase import clock_offsets, clocksource
 
 MODULES = ["sctp", "sctp_diag", "sch_netem", "veth"]
@@ -71,16 +72,15 @@ class Lab:
         (self.dir / "workload").mkdir(parents=True, exist_ok=True)
         (self.dir / "snapshots").mkdir(exist_ok=True)
         self.disk_error: str | None = None      # the first bundle file that could not be written (_disk)
-        self.labf = open(self.dir / "lab.jsonl", "a", buffering=1)
+        self.labf = LineLog(str(self.dir / "lab.jsonl"))
         self.netem_now = {p: {d: dict(v) for d, v in dirs.items()} for p, dirs in scenario["paths"].items()}
 
     # -- logging and manifest ---------------------------------------------------------------------------
     def log(self, rtype: str, **fields: Any) -> None:
         rec = {"type": rtype, "mono_ns": time.monotonic_ns(), "real_ns": time.time_ns(), **fields}
         with self.lock:
-            try:
-                self.labf.write(json.dumps(rec, separators=(",", ":")) + "\n")
-            except OSError as exc:
+            self.labf.add(json.dumps(rec, separators=(",", ":")))
+            if (exc := self.labf.flush()) is not None:
                 self._disk(self.dir / "lab.jsonl", exc)
 
     def manifest(self, **changes: Any) -> None:
@@ -186,9 +186,7 @@ class Lab:
                       phase="done" if ok else "failed")
         print(f"[lab] {self.sc['name']}: {'done' if ok else 'FAILED'} in {times['duration_s']} s "
               f"(sent {results['client_sent']}, received {results['server_received']})", flush=True)
-        try:
-            self.labf.close()
-        except OSError as exc:
+        if (exc := self.labf.close()) is not None:
             self._disk(self.dir / "lab.jsonl", exc)
         return ok
 
@@ -308,38 +306,45 @@ class Lab:
         interval = float(self.sc.get("snapshot_interval_s") or 1.0)
 
         def body(role: str) -> None:
-            with open(self.dir / "snapshots" / f"{role}.jsonl", "a", buffering=1) as f:
-                try:
-                    diag = sockdiag.open_socket()
-                except OSError as e:
-                    diag = None
-                    f.write(json.dumps({"type": "error", "source": "sock_diag", "error": str(e)}) + "\n")
-                while True:
-                    self.snapshot(role, f, diag)
-                    if self.stop.wait(interval):
-                        break
+            f = LineLog(str(self.dir / "snapshots" / f"{role}.jsonl"))
+            try:
+                diag = sockdiag.open_socket()
+            except OSError as e:
+                diag = None
+                f.add(json.dumps({"type": "error", "source": "sock_diag", "error": str(e)}))
+            while True:
                 self.snapshot(role, f, diag)
-                if diag is not None:
-                    diag.close()
+                if self.stop.wait(interval):
+                    break
+            self.snapshot(role, f, diag)
+            if diag is not None:
+                diag.close()
+            if (exc := f.close()) is not None:
+                with self.lock:
+                    self._disk(Path(f.path), exc)
         for role in ("client", "server"):
             self.threads.append(netns.spawn(f"snapshots-{role}", topo.NS[role], body, role))
 
-    def snapshot(self, role: str, f: Any, diag: Any) -> None:
+    def snapshot(self, role: str, f: LineLog, diag: Any) -> None:
+        """One snapshot of ``role``'s namespace into ``f``: a full disk stops the file (LineLog), not the run."""
         ns = topo.NS[role]
         for name in ("assocs", "remaddr", "snmp"):
             try:
                 text = Path(f"/proc/thread-self/net/sctp/{name}").read_text()
-                f.write(json.dumps({"type": "proc", "source": name, "netns": ns, "mono_ns": time.monotonic_ns(),
-                                    "real_ns": time.time_ns(), "text": text}, separators=(",", ":")) + "\n")
+                f.add(json.dumps({"type": "proc", "source": name, "netns": ns, "mono_ns": time.monotonic_ns(),
+                                  "real_ns": time.time_ns(), "text": text}, separators=(",", ":")))
             except OSError as e:
-                f.write(json.dumps({"type": "error", "source": f"proc:{name}", "error": str(e)}) + "\n")
+                f.add(json.dumps({"type": "error", "source": f"proc:{name}", "error": str(e)}))
         if diag is not None:
             try:
                 ents = sockdiag.dump(diag)
-                f.write(json.dumps({"type": "sock_diag", "netns": ns, "mono_ns": time.monotonic_ns(),
-                                    "real_ns": time.time_ns(), "sockets": ents}, separators=(",", ":")) + "\n")
+                f.add(json.dumps({"type": "sock_diag", "netns": ns, "mono_ns": time.monotonic_ns(),
+                                  "real_ns": time.time_ns(), "sockets": ents}, separators=(",", ":")))
             except OSError as e:
-                f.write(json.dumps({"type": "error", "source": "sock_diag", "error": str(e)}) + "\n")
+                f.add(json.dumps({"type": "error", "source": "sock_diag", "error": str(e)}))
+        if (exc := f.flush()) is not None:
+            with self.lock:
+                self._disk(Path(f.path), exc)
 
     def start_server(self) -> threading.Thread:
         cfg = dict(self.sc)
@@ -464,12 +469,9 @@ class Lab:
         for cap, th in getattr(self, "captures", {}).values():
             th.join(10)
         for lg in getattr(self, "logs", {}).values():
-            try:
-                lg.f.flush()
-            except ValueError:
-                pass
-            except OSError as exc:
-                self._disk(Path(lg.f.name), exc)
+            lg.flush()
+            if lg.out.failed is not None:
+                self._disk(Path(lg.out.path), lg.out.failed)
         self.teardown_network()
 
     def results(self) -> dict:

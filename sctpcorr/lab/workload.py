@@ -35,9 +35,10 @@ import struct
 import sys
 import threading
 import time
-from typing import IO, Any
+from typing import Any
 
 from sctpcorr.lab import sctp_api as sa
+from sctpcorr.outfile import LineLog, describe
 
 HEADER = struct.Struct("!IIQ")
 STATUS_EVERY_NS = 500_000_000
@@ -47,12 +48,14 @@ class Log:
     """A JSONL log flushed at least every FLUSH_NS, so an interrupted run keeps all but the last instant.
 
     (Each write to the guest's 9p share is synchronous and costs milliseconds under TCG: a flush per record
-    would slow the workload down to a few tens of messages per second.)"""
+    would slow the workload down to a few tens of messages per second.)  A full disk ends the log at its last
+    whole record (outfile.LineLog), says so once on stderr (the guest's console), and the workload goes on:
+    its messages still cross the network the captures and the probe record."""
 
     FLUSH_NS = 100_000_000
 
     def __init__(self, path: str):
-        self.f: IO[str] = open(path, "a", buffering=1 << 16)
+        self.out = LineLog(path)
         self.comm_up = threading.Event()   # set at the first COMM_UP (the guest's timeline starts there)
         self.last_flush = 0
         self.lock = threading.Lock()
@@ -61,21 +64,31 @@ class Log:
         now = time.monotonic_ns()
         rec = {"type": rtype, "mono_ns": now, "real_ns": time.time_ns(), **fields}
         with self.lock:
-            self.f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+            self.out.add(json.dumps(rec, separators=(",", ":")))
             if now - self.last_flush >= self.FLUSH_NS or rtype != "send" and rtype != "recv":
-                self.f.flush()
+                self._flush()
                 self.last_flush = now
         if rtype == "assoc" and fields.get("event") == "COMM_UP":
             self.comm_up.set()
 
+    def _flush(self) -> None:
+        had = self.out.failed
+        err = self.out.flush()
+        if err is not None and had is None:
+            print(f"workload: {describe(self.out.path, err)}: the log ends at its last whole record",
+                  file=sys.stderr, flush=True)
+
     def flush(self) -> None:
         with self.lock:
-            if not self.f.closed:
-                self.f.flush()
+            self._flush()
 
     def close(self) -> None:
         with self.lock:
-            self.f.close()
+            self._flush()
+            self.out.close()
+            if self.out.dropped:
+                print(f"workload: {self.out.path}: {self.out.dropped} records not written", file=sys.stderr,
+                      flush=True)
 
 
 def _configure(sock: socket.socket, asoc: dict) -> None:
