@@ -117,5 +117,10 @@ def test_a_full_disk_fails_the_run_with_one_line_and_whole_captures(lab_ok, tmp_
             assert f"{role} capture: {b}/{role}.pcapng: no space left on device after " in console
             info = bundle.capture_info(b / f"{role}.pcapng")
             assert info["packets"] > 20 and not info.get("truncated_tail") and not info.get("error")
+        # the JSONL logs (outfile.LineLog) end at their last whole record, whatever filled the disk first
+        for log in ("lab.jsonl", "workload/client.jsonl", "workload/server.jsonl", "snapshots/client.jsonl",
+                    "snapshots/server.jsonl"):
+            recs, bad = bundle.read_jsonl(b / log)
+            assert bad == 0 and recs, (log, bad, len(recs))
     finally:
         subprocess.run(["umount", "-l", str(disk)], check=False)
