@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sctpcorr.correlate.joins import NONE, Direction
+from sctpcorr.correlate.kernel import RTX_CODE
 from sctpcorr.correlate.model import AGREE, DISAGREE, EXPLAINED, NOT_CHECKABLE, Check
 from sctpcorr.correlate.tables import in_order, small_unique
 from sctpcorr.kernel.probes import LEVELS, event_level
@@ -49,7 +50,6 @@ __all__ = ["Book", "Tally", "Sketch", "measure_window", "judge_all", "ms", "flig
 
 SIDE = ("A", "B")
 RTX_NAMES = {1: "t3", 2: "fast", 3: "pmtud", 4: "t1", 5: "unknown"}
-RTX_CODE_T3 = 1
 WIRE_KIND = ("fast", "timeout", "unknown")
 EXAMPLES = 5
 # which recorded event types each check reads (a loss of one of them weakens the check)
@@ -371,7 +371,7 @@ def measure_retransmissions(W: Window, d: Direction, book: Book) -> None:
     # kernel t3 / wire fast: the SACKs asked for a fast retransmission, but a T3 timeout was noted after the fast
     # mark and before the chunk went out (_t3_after_fast_mark)
     race = np.zeros(len(wi), dtype=bool)
-    t3_fast = np.flatnonzero(paired & ~same & (codes == RTX_CODE_T3 * 4 + WIRE_KIND.index("fast")))
+    t3_fast = np.flatnonzero(paired & ~same & (codes == RTX_CODE["t3"] * 4 + WIRE_KIND.index("fast")))
     if len(t3_fast):
         race[t3_fast] = _t3_after_fast_mark(W, d, k, k_rtx[t3_fast])
     for mask, name in ((paired & same, "matched_same_kind"), (paired & ~same, "kind_differs"),

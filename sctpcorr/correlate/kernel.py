@@ -167,9 +167,10 @@ def raw_columns(data: bytes | memoryview) -> tuple[list[dict[int, Any]], int, in
 
 
 def decode_rare(tname: str, recs: np.ndarray) -> list[dict[str, Any]]:
-    """``abi.decode`` of each record of a rare event type (path_state, assoc_change: a bulk recording has one per
-    HEARTBEAT-ACK), column by column instead of a ctypes structure per record: the same dicts, keys in the same
-    order (a test holds the two together)."""
+    """``abi.decode`` of each record of a rare event type: path_state and assoc_change (a bulk recording has one
+    per HEARTBEAT-ACK) column by column instead of a ctypes structure per record, the same dicts with keys in the
+    same order (a test holds the two together); any other type (cwnd, rtx_mark, t3_expire: a few a run) record by
+    record."""
     from sctpcorr.kernel import abi
 
     if not len(recs):
@@ -790,28 +791,14 @@ class KernelView:
                     "rto_j": a["rto_j"]})
         # the rare events the checks read, as the JSONL recorder would write them (the others are counted)
         other: list[dict[str, Any]] = []
-        for t in ("path_state", "assoc_change"):
+        # (cwnd, rtx_mark and t3_expire: the retransmission causes checks.retransmissions reads)
+        for t in ("path_state", "assoc_change", "cwnd", "rtx_mark", "t3_expire"):
             if t not in rare:
                 continue
             eids = ends_by_type[t].tolist()
             keep = [i for i, eid in enumerate(eids) if eid >= 0]
             for i, rec in zip(keep, decode_rare(t, rare[t][keep] if len(keep) < len(eids) else rare[t])):
                 rec["end"] = eids[i]
-                other.append(rec)
-        # the retransmission causes (checks.retransmissions reads them): a few records, decoded one by one
-        from sctpcorr.kernel.abi import AbiError, decode
-        for t in ("cwnd", "rtx_mark", "t3_expire"):
-            if t not in rare:
-                continue
-            for i, eid in enumerate(ends_by_type[t].tolist()):
-                if eid < 0:
-                    continue
-                try:
-                    rec = decode(rare[t][i].tobytes())
-                except AbiError:
-                    self.bad_records += 1
-                    continue
-                rec["end"] = eid
                 other.append(rec)
         batch["other"] = other
         self._add_batch(batch)
