@@ -638,7 +638,15 @@ class KernelView:
             if n * dt.itemsize != len(v):
                 self.bad_records += 1
                 continue
-            rare[tname] = np.frombuffer(v, dtype=dt, count=n)
+            arr = np.frombuffer(v, dtype=dt, count=n)
+            # the C reader concatenates a kept type's records at the lengths they came with: a record longer or
+            # shorter than the structure (a corrupt file) shifts the ones after it, whose own type field then
+            # disagrees with the frame's: those are counted, not read as garbage (nor raised by abi.decode)
+            same = arr["hdr"]["type"] == code
+            if not same.all():
+                self.bad_records += int(len(same) - same.sum())
+                arr = arr[same]
+            rare[tname] = arr
         self._from_columns(cols, rare)
 
     _HDR = ("ts_ns", "netns", "lport", "my_vtag", "pport", "peer_vtag", "asoc", "assoc_id", "state")

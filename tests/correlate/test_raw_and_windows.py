@@ -149,6 +149,33 @@ def test_raw_blocks_sliced_and_torn(monkeypatch):
     assert np.array_equal(whole.rto.ts, torn.rto.ts)
 
 
+def test_rare_records_of_the_wrong_length_are_counted():
+    """A kept (rare) type's records are concatenated by the C reader at the lengths they came with: one 8 bytes
+    too long, a later one 8 bytes too short (a corrupt file; the fuzzer's raw-rare-record-misaligned) shift the
+    records between them, whose own type then disagrees with the frame's.  Those are counted as bad, never
+    decoded as garbage nor raised (abi.decode's AbiError); the records outside the shift are read as before."""
+    from sctpcorr.correlate import kernel as kmod
+
+    structs = [s for s in (abi.encode_struct(e) for e in _events(bundle("lossy"))) if s is not None]
+    code = next(c for c, (name, _cls) in abi.EVENT_TYPES.items() if name == "cwnd")
+    cwnd = [i for i, s in enumerate(structs) if s.hdr.type == code]
+    assert len(cwnd) > 10
+    long_i, short_i = cwnd[2], cwnd[6]         # records 3..6 of the type are shifted by 8 bytes
+
+    def frame(i: int, s: object) -> bytes:
+        rec = bytes(s)
+        rec = rec + bytes(8) if i == long_i else rec[:-8] if i == short_i else rec
+        return struct.pack("<I", len(rec)) + rec
+
+    clean = kmod.KernelView.build_raw(b"".join(frame(-1, s) for s in structs), 250)
+    bad = kmod.KernelView.build_raw(b"".join(frame(i, s) for i, s in enumerate(structs)), 250)
+    assert clean.bad_records == 0
+    assert bad.bad_records == 4                 # the short one and the three between (their type is shifted)
+    kept = [r for r in bad.other if r["type"] == "cwnd"]
+    assert len(kept) == len(cwnd) - 4
+    assert all(r in clean.other for r in bad.other)
+
+
 def test_capture_feed_keeps_what_the_windows_need():
     """The record buffer of a capture read in windows: kept block by block, dropped from the front (whole
     blocks, and part of one); what it hands out is always exactly the records of the capture in the range asked
