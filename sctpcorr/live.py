@@ -346,7 +346,14 @@ class JsonlTail:
                 self._f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
             except FileNotFoundError:
                 return []
-        data = self._f.read(limit)
+        # no more than the file holds: read(n) allocates n bytes and then shrinks them, and glibc serves an 8 MB
+        # request from the heap once it has freed one; the shrunk block left in the middle of it fragments the
+        # heap, which grew by ~25 bytes a call and never came back (the recording fuzz target; a long `live`)
+        try:
+            left = os.fstat(self._f.fileno()).st_size - self._f.tell()
+        except (OSError, ValueError):
+            left = limit
+        data = self._f.read(max(0, min(limit, left))) if left > 0 else b""
         if not data:
             return []
         self.bytes += len(data)

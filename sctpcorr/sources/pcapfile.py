@@ -179,7 +179,11 @@ class CaptureReader:
                         if self.size is None and not self.compressed:
                             break  # a plain pipe: hand over what arrived
                 else:
-                    piece = stream.read(self.block_size)
+                    # no more than the file has left (at least 64 kB: it may still grow): read(n) allocates n
+                    # bytes and shrinks them, and a shrunk 1 MB block fragments glibc's heap, which then grows
+                    # a little with every small file read in one process (the pcapfile fuzz target)
+                    left = (self.size or 0) - self._prefixed.consumed  # type: ignore[union-attr]
+                    piece = stream.read(max(64 << 10, min(self.block_size, left)))
                     if piece:
                         pending.append(piece)
                         got = len(piece)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -170,10 +171,20 @@ class RecordingStream:
         except (OSError, EOFError, zlib.error) as e:
             raise CorruptCapture(self.path, f"corrupt gzip data ({e})") from None
 
+    def _block_size(self) -> int:
+        """``block_bytes``, or less for a small uncompressed file: a buffer of its size and a little more (the
+        block grows for a larger record; a file still being written is read on in more blocks)."""
+        if self._f is self._raw:
+            try:
+                return max(4096, min(self.block_bytes, os.fstat(self._raw.fileno()).st_size + 4096))
+            except OSError:
+                pass
+        return self.block_bytes
+
     def raw_feed(self, consume: Callable[[memoryview], int]) -> Iterator[None]:
         """Feed whole-record blocks to ``consume(buffer) -> bytes consumed`` (where the last whole record it took
         ends; the rest is carried into the next block), one block per step of the iterator."""
-        buf = bytearray(self.block_bytes)
+        buf = bytearray(self._block_size())
         have = 0
         while True:
             with memoryview(buf) as mv:

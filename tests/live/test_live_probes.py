@@ -5,6 +5,7 @@ The real probe beside a real association runs in the lab guest (tests/lab_probe,
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import subprocess
 import sys
@@ -96,3 +97,34 @@ def test_jsonl_tail_hands_out_whole_lines_only(tmp_path):
     assert t.read() == [{"b": 2}, {"c": 3}] and t.bad_lines == 1
     assert t.read() == []
     assert JsonlTail(str(tmp_path / "absent")).read() == []
+
+
+def test_jsonl_tail_asks_for_no_more_than_the_file_holds(tmp_path, monkeypatch):
+    """``read(n)`` allocates n bytes and shrinks them to what came: asked for its 8 MB limit at every poll of a
+    small recording, glibc's heap fragmented and grew a little at each (the recording fuzz target's growth; a
+    long ``live`` run polls for days).  Each read asks for what the file has left, at most the limit."""
+    import sctpcorr.live as live
+
+    asked: list[tuple[int, int]] = []
+
+    class Spy:
+        def __init__(self, f):
+            self.f = f
+
+        def read(self, n=-1):
+            asked.append((n, os.fstat(self.f.fileno()).st_size - self.f.tell()))
+            return self.f.read(n)
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    monkeypatch.setattr(live, "open", lambda *a, **k: Spy(open(*a, **k)), raising=False)
+    f = tmp_path / "r.jsonl"
+    f.write_bytes(b'{"a": 1}\n{"b": ')
+    t = JsonlTail(str(f))
+    assert t.read() == [{"a": 1}]
+    with open(f, "ab") as w:
+        w.write(b'2}\n{"c": 3}\n')
+    assert t.read(limit=4) == [{"b": 2}] and t.read() == [{"c": 3}] and t.read() == []
+    assert asked and all(0 <= n <= left for n, left in asked), asked
+    assert asked[1][0] == 4

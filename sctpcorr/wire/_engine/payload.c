@@ -21,7 +21,7 @@ void sc_pay_add(sc_analyzer *an, const sc_packet *pkt, const sc_assoc *A, unsign
 {
     size_t need = sizeof(sc_payhdr) + ((cap + 7u) & ~7u);
     if (an->pay_n + need > an->pay_cap) {
-        size_t ncap = an->pay_cap ? an->pay_cap : (1u << 20);
+        size_t ncap = an->pay_cap ? an->pay_cap : (1u << 16);   /* grows by doubling to a block's worth */
         while (ncap < an->pay_n + need)
             ncap *= 2;
         if (ncap > SC_PAYLOADS_MAX) {
