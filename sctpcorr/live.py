@@ -339,6 +339,7 @@ class JsonlTail:
     def read(self, limit: int = 8 << 20) -> list[dict[str, Any]]:
         import json
 
+        from sctpcorr.sources import read_size
         from sctpcorr.sources.recording import well_formed
 
         if self._f is None:
@@ -346,14 +347,8 @@ class JsonlTail:
                 self._f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
             except FileNotFoundError:
                 return []
-        # no more than the file holds: read(n) allocates n bytes and then shrinks them, and glibc serves an 8 MB
-        # request from the heap once it has freed one; the shrunk block left in the middle of it fragments the
-        # heap, which grew by ~25 bytes a call and never came back (the recording fuzz target; a long `live`)
-        try:
-            left = os.fstat(self._f.fileno()).st_size - self._f.tell()
-        except (OSError, ValueError):
-            left = limit
-        data = self._f.read(max(0, min(limit, left))) if left > 0 else b""
+        n = read_size(self._f, limit)         # what the file has left, no more (read_size says why)
+        data = self._f.read(n) if n else b""
         if not data:
             return []
         self.bytes += len(data)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sctpcorr.errors import SctpcorrError
+from sctpcorr.sources import read_size
 
 __all__ = ["DEFAULT_FILTER", "CaptureUnavailable", "InterfaceSource", "FollowSource", "IfaceStats",
            "pcapng_header", "split_blocks"]
@@ -277,7 +278,8 @@ class FollowSource:
                 time.sleep(timeout_s)
                 return b""
             self._open()
-        data = self._f.read(self.block_size)
+        n = read_size(self._f, self.block_size)     # what has been appended, no more (read_size says why)
+        data = self._f.read(n) if n else b""
         if not data:
             time.sleep(timeout_s)
             return b""

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from sctpcorr.errors import CorruptCapture, FileUnreadable
+from sctpcorr.sources import read_size
 
 __all__ = ["BLOCK_SIZE", "GZIP_MAGIC", "STDIN", "CaptureReader", "check_readable"]
 
@@ -179,11 +180,8 @@ class CaptureReader:
                         if self.size is None and not self.compressed:
                             break  # a plain pipe: hand over what arrived
                 else:
-                    # no more than the file has left (at least 64 kB: it may still grow): read(n) allocates n
-                    # bytes and shrinks them, and a shrunk 1 MB block fragments glibc's heap, which then grows
-                    # a little with every small file read in one process (the pcapfile fuzz target)
-                    left = (self.size or 0) - self._prefixed.consumed  # type: ignore[union-attr]
-                    piece = stream.read(max(64 << 10, min(self.block_size, left)))
+                    # what the file has left, no more (at least 64 kB: it may still grow; read_size says why)
+                    piece = stream.read(read_size(self._raw, self.block_size, 64 << 10))
                     if piece:
                         pending.append(piece)
                         got = len(piece)

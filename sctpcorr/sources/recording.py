@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
 import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from sctpcorr.errors import CorruptCapture, FileUnreadable, InputError
+from sctpcorr.sources import read_size
 
 __all__ = ["RecordingStream", "NotARecording", "well_formed"]
 
@@ -172,14 +172,9 @@ class RecordingStream:
             raise CorruptCapture(self.path, f"corrupt gzip data ({e})") from None
 
     def _block_size(self) -> int:
-        """``block_bytes``, or less for a small uncompressed file: a buffer of its size and a little more (the
-        block grows for a larger record; a file still being written is read on in more blocks)."""
-        if self._f is self._raw:
-            try:
-                return max(4096, min(self.block_bytes, os.fstat(self._raw.fileno()).st_size + 4096))
-            except OSError:
-                pass
-        return self.block_bytes
+        """``block_bytes``, or less for a small uncompressed file (read_size says why): the block grows for a
+        larger record, and a file still being written is read on in more blocks."""
+        return read_size(self._raw, self.block_bytes, 4096) if self._f is self._raw else self.block_bytes
 
     def raw_feed(self, consume: Callable[[memoryview], int]) -> Iterator[None]:
         """Feed whole-record blocks to ``consume(buffer) -> bytes consumed`` (where the last whole record it took

@@ -128,3 +128,32 @@ def test_jsonl_tail_asks_for_no_more_than_the_file_holds(tmp_path, monkeypatch):
     assert t.read(limit=4) == [{"b": 2}] and t.read() == [{"c": 3}] and t.read() == []
     assert asked and all(0 <= n <= left for n, left in asked), asked
     assert asked[1][0] == 4
+
+
+def test_follow_source_asks_for_what_was_appended(tmp_path):
+    """``live --follow`` polls a growing capture for days: each poll asks for what was appended since the last,
+    not its 4 MB block (read_size), and hands those bytes over in order."""
+    from sctpcorr.sources.live import FollowSource
+
+    f = tmp_path / "grow.pcap"
+    f.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(20))
+    src = FollowSource(str(f))
+    asked: list[int] = []
+    real = src._f
+
+    class Spy:
+        def read(self, n=-1):
+            asked.append(n)
+            return real.read(n)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    src._f = Spy()
+    got = [src.poll(0.0)]
+    with open(f, "ab") as w:
+        w.write(b"x" * 100)
+    got += [src.poll(0.0), src.poll(0.0)]
+    src.close()
+    assert got == [b"\xd4\xc3\xb2\xa1" + bytes(20), b"x" * 100, b""]
+    assert asked == [24, 100]
