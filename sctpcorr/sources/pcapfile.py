@@ -26,6 +26,7 @@ from sctpcorr.sources import read_size
 __all__ = ["BLOCK_SIZE", "GZIP_MAGIC", "STDIN", "CaptureReader", "check_readable"]
 
 BLOCK_SIZE = 1 << 20
+PIECE = 64 << 10     # one read1 of a pipe, the least of gzip: read1(n) allocates n bytes, shrunk to what came
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
 
@@ -172,7 +173,11 @@ class CaptureReader:
             try:
                 if piecewise:
                     while got < self.block_size:
-                        piece = stream.read1(self.block_size - got)  # type: ignore[union-attr]
+                        # no more than is likely to come (read_size says why): a pipe's buffer, or 8 times
+                        # the gzip bytes left (a small file), up to the block
+                        want = (max(PIECE, 8 * read_size(self._raw, self.block_size)) if self.compressed
+                                else PIECE)
+                        piece = stream.read1(min(want, self.block_size - got))  # type: ignore[union-attr]
                         if not piece:
                             break
                         pending.append(piece)
