@@ -6,7 +6,7 @@ from typing import Any
 
 
 def read_size(f: Any, limit: int, at_least: int = 0) -> int:
-    """How many bytes to ask ``f.read`` for: what the file has left (``at_least`` more, for one still growing),
+    """How many bytes to ask ``f.read`` for: what the file has left (at least ``at_least``, for one still growing),
     up to ``limit``; ``limit`` when that is unknown (a pipe).  ``read(n)`` allocates n bytes and shrinks them to
     what came, and glibc serves a large request from its heap once it has freed one: asking for megabytes at
     every poll of a small or slowly growing file fragmented the heap, which then grew a little at each call and
