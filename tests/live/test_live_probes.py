@@ -87,47 +87,43 @@ def test_live_probes_refuses_a_named_network_namespace(tmp_path):
     assert p.returncode == 2 and "run live from the host's network namespace" in p.stderr, p.stderr
 
 
-def test_jsonl_tail_hands_out_whole_lines_only(tmp_path):
+class _ReadSpy:
+    """A file whose reads are noted: (bytes asked for, bytes the file had left)."""
+
+    def __init__(self, f):
+        self.f, self.asked = f, []
+
+    def read(self, n=-1):
+        self.asked.append((n, os.fstat(self.f.fileno()).st_size - self.f.tell()))
+        return self.f.read(n)
+
+    def __getattr__(self, name):
+        return getattr(self.f, name)
+
+
+def test_jsonl_tail_hands_out_whole_lines_only(tmp_path, monkeypatch):
+    """Whole lines, in order; a bad one counted.  And each read asks for what the file has left, at most the
+    limit: ``read(n)`` allocates n bytes and shrinks them to what came, and asked for 8 MB at every poll of a
+    small recording, glibc's heap fragmented and grew a little at each (the recording fuzz target's growth; a
+    long ``live`` run polls for days)."""
+    import sctpcorr.live as live
+
+    spies: list[_ReadSpy] = []
+    monkeypatch.setattr(live, "open", lambda *a, **k: spies.append(_ReadSpy(open(*a, **k))) or spies[-1],
+                        raising=False)
     f = tmp_path / "r.jsonl"
     f.write_bytes(b'{"a": 1}\n{"b": ')
     t = JsonlTail(str(f))
     assert t.read() == [{"a": 1}]
     with open(f, "ab") as w:
         w.write(b'2}\nnot json\n\n{"c": 3}\n')
-    assert t.read() == [{"b": 2}, {"c": 3}] and t.bad_lines == 1
+    assert t.read(limit=4) == [{"b": 2}]
+    assert t.read() == [{"c": 3}] and t.bad_lines == 1
     assert t.read() == []
     assert JsonlTail(str(tmp_path / "absent")).read() == []
-
-
-def test_jsonl_tail_asks_for_no_more_than_the_file_holds(tmp_path, monkeypatch):
-    """``read(n)`` allocates n bytes and shrinks them to what came: asked for its 8 MB limit at every poll of a
-    small recording, glibc's heap fragmented and grew a little at each (the recording fuzz target's growth; a
-    long ``live`` run polls for days).  Each read asks for what the file has left, at most the limit."""
-    import sctpcorr.live as live
-
-    asked: list[tuple[int, int]] = []
-
-    class Spy:
-        def __init__(self, f):
-            self.f = f
-
-        def read(self, n=-1):
-            asked.append((n, os.fstat(self.f.fileno()).st_size - self.f.tell()))
-            return self.f.read(n)
-
-        def __getattr__(self, name):
-            return getattr(self.f, name)
-
-    monkeypatch.setattr(live, "open", lambda *a, **k: Spy(open(*a, **k)), raising=False)
-    f = tmp_path / "r.jsonl"
-    f.write_bytes(b'{"a": 1}\n{"b": ')
-    t = JsonlTail(str(f))
-    assert t.read() == [{"a": 1}]
-    with open(f, "ab") as w:
-        w.write(b'2}\n{"c": 3}\n')
-    assert t.read(limit=4) == [{"b": 2}] and t.read() == [{"c": 3}] and t.read() == []
-    assert asked and all(0 <= n <= left for n, left in asked), asked
-    assert asked[1][0] == 4
+    asked = spies[0].asked
+    assert len(spies) == 1 and [n for n, _left in asked][:2] == [15, 4], asked
+    assert all(0 <= n <= left for n, left in asked), asked
 
 
 def test_follow_source_asks_for_what_was_appended(tmp_path):
@@ -138,22 +134,11 @@ def test_follow_source_asks_for_what_was_appended(tmp_path):
     f = tmp_path / "grow.pcap"
     f.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(20))
     src = FollowSource(str(f))
-    asked: list[int] = []
-    real = src._f
-
-    class Spy:
-        def read(self, n=-1):
-            asked.append(n)
-            return real.read(n)
-
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-    src._f = Spy()
+    src._f = spy = _ReadSpy(src._f)
     got = [src.poll(0.0)]
     with open(f, "ab") as w:
         w.write(b"x" * 100)
     got += [src.poll(0.0), src.poll(0.0)]
     src.close()
     assert got == [b"\xd4\xc3\xb2\xa1" + bytes(20), b"x" * 100, b""]
-    assert asked == [24, 100]
+    assert [n for n, _left in spy.asked] == [24, 100]
