@@ -26,7 +26,7 @@ from sctpcorr.sources import read_size
 __all__ = ["BLOCK_SIZE", "GZIP_MAGIC", "STDIN", "CaptureReader", "check_readable"]
 
 BLOCK_SIZE = 1 << 20
-PIECE = 64 << 10     # one read1 of a pipe, the least of gzip: read1(n) allocates n bytes, shrunk to what came
+PIECE = 64 << 10     # the least one read asks for (a pipe's buffer): read(n) allocates n bytes (read_size)
 GZIP_MAGIC = b"\x1f\x8b"
 STDIN = "-"
 
@@ -185,8 +185,8 @@ class CaptureReader:
                         if self.size is None and not self.compressed:
                             break  # a plain pipe: hand over what arrived
                 else:
-                    # what the file has left, no more (at least 64 kB: it may still grow; read_size says why)
-                    piece = stream.read(read_size(self._raw, self.block_size, 64 << 10))
+                    # what the file has left, no more (at least a PIECE: it may still grow; read_size says why)
+                    piece = stream.read(read_size(self._raw, self.block_size, PIECE))
                     if piece:
                         pending.append(piece)
                         got = len(piece)

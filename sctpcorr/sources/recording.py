@@ -171,15 +171,12 @@ class RecordingStream:
         except (OSError, EOFError, zlib.error) as e:
             raise CorruptCapture(self.path, f"corrupt gzip data ({e})") from None
 
-    def _block_size(self) -> int:
-        """``block_bytes``, or less for a small uncompressed file (read_size says why): the block grows for a
-        larger record, and a file still being written is read on in more blocks."""
-        return read_size(self._raw, self.block_bytes, 4096) if self._f is self._raw else self.block_bytes
-
     def raw_feed(self, consume: Callable[[memoryview], int]) -> Iterator[None]:
         """Feed whole-record blocks to ``consume(buffer) -> bytes consumed`` (where the last whole record it took
         ends; the rest is carried into the next block), one block per step of the iterator."""
-        buf = bytearray(self._block_size())
+        # a small uncompressed file gets a block of its size (read_size says why); the block grows for a larger
+        # record, and a file still being written is read on in more blocks
+        buf = bytearray(read_size(self._raw, self.block_bytes, 4096) if self._f is self._raw else self.block_bytes)
         have = 0
         while True:
             with memoryview(buf) as mv:
